@@ -1,0 +1,214 @@
+//! Run events: what engines emit and reporters consume.
+//!
+//! Everything a report shows arrives here, so reporters never see an engine.
+
+use std::time::Duration;
+
+use crate::{Estimate, Gate, Verdict};
+
+/// One thing that happened during a run, in order.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The run begins.
+    RunStarted(RunInfo),
+    /// A step begins.
+    StepStarted(StepInfo),
+    /// Progress within a step (for progress bars).
+    Progress {
+        /// The step's id.
+        step_id: String,
+        /// Units done.
+        done: u64,
+        /// Units in all.
+        total: u64,
+    },
+    /// A step finished with results.
+    StepFinished(StepResult),
+    /// A gate was evaluated.
+    GateEvaluated(GateOutcome),
+    /// Something the user should look at, that is not a failure.
+    Warning(Warning),
+    /// The run finished.
+    RunFinished {
+        /// Pass when every gate held.
+        verdict: Verdict,
+        /// Wall time of the run.
+        elapsed: Duration,
+    },
+}
+
+/// Receives events; reporters implement it.
+pub trait EventSink {
+    /// Handles one event.
+    fn event(&mut self, event: &Event);
+}
+
+impl<F: FnMut(&Event)> EventSink for F {
+    fn event(&mut self, event: &Event) {
+        self(event);
+    }
+}
+
+/// What is being run against what.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunInfo {
+    /// The scenario's name.
+    pub scenario_name: String,
+    /// Where the scenario came from (a path, or `builtin:…`).
+    pub scenario_source: String,
+    /// The root seed.
+    pub seed: u64,
+    /// The target's name.
+    pub target_name: String,
+    /// The target's kind (`builtin`, `safetensors`, …).
+    pub target_kind: String,
+    /// The shape of one input sample.
+    pub input_shape: Vec<usize>,
+    /// Class names, indexed by label.
+    pub class_names: Vec<String>,
+    /// The data set's name.
+    pub data_name: String,
+    /// Samples evaluated.
+    pub n_samples: usize,
+    /// The stressor version.
+    pub stressor_version: String,
+}
+
+/// A step about to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepInfo {
+    /// The step's id.
+    pub id: String,
+    /// The step's kind.
+    pub kind: StepKind,
+    /// A one-line description of what the step does.
+    pub description: String,
+    /// The name of the dial (`epsilon`).
+    pub dial_name: Option<String>,
+    /// The dial values the step sweeps.
+    pub dial_values: Vec<f64>,
+}
+
+/// The kinds of step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StepKind {
+    /// The steady-state hypothesis on clean data.
+    SteadyState,
+    /// An adversarial attack swept over ε.
+    Attack,
+}
+
+/// The results of one step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepResult {
+    /// The step as announced.
+    pub info: StepInfo,
+    /// Parameters, as `(name, value)` for display (`steps = 10`).
+    pub parameters: Vec<(String, String)>,
+    /// One point per dial value (one point without a dial value for the steady state).
+    pub points: Vec<StepPoint>,
+    /// Wall time of the step.
+    pub elapsed: Duration,
+}
+
+/// The results at one dial value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepPoint {
+    /// The dial value, `None` for the steady state.
+    pub dial_value: Option<f64>,
+    /// Named metrics (`clean_accuracy`, `robust_accuracy`, `attack_success_rate`, …).
+    pub metrics: Vec<MetricValue>,
+    /// Accuracy per class, clean and under stress.
+    pub per_class: Vec<ClassAccuracy>,
+    /// Confusion pairs that grew most under stress, largest growth first.
+    pub confusion_growth: Vec<ConfusionGrowth>,
+    /// A few samples to look at.
+    pub exemplars: Vec<Exemplar>,
+    /// Mean loss per attack iteration (empty for single-step or black-box attacks).
+    pub loss_trace: Vec<f64>,
+}
+
+impl StepPoint {
+    /// The metric called `name`.
+    pub fn metric(&self, name: &str) -> Option<&Estimate> {
+        self.metrics.iter().find(|m| m.name == name).map(|m| &m.estimate)
+    }
+}
+
+/// A named metric.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricValue {
+    /// The metric's name.
+    pub name: String,
+    /// Its value, sample size and interval.
+    pub estimate: Estimate,
+}
+
+/// Accuracy of one class.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassAccuracy {
+    /// The class label.
+    pub label: u32,
+    /// Accuracy on clean inputs.
+    pub clean: Estimate,
+    /// Accuracy under stress.
+    pub stressed: Estimate,
+}
+
+/// A (true, predicted) pair whose count grew under stress.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfusionGrowth {
+    /// The true class.
+    pub true_label: u32,
+    /// The predicted class.
+    pub predicted_label: u32,
+    /// How often on clean inputs.
+    pub clean_count: u64,
+    /// How often under stress.
+    pub stressed_count: u64,
+}
+
+/// One sample shown in the report: clean and stressed, with predictions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exemplar {
+    /// Index in the evaluated data.
+    pub index: usize,
+    /// The true label.
+    pub label: u32,
+    /// Prediction on the clean input.
+    pub clean_prediction: u32,
+    /// Prediction on the stressed input.
+    pub stressed_prediction: u32,
+    /// The sample's shape (`[c, h, w]`).
+    pub shape: Vec<usize>,
+    /// The clean input.
+    pub clean: Vec<f32>,
+    /// The stressed input.
+    pub stressed: Vec<f32>,
+}
+
+/// A gate with the value it saw.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GateOutcome {
+    /// The gate.
+    pub gate: Gate,
+    /// The value observed, `None` when the metric was not produced.
+    pub observed: Option<Estimate>,
+    /// The dial value where the observation was made (the worst point for `at = None`).
+    pub observed_at: Option<f64>,
+    /// Whether the gate held.
+    pub passed: bool,
+}
+
+/// A warning attached to a step or to the run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Warning {
+    /// The step it concerns, if any.
+    pub step_id: Option<String>,
+    /// A stable machine-readable code (`gradient-masking/non-monotone`).
+    pub code: String,
+    /// A sentence for people.
+    pub message: String,
+}
