@@ -1,0 +1,48 @@
+//! Floats that may be NaN, written as JSON `null` and read back as NaN.
+//!
+//! JSON has no NaN; `serde_json` writes non-finite numbers as `null` but cannot read `null` back
+//! into an `f64`. These helpers make the round trip lossless for NaN.
+
+use serde::{Deserialize, Deserializer, Serializer};
+
+/// `#[serde(with = "crate::float::nullable")]` for an `f64`.
+pub(crate) mod nullable {
+    use super::*;
+
+    pub(crate) fn serialize<S: Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+        if value.is_finite() {
+            serializer.serialize_f64(*value)
+        } else {
+            serializer.serialize_none()
+        }
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN))
+    }
+}
+
+/// `#[serde(with = "crate::float::nullable_vec")]` for a `Vec<f64>`.
+pub(crate) mod nullable_vec {
+    use serde::ser::SerializeSeq;
+
+    use super::*;
+
+    pub(crate) fn serialize<S: Serializer>(
+        values: &[f64],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(values.len()))?;
+        for value in values {
+            seq.serialize_element(&value.is_finite().then_some(*value))?;
+        }
+        seq.end()
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<f64>, D::Error> {
+        let values = Vec::<Option<f64>>::deserialize(deserializer)?;
+        Ok(values.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+    }
+}

@@ -1,0 +1,569 @@
+//! The JSON report.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A stressor run report: what ran, against what, what came out, and the verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct Report {
+    /// The report format version, `MAJOR.MINOR` (see the crate docs for the stability policy).
+    pub format_version: String,
+    /// The version of stressor that wrote the report.
+    pub stressor_version: String,
+    /// The scenario, the seed, the timing and the verdict.
+    pub run: RunSection,
+    /// The model under test.
+    pub target: TargetSection,
+    /// The data the model was evaluated on.
+    pub data: DataSection,
+    /// The steps in the order they ran.
+    pub steps: Vec<Step>,
+    /// Every gate with the value it saw.
+    pub gates: Vec<GateResult>,
+    /// Things worth a look that are not failures.
+    pub warnings: Vec<Warning>,
+}
+
+/// The run as a whole.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct RunSection {
+    /// The scenario's name.
+    pub scenario_name: String,
+    /// Where the scenario came from (a path, or `builtin:…`).
+    pub scenario_source: String,
+    /// The root seed every random choice derives from.
+    pub seed: u64,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Timing: when the run started, RFC 3339, if the writer knew. Redacted for comparisons.
+    #[serde(default)]
+    pub started_at: Option<String>,
+    /// Timing: wall time of the run in milliseconds, if it finished. Redacted for comparisons.
+    #[serde(default)]
+    pub duration_ms: Option<u64>,
+}
+
+/// The model under test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct TargetSection {
+    /// The target's name.
+    pub name: String,
+    /// The target's kind (`builtin`, `safetensors`, `http`, …).
+    pub kind: String,
+    /// The shape of one input sample (`[c, h, w]` for images).
+    pub input_shape: Vec<u64>,
+    /// The number of classes.
+    pub n_classes: u64,
+    /// Class names, indexed by label.
+    pub class_names: Vec<String>,
+}
+
+/// The data the model was evaluated on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct DataSection {
+    /// The data set's name.
+    pub name: String,
+    /// The number of samples evaluated.
+    pub n_samples: u64,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Verdict {
+    /// Every gate held.
+    Pass,
+    /// At least one gate failed.
+    Fail,
+    /// The run stopped before it finished (interrupted, or a step could not complete).
+    Incomplete,
+    /// A verdict this version does not know (written by a newer minor version).
+    #[serde(other)]
+    #[schemars(skip)]
+    Unknown,
+}
+
+/// One step of the scenario and its results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct Step {
+    /// The step's id, unique within the run.
+    pub id: String,
+    /// What kind of step it is.
+    pub kind: StepKind,
+    /// A one-line description.
+    pub description: String,
+    /// The dial the step sweeps (`epsilon`), absent for the steady state.
+    pub dial: Option<Dial>,
+    /// The step's parameters, for display (`steps = "10"`).
+    pub parameters: BTreeMap<String, String>,
+    /// One point per dial value, in sweep order (one point without a dial value for the steady
+    /// state).
+    pub points: Vec<Point>,
+    /// Timing: wall time of the step in milliseconds. Redacted for comparisons.
+    #[serde(default)]
+    pub duration_ms: Option<u64>,
+}
+
+/// The kinds of step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum StepKind {
+    /// The steady-state hypothesis on clean data.
+    SteadyState,
+    /// An adversarial attack swept over ε.
+    Attack,
+    /// A kind this version does not know (written by a newer minor version).
+    #[serde(other)]
+    #[schemars(skip)]
+    Unknown,
+}
+
+/// A dial a step sweeps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct Dial {
+    /// The dial's name (`epsilon`).
+    pub name: String,
+    /// The values swept, in order.
+    #[serde(with = "crate::float::nullable_vec")]
+    #[schemars(with = "Vec<Option<f64>>")]
+    pub values: Vec<f64>,
+}
+
+/// The results at one dial value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct Point {
+    /// The dial value, absent for the steady state.
+    pub dial_value: Option<f64>,
+    /// Metrics by name (`clean_accuracy`, `robust_accuracy`, `attack_success_rate`,
+    /// `perturbation_linf_mean`, …).
+    pub metrics: BTreeMap<String, Metric>,
+    /// Accuracy per class, clean and under stress.
+    pub per_class: Vec<ClassAccuracy>,
+    /// The (true, predicted) pairs whose count grew most under stress, largest growth first.
+    pub confusion_growth: Vec<ConfusionGrowth>,
+    /// Samples shown in the report (the pixels stay in the HTML report).
+    pub exemplars: Vec<Exemplar>,
+    /// Mean loss per attack iteration; empty for single-step and black-box attacks. `null`
+    /// marks a loss that was not a finite number.
+    #[serde(with = "crate::float::nullable_vec")]
+    #[schemars(with = "Vec<Option<f64>>")]
+    pub loss_trace: Vec<f64>,
+}
+
+/// A measured value with its sample size and confidence interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct Metric {
+    /// The point estimate; `null` (NaN in Rust) when it is not a number, e.g. over 0 samples.
+    #[serde(with = "crate::float::nullable")]
+    #[schemars(with = "Option<f64>")]
+    pub value: f64,
+    /// The number of samples behind the value.
+    pub n: u64,
+    /// The confidence interval; absent for exact quantities and when `n` is 0.
+    pub ci: Option<Interval>,
+}
+
+/// A two-sided confidence interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct Interval {
+    /// The lower bound.
+    #[serde(with = "crate::float::nullable")]
+    #[schemars(with = "Option<f64>")]
+    pub lower: f64,
+    /// The upper bound.
+    #[serde(with = "crate::float::nullable")]
+    #[schemars(with = "Option<f64>")]
+    pub upper: f64,
+    /// The confidence level, e.g. 0.95.
+    pub level: f64,
+    /// How the interval was computed.
+    pub method: IntervalMethod,
+    /// The number of bootstrap resamples, for `bootstrap` intervals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resamples: Option<u32>,
+}
+
+/// How an interval was computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum IntervalMethod {
+    /// Wilson score interval for a binomial proportion.
+    Wilson,
+    /// Percentile bootstrap.
+    Bootstrap,
+    /// A method this version does not know (written by a newer minor version).
+    #[serde(other)]
+    #[schemars(skip)]
+    Unknown,
+}
+
+/// Accuracy of one class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct ClassAccuracy {
+    /// The class label (an index into [`TargetSection::class_names`]).
+    pub label: u32,
+    /// Accuracy on clean inputs.
+    pub clean: Metric,
+    /// Accuracy under stress.
+    pub stressed: Metric,
+}
+
+/// A (true, predicted) pair whose count grew under stress.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct ConfusionGrowth {
+    /// The true class.
+    pub true_label: u32,
+    /// The predicted class.
+    pub predicted_label: u32,
+    /// How often on clean inputs.
+    pub clean_count: u64,
+    /// How often under stress.
+    pub stressed_count: u64,
+}
+
+/// A sample shown in the report. Its pixels are not part of the JSON report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct Exemplar {
+    /// The index in the evaluated data.
+    pub index: u64,
+    /// The true label.
+    pub label: u32,
+    /// The prediction on the clean input.
+    pub clean_prediction: u32,
+    /// The prediction on the stressed input.
+    pub stressed_prediction: u32,
+}
+
+/// A gate with the value it saw.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct GateResult {
+    /// The gate's id (`pgd-linf/robust_accuracy@0.031`).
+    pub id: String,
+    /// The step whose results the gate reads.
+    pub step_id: String,
+    /// The metric name.
+    pub metric: String,
+    /// The dial value the gate applies to; absent means every point of the step must hold.
+    pub at: Option<f64>,
+    /// How the observed value is compared with the threshold.
+    pub comparison: Comparison,
+    /// The threshold.
+    #[serde(with = "crate::float::nullable")]
+    #[schemars(with = "Option<f64>")]
+    pub threshold: f64,
+    /// Which part of the estimate is compared.
+    pub bound: GateBound,
+    /// The value observed; absent when the metric was not produced.
+    pub observed: Option<Metric>,
+    /// The dial value of the observation (the worst point when `at` is absent).
+    pub observed_at: Option<f64>,
+    /// Whether the gate held.
+    pub passed: bool,
+}
+
+/// How an observed value is compared with a gate's threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Comparison {
+    /// The value must be at least the threshold.
+    AtLeast,
+    /// The value must be at most the threshold.
+    AtMost,
+    /// A comparison this version does not know (written by a newer minor version).
+    #[serde(other)]
+    #[schemars(skip)]
+    Unknown,
+}
+
+/// Which part of an estimate a gate compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum GateBound {
+    /// The point estimate.
+    Value,
+    /// The lower end of the confidence interval.
+    Lower,
+    /// The upper end of the confidence interval.
+    Upper,
+    /// A bound this version does not know (written by a newer minor version).
+    #[serde(other)]
+    #[schemars(skip)]
+    Unknown,
+}
+
+/// A warning attached to a step or to the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct Warning {
+    /// The step it concerns; absent for the run as a whole.
+    pub step_id: Option<String>,
+    /// A stable machine-readable code (`gradient-masking/non-monotone`).
+    pub code: String,
+    /// A sentence for people.
+    pub message: String,
+}
+
+impl Report {
+    /// A report at the current [`FORMAT_VERSION`](crate::FORMAT_VERSION) without steps, gates
+    /// or warnings.
+    pub fn new(
+        stressor_version: impl Into<String>,
+        run: RunSection,
+        target: TargetSection,
+        data: DataSection,
+    ) -> Report {
+        Report {
+            format_version: crate::FORMAT_VERSION.to_owned(),
+            stressor_version: stressor_version.into(),
+            run,
+            target,
+            data,
+            steps: Vec::new(),
+            gates: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Clears every timing field, so that two runs with the same scenario and seed compare
+    /// equal.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use stressor_schema::{DataSection, Report, RunSection, TargetSection, Verdict};
+    /// let mut run = RunSection::new("s", "s.toml", 1, Verdict::Pass);
+    /// run.duration_ms = Some(1234);
+    /// let mut report =
+    ///     Report::new("0.1.0", run, TargetSection::new("t", "builtin"), DataSection::new("d", 1));
+    /// report.redact_timings();
+    /// assert_eq!(report.run.duration_ms, None);
+    /// ```
+    pub fn redact_timings(&mut self) {
+        self.run.started_at = None;
+        self.run.duration_ms = None;
+        for step in &mut self.steps {
+            step.duration_ms = None;
+        }
+    }
+
+    /// The major part of [`format_version`](Report::format_version), `None` when it is
+    /// malformed. Readers reject a major version they were not built for.
+    pub fn format_major(&self) -> Option<u32> {
+        self.format_version.split('.').next()?.parse().ok()
+    }
+}
+
+impl RunSection {
+    /// A run section without timing.
+    pub fn new(
+        scenario_name: impl Into<String>,
+        scenario_source: impl Into<String>,
+        seed: u64,
+        verdict: Verdict,
+    ) -> RunSection {
+        RunSection {
+            scenario_name: scenario_name.into(),
+            scenario_source: scenario_source.into(),
+            seed,
+            verdict,
+            started_at: None,
+            duration_ms: None,
+        }
+    }
+}
+
+impl TargetSection {
+    /// A target with an empty input shape and no classes; set the fields afterwards.
+    pub fn new(name: impl Into<String>, kind: impl Into<String>) -> TargetSection {
+        TargetSection {
+            name: name.into(),
+            kind: kind.into(),
+            input_shape: Vec::new(),
+            n_classes: 0,
+            class_names: Vec::new(),
+        }
+    }
+}
+
+impl DataSection {
+    /// A data section.
+    pub fn new(name: impl Into<String>, n_samples: u64) -> DataSection {
+        DataSection { name: name.into(), n_samples }
+    }
+}
+
+impl Step {
+    /// A step without dial, parameters, points or timing.
+    pub fn new(id: impl Into<String>, kind: StepKind, description: impl Into<String>) -> Step {
+        Step {
+            id: id.into(),
+            kind,
+            description: description.into(),
+            dial: None,
+            parameters: BTreeMap::new(),
+            points: Vec::new(),
+            duration_ms: None,
+        }
+    }
+}
+
+impl Dial {
+    /// A dial.
+    pub fn new(name: impl Into<String>, values: Vec<f64>) -> Dial {
+        Dial { name: name.into(), values }
+    }
+}
+
+impl Point {
+    /// A point without results.
+    pub fn new(dial_value: Option<f64>) -> Point {
+        Point {
+            dial_value,
+            metrics: BTreeMap::new(),
+            per_class: Vec::new(),
+            confusion_growth: Vec::new(),
+            exemplars: Vec::new(),
+            loss_trace: Vec::new(),
+        }
+    }
+}
+
+impl Metric {
+    /// A metric.
+    pub fn new(value: f64, n: u64, ci: Option<Interval>) -> Metric {
+        Metric { value, n, ci }
+    }
+}
+
+impl Interval {
+    /// An interval; `resamples` is unset.
+    pub fn new(lower: f64, upper: f64, level: f64, method: IntervalMethod) -> Interval {
+        Interval { lower, upper, level, method, resamples: None }
+    }
+}
+
+impl ClassAccuracy {
+    /// A class's accuracy.
+    pub fn new(label: u32, clean: Metric, stressed: Metric) -> ClassAccuracy {
+        ClassAccuracy { label, clean, stressed }
+    }
+}
+
+impl ConfusionGrowth {
+    /// A confusion pair.
+    pub fn new(
+        true_label: u32,
+        predicted_label: u32,
+        clean_count: u64,
+        stressed_count: u64,
+    ) -> ConfusionGrowth {
+        ConfusionGrowth { true_label, predicted_label, clean_count, stressed_count }
+    }
+}
+
+impl Exemplar {
+    /// An exemplar.
+    pub fn new(
+        index: u64,
+        label: u32,
+        clean_prediction: u32,
+        stressed_prediction: u32,
+    ) -> Exemplar {
+        Exemplar { index, label, clean_prediction, stressed_prediction }
+    }
+}
+
+impl GateResult {
+    /// A gate result; `at`, `observed` and `observed_at` are unset and the bound is the value.
+    pub fn new(
+        id: impl Into<String>,
+        step_id: impl Into<String>,
+        metric: impl Into<String>,
+        comparison: Comparison,
+        threshold: f64,
+        passed: bool,
+    ) -> GateResult {
+        GateResult {
+            id: id.into(),
+            step_id: step_id.into(),
+            metric: metric.into(),
+            at: None,
+            comparison,
+            threshold,
+            bound: GateBound::Value,
+            observed: None,
+            observed_at: None,
+            passed,
+        }
+    }
+}
+
+impl Warning {
+    /// A warning.
+    pub fn new(
+        step_id: Option<String>,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Warning {
+        Warning { step_id, code: code.into(), message: message.into() }
+    }
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests unwrap to fail loudly")]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nan_is_written_as_null_and_read_back_as_nan() {
+        let mut point = Point::new(Some(0.1));
+        point.metrics.insert("robust_accuracy".into(), Metric::new(f64::NAN, 0, None));
+        point.loss_trace = vec![1.0, f64::NAN];
+        let json = serde_json::to_string(&point).unwrap();
+        assert!(json.contains(r#""value":null"#), "{json}");
+        assert!(json.contains(r#""loss_trace":[1.0,null]"#), "{json}");
+        let back: Point = serde_json::from_str(&json).unwrap();
+        assert!(back.metrics["robust_accuracy"].value.is_nan());
+        assert!(back.loss_trace[1].is_nan());
+    }
+
+    #[test]
+    fn unknown_enum_values_and_fields_are_tolerated() {
+        let json = r#"{"lower":0.1,"upper":0.2,"level":0.95,"method":"bca","new_field":1}"#;
+        let interval: Interval = serde_json::from_str(json).unwrap();
+        assert_eq!(interval.method, IntervalMethod::Unknown);
+        let verdict: Verdict = serde_json::from_str(r#""flaky""#).unwrap();
+        assert_eq!(verdict, Verdict::Unknown);
+    }
+
+    #[test]
+    fn format_major_reads_the_major_version() {
+        let report = Report::new(
+            "0.1.0",
+            RunSection::new("s", "s.toml", 1, Verdict::Pass),
+            TargetSection::new("t", "builtin"),
+            DataSection::new("d", 1),
+        );
+        assert_eq!(report.format_major(), Some(1));
+    }
+}
