@@ -1,0 +1,362 @@
+//! SVG charts for the HTML report: inline, static, no scripts.
+
+use crate::html::escape;
+
+/// A line chart with optional confidence bands.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LineChart {
+    /// A description for screen readers.
+    pub(crate) title: String,
+    pub(crate) x_label: String,
+    pub(crate) y_label: String,
+    /// The y range; `None` fits the data.
+    pub(crate) y_range: Option<(f64, f64)>,
+    pub(crate) series: Vec<Series>,
+}
+
+/// One line of a [`LineChart`].
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Series {
+    pub(crate) name: String,
+    /// `(x, y)` points; non-finite ones are left out.
+    pub(crate) points: Vec<(f64, f64)>,
+    /// `(x, lower, upper)`: a shaded band.
+    pub(crate) band: Vec<(f64, f64, f64)>,
+    pub(crate) colour: &'static str,
+    pub(crate) dashed: bool,
+}
+
+/// A grouped bar chart with error bars, values in [0, 1].
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BarChart {
+    pub(crate) title: String,
+    pub(crate) y_label: String,
+    /// Names and colours of the bars in each group.
+    pub(crate) series: Vec<(String, &'static str)>,
+    /// One group per category: its label and one bar per series.
+    pub(crate) groups: Vec<(String, Vec<Bar>)>,
+}
+
+/// One bar: the value and its interval.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Bar {
+    pub(crate) value: f64,
+    pub(crate) interval: Option<(f64, f64)>,
+}
+
+const WIDTH: f64 = 640.0;
+const HEIGHT: f64 = 300.0;
+const LEFT: f64 = 60.0;
+const RIGHT: f64 = 20.0;
+const TOP: f64 = 30.0;
+const BOTTOM: f64 = 50.0;
+
+/// Linear map from a data range to a pixel range.
+#[derive(Debug, Clone, Copy)]
+struct Scale {
+    domain: (f64, f64),
+    range: (f64, f64),
+}
+
+impl Scale {
+    fn map(&self, value: f64) -> f64 {
+        let (d0, d1) = self.domain;
+        let (r0, r1) = self.range;
+        r0 + (value - d0) / (d1 - d0) * (r1 - r0)
+    }
+}
+
+/// The SVG of a line chart.
+pub(crate) fn line_chart(chart: &LineChart) -> String {
+    let finite = |v: &f64| v.is_finite();
+    let xs: Vec<f64> = chart
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0).chain(s.band.iter().map(|b| b.0)))
+        .filter(finite)
+        .collect();
+    let (x_min, x_max) = padded_range(min(&xs).min(0.0), max(&xs));
+    let (y_min, y_max) = chart.y_range.unwrap_or_else(|| {
+        let ys: Vec<f64> = chart
+            .series
+            .iter()
+            .flat_map(|s| {
+                s.points.iter().map(|p| p.1).chain(s.band.iter().flat_map(|b| [b.1, b.2]))
+            })
+            .filter(finite)
+            .collect();
+        padded_range(min(&ys).min(0.0), max(&ys))
+    });
+    let x = Scale { domain: (x_min, x_max), range: (LEFT, WIDTH - RIGHT) };
+    let y = Scale { domain: (y_min, y_max), range: (HEIGHT - BOTTOM, TOP) };
+
+    let mut svg = open_svg(&chart.title);
+    axes(&mut svg, &x, &y, &nice_ticks(x_min, x_max), &nice_ticks(y_min, y_max));
+    axis_labels(&mut svg, &chart.x_label, &chart.y_label);
+    for series in &chart.series {
+        let band: Vec<_> = series
+            .band
+            .iter()
+            .filter(|b| b.0.is_finite() && b.1.is_finite() && b.2.is_finite())
+            .collect();
+        if band.len() >= 2 {
+            let upper = band.iter().map(|b| point(&x, &y, b.0, b.2));
+            let lower = band.iter().rev().map(|b| point(&x, &y, b.0, b.1));
+            let points: Vec<String> = upper.chain(lower).collect();
+            svg.push_str(&format!(
+                "<polygon class=\"band\" fill=\"{}\" fill-opacity=\"0.18\" stroke=\"none\" \
+                 points=\"{}\"><title>{} 95% CI</title></polygon>\n",
+                series.colour,
+                points.join(" "),
+                escape(&series.name)
+            ));
+        }
+        let points: Vec<_> =
+            series.points.iter().filter(|p| p.0.is_finite() && p.1.is_finite()).collect();
+        let path: Vec<String> = points.iter().map(|p| point(&x, &y, p.0, p.1)).collect();
+        let dash = if series.dashed { " stroke-dasharray=\"6 4\"" } else { "" };
+        svg.push_str(&format!(
+            "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{dash} points=\"{}\"/>\n",
+            series.colour,
+            path.join(" ")
+        ));
+        for p in &points {
+            svg.push_str(&format!(
+                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{}\"><title>{}: {} at {}</title>\
+                 </circle>\n",
+                x.map(p.0),
+                y.map(p.1),
+                series.colour,
+                escape(&series.name),
+                tick_label(p.1),
+                tick_label(p.0)
+            ));
+        }
+    }
+    let names: Vec<(&str, &str, bool)> =
+        chart.series.iter().map(|s| (s.name.as_str(), s.colour, s.dashed)).collect();
+    legend(&mut svg, &names);
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// The SVG of a grouped bar chart on [0, 1].
+pub(crate) fn bar_chart(chart: &BarChart) -> String {
+    let x_range = (LEFT, WIDTH - RIGHT);
+    let y = Scale { domain: (0.0, 1.0), range: (HEIGHT - BOTTOM, TOP) };
+    let mut svg = open_svg(&chart.title);
+    let n_groups = chart.groups.len().max(1) as f64;
+    let group_width = (x_range.1 - x_range.0) / n_groups;
+    let n_bars = chart.series.len().max(1) as f64;
+    let bar_width = group_width * 0.8 / n_bars;
+    // Horizontal grid and y ticks; the x axis has category labels instead of ticks.
+    for tick in nice_ticks(0.0, 1.0) {
+        grid_line(&mut svg, &y, tick);
+    }
+    svg.push_str(&format!(
+        "<line class=\"axis\" x1=\"{LEFT}\" y1=\"{0}\" x2=\"{1}\" y2=\"{0}\"/>\n\
+         <line class=\"axis\" x1=\"{LEFT}\" y1=\"{TOP}\" x2=\"{LEFT}\" y2=\"{0}\"/>\n",
+        HEIGHT - BOTTOM,
+        WIDTH - RIGHT
+    ));
+    let rotate = chart.groups.len() > 6;
+    for (group_idx, (label, bars)) in chart.groups.iter().enumerate() {
+        let group_x = x_range.0 + group_width * group_idx as f64 + group_width * 0.1;
+        for (bar_idx, bar) in bars.iter().enumerate() {
+            let (name, colour) =
+                chart.series.get(bar_idx).map_or(("", "#888"), |(n, c)| (n.as_str(), *c));
+            let left = group_x + bar_width * bar_idx as f64;
+            let centre = left + bar_width / 2.0;
+            if bar.value.is_finite() {
+                let top = y.map(bar.value.clamp(0.0, 1.0));
+                svg.push_str(&format!(
+                    "<rect x=\"{left:.1}\" y=\"{top:.1}\" width=\"{:.1}\" height=\"{:.1}\" \
+                     fill=\"{colour}\"><title>{}: {} {}</title></rect>\n",
+                    bar_width * 0.95,
+                    (HEIGHT - BOTTOM - top).max(0.0),
+                    escape(label),
+                    escape(name),
+                    tick_label(bar.value)
+                ));
+            }
+            if let Some((lower, upper)) =
+                bar.interval.filter(|(l, u)| l.is_finite() && u.is_finite())
+            {
+                svg.push_str(&format!(
+                    "<line class=\"whisker\" x1=\"{centre:.1}\" y1=\"{:.1}\" x2=\"{centre:.1}\" \
+                     y2=\"{:.1}\"/>\n",
+                    y.map(lower.clamp(0.0, 1.0)),
+                    y.map(upper.clamp(0.0, 1.0))
+                ));
+            }
+        }
+        let label_x = x_range.0 + group_width * (group_idx as f64 + 0.5);
+        let label_y = HEIGHT - BOTTOM + 14.0;
+        let shown = truncate(label, 14);
+        if rotate {
+            svg.push_str(&format!(
+                "<text class=\"tick\" text-anchor=\"end\" transform=\"translate({label_x:.1},\
+                 {label_y:.1}) rotate(-35)\">{}</text>\n",
+                escape(&shown)
+            ));
+        } else {
+            svg.push_str(&format!(
+                "<text class=\"tick\" text-anchor=\"middle\" x=\"{label_x:.1}\" y=\"{label_y:.1}\">\
+                 {}</text>\n",
+                escape(&shown)
+            ));
+        }
+    }
+    axis_labels(&mut svg, "", &chart.y_label);
+    let names: Vec<(&str, &str, bool)> =
+        chart.series.iter().map(|(name, colour)| (name.as_str(), *colour, false)).collect();
+    legend(&mut svg, &names);
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// Ticks at 1, 2 or 5 times a power of ten, about five of them, covering `[lo, hi]`.
+pub(crate) fn nice_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    if !(lo.is_finite() && hi.is_finite()) || hi <= lo {
+        return vec![lo];
+    }
+    let rough = (hi - lo) / 5.0;
+    let power = 10f64.powf(rough.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * power)
+        .find(|step| *step >= rough)
+        .unwrap_or(10.0 * power);
+    let first = (lo / step).ceil() as i64;
+    let last = (hi / step + 1e-9).floor() as i64;
+    (first..=last).map(|i| i as f64 * step).collect()
+}
+
+fn open_svg(title: &str) -> String {
+    format!(
+        "<svg class=\"chart\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"{0}\">\
+         <title>{0}</title>\n",
+        escape(title)
+    )
+}
+
+fn axes(svg: &mut String, x: &Scale, y: &Scale, x_ticks: &[f64], y_ticks: &[f64]) {
+    for &tick in y_ticks {
+        grid_line(svg, y, tick);
+    }
+    let bottom = HEIGHT - BOTTOM;
+    for &tick in x_ticks {
+        let px = x.map(tick);
+        svg.push_str(&format!(
+            "<line class=\"axis\" x1=\"{px:.1}\" y1=\"{bottom}\" x2=\"{px:.1}\" y2=\"{:.1}\"/>\
+             <text class=\"tick\" text-anchor=\"middle\" x=\"{px:.1}\" y=\"{:.1}\">{}</text>\n",
+            bottom + 5.0,
+            bottom + 18.0,
+            tick_label(tick)
+        ));
+    }
+    svg.push_str(&format!(
+        "<line class=\"axis\" x1=\"{LEFT}\" y1=\"{bottom}\" x2=\"{0}\" y2=\"{bottom}\"/>\n\
+         <line class=\"axis\" x1=\"{LEFT}\" y1=\"{TOP}\" x2=\"{LEFT}\" y2=\"{bottom}\"/>\n",
+        WIDTH - RIGHT
+    ));
+}
+
+fn grid_line(svg: &mut String, y: &Scale, tick: f64) {
+    let py = y.map(tick);
+    svg.push_str(&format!(
+        "<line class=\"grid\" x1=\"{LEFT}\" y1=\"{py:.1}\" x2=\"{0}\" y2=\"{py:.1}\"/>\
+         <text class=\"tick\" text-anchor=\"end\" x=\"{1}\" y=\"{2:.1}\">{3}</text>\n",
+        WIDTH - RIGHT,
+        LEFT - 6.0,
+        py + 4.0,
+        tick_label(tick)
+    ));
+}
+
+fn axis_labels(svg: &mut String, x_label: &str, y_label: &str) {
+    if !x_label.is_empty() {
+        svg.push_str(&format!(
+            "<text class=\"label\" text-anchor=\"middle\" x=\"{:.1}\" y=\"{:.1}\">{}</text>\n",
+            (LEFT + WIDTH - RIGHT) / 2.0,
+            HEIGHT - 8.0,
+            escape(x_label)
+        ));
+    }
+    if !y_label.is_empty() {
+        svg.push_str(&format!(
+            "<text class=\"label\" text-anchor=\"middle\" transform=\"translate(16,{:.1}) \
+             rotate(-90)\">{}</text>\n",
+            (TOP + HEIGHT - BOTTOM) / 2.0,
+            escape(y_label)
+        ));
+    }
+}
+
+fn legend(svg: &mut String, entries: &[(&str, &str, bool)]) {
+    let mut x = LEFT + 8.0;
+    for (name, colour, dashed) in entries {
+        let dash = if *dashed { " stroke-dasharray=\"6 4\"" } else { "" };
+        svg.push_str(&format!(
+            "<line x1=\"{x:.1}\" y1=\"14\" x2=\"{:.1}\" y2=\"14\" stroke=\"{colour}\" \
+             stroke-width=\"3\"{dash}/><text class=\"legend\" x=\"{:.1}\" y=\"18\">{}</text>\n",
+            x + 18.0,
+            x + 22.0,
+            escape(name)
+        ));
+        x += 34.0 + 7.0 * name.chars().count() as f64;
+    }
+}
+
+fn point(x: &Scale, y: &Scale, px: f64, py: f64) -> String {
+    format!("{:.1},{:.1}", x.map(px), y.map(py))
+}
+
+fn tick_label(value: f64) -> String {
+    let text = crate::number::significant(value, 3);
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        text
+    }
+}
+
+fn truncate(text: &str, n_chars: usize) -> String {
+    if text.chars().count() <= n_chars {
+        text.to_owned()
+    } else {
+        let mut short: String = text.chars().take(n_chars - 1).collect();
+        short.push('…');
+        short
+    }
+}
+
+fn min(values: &[f64]) -> f64 {
+    values.iter().copied().fold(f64::INFINITY, f64::min)
+}
+
+fn max(values: &[f64]) -> f64 {
+    values.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+}
+
+/// A range that is finite and not empty, so scales never divide by zero.
+fn padded_range(lo: f64, hi: f64) -> (f64, f64) {
+    match (lo.is_finite(), hi.is_finite()) {
+        (true, true) if hi > lo => (lo, hi),
+        (true, true) => (lo - 0.5, lo + 0.5),
+        _ => (0.0, 1.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_are_round() {
+        let labels = |lo, hi| nice_ticks(lo, hi).into_iter().map(tick_label).collect::<Vec<_>>();
+        assert_eq!(labels(0.0, 1.0), ["0", "0.2", "0.4", "0.6", "0.8", "1"]);
+        assert_eq!(labels(0.0, 0.031), ["0", "0.01", "0.02", "0.03"]);
+        assert_eq!(labels(1.0, 1.0), ["1"]);
+    }
+}

@@ -1,0 +1,171 @@
+//! The JSON report: a [`RunRecord`] converted to the stable [`stressor_schema::Report`].
+//!
+//! Exemplar pixels stay out of the JSON report; only their indices and predictions go in.
+
+use std::io::Write;
+
+use stressor_core as core;
+use stressor_schema as schema;
+
+use crate::{Error, RunRecord};
+
+/// Converts a record to the stable report types.
+///
+/// Timing fields are filled from the record; [`schema::RunSection::started_at`] is left empty
+/// because core code never reads the clock (the caller may set it).
+///
+/// # Examples
+///
+/// ```
+/// # use stressor_core::RunInfo;
+/// # let info = RunInfo { scenario_name: "s".into(), scenario_source: "s.toml".into(), seed: 7,
+/// #     target_name: "t".into(), target_kind: "builtin".into(), input_shape: vec![1, 2, 2],
+/// #     class_names: vec!["a".into()], data_name: "d".into(), n_samples: 10,
+/// #     stressor_version: "0.1.0".into() };
+/// let record = stressor_report::RunRecord::new(info);
+/// let report = stressor_report::json::to_report(&record);
+/// assert_eq!(report.run.seed, 7);
+/// assert_eq!(report.run.verdict, stressor_schema::Verdict::Incomplete);
+/// ```
+pub fn to_report(record: &RunRecord) -> schema::Report {
+    let info = &record.info;
+    let verdict = match record.verdict {
+        Some(core::Verdict::Pass) => schema::Verdict::Pass,
+        Some(core::Verdict::Fail) => schema::Verdict::Fail,
+        None => schema::Verdict::Incomplete,
+    };
+    let mut run =
+        schema::RunSection::new(&info.scenario_name, &info.scenario_source, info.seed, verdict);
+    run.duration_ms = record.elapsed.map(to_millis);
+    let mut target = schema::TargetSection::new(&info.target_name, &info.target_kind);
+    target.input_shape = info.input_shape.iter().map(|&d| d as u64).collect();
+    target.n_classes = info.class_names.len() as u64;
+    target.class_names = info.class_names.clone();
+    let data = schema::DataSection::new(&info.data_name, info.n_samples as u64);
+
+    let mut report = schema::Report::new(&info.stressor_version, run, target, data);
+    report.steps = record.steps.iter().map(to_step).collect();
+    report.gates = record.gates.iter().map(to_gate).collect();
+    report.warnings = record
+        .warnings
+        .iter()
+        .map(|w| schema::Warning::new(w.step_id.clone(), &w.code, &w.message))
+        .collect();
+    report
+}
+
+/// Writes the record as pretty JSON, with a trailing newline.
+///
+/// # Errors
+///
+/// When writing to `out` fails.
+pub fn write(record: &RunRecord, mut out: impl Write) -> Result<(), Error> {
+    serde_json::to_writer_pretty(&mut out, &to_report(record))?;
+    out.write_all(b"\n")?;
+    Ok(())
+}
+
+/// The record as pretty JSON, with a trailing newline.
+pub fn to_string(record: &RunRecord) -> String {
+    let mut text = serde_json::to_string_pretty(&to_report(record))
+        .expect("report types have string keys and serialise NaN as null, so never fail");
+    text.push('\n');
+    text
+}
+
+fn to_millis(duration: std::time::Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn to_step(result: &core::StepResult) -> schema::Step {
+    let info = &result.info;
+    let kind = match info.kind {
+        core::StepKind::SteadyState => schema::StepKind::SteadyState,
+        core::StepKind::Attack => schema::StepKind::Attack,
+        _ => schema::StepKind::Unknown,
+    };
+    let mut step = schema::Step::new(&info.id, kind, &info.description);
+    step.dial =
+        info.dial_name.as_ref().map(|name| schema::Dial::new(name, info.dial_values.clone()));
+    step.parameters = result.parameters.iter().cloned().collect();
+    step.points = result.points.iter().map(to_point).collect();
+    step.duration_ms = Some(to_millis(result.elapsed));
+    step
+}
+
+fn to_point(point: &core::StepPoint) -> schema::Point {
+    let mut out = schema::Point::new(point.dial_value);
+    out.metrics = point.metrics.iter().map(|m| (m.name.clone(), to_metric(&m.estimate))).collect();
+    out.per_class = point
+        .per_class
+        .iter()
+        .map(|c| schema::ClassAccuracy::new(c.label, to_metric(&c.clean), to_metric(&c.stressed)))
+        .collect();
+    out.confusion_growth = point
+        .confusion_growth
+        .iter()
+        .map(|c| {
+            schema::ConfusionGrowth::new(
+                c.true_label,
+                c.predicted_label,
+                c.clean_count,
+                c.stressed_count,
+            )
+        })
+        .collect();
+    out.exemplars = point
+        .exemplars
+        .iter()
+        .map(|e| {
+            schema::Exemplar::new(
+                e.index as u64,
+                e.label,
+                e.clean_prediction,
+                e.stressed_prediction,
+            )
+        })
+        .collect();
+    out.loss_trace = point.loss_trace.clone();
+    out
+}
+
+fn to_metric(estimate: &core::Estimate) -> schema::Metric {
+    schema::Metric::new(estimate.value, estimate.n, estimate.ci.map(to_interval))
+}
+
+fn to_interval(ci: core::Interval) -> schema::Interval {
+    let (method, resamples) = match ci.method {
+        core::IntervalMethod::Wilson => (schema::IntervalMethod::Wilson, None),
+        core::IntervalMethod::Bootstrap { resamples } => {
+            (schema::IntervalMethod::Bootstrap, Some(resamples))
+        }
+    };
+    let mut interval = schema::Interval::new(ci.lower, ci.upper, ci.level, method);
+    interval.resamples = resamples;
+    interval
+}
+
+fn to_gate(outcome: &core::GateOutcome) -> schema::GateResult {
+    let gate = &outcome.gate;
+    let comparison = match gate.comparison {
+        core::Comparison::AtLeast => schema::Comparison::AtLeast,
+        core::Comparison::AtMost => schema::Comparison::AtMost,
+    };
+    let mut out = schema::GateResult::new(
+        &gate.id,
+        &gate.step_id,
+        &gate.metric,
+        comparison,
+        gate.threshold,
+        outcome.passed,
+    );
+    out.at = gate.at;
+    out.bound = match gate.bound {
+        core::GateBound::Value => schema::GateBound::Value,
+        core::GateBound::Lower => schema::GateBound::Lower,
+        core::GateBound::Upper => schema::GateBound::Upper,
+    };
+    out.observed = outcome.observed.as_ref().map(to_metric);
+    out.observed_at = outcome.observed_at;
+    out
+}

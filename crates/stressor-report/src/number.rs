@@ -1,0 +1,165 @@
+//! Formatting numbers and looking up metrics, shared by the text reporters.
+
+use stressor_core::{
+    Comparison, Estimate, Gate, GateBound, GateOutcome, RunInfo, StepPoint, StepResult,
+};
+
+use crate::RunRecord;
+
+/// Metric names the engine emits, in display order, with short labels.
+pub(crate) const KNOWN_METRICS: [(&str, &str); 9] = [
+    ("clean_accuracy", "clean acc"),
+    ("robust_accuracy", "robust acc"),
+    ("attack_success_rate", "success"),
+    ("perturbation_linf_mean", "L∞ mean"),
+    ("perturbation_linf_median", "L∞ median"),
+    ("perturbation_l2_mean", "L2 mean"),
+    ("perturbation_l2_median", "L2 median"),
+    ("queries_per_success_mean", "queries mean"),
+    ("queries_per_success_median", "queries median"),
+];
+
+/// The metric names present in any of `points`: known ones in display order, then the others
+/// in order of appearance.
+pub(crate) fn metric_names(points: &[StepPoint]) -> Vec<&str> {
+    let mut names: Vec<&str> = KNOWN_METRICS
+        .iter()
+        .map(|(name, _)| *name)
+        .filter(|name| points.iter().any(|point| point.metric(name).is_some()))
+        .collect();
+    for point in points {
+        for metric in &point.metrics {
+            if !names.contains(&metric.name.as_str()) {
+                names.push(&metric.name);
+            }
+        }
+    }
+    names
+}
+
+/// A short label for a metric name.
+pub(crate) fn metric_label(name: &str) -> &str {
+    KNOWN_METRICS.iter().find(|(known, _)| *known == name).map_or(name, |(_, label)| label)
+}
+
+/// Whether a metric is a proportion in [0, 1].
+pub(crate) fn is_proportion(name: &str) -> bool {
+    name.ends_with("accuracy") || name.ends_with("_rate")
+}
+
+/// A value for people: three decimals for proportions, four significant digits otherwise,
+/// `n/a` when it is not a number.
+pub(crate) fn value(name: &str, value: f64) -> String {
+    if !value.is_finite() {
+        "n/a".to_owned()
+    } else if is_proportion(name) {
+        format!("{value:.3}")
+    } else {
+        significant(value, 4)
+    }
+}
+
+/// A value and its interval: `0.612 [0.581, 0.642]`.
+pub(crate) fn estimate(name: &str, estimate: &Estimate) -> String {
+    let mut text = value(name, estimate.value);
+    if let Some(ci) = estimate.ci {
+        text.push_str(&format!(" [{}, {}]", value(name, ci.lower), value(name, ci.upper)));
+    }
+    text
+}
+
+/// A dial value (`0.0314`): three significant digits, at least four decimals below 1.
+pub(crate) fn dial(value: f64) -> String {
+    if value.is_finite() && value.abs() < 1.0 && value.abs() >= 1e-3 || value == 0.0 {
+        format!("{value:.4}")
+    } else {
+        significant(value, 3)
+    }
+}
+
+/// `value` with `digits` significant digits, in plain notation.
+pub(crate) fn significant(value: f64, digits: i32) -> String {
+    if !value.is_finite() {
+        return "n/a".to_owned();
+    }
+    if value == 0.0 {
+        return "0".to_owned();
+    }
+    let magnitude = value.abs().log10().floor() as i32;
+    let decimals = (digits - 1 - magnitude).clamp(0, 12);
+    format!("{value:.prec$}", prec = decimals as usize)
+}
+
+/// The name of class `label`, or the label itself when the target has no name for it.
+pub(crate) fn class_name(info: &RunInfo, label: u32) -> String {
+    usize::try_from(label)
+        .ok()
+        .and_then(|index| info.class_names.get(index))
+        .cloned()
+        .unwrap_or_else(|| label.to_string())
+}
+
+/// The point with the largest dial value, or the last point when no point has one.
+pub(crate) fn largest_dial_point(step: &StepResult) -> Option<&StepPoint> {
+    step.points
+        .iter()
+        .filter(|point| point.dial_value.is_some_and(f64::is_finite))
+        .max_by(|a, b| a.dial_value.unwrap_or(0.0).total_cmp(&b.dial_value.unwrap_or(0.0)))
+        .or_else(|| step.points.last())
+}
+
+/// A gate's condition: `robust_accuracy >= 0.300` plus `(lower CI bound)` where it applies.
+pub(crate) fn gate_condition(gate: &Gate) -> String {
+    let comparison = match gate.comparison {
+        Comparison::AtLeast => ">=",
+        Comparison::AtMost => "<=",
+    };
+    let bound = match gate.bound {
+        GateBound::Value => "",
+        GateBound::Lower => " (lower CI bound)",
+        GateBound::Upper => " (upper CI bound)",
+    };
+    format!("{comparison} {}{bound}", value(&gate.metric, gate.threshold))
+}
+
+/// The dial name of step `step_id` (`epsilon`), or `dial` when the step has none or is unknown.
+pub(crate) fn dial_name<'a>(record: &'a RunRecord, step_id: &str) -> &'a str {
+    record
+        .steps
+        .iter()
+        .find(|step| step.info.id == step_id)
+        .and_then(|step| step.info.dial_name.as_deref())
+        .unwrap_or("dial")
+}
+
+/// `observed 0.120 [0.100, 0.140] at epsilon=0.0310`, or `observed nothing`.
+pub(crate) fn gate_observation(record: &RunRecord, outcome: &GateOutcome) -> String {
+    let Some(observed) = &outcome.observed else {
+        return format!("observed nothing ({} was not produced)", outcome.gate.metric);
+    };
+    let mut text = format!("observed {}", estimate(&outcome.gate.metric, observed));
+    if let Some(at) = outcome.observed_at {
+        let name = dial_name(record, &outcome.gate.step_id);
+        text.push_str(&format!(" at {name}={}", dial(at)));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(value("robust_accuracy", 0.61234), "0.612");
+        assert_eq!(value("robust_accuracy", f64::NAN), "n/a");
+        assert_eq!(value("perturbation_linf_mean", 0.0039215), "0.003922");
+        assert_eq!(value("queries_per_success_mean", 1523.4), "1523");
+        assert_eq!(dial(0.01), "0.0100");
+        assert_eq!(dial(8.0 / 255.0), "0.0314");
+        assert_eq!(dial(0.0), "0.0000");
+        assert_eq!(dial(0.5), "0.5000");
+        assert_eq!(dial(2.0), "2.00");
+        assert_eq!(significant(0.000123456, 3), "0.000123");
+    }
+}

@@ -1,0 +1,192 @@
+//! The terminal summary: plain text that reads without colour.
+//!
+//! ```text
+//! stressor · vision-adversarial · seed 42
+//! target  fashion-cnn (builtin)   data  fashion-mnist/test  n=1000
+//! steady state  clean_accuracy 0.912 [0.893, 0.928] n=1000
+//! step pgd-linf (PGD L∞, 10 steps)
+//!   ε        robust acc            success
+//!   0.0100   0.612 [0.581, 0.642]  0.329
+//! gates
+//!   PASS  steady/clean_accuracy >= 0.850   observed 0.912 [0.893, 0.928]
+//!   FAIL  pgd-linf/robust_accuracy@0.031 >= 0.300   observed 0.120 [0.100, 0.140]
+//! verdict FAIL (1 of 2 gates failed)
+//! ```
+
+use std::io::{self, Write};
+
+use stressor_core::{StepKind, StepResult, Verdict};
+
+use crate::{RunRecord, number};
+
+/// How the summary is written.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct SummaryConfig {
+    /// Colour the verdict and the gate labels with ANSI escapes. Off by default; the CLI turns
+    /// it on for terminals unless `NO_COLOR` is set.
+    pub colour: bool,
+}
+
+impl SummaryConfig {
+    /// A configuration with colour on or off.
+    pub fn with_colour(colour: bool) -> SummaryConfig {
+        SummaryConfig { colour }
+    }
+}
+
+/// Writes the summary of `record` to `out`.
+///
+/// # Errors
+///
+/// When writing to `out` fails.
+pub fn write(record: &RunRecord, config: &SummaryConfig, mut out: impl Write) -> io::Result<()> {
+    let info = &record.info;
+    writeln!(out, "stressor · {} · seed {}", info.scenario_name, info.seed)?;
+    writeln!(
+        out,
+        "target  {} ({})   data  {}  n={}",
+        info.target_name, info.target_kind, info.data_name, info.n_samples
+    )?;
+    for step in &record.steps {
+        write_step(step, &mut out)?;
+    }
+    for step in &record.unfinished_steps {
+        writeln!(out, "step {} did not finish", step.id)?;
+    }
+    write_gates(record, config, &mut out)?;
+    if !record.warnings.is_empty() {
+        writeln!(out, "warnings")?;
+        for warning in &record.warnings {
+            let step = warning.step_id.as_deref().unwrap_or("run");
+            writeln!(out, "  {step}  {}  {}", warning.code, warning.message)?;
+        }
+    }
+    write_verdict(record, config, &mut out)
+}
+
+/// The summary as a string, without colour.
+pub fn to_string(record: &RunRecord) -> String {
+    let mut out = Vec::new();
+    write(record, &SummaryConfig::default(), &mut out).expect("writing to a Vec never fails");
+    String::from_utf8(out).expect("the summary is built from strings, so it is UTF-8")
+}
+
+fn write_step(step: &StepResult, out: &mut impl Write) -> io::Result<()> {
+    let info = &step.info;
+    let sweeps =
+        info.kind == StepKind::Attack || step.points.iter().any(|point| point.dial_value.is_some());
+    if !sweeps {
+        for point in &step.points {
+            let metrics: Vec<String> = point
+                .metrics
+                .iter()
+                .map(|m| {
+                    let text = number::estimate(&m.name, &m.estimate);
+                    format!("{} {text} n={}", m.name, m.estimate.n)
+                })
+                .collect();
+            let label = if info.kind == StepKind::SteadyState { "steady state" } else { &info.id };
+            writeln!(out, "{label}  {}", metrics.join("  "))?;
+        }
+        return Ok(());
+    }
+
+    if info.description.is_empty() {
+        writeln!(out, "step {}", info.id)?;
+    } else {
+        writeln!(out, "step {} ({})", info.id, info.description)?;
+    }
+    // The terminal shows the headline metrics; medians and clean accuracy are in the reports.
+    let names: Vec<&str> = number::metric_names(&step.points)
+        .into_iter()
+        .filter(|name| *name != "clean_accuracy" && !name.ends_with("_median"))
+        .collect();
+    let dial = match info.dial_name.as_deref() {
+        Some("epsilon") | None => "ε",
+        Some(name) => name,
+    };
+    let mut header = vec![dial.to_owned()];
+    header.extend(names.iter().map(|name| number::metric_label(name).to_owned()));
+    let mut rows = vec![header];
+    for point in &step.points {
+        let mut row = vec![point.dial_value.map_or_else(|| "-".to_owned(), number::dial)];
+        for name in &names {
+            let cell = match point.metric(name) {
+                Some(estimate) if *name == "robust_accuracy" => number::estimate(name, estimate),
+                Some(estimate) => number::value(name, estimate.value),
+                None => "-".to_owned(),
+            };
+            row.push(cell);
+        }
+        rows.push(row);
+    }
+    write_table(&rows, out)
+}
+
+fn write_table(rows: &[Vec<String>], out: &mut impl Write) -> io::Result<()> {
+    let n_columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..n_columns)
+        .map(|column| {
+            rows.iter().filter_map(|row| row.get(column)).map(|c| c.chars().count()).max()
+        })
+        .map(|width| width.unwrap_or(0))
+        .collect();
+    for row in rows {
+        let mut line = String::from("  ");
+        for (column, cell) in row.iter().enumerate() {
+            line.push_str(cell);
+            if column + 1 < row.len() {
+                let width = widths.get(column).copied().unwrap_or(0);
+                line.push_str(&" ".repeat(width - cell.chars().count() + 2));
+            }
+        }
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
+}
+
+fn write_gates(record: &RunRecord, config: &SummaryConfig, out: &mut impl Write) -> io::Result<()> {
+    if record.gates.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "gates")?;
+    let conditions: Vec<String> = record
+        .gates
+        .iter()
+        .map(|outcome| format!("{} {}", outcome.gate.id, number::gate_condition(&outcome.gate)))
+        .collect();
+    let width = conditions.iter().map(|c| c.chars().count()).max().unwrap_or(0);
+    for (outcome, condition) in record.gates.iter().zip(&conditions) {
+        let label =
+            if outcome.passed { paint("PASS", GREEN, config) } else { paint("FAIL", RED, config) };
+        let padding = " ".repeat(width - condition.chars().count() + 3);
+        let observation = number::gate_observation(record, outcome);
+        writeln!(out, "  {label}  {condition}{padding}{observation}")?;
+    }
+    Ok(())
+}
+
+fn write_verdict(
+    record: &RunRecord,
+    config: &SummaryConfig,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    let n_gates = record.gates.len();
+    let n_failed = record.n_gates_failed();
+    let (word, colour, detail) = match record.verdict {
+        Some(Verdict::Pass) if n_gates == 0 => ("PASS", GREEN, "no gates".to_owned()),
+        Some(Verdict::Pass) => ("PASS", GREEN, format!("{n_gates} of {n_gates} gates held")),
+        Some(Verdict::Fail) => ("FAIL", RED, format!("{n_failed} of {n_gates} gates failed")),
+        None => ("INCOMPLETE", YELLOW, "the run did not finish".to_owned()),
+    };
+    writeln!(out, "verdict {} ({detail})", paint(word, colour, config))
+}
+
+const GREEN: &str = "\u{1b}[1;32m";
+const RED: &str = "\u{1b}[1;31m";
+const YELLOW: &str = "\u{1b}[1;33m";
+
+fn paint(text: &str, colour: &str, config: &SummaryConfig) -> String {
+    if config.colour { format!("{colour}{text}\u{1b}[0m") } else { text.to_owned() }
+}
