@@ -266,3 +266,181 @@ fn parse_header(
     // A `u32` fits in a `usize` on every target std supports with 32-bit or wider pointers.
     Ok((dims.into_iter().map(|dim| dim as usize).collect(), header_len))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// IDX bytes: the magic, the dimensions, then `body`.
+    fn idx(magic: u32, dims: &[u32], body: &[u8]) -> Vec<u8> {
+        let mut bytes = magic.to_be_bytes().to_vec();
+        for dim in dims {
+            bytes.extend(dim.to_be_bytes());
+        }
+        bytes.extend_from_slice(body);
+        bytes
+    }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        encoder.write_all(bytes).expect("writing to a Vec cannot fail");
+        encoder.finish().expect("writing to a Vec cannot fail")
+    }
+
+    /// Reads `bytes` as images from `"input.idx"` and checks the error's variant (the start of
+    /// its `Debug` form) and its message.
+    fn check_images(bytes: &[u8], variant: &str, message: &str) {
+        let err = read_images(bytes, "input.idx").expect_err("the input is malformed");
+        assert!(format!("{err:?}").starts_with(variant), "{err:?}");
+        assert_eq!(err.to_string(), message);
+    }
+
+    #[test]
+    fn reads_raw_and_gzipped_images() {
+        let bytes = idx(IMAGES_MAGIC, &[2, 2, 3], &[0, 51, 102, 153, 204, 255, 1, 2, 3, 4, 5, 6]);
+        for input in [bytes.clone(), gzip(&bytes)] {
+            let batch = read_images(&input, "x").expect("well-formed");
+            assert_eq!(batch.shape(), &[2, 1, 2, 3]);
+            assert_eq!(&batch.as_slice()[..6], &[0.0, 0.2, 0.4, 0.6, 0.8, 1.0]);
+        }
+    }
+
+    #[test]
+    fn reads_multi_member_gzip() {
+        let bytes = idx(LABELS_MAGIC, &[4], &[1, 2, 3, 4]);
+        let mut two_members = gzip(&bytes[..6]);
+        two_members.extend(gzip(&bytes[6..]));
+        assert_eq!(read_labels(&two_members, "x").expect("well-formed"), vec![1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn bad_magic() {
+        check_images(
+            &idx(0x1234_0803, &[1, 1, 1], &[0]),
+            "BadMagic",
+            "input.idx is not an IDX images file: magic number 0x12340803, expected 0x00000803",
+        );
+        // A labels file where images are expected: the usual mix-up.
+        check_images(
+            &idx(LABELS_MAGIC, &[1], &[0]),
+            "BadMagic",
+            "input.idx is not an IDX images file: magic number 0x00000801, expected 0x00000803",
+        );
+    }
+
+    #[test]
+    fn unsupported_type() {
+        check_images(
+            &idx(0x0000_0d03, &[1, 1, 1], &[0, 0, 0, 0]),
+            "UnsupportedType",
+            "unsupported IDX element type 0x0d in input.idx: only unsigned bytes (0x08) are supported",
+        );
+    }
+
+    #[test]
+    fn truncated() {
+        check_images(
+            &idx(IMAGES_MAGIC, &[2, 2, 2], &[0; 7]),
+            "Truncated",
+            "truncated IDX file input.idx: the header declares 24 bytes but there are 23",
+        );
+        check_images(
+            &[0, 0, 8],
+            "Truncated",
+            "truncated IDX file input.idx: the header declares 4 bytes but there are 3",
+        );
+        check_images(
+            &idx(IMAGES_MAGIC, &[2, 2], &[]),
+            "Truncated",
+            "truncated IDX file input.idx: the header declares 16 bytes but there are 12",
+        );
+        // A header declaring more than fits in memory is an error, not an allocation.
+        check_images(
+            &idx(IMAGES_MAGIC, &[u32::MAX, u32::MAX, u32::MAX], &[0; 16]),
+            "Truncated",
+            "truncated IDX file input.idx: the header declares \
+             79228162458924105385300197391 bytes but there are 32",
+        );
+        // Truncated before compression: the gzip stream is fine, the IDX is not.
+        let gzipped = gzip(&idx(IMAGES_MAGIC, &[2, 2, 2], &[0; 5]));
+        check_images(
+            &gzipped,
+            "Truncated",
+            "truncated IDX file input.idx: the header declares 24 bytes but there are 21",
+        );
+    }
+
+    #[test]
+    fn trailing_bytes() {
+        check_images(
+            &idx(IMAGES_MAGIC, &[1, 2, 2], &[0; 6]),
+            "TrailingBytes",
+            "IDX file input.idx has 2 trailing bytes: the header declares 20 bytes but there are 22",
+        );
+    }
+
+    #[test]
+    fn corrupt_gzip() {
+        let mut gzipped = gzip(&idx(IMAGES_MAGIC, &[1, 2, 2], &[7; 4]));
+        let last = gzipped.len() - 1;
+        gzipped[last] ^= 0xff; // the trailer's length no longer matches
+        check_images(&gzipped, "Gzip", "corrupt gzip data in input.idx");
+        let cut = gzip(&idx(IMAGES_MAGIC, &[1, 2, 2], &[7; 4]));
+        check_images(&cut[..cut.len() - 6], "Gzip", "corrupt gzip data in input.idx");
+        check_images(&[0x1f, 0x8b, 0, 0, 0], "Gzip", "corrupt gzip data in input.idx");
+    }
+
+    #[test]
+    fn labels_errors_name_the_labels_kind() {
+        let err = read_labels(&idx(IMAGES_MAGIC, &[1, 1, 1], &[0]), "labels.idx")
+            .expect_err("an images file is not a labels file");
+        assert_eq!(
+            err.to_string(),
+            "labels.idx is not an IDX labels file: magic number 0x00000803, expected 0x00000801"
+        );
+    }
+
+    /// Bytes that are often almost valid: a valid IDX file (raw or gzipped) cut short, with
+    /// bytes flipped, or pure noise.
+    fn near_idx() -> impl Strategy<Value = Vec<u8>> {
+        let valid = (0u32..4, 0u32..5, 0u32..5, any::<bool>()).prop_flat_map(|(n, h, w, zip)| {
+            let len = (n * h * w) as usize;
+            proptest::collection::vec(any::<u8>(), len).prop_map(move |body| {
+                let bytes = idx(IMAGES_MAGIC, &[n, h, w], &body);
+                if zip { gzip(&bytes) } else { bytes }
+            })
+        });
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..64),
+            (valid.clone(), any::<prop::sample::Index>())
+                .prop_map(|(bytes, cut)| bytes[..cut.index(bytes.len() + 1)].to_vec()),
+            (valid, any::<prop::sample::Index>(), any::<u8>()).prop_map(|(mut bytes, at, xor)| {
+                if !bytes.is_empty() {
+                    let at = at.index(bytes.len());
+                    bytes[at] ^= xor;
+                }
+                bytes
+            }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn no_byte_input_panics(bytes in near_idx()) {
+            let _ = read_images(&bytes, "fuzz");
+            let _ = read_labels(&bytes, "fuzz");
+        }
+
+        #[test]
+        fn images_are_in_the_unit_interval(bytes in near_idx()) {
+            if let Ok(batch) = read_images(&bytes, "fuzz") {
+                prop_assert_eq!(batch.sample_shape()[0], 1);
+                prop_assert!(batch.as_slice().iter().all(|v| (0.0..=1.0).contains(v)));
+            }
+        }
+    }
+}
