@@ -153,7 +153,7 @@ mod tests {
     fn numbers_read_well() {
         assert_eq!(value("robust_accuracy", 0.61234), "0.612");
         assert_eq!(value("robust_accuracy", f64::NAN), "n/a");
-        assert_eq!(value("perturbation_linf_mean", 0.0039215), "0.003922");
+        assert_eq!(value("perturbation_linf_mean", 0.0039216), "0.003922");
         assert_eq!(value("queries_per_success_mean", 1523.4), "1523");
         assert_eq!(dial(0.01), "0.0100");
         assert_eq!(dial(8.0 / 255.0), "0.0314");
