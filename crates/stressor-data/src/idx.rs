@@ -129,7 +129,9 @@ impl RawImages {
     /// The first `n` images (at most all) as `[n, 1, height, width]` in `[0, 1]`.
     pub(crate) fn to_batch(&self, n: usize) -> Batch {
         let n = n.min(self.n);
-        let len = n * self.height * self.width;
+        // Saturating: with a zero dimension the product is zero whatever the others are, and
+        // without one it is at most `pixels.len()`.
+        let len = n.saturating_mul(self.height).saturating_mul(self.width);
         let data: Vec<f32> = self.pixels[..len].iter().map(|&p| f32::from(p) / 255.0).collect();
         Batch::new(data, vec![n, 1, self.height, self.width])
             .expect("the pixel count is n * height * width by construction")
@@ -307,6 +309,14 @@ mod tests {
             assert_eq!(batch.shape(), &[2, 1, 2, 3]);
             assert_eq!(&batch.as_slice()[..6], &[0.0, 0.2, 0.4, 0.6, 0.8, 1.0]);
         }
+    }
+
+    #[test]
+    fn empty_images_with_huge_dimensions() {
+        let batch = read_images(&idx(IMAGES_MAGIC, &[u32::MAX, u32::MAX, 0], &[]), "x")
+            .expect("well-formed, and empty");
+        assert_eq!(batch.shape(), &[u32::MAX as usize, 1, u32::MAX as usize, 0]);
+        assert!(batch.as_slice().is_empty());
     }
 
     #[test]
