@@ -480,10 +480,10 @@ fn exemplar_points(step: &StepResult) -> Vec<&StepPoint> {
     if step.points.len() >= 3 {
         points.push(&step.points[step.points.len() / 2]);
     }
-    if let Some(largest) = number::largest_dial_point(step) {
-        if !points.iter().any(|p| std::ptr::eq(*p, largest)) {
-            points.push(largest);
-        }
+    if let Some(largest) = number::largest_dial_point(step)
+        && !points.iter().any(|p| std::ptr::eq(*p, largest))
+    {
+        points.push(largest);
     }
     points.retain(|p| !p.exemplars.is_empty());
     points

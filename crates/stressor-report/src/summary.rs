@@ -42,24 +42,28 @@ impl SummaryConfig {
 /// When writing to `out` fails.
 pub fn write(record: &RunRecord, config: &SummaryConfig, mut out: impl Write) -> io::Result<()> {
     let info = &record.info;
-    writeln!(out, "stressor · {} · seed {}", info.scenario_name, info.seed)?;
+    writeln!(out, "stressor · {} · seed {}", plain(&info.scenario_name), info.seed)?;
     writeln!(
         out,
         "target  {} ({})   data  {}  n={}",
-        info.target_name, info.target_kind, info.data_name, info.n_samples
+        plain(&info.target_name),
+        plain(&info.target_kind),
+        plain(&info.data_name),
+        info.n_samples
     )?;
     for step in &record.steps {
         write_step(step, &mut out)?;
     }
     for step in &record.unfinished_steps {
-        writeln!(out, "step {} did not finish", step.id)?;
+        writeln!(out, "step {} did not finish", plain(&step.id))?;
     }
     write_gates(record, config, &mut out)?;
     if !record.warnings.is_empty() {
         writeln!(out, "warnings")?;
         for warning in &record.warnings {
             let step = warning.step_id.as_deref().unwrap_or("run");
-            writeln!(out, "  {step}  {}  {}", warning.code, warning.message)?;
+            let (code, message) = (plain(&warning.code), plain(&warning.message));
+            writeln!(out, "  {}  {code}  {message}", plain(step))?;
         }
     }
     write_verdict(record, config, &mut out)
@@ -83,19 +87,23 @@ fn write_step(step: &StepResult, out: &mut impl Write) -> io::Result<()> {
                 .iter()
                 .map(|m| {
                     let text = number::estimate(&m.name, &m.estimate);
-                    format!("{} {text} n={}", m.name, m.estimate.n)
+                    format!("{} {text} n={}", plain(&m.name), m.estimate.n)
                 })
                 .collect();
-            let label = if info.kind == StepKind::SteadyState { "steady state" } else { &info.id };
+            let label = if info.kind == StepKind::SteadyState {
+                "steady state".to_owned()
+            } else {
+                plain(&info.id)
+            };
             writeln!(out, "{label}  {}", metrics.join("  "))?;
         }
         return Ok(());
     }
 
     if info.description.is_empty() {
-        writeln!(out, "step {}", info.id)?;
+        writeln!(out, "step {}", plain(&info.id))?;
     } else {
-        writeln!(out, "step {} ({})", info.id, info.description)?;
+        writeln!(out, "step {} ({})", plain(&info.id), plain(&info.description))?;
     }
     // The terminal shows the headline metrics; medians and clean accuracy are in the reports.
     let names: Vec<&str> = number::metric_names(&step.points)
@@ -106,8 +114,8 @@ fn write_step(step: &StepResult, out: &mut impl Write) -> io::Result<()> {
         Some("epsilon") | None => "ε",
         Some(name) => name,
     };
-    let mut header = vec![dial.to_owned()];
-    header.extend(names.iter().map(|name| number::metric_label(name).to_owned()));
+    let mut header = vec![plain(dial)];
+    header.extend(names.iter().map(|name| plain(number::metric_label(name))));
     let mut rows = vec![header];
     for point in &step.points {
         let mut row = vec![point.dial_value.map_or_else(|| "-".to_owned(), number::dial)];
@@ -154,14 +162,16 @@ fn write_gates(record: &RunRecord, config: &SummaryConfig, out: &mut impl Write)
     let conditions: Vec<String> = record
         .gates
         .iter()
-        .map(|outcome| format!("{} {}", outcome.gate.id, number::gate_condition(&outcome.gate)))
+        .map(|outcome| {
+            format!("{} {}", plain(&outcome.gate.id), number::gate_condition(&outcome.gate))
+        })
         .collect();
     let width = conditions.iter().map(|c| c.chars().count()).max().unwrap_or(0);
     for (outcome, condition) in record.gates.iter().zip(&conditions) {
         let label =
             if outcome.passed { paint("PASS", GREEN, config) } else { paint("FAIL", RED, config) };
         let padding = " ".repeat(width - condition.chars().count() + 3);
-        let observation = number::gate_observation(record, outcome);
+        let observation = plain(&number::gate_observation(record, outcome));
         writeln!(out, "  {label}  {condition}{padding}{observation}")?;
     }
     Ok(())
@@ -181,6 +191,18 @@ fn write_verdict(
         None => ("INCOMPLETE", YELLOW, "the run did not finish".to_owned()),
     };
     writeln!(out, "verdict {} ({detail})", paint(word, colour, config))
+}
+
+/// `text` with control characters escaped, so names from the scenario, the model or the data
+/// cannot move the cursor or recolour the terminal.
+fn plain(text: &str) -> String {
+    if text.chars().any(char::is_control) {
+        text.chars()
+            .map(|c| if c.is_control() { c.escape_unicode().to_string() } else { c.to_string() })
+            .collect()
+    } else {
+        text.to_owned()
+    }
 }
 
 const GREEN: &str = "\u{1b}[1;32m";

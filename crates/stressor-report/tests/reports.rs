@@ -373,6 +373,12 @@ fn summary_reads_without_colour() {
     assert!(text.contains("  FAIL  pgd-linf/robust_accuracy@0.031 >= 0.300 (lower CI bound)"));
     assert_eq!(lines.last(), Some(&"verdict FAIL (1 of 2 gates failed)"));
 
+    // Names cannot smuggle terminal escapes.
+    let mut hostile = record();
+    hostile.info.target_name = "evil\u{1b}[2Jname".into();
+    let text = summary::to_string(&hostile);
+    assert!(!text.contains('\u{1b}') && text.contains("evil\\u{1b}[2Jname"), "{text}");
+
     let mut coloured = Vec::new();
     summary::write(&record(), &summary::SummaryConfig::with_colour(true), &mut coloured).unwrap();
     let coloured = String::from_utf8(coloured).unwrap();
