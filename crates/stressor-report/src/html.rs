@@ -51,6 +51,19 @@ pub fn write(record: &RunRecord, config: &HtmlConfig, mut out: impl Write) -> io
 }
 
 /// The HTML report of `record`.
+///
+/// # Examples
+///
+/// ```
+/// # let info = stressor_core::RunInfo { scenario_name: "smoke".into(),
+/// #     scenario_source: "smoke.toml".into(), seed: 42, target_name: "cnn".into(),
+/// #     target_kind: "builtin".into(), input_shape: vec![1, 28, 28],
+/// #     class_names: vec!["a".into(), "b".into()], data_name: "d".into(), n_samples: 10,
+/// #     stressor_version: "0.1.0".into() };
+/// let record = stressor_report::RunRecord::new(info);
+/// let page = stressor_report::html::to_string(&record, &Default::default());
+/// assert!(page.starts_with("<!DOCTYPE html>") && page.contains("INCOMPLETE"));
+/// ```
 pub fn to_string(record: &RunRecord, config: &HtmlConfig) -> String {
     let info = &record.info;
     let mut budget = config.max_image_bytes;

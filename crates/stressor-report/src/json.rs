@@ -66,6 +66,19 @@ pub fn write(record: &RunRecord, mut out: impl Write) -> Result<(), Error> {
 }
 
 /// The record as pretty JSON, with a trailing newline.
+///
+/// # Examples
+///
+/// ```
+/// # let info = stressor_core::RunInfo { scenario_name: "smoke".into(),
+/// #     scenario_source: "smoke.toml".into(), seed: 42, target_name: "cnn".into(),
+/// #     target_kind: "builtin".into(), input_shape: vec![1, 28, 28],
+/// #     class_names: vec!["a".into(), "b".into()], data_name: "d".into(), n_samples: 10,
+/// #     stressor_version: "0.1.0".into() };
+/// let record = stressor_report::RunRecord::new(info);
+/// let text = stressor_report::json::to_string(&record);
+/// assert!(text.contains("\"format_version\": \"1.0\""));
+/// ```
 pub fn to_string(record: &RunRecord) -> String {
     let mut text = serde_json::to_string_pretty(&to_report(record))
         .expect("report types have string keys and serialise NaN as null, so never fail");

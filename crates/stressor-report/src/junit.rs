@@ -72,6 +72,20 @@ pub fn write(record: &RunRecord, out: impl Write) -> Result<(), Error> {
 
 /// The record as JUnit XML.
 ///
+/// # Examples
+///
+/// ```
+/// # let info = stressor_core::RunInfo { scenario_name: "smoke".into(),
+/// #     scenario_source: "smoke.toml".into(), seed: 42, target_name: "cnn".into(),
+/// #     target_kind: "builtin".into(), input_shape: vec![1, 28, 28],
+/// #     class_names: vec!["a".into(), "b".into()], data_name: "d".into(), n_samples: 10,
+/// #     stressor_version: "0.1.0".into() };
+/// let record = stressor_report::RunRecord::new(info);
+/// let xml = stressor_report::junit::to_string(&record)?;
+/// assert!(xml.contains("<testsuite name=\"smoke\""));
+/// # Ok::<(), stressor_report::Error>(())
+/// ```
+///
 /// # Errors
 ///
 /// When the XML cannot be serialised.

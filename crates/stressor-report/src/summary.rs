@@ -70,6 +70,20 @@ pub fn write(record: &RunRecord, config: &SummaryConfig, mut out: impl Write) ->
 }
 
 /// The summary as a string, without colour.
+///
+/// # Examples
+///
+/// ```
+/// # let info = stressor_core::RunInfo { scenario_name: "smoke".into(),
+/// #     scenario_source: "smoke.toml".into(), seed: 42, target_name: "cnn".into(),
+/// #     target_kind: "builtin".into(), input_shape: vec![1, 28, 28],
+/// #     class_names: vec!["a".into(), "b".into()], data_name: "d".into(), n_samples: 10,
+/// #     stressor_version: "0.1.0".into() };
+/// let record = stressor_report::RunRecord::new(info);
+/// let text = stressor_report::summary::to_string(&record);
+/// assert!(text.starts_with("stressor · smoke · seed 42\n"));
+/// assert!(text.ends_with("verdict INCOMPLETE (the run did not finish)\n"));
+/// ```
 pub fn to_string(record: &RunRecord) -> String {
     let mut out = Vec::new();
     write(record, &SummaryConfig::default(), &mut out).expect("writing to a Vec never fails");

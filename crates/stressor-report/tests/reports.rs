@@ -428,3 +428,23 @@ fn reporters_tolerate_missing_metrics_and_odd_shapes() {
     junit::to_string(&record).unwrap();
     json::to_string(&record);
 }
+
+#[test]
+fn html_renders_rgb_exemplars_in_colour() {
+    let mut record = record();
+    let mut rng = Seed::new(3).rng();
+    for point in &mut record.steps[1].points {
+        for exemplar in &mut point.exemplars {
+            exemplar.shape = vec![3, 32, 32];
+            exemplar.clean = (0..3 * 32 * 32).map(|_| rng.random::<f32>()).collect();
+            exemplar.stressed = exemplar.clean.iter().map(|v| 1.0 - v).collect();
+        }
+    }
+    let page = html::to_string(&record, &html::HtmlConfig::default());
+    let pngs = embedded_pngs(&page);
+    assert_eq!(pngs.len(), 18);
+    let mut reader = png::Decoder::new(Cursor::new(&pngs[0])).read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let frame = reader.next_frame(&mut pixels).unwrap();
+    assert_eq!((frame.width, frame.height, frame.color_type), (96, 96, png::ColorType::Rgb));
+}
