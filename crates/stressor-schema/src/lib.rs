@@ -2,7 +2,8 @@
 //!
 //! Everything a user or a CI job parses lives here, in a crate that depends on nothing else of
 //! stressor: [`Report`] (what `stressor run --format json` writes, with a committed JSON Schema at
-//! `docs/report.schema.json`) and [`ExitCode`] (what the `stressor` binary exits with).
+//! `docs/report.schema.json`) and [`ExitCode`] / [`exit_code`] (what the `stressor` binary exits
+//! with).
 //!
 //! # Stability policy
 //!
@@ -45,7 +46,7 @@
 //! assert_eq!(stressor_schema::ExitCode::GATES_FAILED, 1);
 //! ```
 
-mod exit_code;
+pub mod exit_code;
 mod float;
 mod report;
 
