@@ -43,6 +43,7 @@ pub fn gradient_error(
 }
 
 #[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests unwrap to fail loudly")]
 mod tests {
     use stressor_core::{Bounds, Seed};
 

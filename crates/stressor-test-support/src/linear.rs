@@ -102,6 +102,7 @@ impl Differentiable for LinearModel {
 }
 
 #[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests unwrap to fail loudly")]
 mod tests {
     use super::*;
 
