@@ -27,6 +27,23 @@ pub enum ModelError {
         #[source]
         source: std::io::Error,
     },
+    /// A model file could not be written.
+    #[error("failed to write model file {path}")]
+    Write {
+        /// The file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Training could not start: bad configuration or data the model cannot take.
+    #[error("cannot train model `{model}`: {reason}")]
+    Training {
+        /// The model's name.
+        model: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A model file was read but is not a valid model of the expected architecture.
     #[error("invalid model file {path}: {reason}")]
     Invalid {
