@@ -28,7 +28,7 @@
 
 mod kernel;
 mod network;
-mod ops;
+pub mod ops;
 mod train;
 
 #[cfg(test)]

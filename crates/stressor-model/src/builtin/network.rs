@@ -343,3 +343,219 @@ fn backend(message: &str) -> ModelError {
 pub(crate) fn candle_error(error: candle_core::Error) -> ModelError {
     backend(&error.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use rand::Rng as _;
+    use stressor_core::{Dataset, Seed};
+
+    use super::*;
+    use crate::builtin::train::{TrainConfig, initial_params, train};
+
+    fn untrained() -> FashionCnn {
+        FashionCnn::from_params(initial_params(Seed::new(5)).unwrap()).unwrap()
+    }
+
+    fn random_batch(n: usize, seed: u64) -> Batch {
+        let mut rng = Seed::new(seed).rng();
+        Batch::new((0..n * 784).map(|_| rng.random::<f32>()).collect(), vec![n, 1, 28, 28]).unwrap()
+    }
+
+    /// Ten classes, each a bright 6×6 square at its own place on a noisy background.
+    fn toy_data(n: usize, seed: u64) -> Dataset {
+        let mut rng = Seed::new(seed).rng();
+        let mut pixels = Vec::with_capacity(n * 784);
+        let mut labels = Vec::with_capacity(n);
+        for _ in 0..n {
+            let label = rng.random_range(0..10u32);
+            let (top, left) = (2 + (label as usize / 5) * 12, 1 + (label as usize % 5) * 5);
+            for y in 0..28 {
+                for x in 0..28 {
+                    let inside = (top..top + 6).contains(&y) && (left..left + 6).contains(&x);
+                    let noise: f32 = rng.random_range(0.0..0.3);
+                    pixels.push(if inside { 0.7 + noise } else { noise });
+                }
+            }
+            labels.push(label);
+        }
+        let names = (0..10).map(|i| format!("square {i}")).collect();
+        Dataset::new(
+            "toy",
+            Batch::new(pixels, vec![n, 1, 28, 28]).unwrap(),
+            labels,
+            names,
+            Bounds::UNIT,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn learns_a_toy_problem() {
+        let mut config = TrainConfig::default();
+        config.epochs = 2;
+        config.batch_size = 32;
+        let mut losses = Vec::new();
+        let model =
+            train(&toy_data(640, 1), &config, Seed::new(9), &mut |p| losses.push(p.loss)).unwrap();
+        assert_eq!(losses.len(), 40);
+        let accuracy = model.accuracy(&toy_data(500, 2)).unwrap();
+        assert!(accuracy > 0.95, "held-out accuracy {accuracy}");
+        assert!(losses[losses.len() - 1] < losses[0] / 4.0, "{losses:?}");
+    }
+
+    #[test]
+    fn training_is_bit_identical_for_a_seed() {
+        let data = toy_data(48, 3);
+        let mut config = TrainConfig::default();
+        config.epochs = 2;
+        config.batch_size = 20;
+        let run = |seed| {
+            train(&data, &config, Seed::new(seed), &mut |_| {})
+                .unwrap()
+                .to_safetensors_bytes()
+                .unwrap()
+        };
+        assert_eq!(run(11), run(11));
+        assert_ne!(run(11), run(12));
+    }
+
+    #[test]
+    fn trained_weights_track_no_op() {
+        let data = toy_data(8, 4);
+        let model = train(&data, &TrainConfig::default(), Seed::new(1), &mut |_| {}).unwrap();
+        assert!(model.params().iter().all(|p| !p.track_op()));
+    }
+
+    #[test]
+    fn training_rejects_bad_input() {
+        let mut config = TrainConfig::default();
+        config.batch_size = 0;
+        let err = train(&toy_data(4, 5), &config, Seed::new(1), &mut |_| {}).unwrap_err();
+        assert!(matches!(err, ModelError::Training { .. }), "{err}");
+        let names = vec!["a".to_string()];
+        let wrong =
+            Dataset::new("w", Batch::zeros(2, &[3, 4]), vec![0, 0], names, Bounds::UNIT).unwrap();
+        let err = train(&wrong, &TrainConfig::default(), Seed::new(1), &mut |_| {}).unwrap_err();
+        assert!(matches!(err, ModelError::InputShape { .. }), "{err}");
+    }
+
+    #[test]
+    fn save_and_load_round_trip() {
+        let model = untrained();
+        let dir = std::env::temp_dir().join(format!("stressor-model-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("cnn.safetensors");
+        model.save(&path).unwrap();
+        let loaded = FashionCnn::load(&path).unwrap();
+        let inputs = random_batch(5, 6);
+        assert_eq!(model.predict(&inputs).unwrap(), loaded.predict(&inputs).unwrap());
+        let bytes = std::fs::read(&path).unwrap();
+        let from_bytes = FashionCnn::from_safetensors_bytes(&bytes).unwrap();
+        assert_eq!(from_bytes.to_safetensors_bytes().unwrap(), bytes);
+        // PyTorch's names and layouts.
+        let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        assert_eq!(file.tensor("conv2.weight").unwrap().shape(), &[64, 32, 3, 3]);
+        assert_eq!(file.tensor("fc1.weight").unwrap().shape(), &[128, 3136]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_missing_file_is_a_read_error_naming_it() {
+        let err = FashionCnn::load("/nonexistent/stressor/cnn.safetensors").unwrap_err();
+        assert!(matches!(err, ModelError::Read { .. }), "{err}");
+        assert!(err.to_string().contains("/nonexistent/stressor/cnn.safetensors"), "{err}");
+    }
+
+    #[test]
+    fn missing_or_misshaped_tensors_are_invalid_and_named() {
+        let model = untrained();
+        let tensors: Vec<(String, Vec<usize>, Vec<u8>)> = PARAM_NAMES
+            .iter()
+            .zip(model.params())
+            .map(|(name, t)| {
+                let values = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                (
+                    name.to_string(),
+                    t.dims().to_vec(),
+                    values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                )
+            })
+            .collect();
+        let serialise = |tensors: &[(String, Vec<usize>, Vec<u8>)]| {
+            let views: Vec<_> = tensors
+                .iter()
+                .map(|(name, shape, bytes)| {
+                    (
+                        name.clone(),
+                        safetensors::tensor::TensorView::new(
+                            safetensors::Dtype::F32,
+                            shape.clone(),
+                            bytes,
+                        )
+                        .unwrap(),
+                    )
+                })
+                .collect();
+            safetensors::serialize(views, None).unwrap()
+        };
+        let without_fc2_bias: Vec<_> =
+            tensors.iter().filter(|t| t.0 != "fc2.bias").cloned().collect();
+        let err = FashionCnn::from_safetensors_bytes(&serialise(&without_fc2_bias)).unwrap_err();
+        assert!(matches!(err, ModelError::Invalid { .. }), "{err}");
+        assert!(
+            err.to_string().contains("`fc2.bias`") && err.to_string().contains("<memory>"),
+            "{err}"
+        );
+
+        let mut misshaped = tensors.clone();
+        misshaped[0].1 = vec![32, 1, 9, 1];
+        let err = FashionCnn::from_safetensors_bytes(&serialise(&misshaped)).unwrap_err();
+        assert!(err.to_string().contains("`conv1.weight` has shape [32, 1, 9, 1]"), "{err}");
+
+        let err = FashionCnn::from_safetensors_bytes(b"not a model").unwrap_err();
+        assert!(matches!(err, ModelError::Invalid { .. }), "{err}");
+    }
+
+    #[test]
+    fn any_batch_size_gives_the_same_answers() {
+        // Chunking must not change results: CHUNK_SIZE + 3 samples against each one alone.
+        let model = untrained();
+        let n = CHUNK_SIZE + 3;
+        let inputs = random_batch(n, 7);
+        let all = model.predict(&inputs).unwrap();
+        let mut seen_len = 0;
+        let (logits, gradient) = model
+            .logits_and_gradient(&inputs, &mut |l: &[f32]| {
+                seen_len = l.len();
+                vec![1.0; l.len()]
+            })
+            .unwrap();
+        assert_eq!(seen_len, n * N_CLASSES);
+        assert_eq!(logits, all.as_slice());
+        assert_eq!(gradient.shape(), inputs.shape());
+        for i in [0, CHUNK_SIZE - 1, CHUNK_SIZE, n - 1] {
+            let one = inputs.select(&[i]);
+            let single = model.predict(&one).unwrap();
+            for (a, b) in single.row(0).iter().zip(all.row(i)) {
+                assert!((a - b).abs() < 1e-5, "sample {i}: {a} vs {b}");
+            }
+            let (_, g) =
+                model.logits_and_gradient(&one, &mut |l: &[f32]| vec![1.0; l.len()]).unwrap();
+            for (a, b) in g.as_slice().iter().zip(gradient.sample(i)) {
+                assert!((a - b).abs() < 1e-5, "sample {i}: {a} vs {b}");
+            }
+        }
+        let empty = Batch::zeros(0, &INPUT_SHAPE);
+        assert!(model.predict(&empty).unwrap().is_empty());
+        let err = model.predict(&Batch::zeros(1, &[28, 28])).unwrap_err();
+        assert!(matches!(err, ModelError::InputShape { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_wrong_cotangent_is_an_error() {
+        let err = untrained()
+            .logits_and_gradient(&random_batch(2, 8), &mut |_| vec![1.0; 3])
+            .unwrap_err();
+        assert!(err.to_string().contains("3 values for 20 logits"), "{err}");
+    }
+}

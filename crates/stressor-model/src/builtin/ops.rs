@@ -22,12 +22,16 @@ const WEIGHT_GRAD_GROUP: usize = 16;
 
 /// A stride-1 2-D convolution with zero padding, plus a per-channel bias.
 ///
+/// # Errors
+/// When the shapes do not fit together, the dtype is not `f32` or `f64`, or the tensors are not
+/// on the CPU.
+///
 /// `input` is `[n, c, h, w]`, `weight` `[o, c, kh, kw]` (PyTorch's layout), `bias` `[o]`; the
 /// result is `[n, o, h + 2·padding − kh + 1, w + 2·padding − kw + 1]`.
 ///
 /// The backward pass computes the gradient of an argument only when it tracks ops, so with
 /// constant weights (attack time) it costs one product and one col2im per image.
-pub(crate) fn conv2d(
+pub fn conv2d(
     input: &Tensor,
     weight: &Tensor,
     bias: &Tensor,
@@ -43,7 +47,10 @@ pub(crate) fn conv2d(
 /// output never leaves the cache; the backward pass recomputes it per image.
 ///
 /// Equal to `max_pool2x2(&conv2d(input, weight, bias, padding)?)` in value and gradient.
-pub(crate) fn conv2d_max_pool2x2(
+///
+/// # Errors
+/// As [`conv2d`].
+pub fn conv2d_max_pool2x2(
     input: &Tensor,
     weight: &Tensor,
     bias: &Tensor,
@@ -59,7 +66,10 @@ pub(crate) fn conv2d_max_pool2x2(
 ///
 /// Ties go to the first maximum in row-major window order, in the forward and backward pass
 /// alike.
-pub(crate) fn max_pool2x2(input: &Tensor) -> candle_core::Result<Tensor> {
+///
+/// # Errors
+/// When the input is not 4-D, not `f32` or `f64`, or not on the CPU.
+pub fn max_pool2x2(input: &Tensor) -> candle_core::Result<Tensor> {
     input.contiguous()?.apply_op1(MaxPool2x2)
 }
 
