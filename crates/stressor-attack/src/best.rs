@@ -69,3 +69,42 @@ impl Best {
         }
     }
 }
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests unwrap to fail loudly")]
+mod tests {
+    use super::*;
+    use crate::Goal;
+
+    #[test]
+    fn the_first_success_is_kept_over_a_later_higher_loss() {
+        let inputs = Batch::new(vec![0.0, 0.0], vec![2, 1]).unwrap();
+        let objective = Objective::new(&[0, 0], &Goal::Untargeted, 3);
+        let mut best = Best::new(&inputs);
+        let first = Batch::new(vec![1.0, 1.0], vec![2, 1]).unwrap();
+        // Sample 0 is broken (class 2), sample 1 is not.
+        best.offer(&first, &[0, 1], &[0.5, 0.5], &[2, 0], &objective);
+        let second = Batch::new(vec![2.0, 2.0], vec![2, 1]).unwrap();
+        best.offer(&second, &[0, 1], &[3.0, 3.0], &[0, 0], &objective);
+        let nan = Batch::new(vec![9.0], vec![1, 1]).unwrap();
+        best.offer(&nan, &[1], &[f32::NAN], &[0], &objective);
+        assert_eq!(best.unbroken(), vec![1]);
+        let outcome = best.into_outcome(Vec::new());
+        assert_eq!(outcome.adversarial.as_slice(), &[1.0, 2.0]);
+        assert_eq!(outcome.success, vec![true, false]);
+        assert_eq!(outcome.predictions, vec![2, 0]);
+        assert_eq!(outcome.queries, vec![2, 3]);
+    }
+
+    #[test]
+    fn a_success_beats_a_higher_loss_failure() {
+        let inputs = Batch::new(vec![0.0], vec![1, 1]).unwrap();
+        let objective = Objective::new(&[0], &Goal::Untargeted, 2);
+        let mut best = Best::new(&inputs);
+        best.offer(&Batch::new(vec![1.0], vec![1, 1]).unwrap(), &[0], &[5.0], &[0], &objective);
+        best.offer(&Batch::new(vec![2.0], vec![1, 1]).unwrap(), &[0], &[1.0], &[1], &objective);
+        let outcome = best.into_outcome(Vec::new());
+        assert_eq!(outcome.adversarial.as_slice(), &[2.0]);
+        assert_eq!(outcome.success, vec![true]);
+    }
+}
