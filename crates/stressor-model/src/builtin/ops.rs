@@ -12,6 +12,8 @@ use candle_core::backend::BackendStorage as _;
 use candle_core::{
     CpuStorage, CustomOp1, CustomOp3, DType, Layout, Shape, Storage, Tensor, WithDType, bail,
 };
+use std::sync::Mutex;
+
 use rayon::prelude::*;
 
 use crate::builtin::kernel::{ConvGeometry, Element, MatRef, col2im, im2col, matmul};
@@ -59,7 +61,7 @@ pub fn conv2d_max_pool2x2(
     let input = input.contiguous()?;
     let weight = weight.contiguous()?;
     let bias = bias.contiguous()?;
-    input.apply_op3(&weight, &bias, Conv2dMaxPool { padding })
+    input.apply_op3(&weight, &bias, Conv2dMaxPool { padding, argmax: Mutex::new(Vec::new()) })
 }
 
 /// A 2×2 max pool with stride 2 over `[n, c, h, w]`; odd trailing rows and columns are dropped.
@@ -205,6 +207,9 @@ impl CustomOp3 for Conv2d {
 
 struct Conv2dMaxPool {
     padding: usize,
+    /// Where each pooled value came from (0..4, row-major in its window), written by the forward
+    /// pass so that the backward pass need not recompute the convolution to route gradients.
+    argmax: Mutex<Vec<u8>>,
 }
 
 impl CustomOp3 for Conv2dMaxPool {
@@ -222,18 +227,21 @@ impl CustomOp3 for Conv2dMaxPool {
         l3: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let shape = ConvShape::new(l1.shape(), l2.shape(), l3.shape(), self.padding)?;
+        let mut argmax = self.argmax.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let out = match s1.dtype() {
             DType::F32 => CpuStorage::F32(conv_pool_forward(
                 contiguous::<f32>(s1, l1)?,
                 contiguous::<f32>(s2, l2)?,
                 contiguous::<f32>(s3, l3)?,
                 &shape,
+                &mut argmax,
             )),
             DType::F64 => CpuStorage::F64(conv_pool_forward(
                 contiguous::<f64>(s1, l1)?,
                 contiguous::<f64>(s2, l2)?,
                 contiguous::<f64>(s3, l3)?,
                 &shape,
+                &mut argmax,
             )),
             other => bail!("conv2d_max_pool2x2: unsupported dtype {other:?}"),
         };
@@ -254,15 +262,17 @@ impl CustomOp3 for Conv2dMaxPool {
         let wanted =
             Wanted { input: input.track_op(), params: weight.track_op() || bias.track_op() };
         let device = input.device();
+        let argmax = self.argmax.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let argmax = (argmax.len() == grad_res.elem_count()).then_some(argmax.as_slice());
         let (grad_input, grad_weight, grad_bias) = match input.dtype() {
             DType::F32 => with_slices::<f32, _>(&grad_res, input, |g, x| {
                 with_slices::<f32, _>(weight, bias, |w, b| {
-                    conv_pool_backward(g, x, w, b, &shape, wanted)
+                    conv_pool_backward(g, x, w, b, argmax, &shape, wanted)
                 })
             })??,
             DType::F64 => with_slices::<f64, _>(&grad_res, input, |g, x| {
                 with_slices::<f64, _>(weight, bias, |w, b| {
-                    conv_pool_backward(g, x, w, b, &shape, wanted)
+                    conv_pool_backward(g, x, w, b, argmax, &shape, wanted)
                 })
             })??,
             other => bail!("conv2d_max_pool2x2: unsupported dtype {other:?}"),
@@ -493,24 +503,34 @@ fn conv_pool_forward<T: Element>(
     weight: &[T],
     bias: &[T],
     shape: &ConvShape,
+    argmax: &mut Vec<u8>,
 ) -> Vec<T> {
     let geometry = shape.geometry;
     let (k, p, o) = (geometry.col_rows(), geometry.col_cols(), shape.out_channels);
     let (h, w) = (geometry.out_h(), geometry.out_w());
     let pooled = (h / 2) * (w / 2);
     let mut out = vec![T::ZERO; shape.batch * o * pooled];
+    argmax.clear();
+    argmax.resize(out.len(), 0);
     if pooled == 0 {
         return out;
     }
-    out.par_chunks_mut(o * pooled).zip(input.par_chunks(geometry.image_len())).for_each_init(
-        || (vec![T::ZERO; k * p], vec![T::ZERO; o * p]),
-        |(cols, conv), (out_image, image)| {
-            conv_image(image, weight, bias, shape, cols, conv);
-            for (out_plane, plane) in out_image.chunks_mut(pooled).zip(conv.chunks(p)) {
-                pool_plane(plane, h, w, out_plane);
-            }
-        },
-    );
+    out.par_chunks_mut(o * pooled)
+        .zip(argmax.par_chunks_mut(o * pooled))
+        .zip(input.par_chunks(geometry.image_len()))
+        .for_each_init(
+            || (vec![T::ZERO; k * p], vec![T::ZERO; o * p]),
+            |(cols, conv), ((out_image, argmax_image), image)| {
+                conv_image(image, weight, bias, shape, cols, conv);
+                for ((out_plane, argmax_plane), plane) in out_image
+                    .chunks_mut(pooled)
+                    .zip(argmax_image.chunks_mut(pooled))
+                    .zip(conv.chunks(p))
+                {
+                    pool_plane_argmax(plane, h, w, out_plane, argmax_plane);
+                }
+            },
+        );
     out
 }
 
@@ -521,6 +541,7 @@ fn conv_pool_backward<T: IntoValues>(
     input: &[T],
     weight: &[T],
     bias: &[T],
+    argmax: Option<&[u8]>,
     shape: &ConvShape,
     wanted: Wanted,
 ) -> ConvGrads {
@@ -540,7 +561,8 @@ fn conv_pool_backward<T: IntoValues>(
         .into_par_iter()
         .zip(grad_out.par_chunks(WEIGHT_GRAD_GROUP * o * pooled))
         .zip(input.par_chunks(WEIGHT_GRAD_GROUP * image_len))
-        .map(|((grad_input_group, grad_group), input_group)| {
+        .enumerate()
+        .map(|(group_index, ((grad_input_group, grad_group), input_group))| {
             let mut params = wanted.params.then(|| (vec![T::ZERO; o * k], vec![T::ZERO; o]));
             let mut cols = vec![T::ZERO; k * p];
             let mut conv = vec![T::ZERO; o * p];
@@ -549,12 +571,28 @@ fn conv_pool_backward<T: IntoValues>(
             for (index, (grad_image, image)) in
                 grad_group.chunks(o * pooled).zip(input_group.chunks(image_len)).enumerate()
             {
-                conv_image(image, weight, bias, shape, &mut cols, &mut conv);
-                for ((grad_plane, plane), grad_out_plane) in
-                    grad_conv.chunks_mut(p).zip(conv.chunks(p)).zip(grad_image.chunks(pooled))
-                {
-                    grad_plane.fill(T::ZERO);
-                    unpool_plane(plane, grad_out_plane, h, w, grad_plane);
+                let image_index = group_index * WEIGHT_GRAD_GROUP + index;
+                let image_argmax =
+                    argmax.map(|a| &a[image_index * o * pooled..(image_index + 1) * o * pooled]);
+                grad_conv.fill(T::ZERO);
+                if let Some(image_argmax) = image_argmax {
+                    if wanted.params {
+                        im2col(image, &geometry, &mut cols);
+                    }
+                    for ((grad_plane, codes), grad_out_plane) in grad_conv
+                        .chunks_mut(p)
+                        .zip(image_argmax.chunks(pooled))
+                        .zip(grad_image.chunks(pooled))
+                    {
+                        unpool_plane_argmax(codes, grad_out_plane, w, grad_plane);
+                    }
+                } else {
+                    conv_image(image, weight, bias, shape, &mut cols, &mut conv);
+                    for ((grad_plane, plane), grad_out_plane) in
+                        grad_conv.chunks_mut(p).zip(conv.chunks(p)).zip(grad_image.chunks(pooled))
+                    {
+                        unpool_plane(plane, grad_out_plane, h, w, grad_plane);
+                    }
                 }
                 if wanted.input {
                     let lhs = MatRef::transposed(weight, k, o);
@@ -604,6 +642,45 @@ fn pool_plane<T: Element>(plane: &[T], h: usize, w: usize, out: &mut [T]) {
             }
             *value = best;
         }
+    }
+}
+
+/// [`pool_plane`], also recording where each maximum came from (0..4, row-major).
+fn pool_plane_argmax<T: Element>(
+    plane: &[T],
+    h: usize,
+    w: usize,
+    out: &mut [T],
+    argmax: &mut [u8],
+) {
+    let ow = w / 2;
+    for oy in 0..h / 2 {
+        let top = &plane[2 * oy * w..2 * oy * w + w];
+        let bottom = &plane[(2 * oy + 1) * w..(2 * oy + 1) * w + w];
+        for ox in 0..ow {
+            let mut best = top[2 * ox];
+            let mut code = 0;
+            for (candidate_code, candidate) in
+                [(1, top[2 * ox + 1]), (2, bottom[2 * ox]), (3, bottom[2 * ox + 1])]
+            {
+                if candidate > best {
+                    best = candidate;
+                    code = candidate_code;
+                }
+            }
+            out[oy * ow + ox] = best;
+            argmax[oy * ow + ox] = code;
+        }
+    }
+}
+
+/// Adds `grad_out` to the positions recorded by [`pool_plane_argmax`].
+fn unpool_plane_argmax<T: Element>(argmax: &[u8], grad_out: &[T], w: usize, grad_plane: &mut [T]) {
+    let ow = w / 2;
+    for (index, (&code, &grad)) in argmax.iter().zip(grad_out).enumerate() {
+        let (oy, ox) = (index / ow, index % ow);
+        let (dy, dx) = (usize::from(code / 2), usize::from(code % 2));
+        grad_plane[(2 * oy + dy) * w + 2 * ox + dx] += grad;
     }
 }
 
