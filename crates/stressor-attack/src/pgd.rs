@@ -29,7 +29,8 @@ use crate::{Attack, AttackError, AttackOutcome, Goal, Norm};
 /// - `norm`: [`Norm::Linf`] or [`Norm::L2`].
 /// - `steps` (≥ 1, default 10): iterations per restart.
 /// - `step_size` (> 0, default `2.5 / steps`): the step length as a multiple of ε.
-/// - `restarts` (≥ 1, default 1): attempts per sample.
+/// - `restarts` (≥ 1, default 1): attempts per sample; without `random_start` there is one
+///   attempt, as further ones would retrace it.
 /// - `random_start` (default true): start uniformly in the ε-ball instead of at the input.
 /// - ε, the dial: the radius of the ball, in the input's units.
 ///
@@ -118,9 +119,11 @@ impl Attack for Pgd {
         let objective = Objective::new(labels, goal, info.n_classes);
         let mut best = Best::new(inputs);
         let mut loss_trace = Vec::with_capacity(self.steps as usize + 1);
-        let total = u64::from(self.steps) * u64::from(self.restarts);
+        // Without a random start every restart would retrace the first one.
+        let restarts = if self.random_start { self.restarts } else { 1 };
+        let total = u64::from(self.steps) * u64::from(restarts);
         let mut done = 0;
-        for restart in 0..self.restarts {
+        for restart in 0..restarts {
             let indices = if restart == 0 { (0..inputs.len()).collect() } else { best.unbroken() };
             if indices.is_empty() {
                 break;
