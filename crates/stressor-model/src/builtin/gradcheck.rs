@@ -10,7 +10,7 @@ use stressor_core::{Batch, Seed};
 
 use crate::Differentiable as _;
 use crate::builtin::network::{FashionCnn, forward};
-use crate::builtin::ops::{conv2d, conv2d_max_pool2x2, max_pool2x2};
+use crate::builtin::ops::{conv2d, conv2d_max_pool2x2, linear, max_pool2x2};
 use crate::builtin::train::initial_params;
 
 const STEP: f64 = 1e-6;
@@ -165,6 +165,19 @@ fn linear_gradients_match_finite_differences() {
     let args = [random(&[3, 5], 50), random(&[4, 5], 51), random(&[4], 52)];
     for which in 0..3 {
         check(&op, &args, which);
+    }
+}
+
+#[test]
+fn custom_linear_gradients_match_finite_differences_and_candles_values() {
+    let op = |a: &[Tensor]| linear(&a[0], &a[1], &a[2]).unwrap();
+    let args = [random(&[3, 5], 53), random(&[4, 5], 54), random(&[4], 55)];
+    for which in 0..3 {
+        check(&op, &args, which);
+    }
+    let candles = args[0].matmul(&args[1].t().unwrap()).unwrap().broadcast_add(&args[2]).unwrap();
+    for (a, b) in values(&op(&args)).iter().zip(&values(&candles)) {
+        assert!((a - b).abs() < 1e-12, "{a} vs {b}");
     }
 }
 

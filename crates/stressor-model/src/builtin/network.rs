@@ -5,7 +5,7 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor, Var};
 use stressor_core::{Batch, Bounds, Dataset};
 
-use crate::builtin::ops::conv2d_max_pool2x2;
+use crate::builtin::ops::{conv2d_max_pool2x2, linear};
 use crate::{Differentiable, Model, ModelError, ModelInfo, ScoreKind, Scores};
 
 /// The shape of one input sample: one grey channel of 28 × 28 pixels in `[0, 1]`.
@@ -332,8 +332,8 @@ pub(crate) fn forward(params: &[Tensor], x: &Tensor) -> candle_core::Result<Tens
     let x = conv2d_max_pool2x2(x, conv1_w, conv1_b, 1)?.relu()?;
     let x = conv2d_max_pool2x2(&x, conv2_w, conv2_b, 1)?.relu()?;
     let x = x.flatten_from(1)?;
-    let x = x.matmul(&fc1_w.t()?)?.broadcast_add(fc1_b)?.relu()?;
-    x.matmul(&fc2_w.t()?)?.broadcast_add(fc2_b)
+    let x = linear(&x, fc1_w, fc1_b)?.relu()?;
+    linear(&x, fc2_w, fc2_b)
 }
 
 fn backend(message: &str) -> ModelError {

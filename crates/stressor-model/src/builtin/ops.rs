@@ -64,6 +64,23 @@ pub fn conv2d_max_pool2x2(
     input.apply_op3(&weight, &bias, Conv2dMaxPool { padding, argmax: Mutex::new(Vec::new()) })
 }
 
+/// A linear layer, `input · weightᵀ + bias`, with `input` `[n, k]`, `weight` `[o, k]` (PyTorch's
+/// layout) and `bias` `[o]`.
+///
+/// The same values as candle's `matmul` + `broadcast_add`, but the backward pass skips the weight
+/// and bias gradients when they track no op (candle's computes both sides of every product),
+/// which at attack time saves a product as large as the forward one.
+///
+/// # Errors
+/// When the shapes do not fit together, the dtype is not `f32` or `f64`, or the tensors are not
+/// on the CPU.
+pub fn linear(input: &Tensor, weight: &Tensor, bias: &Tensor) -> candle_core::Result<Tensor> {
+    let input = input.contiguous()?;
+    let weight = weight.contiguous()?;
+    let bias = bias.contiguous()?;
+    input.apply_op3(&weight, &bias, Linear)
+}
+
 /// A 2×2 max pool with stride 2 over `[n, c, h, w]`; odd trailing rows and columns are dropped.
 ///
 /// Ties go to the first maximum in row-major window order, in the forward and backward pass
@@ -332,6 +349,90 @@ impl IntoValues for f32 {
 impl IntoValues for f64 {
     fn into_values(values: Vec<Self>) -> Values {
         Values::F64(values)
+    }
+}
+
+struct Linear;
+
+fn linear_dims(
+    input: &Shape,
+    weight: &Shape,
+    bias: &Shape,
+) -> candle_core::Result<(usize, usize, usize)> {
+    let (n, k) = input.dims2()?;
+    let (o, weight_k) = weight.dims2()?;
+    if weight_k != k || bias.dims1()? != o {
+        bail!("linear: input {input:?}, weight {weight:?} and bias {bias:?} do not fit together");
+    }
+    Ok((n, k, o))
+}
+
+fn linear_forward<T: Element>(
+    input: &[T],
+    weight: &[T],
+    bias: &[T],
+    n: usize,
+    k: usize,
+    o: usize,
+) -> Vec<T> {
+    let mut out: Vec<T> = std::iter::repeat_n(bias, n).flatten().copied().collect();
+    matmul(&mut out, true, MatRef::row_major(input, n, k), MatRef::transposed(weight, k, o), true);
+    out
+}
+
+impl CustomOp3 for Linear {
+    fn name(&self) -> &'static str {
+        "stressor-linear"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (n, k, o) = linear_dims(l1.shape(), l2.shape(), l3.shape())?;
+        let out = match s1.dtype() {
+            DType::F32 => CpuStorage::F32(linear_forward(
+                contiguous::<f32>(s1, l1)?,
+                contiguous::<f32>(s2, l2)?,
+                contiguous::<f32>(s3, l3)?,
+                n,
+                k,
+                o,
+            )),
+            DType::F64 => CpuStorage::F64(linear_forward(
+                contiguous::<f64>(s1, l1)?,
+                contiguous::<f64>(s2, l2)?,
+                contiguous::<f64>(s3, l3)?,
+                n,
+                k,
+                o,
+            )),
+            other => bail!("linear: unsupported dtype {other:?}"),
+        };
+        Ok((out, Shape::from((n, o))))
+    }
+
+    fn bwd(
+        &self,
+        input: &Tensor,
+        weight: &Tensor,
+        bias: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (n, k, o) = linear_dims(input.shape(), weight.shape(), bias.shape())?;
+        let grad_res = grad_res.contiguous()?;
+        // grad_input = grad · weight, grad_weight = gradᵀ · input, grad_bias = Σₙ grad.
+        let grad_input = if input.track_op() { Some(grad_res.matmul(weight)?) } else { None };
+        let grad_weight = if weight.track_op() { Some(grad_res.t()?.matmul(input)?) } else { None };
+        let grad_bias = if bias.track_op() { Some(grad_res.sum(0)?) } else { None };
+        debug_assert!(grad_res.dims() == [n, o] && input.dims() == [n, k]);
+        Ok((grad_input, grad_weight, grad_bias))
     }
 }
 
