@@ -1,7 +1,6 @@
 //! Forward and forward+input-gradient throughput of the built-in CNN.
 //!
 //! The headline comparison is PGD on 512 images: each step is one `logits_and_gradient` call.
-#![expect(missing_docs, reason = "criterion's macros generate undocumented items")]
 
 use std::hint::black_box;
 

@@ -23,7 +23,10 @@ impl Scores {
     /// # Panics
     /// When `n_classes` is 0 or does not divide `values.len()`.
     pub fn new(values: Vec<f32>, n_classes: usize, kind: ScoreKind) -> Self {
-        assert!(n_classes > 0 && values.len() % n_classes == 0, "scores must be [n, n_classes]");
+        assert!(
+            n_classes > 0 && values.len().is_multiple_of(n_classes),
+            "scores must be [n, n_classes]"
+        );
         Scores { values, n_classes, kind }
     }
 

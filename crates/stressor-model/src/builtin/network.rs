@@ -345,6 +345,11 @@ pub(crate) fn candle_error(error: candle_core::Error) -> ModelError {
 }
 
 #[cfg(test)]
+#[expect(
+    clippy::unwrap_used,
+    clippy::field_reassign_with_default,
+    reason = "a failed unwrap fails the test; TrainConfig is non-exhaustive"
+)]
 mod tests {
     use rand::Rng as _;
     use stressor_core::{Dataset, Seed};
