@@ -29,8 +29,8 @@ pub struct TrainConfig {
 }
 
 impl Default for TrainConfig {
-    /// Two epochs of batches of 64 with a step size decaying from 2e-3 to 1e-4: about 90 % on
-    /// the Fashion-MNIST test set from 30 000 training images.
+    /// Two epochs of batches of 64 with a step size decaying from 2e-3 to 1e-4: 88.3 % on
+    /// the Fashion-MNIST test set from the first 30 000 training images (seed 0).
     fn default() -> Self {
         TrainConfig { epochs: 2, batch_size: 64, learning_rate: 2e-3, final_learning_rate: 1e-4 }
     }
