@@ -1,0 +1,23 @@
+//! The `stressor` command.
+//!
+//! This is the only crate that writes to stdout and stderr, reads environment variables and
+//! picks exit codes (see `stressor_schema::exit_code`). Everything else is a library.
+
+mod args;
+mod output;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    output::init_tracing(cli.verbose);
+    let code = match cli.command {
+        args::Command::Run(run) => output::run(&run),
+        args::Command::Check(check) => output::check(&check),
+        args::Command::Demo(demo) => output::demo(&demo),
+    };
+    ExitCode::from(u8::try_from(code).unwrap_or(101))
+}

@@ -1,0 +1,203 @@
+//! The scenario file format: TOML, deserialised with unknown keys rejected.
+//!
+//! These types mirror the file one to one; [`crate::plan`] validates and resolves them.
+//! The reference is `docs/scenario.md`.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// A whole scenario file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioOptions {
+    /// The scenario's name, shown in reports.
+    pub name: String,
+    /// One or two sentences on what the scenario checks.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The root seed every random choice derives from.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// The model under test.
+    pub target: TargetOptions,
+    /// The data it is tested on.
+    pub data: DataOptions,
+    /// Gates that must hold on clean data.
+    #[serde(default)]
+    pub steady_state: Option<SteadyStateOptions>,
+    /// Stress steps, run in order.
+    #[serde(default)]
+    pub steps: Vec<Spanned<StepOptions>>,
+}
+
+/// The model under test.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetOptions {
+    /// `builtin` (a model stressor trains and caches) or `safetensors` (weights for a built-in
+    /// architecture, from a file).
+    pub kind: Spanned<String>,
+    /// The architecture: `fashion-cnn`.
+    pub model: Spanned<String>,
+    /// The weights file, for `kind = "safetensors"`; relative to the scenario file.
+    #[serde(default)]
+    pub path: Option<Spanned<String>>,
+    /// The seed the built-in model is trained with (independent of the scenario seed, so
+    /// changing the scenario seed does not retrain).
+    #[serde(default)]
+    pub train_seed: Option<u64>,
+}
+
+/// The data set.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataOptions {
+    /// `builtin` (shipped with stressor) or `idx` (IDX files, the MNIST family's format).
+    pub source: Spanned<String>,
+    /// For `builtin`: `fashion-mnist`.
+    #[serde(default)]
+    pub dataset: Option<Spanned<String>>,
+    /// For `builtin`: `test` (default) or `train`.
+    #[serde(default)]
+    pub split: Option<Spanned<String>>,
+    /// For `idx`: the images file, relative to the scenario file.
+    #[serde(default)]
+    pub images: Option<Spanned<String>>,
+    /// For `idx`: the labels file, relative to the scenario file.
+    #[serde(default)]
+    pub labels: Option<Spanned<String>>,
+    /// For `idx`: class names, indexed by label.
+    #[serde(default)]
+    pub class_names: Option<Vec<String>>,
+    /// How many samples to draw (seeded, stratified); all when absent.
+    #[serde(default)]
+    pub samples: Option<Spanned<u64>>,
+}
+
+/// The steady-state hypothesis.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SteadyStateOptions {
+    /// Gates on clean-data metrics.
+    #[serde(default)]
+    pub gates: Vec<Spanned<GateOptions>>,
+}
+
+/// One stress step.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepOptions {
+    /// A unique id (`pgd-linf`), used in reports and gate names.
+    pub id: String,
+    /// The kind of stress: `attack`.
+    pub kind: Spanned<String>,
+    /// For `kind = "attack"`: `fgsm`, `pgd`, `apgd-ce` or `square`.
+    #[serde(default)]
+    pub attack: Option<Spanned<String>>,
+    /// `linf` (default) or `l2`.
+    #[serde(default)]
+    pub norm: Option<Spanned<String>>,
+    /// Iterations (PGD, APGD).
+    #[serde(default)]
+    pub steps: Option<Spanned<u32>>,
+    /// Step size as a multiple of ε (PGD).
+    #[serde(default)]
+    pub step_size: Option<Spanned<f64>>,
+    /// Restarts (PGD, APGD).
+    #[serde(default)]
+    pub restarts: Option<Spanned<u32>>,
+    /// Start from a random point in the ε-ball (PGD).
+    #[serde(default)]
+    pub random_start: Option<Spanned<bool>>,
+    /// Query budget per sample (Square).
+    #[serde(default)]
+    pub queries: Option<Spanned<u64>>,
+    /// Initial fraction of pixels changed per query (Square).
+    #[serde(default)]
+    pub p_init: Option<Spanned<f64>>,
+    /// Untargeted when absent; `random`, `least_likely` or a class index for a targeted attack.
+    #[serde(default)]
+    pub targeted: Option<Spanned<TargetedOptions>>,
+    /// Samples attacked at once.
+    #[serde(default)]
+    pub batch_size: Option<Spanned<u64>>,
+    /// The dial swept by this step: a table with one key naming the dial (`epsilon`).
+    pub sweep: Spanned<toml::Table>,
+    /// Gates on this step's results.
+    #[serde(default)]
+    pub gates: Vec<Spanned<GateOptions>>,
+}
+
+/// How targets are chosen for a targeted attack.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum TargetedOptions {
+    /// A fixed class index.
+    Class(u32),
+    /// `random` or `least_likely`.
+    Rule(String),
+}
+
+/// A gate on a metric.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateOptions {
+    /// The metric's name (`clean_accuracy`, `robust_accuracy`, …).
+    pub metric: Spanned<String>,
+    /// The dial value the gate applies to; all values (the worst) when absent.
+    #[serde(default)]
+    pub at: Option<Spanned<DialValue>>,
+    /// The metric must be at least this.
+    #[serde(default)]
+    pub min: Option<f64>,
+    /// The metric must be at most this.
+    #[serde(default)]
+    pub max: Option<f64>,
+    /// `value` (default), `ci_lower` or `ci_upper`: which part of the estimate is compared.
+    #[serde(default)]
+    pub bound: Option<Spanned<String>>,
+}
+
+/// A dial value: a number or a fraction written as a string (`"8/255"`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum DialValue {
+    /// A number.
+    Number(f64),
+    /// `"a/b"` or a number as a string.
+    Text(String),
+}
+
+impl DialValue {
+    /// The value as a number, if it is one or a valid fraction.
+    pub fn to_f64(&self) -> Option<f64> {
+        match self {
+            DialValue::Number(v) => Some(*v),
+            DialValue::Text(text) => {
+                let text = text.trim();
+                match text.split_once('/') {
+                    Some((num, den)) => {
+                        let num: f64 = num.trim().parse().ok()?;
+                        let den: f64 = den.trim().parse().ok()?;
+                        (den != 0.0).then_some(num / den)
+                    }
+                    None => text.parse().ok(),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dial_values_parse_fractions() {
+        assert_eq!(DialValue::Text("8/255".into()).to_f64(), Some(8.0 / 255.0));
+        assert_eq!(DialValue::Text(" 0.5 ".into()).to_f64(), Some(0.5));
+        assert_eq!(DialValue::Number(0.1).to_f64(), Some(0.1));
+        assert_eq!(DialValue::Text("1/0".into()).to_f64(), None);
+        assert_eq!(DialValue::Text("eps".into()).to_f64(), None);
+    }
+}
