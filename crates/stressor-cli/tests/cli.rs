@@ -166,7 +166,7 @@ fn a_bad_scenario_exits_2_naming_file_line_and_key() {
     let output = stressor().arg("check").arg(&path).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = text(&output.stderr);
-    assert!(stderr.contains("bad.toml:23:") && stderr.contains("steps.square.attack"), "{stderr}");
+    assert!(stderr.contains("bad.toml:22:") && stderr.contains("steps.square.attack"), "{stderr}");
     assert!(stderr.contains("hint:"), "{stderr}");
     let output =
         stressor().arg("run").arg(&path).arg("--out").arg(dir.join("out")).output().unwrap();
