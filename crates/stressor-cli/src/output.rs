@@ -113,13 +113,17 @@ fn default_out_dir(name: &str) -> PathBuf {
 }
 
 fn scenario_error(error: &ScenarioError) -> i32 {
+    print_error_chain(error);
+    exit_code::USAGE
+}
+
+fn print_error_chain(error: &dyn std::error::Error) {
     eprintln!("error: {error}");
-    let mut source = std::error::Error::source(error);
+    let mut source = error.source();
     while let Some(cause) = source {
         eprintln!("  caused by: {cause}");
         source = cause.source();
     }
-    exit_code::USAGE
 }
 
 fn cache_dir(options: &RunOptions) -> Option<PathBuf> {
@@ -243,12 +247,7 @@ fn write_reports(record: &stressor_report::RunRecord, out_dir: &Path) -> anyhow:
 }
 
 fn engine_error(error: &EngineError) -> i32 {
-    eprintln!("error: {error}");
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        eprintln!("  caused by: {cause}");
-        source = cause.source();
-    }
+    print_error_chain(error);
     if matches!(error, EngineError::NoBackend) {
         eprintln!("hint: build with the default `candle` feature");
     }
