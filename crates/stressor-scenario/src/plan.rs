@@ -744,6 +744,7 @@ impl Planner<'_> {
             return Vec::new();
         }
         let value = &table[name];
+        let problems_before = self.problems.len();
         let values: Vec<f64> = match value {
             toml::Value::Array(items) => {
                 let mut values = Vec::new();
@@ -799,7 +800,7 @@ impl Planner<'_> {
                 Vec::new()
             }
         };
-        if values.is_empty() && self.problems.is_empty() {
+        if values.is_empty() && self.problems.len() == problems_before {
             self.problem(
                 span.clone(),
                 &format!("{key}.{dial}"),
