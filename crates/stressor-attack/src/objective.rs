@@ -1,7 +1,7 @@
 //! What the attacks optimise: losses over logits, their gradients, and success.
 
 use stressor_core::Batch;
-use stressor_model::{Differentiable, ModelError, ScoreKind, Scores};
+use stressor_model::{Differentiable, Model, ModelError, ScoreKind, Scores};
 
 use crate::Goal;
 
@@ -107,6 +107,26 @@ impl Objective {
         })?;
         let predictions = Scores::new(logits, self.n_classes, ScoreKind::Logits).predictions();
         Ok(Evaluation { losses, predictions, gradient })
+    }
+
+    /// The losses and predictions on `inputs` from a forward pass alone, for an iterate whose
+    /// gradient nobody will use (the last one of a run).
+    pub(crate) fn score(
+        &self,
+        model: &dyn Model,
+        inputs: &Batch,
+    ) -> Result<(Vec<f32>, Vec<u32>), ModelError> {
+        let scores = model.predict(inputs)?;
+        let logits = match scores.kind() {
+            ScoreKind::Logits => scores.as_slice().to_vec(),
+            // Cross-entropy is shift-invariant per row, so log-probabilities serve as logits.
+            ScoreKind::Probabilities => {
+                scores.as_slice().iter().map(|p| p.max(f32::MIN_POSITIVE).ln()).collect()
+            }
+        };
+        let (losses, _) = self.cross_entropy(&logits);
+        let predictions = Scores::new(logits, self.n_classes, ScoreKind::Logits).predictions();
+        Ok((losses, predictions))
     }
 }
 

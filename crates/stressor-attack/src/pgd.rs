@@ -145,13 +145,19 @@ impl Attack for Pgd {
             }
             let step_sizes = vec![self.step_size * epsilon; indices.len()];
             for step in 0..=self.steps {
+                if step == self.steps {
+                    // The last iterate is only scored: a forward pass, no gradient.
+                    let (losses, predictions) = restart_objective.score(model, &x)?;
+                    best.offer(&x, &indices, &losses, &predictions, &objective);
+                    if restart == 0 {
+                        loss_trace.push(mean(&losses));
+                    }
+                    break;
+                }
                 let evaluation = restart_objective.evaluate(differentiable, &x)?;
                 best.offer(&x, &indices, &evaluation.losses, &evaluation.predictions, &objective);
                 if restart == 0 {
                     loss_trace.push(mean(&evaluation.losses));
-                }
-                if step == self.steps {
-                    break;
                 }
                 ascend(
                     x.as_mut_slice(),
