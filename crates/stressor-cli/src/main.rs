@@ -11,6 +11,10 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
+/// See the comment on `mimalloc` in Cargo.toml.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
     output::init_tracing(cli.verbose);

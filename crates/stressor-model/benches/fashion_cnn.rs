@@ -10,6 +10,10 @@ use stressor_core::{Batch, Bounds, Dataset, Seed};
 use stressor_model::builtin::{FashionCnn, TrainConfig, train};
 use stressor_model::{Differentiable as _, Model as _};
 
+/// The allocator of the `stressor` binary, so the numbers match what users run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn model() -> FashionCnn {
     // One step on a tiny set gives realistic (non-degenerate) weights quickly.
     let inputs = random_batch(16, Seed::new(1));
