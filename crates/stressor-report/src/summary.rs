@@ -8,8 +8,8 @@
 //!   ε        robust acc            success
 //!   0.0100   0.612 [0.581, 0.642]  0.329
 //! gates
-//!   PASS  steady/clean_accuracy >= 0.850   observed 0.912 [0.893, 0.928]
-//!   FAIL  pgd-linf/robust_accuracy@0.031 >= 0.300   observed 0.120 [0.100, 0.140]
+//!   PASS  steady clean_accuracy >= 0.850     observed 0.912 [0.893, 0.928]
+//!   FAIL  pgd-linf robust_accuracy >= 0.300  observed 0.120 [0.100, 0.140] at epsilon=0.0310
 //! verdict FAIL (1 of 2 gates failed)
 //! ```
 
@@ -177,7 +177,13 @@ fn write_gates(record: &RunRecord, config: &SummaryConfig, out: &mut impl Write)
         .gates
         .iter()
         .map(|outcome| {
-            format!("{} {}", plain(&outcome.gate.id), number::gate_condition(&outcome.gate))
+            let gate = &outcome.gate;
+            format!(
+                "{} {} {}",
+                plain(&gate.step_id),
+                plain(&gate.metric),
+                number::gate_condition(gate)
+            )
         })
         .collect();
     let width = conditions.iter().map(|c| c.chars().count()).max().unwrap_or(0);

@@ -369,8 +369,9 @@ fn summary_reads_without_colour() {
     assert!(text.contains("step pgd-linf (PGD L∞, 10 steps"), "{text}");
     assert!(lines.iter().any(|l| l.trim_start().starts_with("ε ") && l.contains("robust acc")));
     assert!(lines.iter().any(|l| l.trim_start().starts_with("0.0314")), "{text}");
-    assert!(text.contains("  PASS  steady/clean_accuracy >= 0.850"), "{text}");
-    assert!(text.contains("  FAIL  pgd-linf/robust_accuracy@0.031 >= 0.300 (lower CI bound)"));
+    assert!(text.contains("  PASS  steady clean_accuracy >= 0.850"), "{text}");
+    assert!(text.contains("  FAIL  pgd-linf robust_accuracy >= 0.300 (lower CI bound)"), "{text}");
+    assert!(text.contains("at epsilon=0.0314"), "{text}");
     assert_eq!(lines.last(), Some(&"verdict FAIL (1 of 2 gates failed)"));
 
     // Names cannot smuggle terminal escapes.
