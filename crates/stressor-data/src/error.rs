@@ -102,4 +102,208 @@ pub enum DataError {
         /// What is inconsistent.
         source: BatchError,
     },
+    /// A record-based file (CIFAR binary) ends inside a record.
+    #[error(
+        "truncated {format} file {file}: record {record} at byte {offset} has {found} of its {expected} bytes"
+    )]
+    TruncatedRecord {
+        /// The file.
+        file: String,
+        /// The format, for the message: `CIFAR-10 binary`.
+        format: &'static str,
+        /// The index of the incomplete record in its file.
+        record: usize,
+        /// The record's byte offset in its file.
+        offset: u64,
+        /// The bytes a record needs.
+        expected: usize,
+        /// The bytes present.
+        found: usize,
+    },
+    /// The array data is shorter than its header declares.
+    #[error(
+        "truncated {format} data in {file}: the header declares {expected} bytes of values (after byte {offset}) but there are {found}"
+    )]
+    TruncatedData {
+        /// The file, with the NPZ key where there is one.
+        file: String,
+        /// The format, for the message: `NPY`.
+        format: &'static str,
+        /// The byte offset where the values start.
+        offset: u64,
+        /// The bytes needed (for the samples read).
+        expected: u128,
+        /// The bytes present.
+        found: usize,
+    },
+    /// A file's header or structure is malformed.
+    #[error("malformed {format} header in {file} at byte {offset}: {problem}")]
+    Header {
+        /// The file, with the NPZ key where there is one.
+        file: String,
+        /// The format, for the message: `NPY`.
+        format: &'static str,
+        /// The byte offset of the problem.
+        offset: u64,
+        /// What is wrong, a lowercase fragment.
+        problem: String,
+    },
+    /// An array has an element type the loader does not take.
+    #[error("unsupported dtype {found} for {role} in {file}: expected {expected}")]
+    Dtype {
+        /// The file, with the NPZ key where there is one.
+        file: String,
+        /// What the array holds: `images` or `labels`.
+        role: &'static str,
+        /// The dtype found, as NumPy writes it (`'<c8'`).
+        found: String,
+        /// The dtypes accepted.
+        expected: &'static str,
+    },
+    /// An array or a sample has the wrong shape.
+    #[error("{role} in {file} have shape {found:?}, expected {expected}")]
+    Shape {
+        /// The file, with the NPZ key where there is one.
+        file: String,
+        /// What has the shape: `images`, `labels`, `CSV features`.
+        role: &'static str,
+        /// The shape found.
+        found: Vec<usize>,
+        /// The shape expected, in words (`[n, h, w, c]`).
+        expected: String,
+    },
+    /// Input values lie outside `[0, 1]` after scaling.
+    #[error(
+        "values in {file} range from {min} to {max}, outside [0, 1] with scale {scale}: {hint}"
+    )]
+    ValueRange {
+        /// The file, with the NPZ key where there is one.
+        file: String,
+        /// The scale applied: `unit`, `byte` or `auto`.
+        scale: &'static str,
+        /// The smallest value read, before scaling.
+        min: f64,
+        /// The largest value read, before scaling.
+        max: f64,
+        /// What to do about it.
+        hint: &'static str,
+    },
+    /// An input value is NaN or infinite.
+    #[error("non-finite value {value} at sample {index} in {file}")]
+    NonFinite {
+        /// The file, with the NPZ key where there is one.
+        file: String,
+        /// The sample's position.
+        index: usize,
+        /// The value, as text (`NaN`, `inf`).
+        value: String,
+    },
+    /// A label is not a class index (negative, or too large for a `u32`).
+    #[error("label {value} at index {index} in {file} is not a class index")]
+    LabelValue {
+        /// The file, with the NPZ key where there is one.
+        file: String,
+        /// The sample's position.
+        index: usize,
+        /// The label, as text.
+        value: String,
+    },
+    /// An NPZ archive lacks the array asked for.
+    #[error("{file} has no array {key:?}: it holds {available:?}")]
+    MissingKey {
+        /// The archive.
+        file: String,
+        /// The key asked for.
+        key: String,
+        /// The keys present (entry names without `.npy`).
+        available: Vec<String>,
+    },
+    /// A container or codec could not decode a file (a zip archive, an image, a CSV file).
+    #[error("failed to decode {format} {file}")]
+    Decode {
+        /// The file.
+        file: String,
+        /// The format, for the message: `zip archive`, `image`, `CSV file`.
+        format: &'static str,
+        /// The decoder's error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// An image folder holds no class folder, or a class folder holds no image.
+    #[error("no {what} in {folder}")]
+    EmptyFolder {
+        /// The folder.
+        folder: String,
+        /// What is missing: `class folders` or `PNG or JPEG images`.
+        what: &'static str,
+    },
+    /// A class folder holds a file that is not a PNG or JPEG image (by extension).
+    #[error(
+        "{file} is not a PNG or JPEG image: class folders may hold only .png, .jpg and .jpeg files"
+    )]
+    NotAnImage {
+        /// The file.
+        file: String,
+    },
+    /// Images in a folder differ in size and no size to resize to was given.
+    #[error(
+        "image {file} is {found_height}x{found_width} (height x width) but {first} is {expected_height}x{expected_width}: give a size to resize to"
+    )]
+    ImageSize {
+        /// The first image whose size differs.
+        file: String,
+        /// Its height.
+        found_height: u32,
+        /// Its width.
+        found_width: u32,
+        /// The first image read, whose size the others must share.
+        first: String,
+        /// The first image's height.
+        expected_height: u32,
+        /// The first image's width.
+        expected_width: u32,
+    },
+    /// A CSV row has a different number of fields from the first row.
+    #[error("{file}:{line}: row has {found} fields, expected {expected}")]
+    RaggedRow {
+        /// The file.
+        file: String,
+        /// The 1-based line.
+        line: u64,
+        /// The fields in this row.
+        found: usize,
+        /// The fields in the first row.
+        expected: usize,
+    },
+    /// A CSV field is not what its column needs.
+    #[error("{file}:{line}: column {column} ({column_name}): {problem}")]
+    Field {
+        /// The file.
+        file: String,
+        /// The 1-based line.
+        line: u64,
+        /// The 1-based column.
+        column: usize,
+        /// The column's header, or `no header`.
+        column_name: String,
+        /// What is wrong, a lowercase fragment.
+        problem: String,
+    },
+    /// A named CSV column does not exist.
+    #[error("{file} has no column {name:?}: its header is {header:?}")]
+    MissingColumn {
+        /// The file.
+        file: String,
+        /// The column asked for.
+        name: String,
+        /// The header's fields.
+        header: Vec<String>,
+    },
+    /// An option is inconsistent with the data or with itself.
+    #[error("invalid option for {file}: {problem}")]
+    BadOption {
+        /// The file or folder.
+        file: String,
+        /// What is wrong, a lowercase fragment.
+        problem: String,
+    },
 }

@@ -23,9 +23,17 @@ use stressor_core::{Dataset, Seed};
 /// # Ok::<(), stressor_data::DataError>(())
 /// ```
 pub fn sample(dataset: &Dataset, n: usize, seed: Seed) -> Dataset {
+    if n >= dataset.len() {
+        return dataset.clone();
+    }
+    dataset.select(&sample_indices(dataset, n, seed))
+}
+
+/// The indices [`sample`] draws, increasing: `n` of them, or all when `n >= dataset.len()`.
+pub fn sample_indices(dataset: &Dataset, n: usize, seed: Seed) -> Vec<usize> {
     let total = dataset.len();
     if n >= total {
-        return dataset.clone();
+        return (0..total).collect();
     }
     let mut rng = seed.rng();
     // The labels field is public, so size the classes by the labels present rather than by
@@ -61,7 +69,7 @@ pub fn sample(dataset: &Dataset, n: usize, seed: Seed) -> Dataset {
         chosen.extend_from_slice(&indices[..quota]);
     }
     chosen.sort_unstable();
-    dataset.select(&chosen)
+    chosen
 }
 
 /// Puts a uniform random choice of `k` elements, in random order, at the front of `items`
