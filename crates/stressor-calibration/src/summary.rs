@@ -1,6 +1,6 @@
 //! All calibration metrics of a probability table at once, with bootstrap intervals.
 
-use stressor_core::{Estimate, Interval, IntervalMethod, Seed};
+use stressor_core::{Estimate, Interval, IntervalMethod, Seed, normal_cdf, normal_quantile};
 
 use crate::input::Samples;
 use crate::ranking::{aurc_of, auroc};
@@ -28,7 +28,7 @@ impl Default for SummaryConfig {
 
 /// Every calibration metric of one probability table, each with a 95 % interval.
 ///
-/// Intervals are seeded percentile bootstraps over samples (one resample of the rows feeds
+/// Intervals are seeded bias-corrected percentile bootstraps over samples (one resample of the rows feeds
 /// every metric) except `accuracy`, which has a Wilson interval. A replicate where a metric is
 /// undefined (say, AUROC of a resample with no errors) is left out of that metric's interval.
 /// Metrics that are NaN have no interval.
@@ -69,8 +69,10 @@ pub struct CalibrationSummary {
 /// Validates the table once, reduces it to per-sample top-label confidence, correctness,
 /// Brier and NLL terms, computes each metric, then draws `config.resamples` bootstrap
 /// resamples of the samples (indices from `seed`, so the same seed gives the same intervals)
-/// and takes the 2.5 % and 97.5 % percentiles (linear interpolation, numpy's default) of each
-/// metric over them.
+/// and takes bias-corrected percentiles (Efron 1981; the plain 2.5 % and 97.5 % ones when half
+/// the replicates fall below the estimate; linear interpolation, numpy's default) of each
+/// metric over them. Plain percentiles would often exclude the estimate of an upward-biased
+/// metric such as ECE.
 ///
 /// # Why it matters
 /// Calibration metrics on a few hundred samples are noisy: ECE in particular is biased upwards
@@ -230,17 +232,29 @@ fn uniform_index(seed: Seed, n: usize) -> usize {
     ((u128::from(seed.value()) * n as u128) >> 64) as usize
 }
 
-/// The central 95 % percentile interval of the finite replicate values.
+/// The 95 % bias-corrected percentile interval of the finite replicate values.
 fn percentile_interval(value: f64, mut values: Vec<f64>, resamples: u32) -> Option<Interval> {
     values.retain(|v| v.is_finite());
     if !value.is_finite() || values.is_empty() {
         return None;
     }
     values.sort_by(f64::total_cmp);
+    // Bias-corrected percentiles (Efron 1981): calibration errors are biased upwards in
+    // resamples (a resample's ECE is rarely below the sample's), so plain percentiles can
+    // exclude the estimate itself. z0 measures the shift; it is 0, and the interval the plain
+    // percentile one, when half the replicates fall below the estimate.
+    let b = values.len() as f64;
+    let below = values.iter().filter(|v| **v < value).count() as f64;
+    let ties = values.iter().filter(|v| **v == value).count() as f64;
+    let share = ((below + ties / 2.0) / b).clamp(0.5 / b, 1.0 - 0.5 / b);
+    let z0 = normal_quantile(share);
     let tail = (1.0 - LEVEL) / 2.0;
+    let z = normal_quantile(1.0 - tail);
+    let lower = normal_cdf(2.0 * z0 - z);
+    let upper = normal_cdf(2.0 * z0 + z);
     Some(Interval {
-        lower: quantile_sorted(&values, tail),
-        upper: quantile_sorted(&values, 1.0 - tail),
+        lower: quantile_sorted(&values, lower),
+        upper: quantile_sorted(&values, upper),
         level: LEVEL,
         method: IntervalMethod::Bootstrap { resamples },
     })

@@ -98,6 +98,14 @@ pub enum StepKind {
     SteadyState,
     /// An adversarial attack swept over ε.
     Attack,
+    /// A corruption (noise, blur, weather, …) swept over severity.
+    Corruption,
+    /// A lighting shift (colour temperature, exposure, …) swept over its physical dial.
+    Lighting,
+    /// A model change (adversarial or augmented training) measured before and after.
+    Mitigation,
+    /// Figures derived from other steps (e.g. the mean corruption error), no stress of its own.
+    Summary,
 }
 
 /// The results of one step.
@@ -128,6 +136,9 @@ pub struct StepPoint {
     pub exemplars: Vec<Exemplar>,
     /// Mean loss per attack iteration (empty for single-step or black-box attacks).
     pub loss_trace: Vec<f64>,
+    /// Reliability, confidence and selective-prediction curves of the model's outputs at this
+    /// point; the scalar calibration metrics (`ece`, `brier`, …) are in `metrics`.
+    pub calibration: Option<CalibrationCurves>,
 }
 
 impl StepPoint {
@@ -135,6 +146,33 @@ impl StepPoint {
     pub fn metric(&self, name: &str) -> Option<&Estimate> {
         self.metrics.iter().find(|m| m.name == name).map(|m| &m.estimate)
     }
+}
+
+/// The curves behind the calibration metrics at one point.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CalibrationCurves {
+    /// Equal-width bins of top-label confidence: the reliability diagram.
+    pub reliability: Vec<ReliabilityBin>,
+    /// Samples per equal-width confidence bin over [0, 1].
+    pub confidence_histogram: Vec<u64>,
+    /// Selective prediction: `(coverage, risk)` when only the most confident fraction
+    /// `coverage` of the samples is answered, coverage increasing; at most 101 points.
+    pub risk_coverage: Vec<(f64, f64)>,
+}
+
+/// One bin of a reliability diagram.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReliabilityBin {
+    /// Lower confidence edge.
+    pub lower: f64,
+    /// Upper confidence edge.
+    pub upper: f64,
+    /// Samples whose top-label confidence falls in the bin.
+    pub count: u64,
+    /// Their mean confidence (NaN for an empty bin).
+    pub mean_confidence: f64,
+    /// The fraction of them predicted correctly (NaN for an empty bin).
+    pub accuracy: f64,
 }
 
 /// A named metric.

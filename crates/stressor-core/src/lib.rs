@@ -26,10 +26,13 @@ mod seed;
 
 pub use batch::{Batch, BatchError, Bounds, Dataset};
 pub use clock::{Clock, ManualClock};
-pub use estimate::{Estimate, Interval, IntervalMethod, bootstrap_interval, wilson_interval};
+pub use estimate::{
+    Estimate, Interval, IntervalMethod, bootstrap_interval, normal_cdf, normal_quantile,
+    wilson_interval,
+};
 pub use event::{
-    ClassAccuracy, ConfusionGrowth, Event, EventSink, Exemplar, GateOutcome, MetricValue, RunInfo,
-    StepInfo, StepKind, StepPoint, StepResult, Warning,
+    CalibrationCurves, ClassAccuracy, ConfusionGrowth, Event, EventSink, Exemplar, GateOutcome,
+    MetricValue, ReliabilityBin, RunInfo, StepInfo, StepKind, StepPoint, StepResult, Warning,
 };
 pub use gate::{Comparison, Gate, GateBound, Verdict};
 pub use seed::{Rng, Seed};
