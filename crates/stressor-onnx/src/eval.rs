@@ -1,0 +1,775 @@
+//! Evaluates a checked [`Graph`] on candle tensors, so candle's autograd gives input gradients.
+//!
+//! Float values run in the input's dtype (`f32`, or `f64` in gradient checks; constants are
+//! stored as `f32` and converted on use). Integer values (shapes, indices, axes) are computed on
+//! the side as plain vectors and never carry gradients. Convolutions, linear layers and max
+//! pools go to `stressor_model::builtin::ops` (im2col + gemm, with backward passes that skip
+//! the gradients of constant weights) or to this crate's [`Pool2d`].
+
+use std::collections::HashMap;
+
+use candle_core::{DType, Device, Tensor};
+use stressor_model::builtin::ops;
+
+use crate::graph::{AutoPad, ConvAttrs, Graph, Ints, Node, Op, Value};
+
+/// Why a node failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EvalError {
+    pub(crate) node: String,
+    pub(crate) op: String,
+    pub(crate) message: String,
+}
+
+type Result<T> = std::result::Result<T, String>;
+
+impl Graph {
+    /// The value `output` (the graph's output, or an intermediate float value) for `input` (the
+    /// graph's own input tensor, already laid out and normalised).
+    pub(crate) fn run(
+        &self,
+        input: &Tensor,
+        output: &str,
+    ) -> std::result::Result<Tensor, EvalError> {
+        let dtype = input.dtype();
+        let mut values: HashMap<&str, Value> = HashMap::new();
+        values.insert(self.input.as_str(), Value::Float(input.clone()));
+        for node in &self.nodes {
+            let error = |message: String| EvalError {
+                node: node.name.clone(),
+                op: node.op_type.clone(),
+                message,
+            };
+            let args: Vec<Option<&Value>> = node
+                .inputs
+                .iter()
+                .map(|name| {
+                    if name.is_empty() {
+                        None
+                    } else {
+                        values.get(name.as_str()).or_else(|| self.constants.get(name))
+                    }
+                })
+                .collect();
+            let out = eval_node(node, &args, dtype).map_err(error)?;
+            let Some(name) = node.outputs.first() else {
+                continue;
+            };
+            values.insert(name.as_str(), out);
+            if name == output {
+                break;
+            }
+        }
+        let result = values.remove(output).or_else(|| self.constants.get(output).cloned());
+        let fail = |message: &str| EvalError {
+            node: output.to_string(),
+            op: "output".to_string(),
+            message: message.to_string(),
+        };
+        match result {
+            Some(value) => float(&value, dtype).map_err(|e| fail(&e)),
+            None => Err(fail("the graph output was not computed")),
+        }
+    }
+}
+
+fn candle<T>(result: candle_core::Result<T>) -> Result<T> {
+    result.map_err(|e| e.to_string())
+}
+
+/// A value as a float tensor of `dtype`.
+fn float(value: &Value, dtype: DType) -> Result<Tensor> {
+    match value {
+        Value::Float(t) if t.dtype() == dtype => Ok(t.clone()),
+        Value::Float(t) => candle(t.to_dtype(dtype)),
+        Value::Int(ints) => {
+            let data: Vec<f64> = ints.data.iter().map(|&v| v as f64).collect();
+            candle(
+                Tensor::from_vec(data, ints.dims.clone(), &Device::Cpu)
+                    .and_then(|t| t.to_dtype(dtype)),
+            )
+        }
+    }
+}
+
+/// Argument `index`, which must be present.
+fn arg<'a>(args: &[Option<&'a Value>], index: usize) -> Result<&'a Value> {
+    match args.get(index) {
+        Some(Some(v)) => Ok(v),
+        _ => Err(format!("input {index} is missing")),
+    }
+}
+
+fn float_arg(args: &[Option<&Value>], index: usize, dtype: DType) -> Result<Tensor> {
+    float(arg(args, index)?, dtype)
+}
+
+fn optional_float(args: &[Option<&Value>], index: usize, dtype: DType) -> Result<Option<Tensor>> {
+    match args.get(index) {
+        Some(Some(v)) => float(v, dtype).map(Some),
+        _ => Ok(None),
+    }
+}
+
+fn ints_arg<'a>(args: &[Option<&'a Value>], index: usize) -> Result<&'a Ints> {
+    match arg(args, index)? {
+        Value::Int(ints) => Ok(ints),
+        Value::Float(_) => Err(format!("input {index} must be an integer tensor")),
+    }
+}
+
+/// A scalar float argument (a one-element tensor).
+fn scalar_arg(args: &[Option<&Value>], index: usize) -> Result<Option<f32>> {
+    match args.get(index) {
+        Some(Some(Value::Float(t))) => {
+            let values = candle(
+                t.flatten_all()
+                    .and_then(|t| t.to_dtype(DType::F32))
+                    .and_then(|t| t.to_vec1::<f32>()),
+            )?;
+            match values.as_slice() {
+                [v] => Ok(Some(*v)),
+                _ => Err(format!("input {index} must be a scalar")),
+            }
+        }
+        Some(Some(Value::Int(ints))) => match ints.data.as_slice() {
+            [v] => Ok(Some(*v as f32)),
+            _ => Err(format!("input {index} must be a scalar")),
+        },
+        _ => Ok(None),
+    }
+}
+
+/// Resolves a possibly negative axis against `rank` (`rank_extra` extra positions allowed, for
+/// Unsqueeze).
+fn axis(axis: i64, rank: usize) -> Result<usize> {
+    let resolved = if axis < 0 { axis + rank as i64 } else { axis };
+    if resolved < 0 || resolved >= rank as i64 {
+        return Err(format!("axis {axis} is out of range for rank {rank}"));
+    }
+    Ok(resolved as usize)
+}
+
+fn eval_node(node: &Node, args: &[Option<&Value>], dtype: DType) -> Result<Value> {
+    let x = || float_arg(args, 0, dtype);
+    let out = match &node.op {
+        Op::Conv(attrs) => {
+            let bias = optional_float(args, 2, dtype)?;
+            conv(&x()?, &float_arg(args, 1, dtype)?, bias.as_ref(), attrs)?
+        }
+        Op::ConvPool { padding, relu } => {
+            let input = x()?;
+            let weight = float_arg(args, 1, dtype)?;
+            let bias = match optional_float(args, 2, dtype)? {
+                Some(b) => b,
+                None => candle(Tensor::zeros(candle(weight.dim(0))?, dtype, &Device::Cpu))?,
+            };
+            check_conv(&input, &weight, 1)?;
+            let pooled = candle(ops::conv2d_max_pool2x2(&input, &weight, &bias, *padding))?;
+            if *relu { candle(pooled.relu())? } else { pooled }
+        }
+        Op::Gemm { alpha, beta, trans_a, trans_b } => {
+            gemm(args, dtype, *alpha, *beta, *trans_a, *trans_b)?
+        }
+        Op::MatMul => matmul(&x()?, &float_arg(args, 1, dtype)?)?,
+        Op::Relu => candle(x()?.relu())?,
+        Op::LeakyRelu { alpha } => {
+            let x = x()?;
+            // relu(x) − α·relu(−x): x for x > 0, αx for x < 0.
+            candle(x.relu().and_then(|pos| pos - x.neg()?.relu()?.affine(f64::from(*alpha), 0.0)?))?
+        }
+        // σ(x) = (1 + tanh(x/2)) / 2, which saturates without overflowing in either direction.
+        Op::Sigmoid => {
+            candle(x()?.affine(0.5, 0.0).and_then(|t| t.tanh()).and_then(|t| t.affine(0.5, 0.5)))?
+        }
+        Op::Tanh => candle(x()?.tanh())?,
+        Op::Pool(pool) => {
+            let x = x()?;
+            candle(x.dims4())?;
+            candle(pool.apply(&x))?
+        }
+        Op::MaxPool2x2 => candle(ops::max_pool2x2(&x()?))?,
+        Op::GlobalAveragePool => {
+            let x = x()?;
+            let rank = x.rank();
+            if rank < 3 {
+                return Err(format!("input has rank {rank}; expected [n, c, spatial...]"));
+            }
+            let dims: Vec<usize> = (2..rank).collect();
+            candle(x.mean_keepdim(dims))?
+        }
+        Op::BatchNormalization { epsilon } => {
+            let x = x()?;
+            let (scale, bias, mean, var) = (
+                float_arg(args, 1, dtype)?,
+                float_arg(args, 2, dtype)?,
+                float_arg(args, 3, dtype)?,
+                float_arg(args, 4, dtype)?,
+            );
+            let rank = x.rank();
+            let channels = candle(x.dim(1))?;
+            let mut shape = vec![1; rank];
+            shape[1] = channels;
+            // y = x·a + b with a = scale / √(var + ε), b = bias − mean·a.
+            let a =
+                candle(var.affine(1.0, f64::from(*epsilon)).and_then(|v| scale.div(&v.sqrt()?)))?;
+            let b = candle(mean.mul(&a).and_then(|m| bias.sub(&m)))?;
+            let (a, b) = (candle(a.reshape(shape.clone()))?, candle(b.reshape(shape))?);
+            candle(x.broadcast_mul(&a).and_then(|t| t.broadcast_add(&b)))?
+        }
+        Op::Add | Op::Sub | Op::Mul | Op::Div => {
+            return binary(&node.op, arg(args, 0)?, arg(args, 1)?, dtype);
+        }
+        Op::Flatten { axis: a } => {
+            let x = x()?;
+            let dims = x.dims().to_vec();
+            let split = if *a < 0 { *a + dims.len() as i64 } else { *a };
+            if split < 0 || split > dims.len() as i64 {
+                return Err(format!("axis {a} is out of range for rank {}", dims.len()));
+            }
+            let split = split as usize;
+            let outer: usize = dims[..split].iter().product();
+            let inner: usize = dims[split..].iter().product();
+            candle(x.reshape((outer, inner)))?
+        }
+        Op::Reshape { allow_zero } => {
+            let target = ints_arg(args, 1)?;
+            return match arg(args, 0)? {
+                Value::Float(t) => {
+                    let t = float(&Value::Float(t.clone()), dtype)?;
+                    let dims = reshape_dims(t.dims(), &target.data, *allow_zero)?;
+                    Ok(Value::Float(candle(t.reshape(dims))?))
+                }
+                Value::Int(ints) => {
+                    let dims = reshape_dims(&ints.dims, &target.data, *allow_zero)?;
+                    Ok(Value::Int(Ints { dims, data: ints.data.clone() }))
+                }
+            };
+        }
+        Op::Transpose { perm } => {
+            let x = x()?;
+            let rank = x.rank();
+            let perm: Vec<usize> = match perm {
+                Some(p) => p.iter().map(|&a| axis(a, rank)).collect::<Result<_>>()?,
+                None => (0..rank).rev().collect(),
+            };
+            let mut seen = perm.clone();
+            seen.sort_unstable();
+            if seen != (0..rank).collect::<Vec<_>>() {
+                return Err(format!("perm {perm:?} is not a permutation of 0..{rank}"));
+            }
+            candle(x.permute(perm))?
+        }
+        Op::Concat { axis: a } => return concat(args, *a, dtype),
+        Op::Pad { pads, value } => {
+            let x = x()?;
+            let pads = match pads {
+                Some(p) => p.clone(),
+                None => ints_arg(args, 1)?.data.clone(),
+            };
+            let value = match pads_value(args, node)? {
+                Some(v) => v,
+                None => *value,
+            };
+            pad(&x, &pads, value)?
+        }
+        Op::Softmax { axis: a, legacy } => {
+            let x = x()?;
+            let rank = x.rank();
+            let a = axis(*a, rank)?;
+            if *legacy {
+                let dims = x.dims().to_vec();
+                let outer: usize = dims[..a].iter().product();
+                let inner: usize = dims[a..].iter().product();
+                let flat = candle(x.reshape((outer, inner)))?;
+                candle(softmax(&flat, 1)?.reshape(dims))?
+            } else {
+                softmax(&x, a)?
+            }
+        }
+        Op::Clip { min, max } => {
+            let (min, max) = if node_has_clip_inputs(node) {
+                (scalar_arg(args, 1)?, scalar_arg(args, 2)?)
+            } else {
+                (*min, *max)
+            };
+            clip(&x()?, min, max)?
+        }
+        Op::Identity => return arg(args, 0).cloned(),
+        Op::Constant(value) => return Ok(value.clone()),
+        Op::Shape { start, end } => {
+            let dims: Vec<i64> = match arg(args, 0)? {
+                Value::Float(t) => t.dims().iter().map(|&d| d as i64).collect(),
+                Value::Int(ints) => ints.dims.iter().map(|&d| d as i64).collect(),
+            };
+            let rank = dims.len() as i64;
+            let clamp = |v: i64| (if v < 0 { v + rank } else { v }).clamp(0, rank) as usize;
+            let (s, e) = (clamp(*start), clamp(end.unwrap_or(rank)));
+            let data = if s < e { dims[s..e].to_vec() } else { Vec::new() };
+            return Ok(Value::Int(Ints { dims: vec![data.len()], data }));
+        }
+        Op::Gather { axis: a } => return gather(arg(args, 0)?, ints_arg(args, 1)?, *a, dtype),
+        Op::Unsqueeze { axes } => {
+            let axes = match axes {
+                Some(a) => a.clone(),
+                None => ints_arg(args, 1)?.data.clone(),
+            };
+            let value = arg(args, 0)?;
+            let dims = value_dims(value);
+            let new_rank = dims.len() + axes.len();
+            let mut resolved: Vec<usize> =
+                axes.iter().map(|&a| axis(a, new_rank)).collect::<Result<_>>()?;
+            resolved.sort_unstable();
+            let mut new_dims = dims.clone();
+            for a in resolved {
+                new_dims.insert(a, 1);
+            }
+            return reshape_value(value, new_dims, dtype);
+        }
+        Op::Squeeze { axes } => {
+            let value = arg(args, 0)?;
+            let dims = value_dims(value);
+            let axes: Vec<usize> = match axes {
+                Some(a) => a.iter().map(|&a| axis(a, dims.len())).collect::<Result<_>>()?,
+                None => match args.get(1) {
+                    Some(Some(_)) => ints_arg(args, 1)?
+                        .data
+                        .iter()
+                        .map(|&a| axis(a, dims.len()))
+                        .collect::<Result<_>>()?,
+                    _ => (0..dims.len()).filter(|&i| dims[i] == 1).collect(),
+                },
+            };
+            if axes.iter().any(|&a| dims[a] != 1) {
+                return Err(format!("cannot squeeze axes {axes:?} of shape {dims:?}"));
+            }
+            let new_dims: Vec<usize> = dims
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !axes.contains(i))
+                .map(|(_, &d)| d)
+                .collect();
+            return reshape_value(value, new_dims, dtype);
+        }
+        Op::Cast { to_float } => {
+            let value = arg(args, 0)?;
+            return match (value, to_float) {
+                (Value::Float(_), true) => Ok(Value::Float(float(value, dtype)?)),
+                (Value::Int(_), true) => Ok(Value::Float(float(value, dtype)?)),
+                (Value::Int(_), false) => Ok(value.clone()),
+                (Value::Float(t), false) => {
+                    let data = candle(
+                        t.flatten_all()
+                            .and_then(|t| t.to_dtype(DType::F64))
+                            .and_then(|t| t.to_vec1::<f64>()),
+                    )?;
+                    Ok(Value::Int(Ints {
+                        dims: t.dims().to_vec(),
+                        data: data.iter().map(|&v| v as i64).collect(),
+                    }))
+                }
+            };
+        }
+    };
+    Ok(Value::Float(out))
+}
+
+fn node_has_clip_inputs(node: &Node) -> bool {
+    node.inputs.len() > 1
+}
+
+/// The constant value input of `Pad` (opset ≥ 11), when there is one.
+fn pads_value(args: &[Option<&Value>], node: &Node) -> Result<Option<f32>> {
+    if node.inputs.len() > 2 { scalar_arg(args, 2) } else { Ok(None) }
+}
+
+fn value_dims(value: &Value) -> Vec<usize> {
+    match value {
+        Value::Float(t) => t.dims().to_vec(),
+        Value::Int(ints) => ints.dims.clone(),
+    }
+}
+
+fn reshape_value(value: &Value, dims: Vec<usize>, dtype: DType) -> Result<Value> {
+    match value {
+        Value::Float(_) => Ok(Value::Float(candle(float(value, dtype)?.reshape(dims))?)),
+        Value::Int(ints) => Ok(Value::Int(Ints { dims, data: ints.data.clone() })),
+    }
+}
+
+/// ONNX `Reshape` target dimensions: `0` copies the input's dimension (unless `allow_zero`),
+/// `-1` takes what is left.
+fn reshape_dims(input: &[usize], target: &[i64], allow_zero: bool) -> Result<Vec<usize>> {
+    let total: usize = input.iter().product();
+    let mut dims = Vec::with_capacity(target.len());
+    let mut infer = None;
+    for (i, &t) in target.iter().enumerate() {
+        match t {
+            -1 if infer.is_none() => {
+                infer = Some(i);
+                dims.push(1);
+            }
+            0 if !allow_zero => match input.get(i) {
+                Some(&d) => dims.push(d),
+                None => {
+                    return Err(format!(
+                        "target {target:?} copies dimension {i} of shape {input:?}"
+                    ));
+                }
+            },
+            t if t >= 0 => {
+                dims.push(usize::try_from(t).map_err(|_| format!("bad reshape target {target:?}"))?)
+            }
+            _ => return Err(format!("bad reshape target {target:?}")),
+        }
+    }
+    if let Some(i) = infer {
+        let known = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).unwrap_or(0);
+        if known == 0 || !total.is_multiple_of(known) {
+            return Err(format!("cannot reshape {input:?} to {target:?}"));
+        }
+        dims[i] = total / known;
+    }
+    if dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)) != Some(total) {
+        return Err(format!("cannot reshape {input:?} ({total} values) to {target:?}"));
+    }
+    Ok(dims)
+}
+
+/// Checks a convolution's shapes up front, so a mismatch names the shapes.
+fn check_conv(input: &Tensor, weight: &Tensor, group: usize) -> Result<()> {
+    let (_, c, _, _) = candle(input.dims4())
+        .map_err(|_| format!("input has shape {:?}; expected [n, c, h, w]", input.dims()))?;
+    let (o, cg, _, _) = candle(weight.dims4()).map_err(|_| {
+        format!("weight has shape {:?}; expected [o, c/group, kh, kw]", weight.dims())
+    })?;
+    if cg * group != c || o % group != 0 {
+        return Err(format!(
+            "weight of shape {:?} does not fit input of shape {:?} with group {group}",
+            weight.dims(),
+            input.dims()
+        ));
+    }
+    Ok(())
+}
+
+fn conv(
+    input: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    attrs: &ConvAttrs,
+) -> Result<Tensor> {
+    check_conv(input, weight, attrs.group)?;
+    let (_, _, h, w) = candle(input.dims4())?;
+    let (o, _, kh, kw) = candle(weight.dims4())?;
+    let bias = match bias {
+        Some(b) => {
+            if b.dims() != [o] {
+                return Err(format!("bias has shape {:?}; expected [{o}]", b.dims()));
+            }
+            b.clone()
+        }
+        None => candle(Tensor::zeros(o, input.dtype(), &Device::Cpu))?,
+    };
+    let pads = match attrs.pads {
+        AutoPad::Explicit(pads) => pads,
+        AutoPad::Same { upper } => {
+            // max((⌈len/s⌉ − 1)·s + k − len, 0).
+            let total = |len: usize, k: usize, s: usize| {
+                (len.div_ceil(s).saturating_sub(1) * s + k).saturating_sub(len)
+            };
+            let (th, tw) = (total(h, kh, attrs.strides[0]), total(w, kw, attrs.strides[1]));
+            let split = |t: usize| if upper { (t / 2, t - t / 2) } else { (t - t / 2, t / 2) };
+            let ((top, bottom), (left, right)) = (split(th), split(tw));
+            [top, left, bottom, right]
+        }
+    };
+    if h + pads[0] + pads[2] < kh || w + pads[1] + pads[3] < kw {
+        return Err(format!("kernel {kh}×{kw} does not fit input {h}×{w} with pads {pads:?}"));
+    }
+    let group = attrs.group;
+    let per_group_in = candle(input.dim(1))? / group;
+    let per_group_out = o / group;
+    let mut outputs = Vec::with_capacity(group);
+    for g in 0..group {
+        let (x, wt, b) = if group == 1 {
+            (input.clone(), weight.clone(), bias.clone())
+        } else {
+            (
+                candle(input.narrow(1, g * per_group_in, per_group_in))?,
+                candle(weight.narrow(0, g * per_group_out, per_group_out))?,
+                candle(bias.narrow(0, g * per_group_out, per_group_out))?,
+            )
+        };
+        let symmetric = pads.iter().all(|&p| p == pads[0]);
+        let y = if symmetric {
+            candle(ops::conv2d(&x, &wt, &b, pads[0]))?
+        } else {
+            let padded = candle(
+                x.pad_with_zeros(2, pads[0], pads[2])
+                    .and_then(|t| t.pad_with_zeros(3, pads[1], pads[3])),
+            )?;
+            candle(ops::conv2d(&padded, &wt, &b, 0))?
+        };
+        outputs.push(subsample(&y, attrs.strides)?);
+    }
+    if outputs.len() == 1 { Ok(outputs.remove(0)) } else { candle(Tensor::cat(&outputs, 1)) }
+}
+
+/// Every `stride`-th row and column of a stride-1 result (the strided convolution).
+fn subsample(y: &Tensor, strides: [usize; 2]) -> Result<Tensor> {
+    let mut y = y.clone();
+    for (axis, stride) in [(2, strides[0]), (3, strides[1])] {
+        if stride == 1 {
+            continue;
+        }
+        let len = candle(y.dim(axis))?;
+        let index: Vec<u32> = (0..len).step_by(stride).map(|i| i as u32).collect();
+        let n = index.len();
+        let index = candle(Tensor::from_vec(index, n, &Device::Cpu))?;
+        y = candle(y.index_select(&index, axis))?;
+    }
+    Ok(y)
+}
+
+fn gemm(
+    args: &[Option<&Value>],
+    dtype: DType,
+    alpha: f32,
+    beta: f32,
+    trans_a: bool,
+    trans_b: bool,
+) -> Result<Tensor> {
+    let a = float_arg(args, 0, dtype)?;
+    let b = float_arg(args, 1, dtype)?;
+    let c = optional_float(args, 2, dtype)?;
+    let a = if trans_a { candle(a.t())? } else { a };
+    let (_, k) =
+        candle(a.dims2()).map_err(|_| format!("A has shape {:?}; expected a matrix", a.dims()))?;
+    let (b_rows, b_cols) =
+        candle(b.dims2()).map_err(|_| format!("B has shape {:?}; expected a matrix", b.dims()))?;
+    // The linear op takes the weight as [out, in].
+    let weight = if trans_b { b } else { candle(b.t())? };
+    let (o, weight_k) = (candle(weight.dim(0))?, candle(weight.dim(1))?);
+    if weight_k != k {
+        return Err(format!("A has {k} columns but B is {b_rows}×{b_cols} (transB {trans_b})"));
+    }
+    let weight = if alpha == 1.0 { weight } else { candle(weight.affine(f64::from(alpha), 0.0))? };
+    match c {
+        None => candle(ops::linear(&a, &weight, &candle(Tensor::zeros(o, dtype, &Device::Cpu))?)),
+        Some(c) if c.elem_count() == o && c.dims().last() == Some(&o) => {
+            let bias = candle(c.reshape(o).and_then(|c| c.affine(f64::from(beta), 0.0)))?;
+            candle(ops::linear(&a, &weight, &bias))
+        }
+        Some(c) => {
+            let zero = candle(Tensor::zeros(o, dtype, &Device::Cpu))?;
+            let y = candle(ops::linear(&a, &weight, &zero))?;
+            candle(y.broadcast_add(&c.affine(f64::from(beta), 0.0).map_err(|e| e.to_string())?))
+        }
+    }
+}
+
+fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if a.rank() == 2 && b.rank() == 2 {
+        let (_, k) = candle(a.dims2())?;
+        let (bk, o) = candle(b.dims2())?;
+        if k != bk {
+            return Err(format!("cannot multiply {:?} by {:?}", a.dims(), b.dims()));
+        }
+        let zero = candle(Tensor::zeros(o, a.dtype(), &Device::Cpu))?;
+        return candle(ops::linear(a, &candle(b.t())?, &zero));
+    }
+    if a.rank() < 2 || b.rank() < 2 {
+        return Err(format!(
+            "MatMul of shapes {:?} and {:?} (1-D operands) is not supported",
+            a.dims(),
+            b.dims()
+        ));
+    }
+    candle(a.broadcast_matmul(b))
+}
+
+fn binary(op: &Op, lhs: &Value, rhs: &Value, dtype: DType) -> Result<Value> {
+    if let (Value::Int(a), Value::Int(b)) = (lhs, rhs) {
+        return int_binary(op, a, b).map(Value::Int);
+    }
+    let (a, b) = (float(lhs, dtype)?, float(rhs, dtype)?);
+    let out = match op {
+        Op::Add => a.broadcast_add(&b),
+        Op::Sub => a.broadcast_sub(&b),
+        Op::Mul => a.broadcast_mul(&b),
+        _ => a.broadcast_div(&b),
+    };
+    candle(out).map(Value::Float)
+}
+
+/// Integer arithmetic on shapes: equal shapes, or one side a single value.
+fn int_binary(op: &Op, a: &Ints, b: &Ints) -> Result<Ints> {
+    let apply = |x: i64, y: i64| -> Result<i64> {
+        Ok(match op {
+            Op::Add => x.wrapping_add(y),
+            Op::Sub => x.wrapping_sub(y),
+            Op::Mul => x.wrapping_mul(y),
+            _ => {
+                if y == 0 {
+                    return Err("integer division by zero".to_string());
+                }
+                x.div_euclid(y)
+            }
+        })
+    };
+    if a.data.len() == 1 && b.data.len() != 1 {
+        let data = b.data.iter().map(|&y| apply(a.data[0], y)).collect::<Result<_>>()?;
+        return Ok(Ints { dims: b.dims.clone(), data });
+    }
+    if b.data.len() == 1 {
+        let data = a.data.iter().map(|&x| apply(x, b.data[0])).collect::<Result<_>>()?;
+        return Ok(Ints { dims: a.dims.clone(), data });
+    }
+    if a.dims != b.dims {
+        return Err(format!(
+            "integer operands of shapes {:?} and {:?} do not broadcast",
+            a.dims, b.dims
+        ));
+    }
+    let data = a.data.iter().zip(&b.data).map(|(&x, &y)| apply(x, y)).collect::<Result<_>>()?;
+    Ok(Ints { dims: a.dims.clone(), data })
+}
+
+fn concat(args: &[Option<&Value>], a: i64, dtype: DType) -> Result<Value> {
+    let values: Vec<&Value> = args.iter().flatten().copied().collect();
+    if values.is_empty() {
+        return Err("no inputs".to_string());
+    }
+    if values.iter().all(|v| matches!(v, Value::Int(_))) {
+        let mut data = Vec::new();
+        for v in &values {
+            if let Value::Int(ints) = v {
+                if ints.dims.len() > 1 {
+                    return Err(
+                        "integer Concat of tensors of rank above 1 is not supported".to_string()
+                    );
+                }
+                data.extend_from_slice(&ints.data);
+            }
+        }
+        return Ok(Value::Int(Ints { dims: vec![data.len()], data }));
+    }
+    let tensors: Vec<Tensor> = values.iter().map(|v| float(v, dtype)).collect::<Result<_>>()?;
+    let rank = tensors[0].rank();
+    let a = axis(a, rank)?;
+    candle(Tensor::cat(&tensors, a)).map(Value::Float)
+}
+
+fn gather(data: &Value, indices: &Ints, a: i64, dtype: DType) -> Result<Value> {
+    let dims = value_dims(data);
+    let a = axis(a, dims.len())?;
+    let len = dims[a] as i64;
+    let resolved: Vec<usize> = indices
+        .data
+        .iter()
+        .map(|&i| {
+            let r = if i < 0 { i + len } else { i };
+            if r < 0 || r >= len {
+                Err(format!("index {i} is out of range for size {len}"))
+            } else {
+                Ok(r as usize)
+            }
+        })
+        .collect::<Result<_>>()?;
+    match data {
+        Value::Int(ints) => {
+            if dims.len() != 1 {
+                return Err(
+                    "integer Gather of tensors of rank above 1 is not supported".to_string()
+                );
+            }
+            let data = resolved.iter().map(|&i| ints.data[i]).collect();
+            Ok(Value::Int(Ints { dims: indices.dims.clone(), data }))
+        }
+        Value::Float(_) => {
+            let t = float(data, dtype)?;
+            if indices.dims.len() > 1 {
+                return Err("Gather with indices of rank above 1 is not supported".to_string());
+            }
+            let index: Vec<u32> = resolved.iter().map(|&i| i as u32).collect();
+            let n = index.len();
+            let index = candle(Tensor::from_vec(index, n, &Device::Cpu))?;
+            let out = candle(t.index_select(&index, a))?;
+            if indices.dims.is_empty() {
+                candle(out.squeeze(a)).map(Value::Float)
+            } else {
+                Ok(Value::Float(out))
+            }
+        }
+    }
+}
+
+/// Constant padding; `pads` is `[begin_0, …, begin_r, end_0, …, end_r]`, negative values crop.
+fn pad(x: &Tensor, pads: &[i64], value: f32) -> Result<Tensor> {
+    let rank = x.rank();
+    if pads.len() != 2 * rank {
+        return Err(format!("pads {pads:?} do not fit rank {rank}"));
+    }
+    if pads.iter().any(|p| p.unsigned_abs() > 1 << 20) {
+        return Err(format!("pads {pads:?} are too large"));
+    }
+    let mut y = x.clone();
+    for d in 0..rank {
+        let (begin, end) = (pads[d], pads[d + rank]);
+        if begin < 0 || end < 0 {
+            let len = candle(y.dim(d))? as i64;
+            let start = (-begin).max(0);
+            let keep = len - start - (-end).max(0);
+            if keep < 0 {
+                return Err(format!("pads {pads:?} crop more than the input has"));
+            }
+            y = candle(y.narrow(d, start as usize, keep as usize))?;
+        }
+        let (begin, end) = (begin.max(0) as usize, end.max(0) as usize);
+        if begin == 0 && end == 0 {
+            continue;
+        }
+        if value == 0.0 {
+            y = candle(y.pad_with_zeros(d, begin, end))?;
+        } else {
+            let fill = |len: usize| -> Result<Tensor> {
+                let mut dims = y.dims().to_vec();
+                dims[d] = len;
+                candle(Tensor::full(value, dims, &Device::Cpu).and_then(|t| t.to_dtype(y.dtype())))
+            };
+            let mut parts = Vec::with_capacity(3);
+            if begin > 0 {
+                parts.push(fill(begin)?);
+            }
+            parts.push(y.clone());
+            if end > 0 {
+                parts.push(fill(end)?);
+            }
+            y = candle(Tensor::cat(&parts, d))?;
+        }
+    }
+    Ok(y)
+}
+
+/// Softmax along `axis`, shifted by the (constant) maximum for stability.
+fn softmax(x: &Tensor, axis: usize) -> Result<Tensor> {
+    let max = candle(x.max_keepdim(axis))?.detach();
+    let e = candle(x.broadcast_sub(&max).and_then(|t| t.exp()))?;
+    let sum = candle(e.sum_keepdim(axis))?;
+    candle(e.broadcast_div(&sum))
+}
+
+/// Clamps to `[min, max]` with gradient 1 inside the closed interval and 0 outside (as PyTorch's
+/// `clamp`); candle's `clamp` halves the gradient at the bounds.
+fn clip(x: &Tensor, min: Option<f32>, max: Option<f32>) -> Result<Tensor> {
+    let lo = f64::from(min.unwrap_or(f32::NEG_INFINITY));
+    let hi = f64::from(max.unwrap_or(f32::INFINITY));
+    if lo > hi {
+        let full = candle(x.ones_like().and_then(|t| t.affine(0.0, hi)))?;
+        return Ok(full);
+    }
+    let clamped = candle(x.detach().clamp(lo, hi))?;
+    let inside = candle(x.ge(lo).and_then(|a| a.mul(&x.le(hi)?)))?;
+    candle(inside.where_cond(x, &clamped))
+}

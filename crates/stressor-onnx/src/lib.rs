@@ -1,0 +1,57 @@
+//! Load a user's ONNX image classifier at run time and give it input gradients.
+//!
+//! [`OnnxModel`] reads an ONNX file (protobuf, weights inside), checks every node against the
+//! supported operator set, and evaluates the graph with candle tensor ops, so candle's autograd
+//! gives the input gradients white-box attacks need. It implements
+//! [`Model`](stressor_model::Model) and [`Differentiable`](stressor_model::Differentiable);
+//! an [`InputSpec`] says how stressor's `[n, c, h, w]` inputs in `[0, 1]` become the graph's
+//! input (layout, 0–255 scaling, per-channel mean and std), and gradients are taken through
+//! that transform.
+//!
+//! Supported operators (default domain; the older attribute forms of `Pad`, `Clip`,
+//! `Softmax`, `Unsqueeze` and `Squeeze` are read too): `Conv` (any group, strides, pads,
+//! `auto_pad`; dilation 1), `Gemm`, `MatMul`, `Relu`, `LeakyRelu`, `Sigmoid`, `Tanh`, `MaxPool`,
+//! `AveragePool`, `GlobalAveragePool`, `BatchNormalization` (inference), `Add`, `Sub`, `Mul`,
+//! `Div` (broadcasting), `Flatten`, `Reshape`, `Transpose`, `Concat`, `Pad` (constant),
+//! `Softmax`, `Clip`, `Dropout`, `Identity`, `Constant`, `Shape`, `Gather`, `Unsqueeze`,
+//! `Squeeze`, `Cast`. Any other node is an [`OnnxError::UnsupportedOp`] naming the op and the
+//! node. Every op on the gradient path is checked against finite differences in the tests.
+//!
+//! Convolutions, linear layers and 2×2 max pools run as stressor's own candle ops
+//! (`stressor_model::builtin::ops`, im2col + gemm); other pools as this crate's own op.
+//! At load time a `BatchNormalization` after a `Conv` is folded into its weights, and
+//! `Conv → [Relu →] MaxPool 2×2` is fused. A strided convolution is computed at stride 1 and
+//! subsampled, which costs `stride²` times the work of a native strided kernel.
+//!
+//! [`export_fashion_cnn`] writes the built-in CNN as ONNX.
+//!
+//! Non-goals: GPUs, half precision, external-data files, control flow, training.
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use stressor_core::Batch;
+//! use stressor_model::Model as _;
+//! use stressor_onnx::{InputSpec, Layout, OnnxModel, OutputKind};
+//!
+//! let spec = InputSpec { layout: Layout::Nhwc, scale: 255.0, mean: vec![], std: vec![], output: OutputKind::Logits };
+//! let model = OnnxModel::load(Path::new("classifier.onnx"), spec, None)?;
+//! let inputs = Batch::zeros(4, &model.info().input_shape);
+//! let scores = model.predict(&inputs).expect("runs");
+//! assert_eq!(scores.len(), 4);
+//! # Ok::<(), stressor_onnx::OnnxError>(())
+//! ```
+
+mod error;
+mod eval;
+mod export;
+mod graph;
+mod model;
+mod pool;
+mod proto;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::OnnxError;
+pub use export::{EXPORT_OPSET, export_fashion_cnn};
+pub use model::{CHUNK_SIZE, InputSpec, Layout, OnnxModel, OutputKind};
