@@ -18,7 +18,7 @@ use crate::args::{CheckArgs, DemoArgs, Format, RunArgs, RunOptions};
 use crate::progress::ProgressSink;
 
 /// The scenario `stressor demo` runs, embedded so the demo needs no file.
-const DEMO_SCENARIO: &str = include_str!("../../../scenarios/vision-adversarial.toml");
+const DEMO_SCENARIO: &str = include_str!("../../../scenarios/vision.toml");
 
 pub(crate) fn init_tracing(verbose: u8) {
     let default = match verbose {
@@ -42,8 +42,7 @@ pub(crate) fn run(args: &RunArgs) -> i32 {
 }
 
 pub(crate) fn demo(args: &DemoArgs) -> i32 {
-    match stressor_scenario::plan::plan(DEMO_SCENARIO, Path::new("builtin:vision-adversarial.toml"))
-    {
+    match stressor_scenario::plan::plan(DEMO_SCENARIO, Path::new("builtin:vision.toml")) {
         Ok(plan) => execute(plan, &args.options, PathBuf::from("reports/demo")),
         Err(error) => {
             eprintln!("error: the embedded demo scenario is invalid (a bug in stressor)\n{error}");

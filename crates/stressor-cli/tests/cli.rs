@@ -72,6 +72,17 @@ kind = "attack"
 attack = "square"
 queries = 50
 sweep = { epsilon = ["8/255"] }
+[[steps]]
+id = "noise"
+kind = "corruption"
+corruption = ["gaussian-noise", "fog"]
+sweep = { severity = [1, 5] }
+[[steps]]
+id = "warm"
+kind = "lighting"
+lighting = "exposure"
+sweep = { ev = [-2, 0] }
+gates = [{ metric = "fallback_rate", at = 0, max = 0.95 }]
 "#;
 
 #[test]
@@ -91,6 +102,72 @@ fn run_writes_all_reports_and_passes() {
     assert!(html.contains("<svg") && html.contains("data:image/png;base64,"));
     let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
     assert!(junit.contains("<testcase") && junit.contains("pgd/robust_accuracy@"), "{junit}");
+
+    // Corruption and lighting steps, calibration everywhere, the corruption summary.
+    let steps = report["steps"].as_array().unwrap();
+    let kinds: Vec<&str> = steps.iter().map(|s| s["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        ["steady_state", "attack", "attack", "corruption", "corruption", "lighting", "summary"]
+    );
+    assert_eq!(steps[3]["id"], "noise.gaussian-noise");
+    assert_eq!(steps[3]["dial"]["name"], "severity");
+    for step in &steps[..6] {
+        for point in step["points"].as_array().unwrap() {
+            for metric in ["ece", "brier", "nll", "fallback_rate", "conformal_coverage"] {
+                assert!(point["metrics"][metric]["n"].as_u64() == Some(60), "{metric} in {step}");
+            }
+            assert!(point["calibration"]["reliability"].is_array(), "{step}");
+        }
+    }
+    let fog = &steps[4]["points"];
+    let accuracy = |i: usize| fog[i]["metrics"]["accuracy"]["value"].as_f64().unwrap();
+    assert!(accuracy(1) < accuracy(0), "fog at severity 5 hurts more than at 1: {fog}");
+    let mce = steps[6]["points"][0]["metrics"]["mean_corruption_error"]["value"].as_f64().unwrap();
+    assert!(mce > 1.0, "corruptions add errors: mCE {mce}");
+    assert!(html.contains("reliability diagram") && html.contains("Corruption: noise.fog"));
+    assert!(stdout.contains("corruption-summary  mean_corruption_error"), "{stdout}");
+}
+
+#[test]
+fn an_exported_onnx_model_gives_the_builtin_results() {
+    // The built-in model, trained (or loaded from the cache) by a first run, exported to ONNX.
+    let builtin = scratch("onnx-builtin");
+    let scenario = SMALL.split("[[steps]]\nid = \"square\"").next().unwrap().to_string();
+    assert_eq!(run_scenario(&builtin, &scenario, &[]).status.code(), Some(0));
+    let weights = std::fs::read_dir(cache_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("seed1.safetensors"))
+        .expect("the first run cached the model");
+    let model = stressor_model::builtin::FashionCnn::load(&weights).unwrap();
+    let dir = scratch("onnx");
+    let onnx = dir.join("fashion-cnn.onnx");
+    std::fs::write(&onnx, stressor_onnx::export_fashion_cnn(&model).unwrap()).unwrap();
+
+    let scenario = scenario.replace(
+        "kind = \"builtin\"\nmodel = \"fashion-cnn\"",
+        "kind = \"onnx\"\npath = \"fashion-cnn.onnx\"",
+    );
+    let output = run_scenario(&dir, &scenario, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let read = |dir: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.join("out/report.json")).unwrap())
+            .unwrap()
+    };
+    let (a, b) = (read(&builtin), read(&dir));
+    assert_eq!(b["target"]["kind"], "onnx");
+    let value = |r: &serde_json::Value, step: usize, point: usize, metric: &str| {
+        r["steps"][step]["points"][point]["metrics"][metric]["value"].as_f64().unwrap()
+    };
+    assert_eq!(value(&a, 0, 0, "clean_accuracy"), value(&b, 0, 0, "clean_accuracy"));
+    // White-box PGD through the ONNX graph's gradients: the same attack, the same result up
+    // to float rounding (one sample of 60 may flip).
+    for point in 0..2 {
+        let (ra, rb) =
+            (value(&a, 1, point, "robust_accuracy"), value(&b, 1, point, "robust_accuracy"));
+        assert!((ra - rb).abs() <= 1.0 / 60.0 + 1e-9, "builtin {ra} vs onnx {rb}");
+    }
 }
 
 #[test]

@@ -78,7 +78,9 @@ pub fn to_string(record: &RunRecord, config: &HtmlConfig) -> String {
     gates(record, &mut html);
     for step in &record.steps {
         match step.info.kind {
-            StepKind::Attack => attack_step(record, step, config, &mut budget, &mut html),
+            StepKind::Attack | StepKind::Corruption | StepKind::Lighting => {
+                stress_step(record, step, config, &mut budget, &mut html);
+            }
             _ => plain_step(step, &mut html),
         }
     }
@@ -131,6 +133,8 @@ th, td { border-bottom: 1px solid #e3e7ee; padding: .25rem .7rem; text-align: le
   vertical-align: top; }
 th { background: #f3f5f8; }
 .ci, .n { color: #5b6472; font-size: .85em; }
+.pair { display: flex; flex-wrap: wrap; gap: 1rem; }
+.pair svg.chart { max-width: 520px; }
 svg.chart { width: 100%; max-width: 640px; height: auto; display: block; margin: .6rem 0; }
 svg .axis { stroke: #333; stroke-width: 1; } svg .grid { stroke: #e3e7ee; stroke-width: 1; }
 svg .whisker { stroke: #222; stroke-width: 1.2; }
@@ -146,6 +150,8 @@ footer { margin-top: 3rem; color: #5b6472; font-size: .85rem; }
 
 const ROBUST_COLOUR: &str = "#c2410c";
 const CLEAN_COLOUR: &str = "#1d4ed8";
+const ECE_COLOUR: &str = "#7c3aed";
+const GREY_COLOUR: &str = "#6b7280";
 
 fn header(record: &RunRecord, html: &mut String) {
     let info = &record.info;
@@ -261,18 +267,24 @@ fn gates(record: &RunRecord, html: &mut String) {
 }
 
 fn plain_step(step: &StepResult, html: &mut String) {
-    let title = if step.info.kind == StepKind::SteadyState { "Steady state" } else { "Step" };
+    let title = match step.info.kind {
+        StepKind::SteadyState => "Steady state",
+        StepKind::Summary => "Summary",
+        StepKind::Mitigation => "Mitigation",
+        _ => "Step",
+    };
     html.push_str(&format!(
         "<section>\n<h2>{title}: {}</h2>\n<p>{}</p>\n",
         escape(&step.info.id),
         escape(&step.info.description)
     ));
     parameters(step, html);
-    metrics_table(step, html);
+    metrics_table(step, html, |name| !number::is_calibration(name));
+    calibration_section(step, None, html);
     html.push_str("</section>\n");
 }
 
-fn attack_step(
+fn stress_step(
     record: &RunRecord,
     step: &StepResult,
     config: &HtmlConfig,
@@ -281,16 +293,26 @@ fn attack_step(
 ) {
     let info = &record.info;
     let dial = step.info.dial_name.as_deref().unwrap_or("dial");
+    let kind = match step.info.kind {
+        StepKind::Attack => "Attack",
+        StepKind::Corruption => "Corruption",
+        StepKind::Lighting => "Lighting",
+        _ => "Step",
+    };
     html.push_str(&format!(
-        "<section>\n<h2>Attack: {}</h2>\n<p>{}</p>\n",
+        "<section>\n<h2>{kind}: {}</h2>\n<p>{}</p>\n",
         escape(&step.info.id),
         escape(&step.info.description)
     ));
     parameters(step, html);
 
-    html.push_str("<h3>Robust accuracy</h3>\n");
-    html.push_str(&accuracy_chart(step, dial));
-    metrics_table(step, html);
+    let accuracy = number::stressed_accuracy(step);
+    let heading = if accuracy == "robust_accuracy" { "Robust accuracy" } else { "Accuracy" };
+    html.push_str(&format!("<h3>{heading} and calibration error</h3>\n"));
+    html.push_str(&accuracy_chart(step, dial, accuracy));
+    metrics_table(step, html, |name| !number::is_calibration(name));
+    let steady = record.steps.iter().find(|s| s.info.kind == StepKind::SteadyState);
+    calibration_section(step, steady, html);
 
     if let Some(largest) = number::largest_dial_point(step) {
         let at = largest.dial_value.map_or_else(|| "–".to_owned(), number::dial);
@@ -333,29 +355,42 @@ fn parameters(step: &StepResult, html: &mut String) {
     html.push_str(&format!("<p class=\"n\">Parameters: {}</p>\n", items.join(", ")));
 }
 
-fn accuracy_chart(step: &StepResult, dial: &str) -> String {
+fn accuracy_chart(step: &StepResult, dial: &str, accuracy: &str) -> String {
     let swept: Vec<&StepPoint> = step.points.iter().filter(|p| p.dial_value.is_some()).collect();
     let series_of = |name: &str| -> Vec<(f64, f64)> {
         swept.iter().filter_map(|p| Some((p.dial_value?, p.metric(name)?.value))).collect()
     };
-    let robust = series_of("robust_accuracy");
-    if robust.is_empty() {
-        return "<p class=\"note\">No robust accuracy was measured.</p>\n".to_owned();
+    let band_of = |name: &str| -> Vec<(f64, f64, f64)> {
+        swept
+            .iter()
+            .filter_map(|p| {
+                let ci = p.metric(name)?.ci?;
+                Some((p.dial_value?, ci.lower, ci.upper))
+            })
+            .collect()
+    };
+    let stressed = series_of(accuracy);
+    if stressed.is_empty() {
+        return "<p class=\"note\">No accuracy was measured.</p>\n".to_owned();
     }
-    let band = swept
-        .iter()
-        .filter_map(|p| {
-            let ci = p.metric("robust_accuracy")?.ci?;
-            Some((p.dial_value?, ci.lower, ci.upper))
-        })
-        .collect();
+    let label = accuracy.replace('_', " ");
     let mut series = vec![Series {
-        name: "robust accuracy (95% CI)".to_owned(),
-        points: robust,
-        band,
+        name: format!("{label} (95% CI)"),
+        points: stressed,
+        band: band_of(accuracy),
         colour: ROBUST_COLOUR,
         dashed: false,
     }];
+    let ece = series_of("ece");
+    if !ece.is_empty() {
+        series.push(Series {
+            name: "ECE (95% CI)".to_owned(),
+            points: ece,
+            band: band_of("ece"),
+            colour: ECE_COLOUR,
+            dashed: false,
+        });
+    }
     let clean = series_of("clean_accuracy");
     if !clean.is_empty() {
         series.push(Series {
@@ -367,20 +402,125 @@ fn accuracy_chart(step: &StepResult, dial: &str) -> String {
         });
     }
     line_chart(&LineChart {
-        title: format!("robust accuracy against {dial}, with 95% confidence band"),
+        title: format!("{label} and expected calibration error against {dial}, with 95% bands"),
         x_label: dial_axis_label(dial),
-        y_label: "accuracy".to_owned(),
+        y_label: "accuracy · ECE".to_owned(),
         y_range: Some((0.0, 1.0)),
         series,
     })
 }
 
 fn dial_axis_label(dial: &str) -> String {
-    if dial == "epsilon" { "ε (epsilon)".to_owned() } else { dial.to_owned() }
+    match dial {
+        "epsilon" => "ε (epsilon)".to_owned(),
+        "kelvin" => "colour temperature (K)".to_owned(),
+        "ev" => "exposure (EV)".to_owned(),
+        _ => dial.to_owned(),
+    }
 }
 
-fn metrics_table(step: &StepResult, html: &mut String) {
-    let names = number::metric_names(&step.points);
+/// Reliability diagrams and risk–coverage curves: clean (the steady state) against the
+/// largest dial value of `step`, and the calibration metrics per dial value.
+fn calibration_section(step: &StepResult, steady: Option<&StepResult>, html: &mut String) {
+    let stressed = number::largest_dial_point(step).filter(|p| p.calibration.is_some());
+    let clean = steady.and_then(|s| s.points.first()).filter(|p| p.calibration.is_some());
+    let own = step.points.first().filter(|p| p.calibration.is_some() && p.dial_value.is_none());
+    let mut curves: Vec<(String, &stressor_core::CalibrationCurves, &'static str, bool)> =
+        Vec::new();
+    if let Some(point) = clean.or(own)
+        && let Some(c) = &point.calibration
+    {
+        curves.push(("clean".to_owned(), c, CLEAN_COLOUR, true));
+    }
+    if let Some(point) = stressed
+        && let Some(c) = &point.calibration
+    {
+        let dial = step.info.dial_name.as_deref().unwrap_or("dial");
+        let at = point.dial_value.map_or_else(|| "–".to_owned(), number::dial);
+        curves.push((format!("{dial} = {at}"), c, ROBUST_COLOUR, false));
+    }
+    if curves.is_empty()
+        && !step.points.iter().any(|p| p.metrics.iter().any(|m| number::is_calibration(&m.name)))
+    {
+        return;
+    }
+    html.push_str("<h3>Calibration and uncertainty</h3>\n");
+    metrics_table(step, html, number::is_calibration);
+    if curves.is_empty() {
+        return;
+    }
+    let mut reliability = vec![Series {
+        name: "perfect calibration".to_owned(),
+        points: vec![(0.0, 0.0), (1.0, 1.0)],
+        colour: GREY_COLOUR,
+        dashed: true,
+        ..Series::default()
+    }];
+    let mut risk = Vec::new();
+    for (name, c, colour, dashed) in &curves {
+        reliability.push(Series {
+            name: name.clone(),
+            points: c
+                .reliability
+                .iter()
+                .filter(|b| b.count > 0)
+                .map(|b| (b.mean_confidence, b.accuracy))
+                .collect(),
+            colour,
+            dashed: *dashed,
+            ..Series::default()
+        });
+        risk.push(Series {
+            name: name.clone(),
+            points: c.risk_coverage.clone(),
+            colour,
+            dashed: *dashed,
+            ..Series::default()
+        });
+    }
+    html.push_str("<div class=\"pair\">\n");
+    html.push_str(&line_chart(&LineChart {
+        title: "reliability diagram: accuracy against mean confidence per bin".to_owned(),
+        x_label: "confidence".to_owned(),
+        y_label: "accuracy".to_owned(),
+        y_range: Some((0.0, 1.0)),
+        series: reliability,
+    }));
+    if risk.iter().any(|s| !s.points.is_empty()) {
+        html.push_str(&line_chart(&LineChart {
+            title: "risk–coverage: error rate among the most confident answers".to_owned(),
+            x_label: "coverage".to_owned(),
+            y_label: "risk (error rate)".to_owned(),
+            y_range: None,
+            series: risk,
+        }));
+    }
+    html.push_str("</div>\n");
+    let histograms: Vec<String> = curves
+        .iter()
+        .filter(|(_, c, _, _)| !c.confidence_histogram.is_empty())
+        .map(|(name, c, _, _)| {
+            let total: u64 = c.confidence_histogram.iter().sum();
+            let cells: Vec<String> = c
+                .confidence_histogram
+                .iter()
+                .map(|&count| format!("{:.0}%", 100.0 * count as f64 / total.max(1) as f64))
+                .collect();
+            format!("<tr><td>{}</td><td>{}</td></tr>", escape(name), cells.join(" · "))
+        })
+        .collect();
+    if !histograms.is_empty() {
+        html.push_str(&format!(
+            "<p class=\"n\">Share of samples per confidence bin (0 → 1):</p>\n\
+             <table class=\"histogram\">{}</table>\n",
+            histograms.join("\n")
+        ));
+    }
+}
+
+fn metrics_table(step: &StepResult, html: &mut String, include: impl Fn(&str) -> bool) {
+    let names: Vec<&str> =
+        number::metric_names(&step.points).into_iter().filter(|name| include(name)).collect();
     if names.is_empty() {
         return;
     }

@@ -77,7 +77,7 @@ pub fn write(record: &RunRecord, mut out: impl Write) -> Result<(), Error> {
 /// #     stressor_version: "0.1.0".into() };
 /// let record = stressor_report::RunRecord::new(info);
 /// let text = stressor_report::json::to_string(&record);
-/// assert!(text.contains("\"format_version\": \"1.0\""));
+/// assert!(text.contains("\"format_version\": \"1.1\""));
 /// ```
 pub fn to_string(record: &RunRecord) -> String {
     let mut text = serde_json::to_string_pretty(&to_report(record))
@@ -95,6 +95,10 @@ fn to_step(result: &core::StepResult) -> schema::Step {
     let kind = match info.kind {
         core::StepKind::SteadyState => schema::StepKind::SteadyState,
         core::StepKind::Attack => schema::StepKind::Attack,
+        core::StepKind::Corruption => schema::StepKind::Corruption,
+        core::StepKind::Lighting => schema::StepKind::Lighting,
+        core::StepKind::Mitigation => schema::StepKind::Mitigation,
+        core::StepKind::Summary => schema::StepKind::Summary,
         _ => schema::StepKind::Unknown,
     };
     let mut step = schema::Step::new(&info.id, kind, &info.description);
@@ -109,6 +113,24 @@ fn to_step(result: &core::StepResult) -> schema::Step {
 fn to_point(point: &core::StepPoint) -> schema::Point {
     let mut out = schema::Point::new(point.dial_value);
     out.metrics = point.metrics.iter().map(|m| (m.name.clone(), to_metric(&m.estimate))).collect();
+    out.calibration = point.calibration.as_ref().map(|c| {
+        schema::Calibration::new(
+            c.reliability
+                .iter()
+                .map(|b| {
+                    schema::ReliabilityBin::new(
+                        b.lower,
+                        b.upper,
+                        b.count,
+                        b.mean_confidence,
+                        b.accuracy,
+                    )
+                })
+                .collect(),
+            c.confidence_histogram.clone(),
+            c.risk_coverage.clone(),
+        )
+    });
     out.per_class = point
         .per_class
         .iter()

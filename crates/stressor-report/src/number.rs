@@ -7,9 +7,13 @@ use stressor_core::{
 use crate::RunRecord;
 
 /// Metric names the engine emits, in display order, with short labels.
-pub(crate) const KNOWN_METRICS: [(&str, &str); 9] = [
+pub(crate) const KNOWN_METRICS: [(&str, &str); 27] = [
     ("clean_accuracy", "clean acc"),
     ("robust_accuracy", "robust acc"),
+    ("accuracy", "accuracy"),
+    ("accuracy_drop", "drop"),
+    ("corruption_error", "CE"),
+    ("mean_corruption_error", "mCE"),
     ("attack_success_rate", "success"),
     ("perturbation_linf_mean", "L∞ mean"),
     ("perturbation_linf_median", "L∞ median"),
@@ -17,7 +21,52 @@ pub(crate) const KNOWN_METRICS: [(&str, &str); 9] = [
     ("perturbation_l2_median", "L2 median"),
     ("queries_per_success_mean", "queries mean"),
     ("queries_per_success_median", "queries median"),
+    ("ece", "ECE"),
+    ("ece_equal_mass", "ECE (equal mass)"),
+    ("max_calibration_error", "MCE"),
+    ("brier", "Brier"),
+    ("nll", "NLL"),
+    ("error_auroc", "AUROC (errors)"),
+    ("aurc", "AURC"),
+    ("temperature", "T"),
+    ("ece_scaled", "ECE (T-scaled)"),
+    ("nll_scaled", "NLL (T-scaled)"),
+    ("brier_scaled", "Brier (T-scaled)"),
+    ("conformal_coverage", "coverage"),
+    ("mean_set_size", "set size"),
+    ("fallback_rate", "fallback"),
 ];
+
+/// Metrics about calibration and uncertainty, shown in their own table.
+pub(crate) fn is_calibration(name: &str) -> bool {
+    matches!(
+        name,
+        "ece"
+            | "ece_equal_mass"
+            | "max_calibration_error"
+            | "brier"
+            | "nll"
+            | "error_auroc"
+            | "aurc"
+            | "temperature"
+            | "ece_scaled"
+            | "nll_scaled"
+            | "brier_scaled"
+            | "conformal_coverage"
+            | "mean_set_size"
+            | "fallback_rate"
+    )
+}
+
+/// The accuracy a stress step is judged by: `robust_accuracy` for attacks, `accuracy` for
+/// corruptions and lighting.
+pub(crate) fn stressed_accuracy(step: &StepResult) -> &'static str {
+    if step.points.iter().any(|p| p.metric("robust_accuracy").is_some()) {
+        "robust_accuracy"
+    } else {
+        "accuracy"
+    }
+}
 
 /// The metric names present in any of `points`: known ones in display order, then the others
 /// in order of appearance.
@@ -44,7 +93,10 @@ pub(crate) fn metric_label(name: &str) -> &str {
 
 /// Whether a metric is a proportion in [0, 1].
 pub(crate) fn is_proportion(name: &str) -> bool {
-    name.ends_with("accuracy") || name.ends_with("_rate")
+    name.ends_with("accuracy")
+        || name.ends_with("_rate")
+        || name.starts_with("ece")
+        || matches!(name, "accuracy_drop" | "conformal_coverage" | "max_calibration_error")
 }
 
 /// A value for people: three decimals for proportions, four significant digits otherwise,

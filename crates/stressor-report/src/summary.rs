@@ -96,20 +96,26 @@ fn write_step(step: &StepResult, out: &mut impl Write) -> io::Result<()> {
         info.kind == StepKind::Attack || step.points.iter().any(|point| point.dial_value.is_some());
     if !sweeps {
         for point in &step.points {
-            let metrics: Vec<String> = point
-                .metrics
-                .iter()
-                .map(|m| {
-                    let text = number::estimate(&m.name, &m.estimate);
-                    format!("{} {text} n={}", plain(&m.name), m.estimate.n)
-                })
-                .collect();
-            let label = if info.kind == StepKind::SteadyState {
-                "steady state".to_owned()
-            } else {
-                plain(&info.id)
+            let line = |include: &dyn Fn(&str) -> bool| -> Vec<String> {
+                point
+                    .metrics
+                    .iter()
+                    .filter(|m| include(&m.name))
+                    .map(|m| {
+                        let text = number::estimate(&m.name, &m.estimate);
+                        format!("{} {text} n={}", plain(&m.name), m.estimate.n)
+                    })
+                    .collect()
             };
-            writeln!(out, "{label}  {}", metrics.join("  "))?;
+            let label = match info.kind {
+                StepKind::SteadyState => "steady state".to_owned(),
+                _ => plain(&info.id),
+            };
+            writeln!(out, "{label}  {}", line(&|name| !number::is_calibration(name)).join("  "))?;
+            let calibration = line(&|name| TERMINAL_CALIBRATION.contains(&name));
+            if !calibration.is_empty() {
+                writeln!(out, "  calibration  {}", calibration.join("  "))?;
+            }
         }
         return Ok(());
     }
@@ -123,6 +129,7 @@ fn write_step(step: &StepResult, out: &mut impl Write) -> io::Result<()> {
     let names: Vec<&str> = number::metric_names(&step.points)
         .into_iter()
         .filter(|name| *name != "clean_accuracy" && !name.ends_with("_median"))
+        .filter(|name| !number::is_calibration(name) || TERMINAL_SWEEP_CALIBRATION.contains(name))
         .collect();
     let dial = match info.dial_name.as_deref() {
         Some("epsilon") | None => "ε",
@@ -135,7 +142,9 @@ fn write_step(step: &StepResult, out: &mut impl Write) -> io::Result<()> {
         let mut row = vec![point.dial_value.map_or_else(|| "-".to_owned(), number::dial)];
         for name in &names {
             let cell = match point.metric(name) {
-                Some(estimate) if *name == "robust_accuracy" => number::estimate(name, estimate),
+                Some(estimate) if matches!(*name, "robust_accuracy" | "accuracy") => {
+                    number::estimate(name, estimate)
+                }
                 Some(estimate) => number::value(name, estimate.value),
                 None => "-".to_owned(),
             };
@@ -145,6 +154,12 @@ fn write_step(step: &StepResult, out: &mut impl Write) -> io::Result<()> {
     }
     write_table(&rows, out)
 }
+
+/// Calibration metrics the terminal shows for the steady state; the rest are in the reports.
+const TERMINAL_CALIBRATION: &[&str] =
+    &["ece", "brier", "nll", "temperature", "ece_scaled", "conformal_coverage", "fallback_rate"];
+/// Calibration metrics the terminal shows per dial value.
+const TERMINAL_SWEEP_CALIBRATION: &[&str] = &["ece", "fallback_rate"];
 
 fn write_table(rows: &[Vec<String>], out: &mut impl Write) -> io::Result<()> {
     let n_columns = rows.iter().map(Vec::len).max().unwrap_or(0);

@@ -9,9 +9,9 @@ use std::time::Duration;
 use base64::Engine as _;
 use rand::Rng as _;
 use stressor_core::{
-    ClassAccuracy, Comparison, ConfusionGrowth, Estimate, Event, EventSink, Exemplar, Gate,
-    GateBound, GateOutcome, MetricValue, RunInfo, Seed, StepInfo, StepKind, StepPoint, StepResult,
-    Verdict, Warning,
+    CalibrationCurves, ClassAccuracy, Comparison, ConfusionGrowth, Estimate, Event, EventSink,
+    Exemplar, Gate, GateBound, GateOutcome, MetricValue, ReliabilityBin, RunInfo, Seed, StepInfo,
+    StepKind, StepPoint, StepResult, Verdict, Warning,
 };
 use stressor_report::{Collector, RunRecord, html, json, junit, summary};
 
@@ -79,6 +79,7 @@ fn events(n_exemplars: usize) -> Vec<Event> {
             confusion_growth: vec![],
             exemplars: vec![],
             loss_trace: vec![],
+            calibration: None,
         }],
         elapsed: Duration::from_millis(120),
     };
@@ -105,6 +106,8 @@ fn events(n_exemplars: usize) -> Vec<Event> {
                     metric("perturbation_linf_median", Estimate::median(&lengths, Seed::new(2))),
                     // No successes at ε = 0: a NaN metric that must become null.
                     metric("perturbation_l2_mean", Estimate::proportion(0, 0)),
+                    metric("ece", Estimate::mean(&[0.02 + 0.05 * i as f64, 0.1], Seed::new(3))),
+                    metric("fallback_rate", Estimate::proportion(10 + 20 * i as u64, n)),
                 ],
                 per_class: (0..3)
                     .map(|label| ClassAccuracy {
@@ -121,6 +124,23 @@ fn events(n_exemplars: usize) -> Vec<Event> {
                 }],
                 exemplars: exemplars(&mut rng, epsilon as f32, n_exemplars),
                 loss_trace: (0..10).map(|step| 0.3 + 0.1 * step as f64 * epsilon * 30.0).collect(),
+                calibration: Some(CalibrationCurves {
+                    reliability: (0..5)
+                        .map(|b| ReliabilityBin {
+                            lower: f64::from(b) / 5.0,
+                            upper: f64::from(b + 1) / 5.0,
+                            count: if b == 0 { 0 } else { 10 },
+                            mean_confidence: if b == 0 {
+                                f64::NAN
+                            } else {
+                                (f64::from(b) + 0.5) / 5.0
+                            },
+                            accuracy: if b == 0 { f64::NAN } else { f64::from(b) / 5.0 },
+                        })
+                        .collect(),
+                    confidence_histogram: vec![0, 10, 10, 10, 10],
+                    risk_coverage: vec![(0.25, 0.0), (0.5, 0.1), (1.0, 0.3)],
+                }),
             }
         })
         .collect();
@@ -223,6 +243,13 @@ fn json_round_trips_through_the_schema_types_and_validates() {
     let again = serde_json::to_string_pretty(&report).unwrap() + "\n";
     assert!(again == text, "JSON changed on a round trip through the schema types");
 
+    // Calibration curves travel, empty bins as null.
+    let calibration = report.steps[1].points[0].calibration.as_ref().unwrap();
+    assert_eq!(calibration.reliability.len(), 5);
+    assert!(calibration.reliability[0].accuracy.is_nan());
+    assert_eq!(calibration.risk_coverage[1], (0.5, 0.1));
+    assert!(text.contains("\"mean_confidence\": null"));
+
     // NaN became null, pixels stayed out.
     assert!(text.contains("\"value\": null"));
     assert!(!text.contains("NaN"));
@@ -298,8 +325,13 @@ fn html_contains_charts_and_tables() {
     let page = html::to_string(&record(), &html::HtmlConfig::default());
     assert!(page.starts_with("<!DOCTYPE html>"));
     assert!(page.contains("<span class=\"badge fail\">FAIL</span>"));
-    // Accuracy against ε, per-class bars, loss trace.
-    assert_eq!(page.matches("<svg class=\"chart\"").count(), 3, "{page}");
+    // Accuracy and ECE against ε, reliability diagram, risk–coverage, per-class bars, loss
+    // trace.
+    assert_eq!(page.matches("<svg class=\"chart\"").count(), 5, "{page}");
+    assert!(page.contains("reliability diagram"));
+    assert!(page.contains("risk–coverage"));
+    assert!(page.contains("ECE (95% CI)"));
+    assert!(page.contains("<th title=\"fallback_rate\">fallback</th>"));
     assert!(page.contains("<polygon class=\"band\""));
     assert!(page.contains("stroke-dasharray"), "clean accuracy reference line");
     assert!(page.contains("ε (epsilon)"));
@@ -421,7 +453,7 @@ fn reporters_tolerate_missing_metrics_and_odd_shapes() {
         }
     }
     let page = html::to_string(&record, &html::HtmlConfig::default());
-    assert!(page.contains("No robust accuracy was measured."));
+    assert!(page.contains("No accuracy was measured."));
     assert!(page.contains("not an image"));
     assert!(embedded_pngs(&page).is_empty());
     let text = summary::to_string(&record);

@@ -13,11 +13,12 @@ use stressor_core::{
     StepPoint, StepResult, Verdict, Warning,
 };
 use stressor_data::DataError;
-use stressor_model::{Model, ModelError};
+use stressor_model::{Model, ModelError, Scores};
 
+use crate::measure::{PREDICT_BATCH, Uncertainty, predict_scores};
 use crate::plan::{
-    AttackKind, AttackPlan, DataSource, NormKind, Plan, StepPlan, Stress, TargetPlan, TargetRule,
-    same_dial,
+    ArrayLayout, AttackKind, AttackPlan, DataSource, NormKind, Plan, StepPlan, Stress, TargetRule,
+    ValueScale, same_dial,
 };
 
 /// The version of the built-in model's training recipe (architecture, data slice, initialisation)
@@ -75,6 +76,31 @@ pub enum EngineError {
         #[source]
         source: AttackError,
     },
+    /// The ONNX model could not be loaded.
+    #[cfg(feature = "candle")]
+    #[error("cannot load ONNX model {}", path.display())]
+    Onnx {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: Box<stressor_onnx::OnnxError>,
+    },
+    /// A corruption or lighting shift could not be applied to the data.
+    #[error("step `{step}`: the stress cannot be applied to this data")]
+    Shift {
+        /// The step.
+        step: String,
+        /// The cause.
+        #[source]
+        source: stressor_corruption::CorruptionError,
+    },
+    /// The calibration split could not be used.
+    #[error("calibration: {reason}")]
+    Calibration {
+        /// What went wrong.
+        reason: String,
+    },
     /// This build has no tensor backend for the built-in models.
     #[error("this build of stressor has no candle backend for built-in models")]
     NoBackend,
@@ -101,9 +127,9 @@ pub fn run(
     clock: &dyn Clock,
     sink: &mut dyn EventSink,
 ) -> Result<RunOutcome, EngineError> {
-    let data = load_data(plan)?;
+    let (data, calibration) = load_data(plan)?;
     let model = load_model(plan, config, sink)?;
-    run_with(plan, config, model.as_ref(), &data, clock, sink)
+    run_split(plan, config, model.as_ref(), &data, calibration.as_ref(), clock, sink)
 }
 
 /// Runs `plan` against a model and data set given by the caller (the plan's `target` and
@@ -116,6 +142,20 @@ pub fn run_with(
     config: &EngineConfig,
     model: &dyn Model,
     data: &Dataset,
+    clock: &dyn Clock,
+    sink: &mut dyn EventSink,
+) -> Result<RunOutcome, EngineError> {
+    run_split(plan, config, model, data, None, clock, sink)
+}
+
+/// Runs `plan` on `data`, with `calibration` (disjoint from `data`) fitting temperature scaling
+/// and the conformal threshold.
+fn run_split(
+    plan: &Plan,
+    config: &EngineConfig,
+    model: &dyn Model,
+    data: &Dataset,
+    calibration: Option<&Dataset>,
     clock: &dyn Clock,
     sink: &mut dyn EventSink,
 ) -> Result<RunOutcome, EngineError> {
@@ -156,15 +196,40 @@ pub fn run_with(
         stressor_version: config.stressor_version.clone(),
     }));
 
-    let clean_predictions = predict_all(model, &data.inputs)?;
-    let mut runner = Runner { plan, config, clock, sink, model, data, clean_predictions };
-    let steady = runner.steady_state();
+    let uncertainty = Uncertainty::fit(&plan.calibration, model, calibration)?;
+    let clean_scores = predict_scores(model, &data.inputs)?;
+    let clean_predictions = clean_scores.predictions();
+    let mut runner =
+        Runner { plan, config, clock, sink, model, data, uncertainty, clean_predictions };
+    let steady = runner.steady_state(&clean_scores);
     let mut results = vec![steady];
     for step in &plan.steps {
-        let result = runner.step(step)?;
+        let result = match &step.stress {
+            Stress::Attack(attack) => runner.attack_step(step, attack)?,
+            Stress::Corruption(corruption) => {
+                let corruption = *corruption;
+                let apply = move |inputs: &Batch, severity: f64, seed: Seed| {
+                    // The planner only lets whole severities 1–5 through.
+                    corruption.apply(inputs, severity as u8, seed)
+                };
+                let parameter = ("corruption", corruption.name());
+                runner.shift_step(step, StepKind::Corruption, parameter, &apply)?
+            }
+            Stress::Lighting(lighting) => {
+                let lighting = *lighting;
+                let apply = move |inputs: &Batch, value: f64, seed: Seed| {
+                    lighting.apply(inputs, value, seed)
+                };
+                let parameter = ("lighting", lighting.name());
+                runner.shift_step(step, StepKind::Lighting, parameter, &apply)?
+            }
+        };
         results.push(result);
     }
     runner.cross_step_warnings(&results);
+    if let Some(summary) = runner.corruption_summary(&results) {
+        results.push(summary);
+    }
 
     let gates: Vec<&Gate> =
         plan.steady_state_gates.iter().chain(plan.steps.iter().flat_map(|s| &s.gates)).collect();
@@ -183,7 +248,8 @@ pub fn run_with(
     Ok(RunOutcome { verdict, n_gates: gates.len(), n_failed })
 }
 
-fn load_data(plan: &Plan) -> Result<Dataset, EngineError> {
+/// The evaluated samples and, when the plan asks for one, a disjoint calibration split.
+fn load_data(plan: &Plan) -> Result<(Dataset, Option<Dataset>), EngineError> {
     let data = match &plan.data.source {
         DataSource::FashionMnist { test_split } => {
             let split = if *test_split {
@@ -199,13 +265,87 @@ fn load_data(plan: &Plan) -> Result<Dataset, EngineError> {
                 .map_or_else(|| "idx".to_string(), |n| n.to_string_lossy().into_owned());
             stressor_data::load_idx_files(images, labels, class_names.clone(), &name)?
         }
-    };
-    Ok(match plan.data.samples {
-        Some(n) if n < data.len() => {
-            stressor_data::sample(&data, n, plan.seed.derive("data/sample"))
+        DataSource::Cifar10Samples => stressor_data::cifar10_samples()?,
+        DataSource::Cifar10 { files, class_names } => {
+            stressor_data::load_cifar10_binary(files, class_names.clone(), None)?
         }
-        _ => data,
-    })
+        DataSource::Npy { images, labels, layout, scale, class_names } => {
+            let data = stressor_data::load_npy(
+                images,
+                labels,
+                data_layout(*layout),
+                data_scale(*scale),
+                None,
+            )?;
+            with_class_names(data, class_names.as_ref())?
+        }
+        DataSource::Npz { path, images_key, labels_key, layout, scale, class_names } => {
+            let data = stressor_data::load_npz(
+                path,
+                images_key,
+                labels_key,
+                data_layout(*layout),
+                data_scale(*scale),
+                None,
+            )?;
+            with_class_names(data, class_names.as_ref())?
+        }
+        DataSource::Folder { path, channels, size } => {
+            stressor_data::load_image_folder(path, *channels, *size, None)?
+        }
+        DataSource::Csv { path, label_column, shape, scale, header } => {
+            use stressor_data::csv::{Header, LabelColumn};
+            let label_column = match label_column.as_str() {
+                "first" => LabelColumn::First,
+                "last" => LabelColumn::Last,
+                name => LabelColumn::Named(name.to_string()),
+            };
+            let header = match header {
+                Some(true) => Header::Present,
+                Some(false) => Header::Absent,
+                None => Header::Auto,
+            };
+            stressor_data::load_csv(
+                path,
+                label_column,
+                shape.clone(),
+                data_scale(*scale),
+                header,
+                None,
+            )?
+        }
+    };
+    let n_eval = plan.data.samples.unwrap_or(data.len()).min(data.len());
+    let n_calibration = plan.calibration.samples;
+    if n_calibration == 0 {
+        let eval = stressor_data::sample(&data, n_eval, plan.seed.derive("data/sample"));
+        return Ok((eval, None));
+    }
+    // The calibration split comes out of the data set first, so the evaluated samples never
+    // include it; when the data set is too small for both, the evaluated samples shrink.
+    if data.len() < 2 {
+        return Err(EngineError::Calibration {
+            reason: format!(
+                "data set `{}` has {} sample(s): too few to split off a calibration set \
+                 (set `calibration.samples = 0` to run without one)",
+                data.name,
+                data.len()
+            ),
+        });
+    }
+    let n_calibration = n_calibration.min(data.len() / 2);
+    let calibration_indices =
+        stressor_data::sample_indices(&data, n_calibration, plan.seed.derive("data/calibration"));
+    let mut is_calibration = vec![false; data.len()];
+    for &i in &calibration_indices {
+        is_calibration[i] = true;
+    }
+    let rest: Vec<usize> = (0..data.len()).filter(|&i| !is_calibration[i]).collect();
+    let calibration = data.select(&calibration_indices);
+    let rest = data.select(&rest);
+    let eval =
+        stressor_data::sample(&rest, n_eval.min(rest.len()), plan.seed.derive("data/sample"));
+    Ok((eval, Some(calibration)))
 }
 
 #[cfg(feature = "candle")]
@@ -214,9 +354,30 @@ fn load_model(
     config: &EngineConfig,
     sink: &mut dyn EventSink,
 ) -> Result<Box<dyn Model>, EngineError> {
+    use crate::plan::TargetPlan;
     use stressor_model::builtin::{FashionCnn, TrainConfig, TrainProgress};
     match &plan.target {
         TargetPlan::Safetensors { path, .. } => Ok(Box::new(FashionCnn::load(path)?)),
+        TargetPlan::Onnx { path, input, probabilities } => {
+            let spec = stressor_onnx::InputSpec {
+                layout: if input.channels_last {
+                    stressor_onnx::Layout::Nhwc
+                } else {
+                    stressor_onnx::Layout::Nchw
+                },
+                scale: input.scale,
+                mean: input.mean.clone(),
+                std: input.std.clone(),
+                output: if *probabilities {
+                    stressor_onnx::OutputKind::Probabilities
+                } else {
+                    stressor_onnx::OutputKind::Logits
+                },
+            };
+            let model = stressor_onnx::OnnxModel::load(path, spec, None)
+                .map_err(|source| EngineError::Onnx { path: path.clone(), source: Box::new(source) })?;
+            Ok(Box::new(model))
+        }
         TargetPlan::Builtin { train_seed, .. } => {
             let train_config = TrainConfig::default();
             // The name carries everything the weights depend on, so a changed recipe retrains.
@@ -293,23 +454,12 @@ struct Runner<'a> {
     sink: &'a mut dyn EventSink,
     model: &'a dyn Model,
     data: &'a Dataset,
+    uncertainty: Uncertainty,
     clean_predictions: Vec<u32>,
 }
 
-/// Batch size for plain predictions.
-const PREDICT_BATCH: usize = 512;
-
-fn predict_all(model: &dyn Model, inputs: &Batch) -> Result<Vec<u32>, ModelError> {
-    let mut predictions = Vec::with_capacity(inputs.len());
-    for start in (0..inputs.len()).step_by(PREDICT_BATCH) {
-        let end = (start + PREDICT_BATCH).min(inputs.len());
-        predictions.extend(model.predict(&inputs.slice(start, end))?.predictions());
-    }
-    Ok(predictions)
-}
-
 impl Runner<'_> {
-    fn steady_state(&mut self) -> StepResult {
+    fn steady_state(&mut self, clean_scores: &Scores) -> StepResult {
         let started = self.clock.elapsed();
         let info = StepInfo {
             id: "steady-state".into(),
@@ -322,20 +472,28 @@ impl Runner<'_> {
         let predictions = &self.clean_predictions;
         let correct = count_correct(predictions, &self.data.labels);
         let per_class = per_class(self.data, predictions, predictions);
+        let mut metrics =
+            vec![metric("clean_accuracy", Estimate::proportion(correct, self.data.len() as u64))];
+        let (calibration_metrics, curves) = self.uncertainty.measure(
+            clean_scores,
+            &self.data.labels,
+            self.plan.seed.derive("steady-state/calibration"),
+        );
+        metrics.extend(calibration_metrics);
         let point = StepPoint {
             dial_value: None,
-            metrics: vec![metric(
-                "clean_accuracy",
-                Estimate::proportion(correct, self.data.len() as u64),
-            )],
+            metrics,
             per_class,
             confusion_growth: Vec::new(),
             exemplars: Vec::new(),
             loss_trace: Vec::new(),
+            calibration: Some(curves),
         };
+        let mut parameters = vec![("samples".into(), self.data.len().to_string())];
+        parameters.extend(self.uncertainty.parameters());
         let result = StepResult {
             info,
-            parameters: vec![("samples".into(), self.data.len().to_string())],
+            parameters,
             points: vec![point],
             elapsed: self.clock.elapsed().saturating_sub(started),
         };
@@ -343,8 +501,11 @@ impl Runner<'_> {
         result
     }
 
-    fn step(&mut self, step: &StepPlan) -> Result<StepResult, EngineError> {
-        let Stress::Attack(attack_plan) = &step.stress;
+    fn attack_step(
+        &mut self,
+        step: &StepPlan,
+        attack_plan: &AttackPlan,
+    ) -> Result<StepResult, EngineError> {
         let started = self.clock.elapsed();
         let info = StepInfo {
             id: step.id.clone(),
@@ -406,8 +567,9 @@ impl Runner<'_> {
             }
             let loss_trace: Vec<f64> =
                 loss_sum.iter().map(|s| s / attacked.len().max(1) as f64).collect();
-            let adversarial_predictions = predict_all(self.model, &adversarial)?;
-            points.push(self.point(
+            let adversarial_scores = predict_scores(self.model, &adversarial)?;
+            let adversarial_predictions = adversarial_scores.predictions();
+            let mut point = self.point(
                 epsilon,
                 attack_plan,
                 &attacked,
@@ -418,7 +580,15 @@ impl Runner<'_> {
                 &queries,
                 loss_trace,
                 point_seed,
-            ));
+            );
+            let (calibration_metrics, curves) = self.uncertainty.measure(
+                &adversarial_scores,
+                &self.data.labels,
+                point_seed.derive("calibration"),
+            );
+            point.metrics.extend(calibration_metrics);
+            point.calibration = Some(curves);
+            points.push(point);
         }
         let result = StepResult {
             info,
@@ -429,6 +599,174 @@ impl Runner<'_> {
         self.step_warnings(&result, attack_plan);
         self.sink.event(&Event::StepFinished(result.clone()));
         Ok(result)
+    }
+
+    /// A corruption or lighting step: every sample is shifted at every dial value and
+    /// predicted again; the model is only queried, never differentiated.
+    fn shift_step(
+        &mut self,
+        step: &StepPlan,
+        kind: StepKind,
+        (what, name): (&str, &str),
+        apply: &dyn Fn(&Batch, f64, Seed) -> Result<Batch, stressor_corruption::CorruptionError>,
+    ) -> Result<StepResult, EngineError> {
+        let started = self.clock.elapsed();
+        let info = StepInfo {
+            id: step.id.clone(),
+            kind,
+            description: step.description(),
+            dial_name: Some(step.dial_name.clone()),
+            dial_values: step.dial_values.clone(),
+        };
+        self.sink.event(&Event::StepStarted(info.clone()));
+        let seed = self.plan.seed.derive(&format!("step/{}", step.id));
+        let data = self.data;
+        let n = data.len() as u64;
+        let clean_correct: Vec<bool> =
+            self.clean_predictions.iter().zip(&data.labels).map(|(p, l)| p == l).collect();
+        let total = step.dial_values.len() as u64;
+        let mut points = Vec::with_capacity(step.dial_values.len());
+        for (dial_idx, &value) in step.dial_values.iter().enumerate() {
+            let point_seed = seed.derive_index(dial_idx as u64);
+            let shifted = apply(&data.inputs, value, point_seed.derive("shift"))
+                .map_err(|source| EngineError::Shift { step: step.id.clone(), source })?;
+            let scores = predict_scores(self.model, &shifted)?;
+            let predictions = scores.predictions();
+            let stressed_correct: Vec<bool> =
+                predictions.iter().zip(&data.labels).map(|(p, l)| p == l).collect();
+            let n_clean = clean_correct.iter().filter(|c| **c).count() as u64;
+            let n_stressed = stressed_correct.iter().filter(|c| **c).count() as u64;
+            // Paired per-sample differences, so the interval reflects that the same samples
+            // are compared.
+            let drops: Vec<f64> = clean_correct
+                .iter()
+                .zip(&stressed_correct)
+                .map(|(c, s)| f64::from(u8::from(*c)) - f64::from(u8::from(*s)))
+                .collect();
+            let mut metrics = vec![
+                metric("clean_accuracy", Estimate::proportion(n_clean, n)),
+                metric("accuracy", Estimate::proportion(n_stressed, n)),
+                metric("accuracy_drop", Estimate::mean(&drops, point_seed.derive("ci/drop"))),
+            ];
+            let (calibration_metrics, curves) =
+                self.uncertainty.measure(&scores, &data.labels, point_seed.derive("calibration"));
+            metrics.extend(calibration_metrics);
+            // Exemplars: samples the shift broke first, then any others.
+            let broken = (0..data.len()).filter(|&i| clean_correct[i] && !stressed_correct[i]);
+            let others = (0..data.len()).filter(|&i| !(clean_correct[i] && !stressed_correct[i]));
+            let exemplars = broken
+                .chain(others)
+                .take(self.config.exemplars_per_point)
+                .map(|i| Exemplar {
+                    index: i,
+                    label: data.labels[i],
+                    clean_prediction: self.clean_predictions[i],
+                    stressed_prediction: predictions[i],
+                    shape: data.inputs.sample_shape().to_vec(),
+                    clean: data.inputs.sample(i).to_vec(),
+                    stressed: shifted.sample(i).to_vec(),
+                })
+                .collect();
+            points.push(StepPoint {
+                dial_value: Some(value),
+                metrics,
+                per_class: per_class(data, &self.clean_predictions, &predictions),
+                confusion_growth: confusion_growth(data, &self.clean_predictions, &predictions),
+                exemplars,
+                loss_trace: Vec::new(),
+                calibration: Some(curves),
+            });
+            self.sink.event(&Event::Progress {
+                step_id: step.id.clone(),
+                done: dial_idx as u64 + 1,
+                total,
+            });
+        }
+        let parameters = vec![
+            (what.to_string(), name.to_string()),
+            (step.dial_name.clone(), fmt_dials(&step.dial_values)),
+        ];
+        let result = StepResult {
+            info,
+            parameters,
+            points,
+            elapsed: self.clock.elapsed().saturating_sub(started),
+        };
+        self.sink.event(&Event::StepFinished(result.clone()));
+        Ok(result)
+    }
+
+    /// The corruption error of every corruption step and their mean (mCE), relative to the
+    /// clean error (Hendrycks & Dietterich 2019 normalise by AlexNet's errors instead): for
+    /// corruption c, `CE_c = Σ_s E_{c,s} / (S · E_clean)` over its S severities, and
+    /// `mCE = mean_c CE_c`. 1 means the corruption does not hurt; 2 means it doubles the errors.
+    fn corruption_summary(&mut self, results: &[StepResult]) -> Option<StepResult> {
+        let steady = results.first()?.points.first()?.metric("clean_accuracy")?;
+        let clean_error = 1.0 - steady.value;
+        let n = self.data.len() as u64;
+        let mut metrics = Vec::new();
+        let mut errors = Vec::new();
+        for (step, result) in self.plan.steps.iter().zip(&results[1..]) {
+            let Stress::Corruption(corruption) = step.stress else { continue };
+            let point_errors: Vec<f64> = result
+                .points
+                .iter()
+                .filter_map(|p| Some(1.0 - p.metric("accuracy")?.value))
+                .collect();
+            if point_errors.is_empty() {
+                continue;
+            }
+            let mean_error = point_errors.iter().sum::<f64>() / point_errors.len() as f64;
+            let ce = mean_error / clean_error;
+            errors.push(ce);
+            metrics.push(metric(
+                &format!("corruption_error.{}", corruption.name()),
+                Estimate::exact(ce, n),
+            ));
+        }
+        if errors.is_empty() {
+            return None;
+        }
+        if clean_error <= 0.0 {
+            self.warn(
+                None,
+                "corruption/no-clean-error",
+                "the model makes no error on clean data, so corruption errors relative to the \
+                 clean error are infinite; compare accuracies instead"
+                    .into(),
+            );
+        }
+        let mce = errors.iter().sum::<f64>() / errors.len() as f64;
+        metrics.insert(0, metric("mean_corruption_error", Estimate::exact(mce, n)));
+        let info = StepInfo {
+            id: "corruption-summary".into(),
+            kind: StepKind::Summary,
+            description: format!(
+                "corruption error relative to the clean error ({:.3}) over {} corruption(s); \
+                 1 = no harm",
+                clean_error,
+                errors.len()
+            ),
+            dial_name: None,
+            dial_values: Vec::new(),
+        };
+        self.sink.event(&Event::StepStarted(info.clone()));
+        let result = StepResult {
+            info,
+            parameters: vec![("baseline".into(), "clean error".into())],
+            points: vec![StepPoint {
+                dial_value: None,
+                metrics,
+                per_class: Vec::new(),
+                confusion_growth: Vec::new(),
+                exemplars: Vec::new(),
+                loss_trace: Vec::new(),
+                calibration: None,
+            }],
+            elapsed: std::time::Duration::ZERO,
+        };
+        self.sink.event(&Event::StepFinished(result.clone()));
+        Some(result)
     }
 
     #[expect(clippy::too_many_arguments, reason = "one call site; a struct would only rename them")]
@@ -510,6 +848,7 @@ impl Runner<'_> {
             confusion_growth: confusion_growth(data, clean_predictions, adversarial_predictions),
             exemplars,
             loss_trace,
+            calibration: None,
         }
     }
 
@@ -571,12 +910,12 @@ impl Runner<'_> {
         let steps = &self.plan.steps;
         let mut found = Vec::new();
         for (black_idx, black) in steps.iter().enumerate() {
-            let Stress::Attack(black_plan) = &black.stress;
+            let Some(black_plan) = black.attack() else { continue };
             if black_plan.kind.is_white_box() {
                 continue;
             }
             for (white_idx, white) in steps.iter().enumerate() {
-                let Stress::Attack(white_plan) = &white.stress;
+                let Some(white_plan) = white.attack() else { continue };
                 if !white_plan.kind.is_white_box()
                     || white_plan.norm != black_plan.norm
                     || white_plan.targeted != black_plan.targeted
@@ -721,6 +1060,47 @@ fn choose_targets(
             Some(targets)
         }
     })
+}
+
+fn data_layout(layout: ArrayLayout) -> stressor_data::Layout {
+    match layout {
+        ArrayLayout::Nchw => stressor_data::Layout::Nchw,
+        ArrayLayout::Nhwc => stressor_data::Layout::Nhwc,
+    }
+}
+
+fn data_scale(scale: ValueScale) -> stressor_data::Scale {
+    match scale {
+        ValueScale::Auto => stressor_data::Scale::Auto,
+        ValueScale::Unit => stressor_data::Scale::Unit,
+        ValueScale::Byte => stressor_data::Scale::Byte,
+    }
+}
+
+/// `data` with the scenario's class names, when it gives any; they must cover every label.
+fn with_class_names(
+    mut data: Dataset,
+    names: Option<&Vec<String>>,
+) -> Result<Dataset, EngineError> {
+    let Some(names) = names else { return Ok(data) };
+    if let Some(max) = data.labels.iter().max()
+        && *max as usize >= names.len()
+    {
+        return Err(EngineError::Mismatch {
+            data: data.name.clone(),
+            model: "the scenario".into(),
+            reason: format!(
+                "`data.class_names` names {} classes but the data has label {max}",
+                names.len()
+            ),
+        });
+    }
+    data.class_names = names.clone();
+    Ok(data)
+}
+
+fn fmt_dials(values: &[f64]) -> String {
+    values.iter().map(|v| crate::plan::fmt_value(*v)).collect::<Vec<_>>().join(", ")
 }
 
 fn metric(name: &str, estimate: Estimate) -> MetricValue {

@@ -29,6 +29,7 @@
 
 pub mod engine;
 mod error;
+mod measure;
 pub mod options;
 pub mod plan;
 

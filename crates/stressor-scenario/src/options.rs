@@ -25,48 +25,135 @@ pub struct ScenarioOptions {
     /// Gates that must hold on clean data.
     #[serde(default)]
     pub steady_state: Option<SteadyStateOptions>,
+    /// How calibration and uncertainty are measured.
+    #[serde(default)]
+    pub calibration: Option<Spanned<CalibrationOptions>>,
     /// Stress steps, run in order.
     #[serde(default)]
     pub steps: Vec<Spanned<StepOptions>>,
+}
+
+/// Calibration and uncertainty settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalibrationOptions {
+    /// Equal-width (and equal-mass) bins of the reliability diagram and ECE (default 15).
+    #[serde(default)]
+    pub bins: Option<Spanned<u64>>,
+    /// Conformal miscoverage α: prediction sets hold the true class with probability ≥ 1 − α
+    /// on clean, exchangeable data (default 0.1).
+    #[serde(default)]
+    pub alpha: Option<Spanned<f64>>,
+    /// Size of the calibration split, drawn from the data set disjoint from the evaluated
+    /// samples; it fits temperature scaling and the conformal threshold (default 500; 0 turns
+    /// both off).
+    #[serde(default)]
+    pub samples: Option<Spanned<u64>>,
+    /// Fit temperature scaling on the calibration split and report scaled metrics beside the
+    /// raw ones (default true).
+    #[serde(default)]
+    pub temperature_scaling: Option<bool>,
 }
 
 /// The model under test.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetOptions {
-    /// `builtin` (a model stressor trains and caches) or `safetensors` (weights for a built-in
-    /// architecture, from a file).
+    /// `builtin` (a model stressor trains and caches), `safetensors` (weights for a built-in
+    /// architecture, from a file) or `onnx` (a user's ONNX image classifier).
     pub kind: Spanned<String>,
-    /// The architecture: `fashion-cnn`.
-    pub model: Spanned<String>,
-    /// The weights file, for `kind = "safetensors"`; relative to the scenario file.
+    /// The architecture, for `builtin` and `safetensors`: `fashion-cnn`.
+    #[serde(default)]
+    pub model: Option<Spanned<String>>,
+    /// The weights or model file, for `safetensors` and `onnx`; relative to the scenario file.
     #[serde(default)]
     pub path: Option<Spanned<String>>,
     /// The seed the built-in model is trained with (independent of the scenario seed, so
     /// changing the scenario seed does not retrain).
     #[serde(default)]
     pub train_seed: Option<u64>,
+    /// For `onnx`: how stressor's inputs (NCHW, values in [0, 1]) become the graph's input.
+    #[serde(default)]
+    pub input: Option<Spanned<InputOptions>>,
+    /// For `onnx`: what the graph outputs, `logits` (default) or `probabilities`.
+    #[serde(default)]
+    pub output: Option<Spanned<String>>,
+}
+
+/// An ONNX graph's input convention.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputOptions {
+    /// `nchw` (default) or `nhwc`: the layout the graph expects.
+    #[serde(default)]
+    pub layout: Option<Spanned<String>>,
+    /// 1 (default: the graph takes values in [0, 1]) or 255 (values in [0, 255]).
+    #[serde(default)]
+    pub scale: Option<Spanned<f64>>,
+    /// Per-channel mean subtracted after scaling.
+    #[serde(default)]
+    pub mean: Option<Spanned<Vec<f64>>>,
+    /// Per-channel standard deviation divided by after the mean.
+    #[serde(default)]
+    pub std: Option<Spanned<Vec<f64>>>,
 }
 
 /// The data set.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataOptions {
-    /// `builtin` (shipped with stressor) or `idx` (IDX files, the MNIST family's format).
+    /// `builtin` (shipped with stressor), `idx` (the MNIST family's format), `cifar10` (the
+    /// CIFAR-10 binary format), `npy`, `npz`, `folder` (PNG/JPEG files in one folder per class)
+    /// or `csv`.
     pub source: Spanned<String>,
-    /// For `builtin`: `fashion-mnist`.
+    /// For `builtin`: `fashion-mnist` (default) or `cifar10-samples` (20 real CIFAR-10 test
+    /// images).
     #[serde(default)]
     pub dataset: Option<Spanned<String>>,
-    /// For `builtin`: `test` (default) or `train`.
+    /// For `builtin` Fashion-MNIST: `test` (default) or `train`.
     #[serde(default)]
     pub split: Option<Spanned<String>>,
-    /// For `idx`: the images file, relative to the scenario file.
+    /// For `idx` and `npy`: the images file, relative to the scenario file.
     #[serde(default)]
     pub images: Option<Spanned<String>>,
-    /// For `idx`: the labels file, relative to the scenario file.
+    /// For `idx` and `npy`: the labels file, relative to the scenario file.
     #[serde(default)]
     pub labels: Option<Spanned<String>>,
-    /// For `idx`: class names, indexed by label.
+    /// For `cifar10`: the batch files.
+    #[serde(default)]
+    pub files: Option<Spanned<Vec<String>>>,
+    /// For `npz`, `folder` and `csv`: the file or folder.
+    #[serde(default)]
+    pub path: Option<Spanned<String>>,
+    /// For `npz`: the array names of images and labels (default `images`, `labels`).
+    #[serde(default)]
+    pub images_key: Option<String>,
+    /// See `images_key`.
+    #[serde(default)]
+    pub labels_key: Option<String>,
+    /// For `npy` and `npz`: `nchw` (default) or `nhwc`.
+    #[serde(default)]
+    pub layout: Option<Spanned<String>>,
+    /// For `npy`, `npz` and `csv`: `auto` (default: bytes are divided by 255, floats must
+    /// already lie in [0, 1]), `unit` or `byte`.
+    #[serde(default)]
+    pub scale: Option<Spanned<String>>,
+    /// For `folder`: 1 (grayscale) or 3 (RGB, default).
+    #[serde(default)]
+    pub channels: Option<Spanned<u8>>,
+    /// For `folder`: resize every image to `[height, width]`.
+    #[serde(default)]
+    pub size: Option<Spanned<Vec<u32>>>,
+    /// For `csv`: `first`, `last` (default) or a header name.
+    #[serde(default)]
+    pub label_column: Option<String>,
+    /// For `csv`: the shape of one sample, e.g. `[1, 28, 28]` (default: a flat vector).
+    #[serde(default)]
+    pub shape: Option<Spanned<Vec<usize>>>,
+    /// For `csv`: whether the first row is a header (default: detected).
+    #[serde(default)]
+    pub header: Option<bool>,
+    /// Class names, indexed by label.
     #[serde(default)]
     pub class_names: Option<Vec<String>>,
     /// How many samples to draw (seeded, stratified); all when absent.
@@ -89,11 +176,18 @@ pub struct SteadyStateOptions {
 pub struct StepOptions {
     /// A unique id (`pgd-linf`), used in reports and gate names.
     pub id: String,
-    /// The kind of stress: `attack`.
+    /// The kind of stress: `attack`, `corruption` or `lighting`.
     pub kind: Spanned<String>,
     /// For `kind = "attack"`: `fgsm`, `pgd`, `apgd-ce` or `square`.
     #[serde(default)]
     pub attack: Option<Spanned<String>>,
+    /// For `kind = "corruption"`: a corruption name, a list of them, or `"all"`; a list makes
+    /// one step per corruption, with ids `<id>.<corruption>`.
+    #[serde(default)]
+    pub corruption: Option<Spanned<OneOrMany>>,
+    /// For `kind = "lighting"`: `colour-temperature`, `exposure`, `vignette` or `shadow`.
+    #[serde(default)]
+    pub lighting: Option<Spanned<String>>,
     /// `linf` (default) or `l2`.
     #[serde(default)]
     pub norm: Option<Spanned<String>>,
@@ -121,11 +215,22 @@ pub struct StepOptions {
     /// Samples attacked at once.
     #[serde(default)]
     pub batch_size: Option<Spanned<u64>>,
-    /// The dial swept by this step: a table with one key naming the dial (`epsilon`).
+    /// The dial swept by this step: a table with one key naming the dial (`epsilon` for
+    /// attacks, `severity` for corruptions, `kelvin`, `ev` or `strength` for lighting).
     pub sweep: Spanned<toml::Table>,
     /// Gates on this step's results.
     #[serde(default)]
     pub gates: Vec<Spanned<GateOptions>>,
+}
+
+/// One name or a list of names.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// One name.
+    One(String),
+    /// Several names.
+    Many(Vec<String>),
 }
 
 /// How targets are chosen for a targeted attack.

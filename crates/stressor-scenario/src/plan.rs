@@ -8,9 +8,10 @@ use toml::Spanned;
 
 use crate::error::{Problem, ScenarioError, line_column};
 use crate::options::{
-    DataOptions, DialValue, GateOptions, ScenarioOptions, StepOptions, TargetOptions,
-    TargetedOptions,
+    CalibrationOptions, DataOptions, DialValue, GateOptions, InputOptions, OneOrMany,
+    ScenarioOptions, StepOptions, TargetOptions, TargetedOptions,
 };
+pub use stressor_corruption::{Corruption, Lighting};
 
 /// The seed used when a scenario gives none.
 pub const DEFAULT_SEED: u64 = 0;
@@ -19,8 +20,23 @@ pub const DEFAULT_TRAIN_SEED: u64 = 1;
 /// Samples attacked at once when a step gives no `batch_size`.
 pub const DEFAULT_BATCH_SIZE: usize = 256;
 
-/// Metrics the steady state reports.
+/// Calibration and uncertainty metrics every point reports (the steady state included).
+pub const CALIBRATION_METRICS: &[&str] =
+    &["ece", "ece_equal_mass", "max_calibration_error", "brier", "nll", "error_auroc", "aurc"];
+/// Metrics every point reports when the calibration split fits temperature scaling.
+pub const SCALED_METRICS: &[&str] = &["temperature", "ece_scaled", "nll_scaled", "brier_scaled"];
+/// Metrics every point reports when the calibration split fits the conformal threshold.
+pub const CONFORMAL_METRICS: &[&str] = &["conformal_coverage", "mean_set_size", "fallback_rate"];
+/// Metrics the steady state reports, besides the calibration metrics.
 pub const STEADY_STATE_METRICS: &[&str] = &["clean_accuracy"];
+/// Metrics every corruption and lighting point reports, besides the calibration metrics.
+pub const SHIFT_METRICS: &[&str] = &["clean_accuracy", "accuracy", "accuracy_drop"];
+/// The default number of reliability bins.
+pub const DEFAULT_BINS: usize = 15;
+/// The default conformal miscoverage.
+pub const DEFAULT_ALPHA: f64 = 0.1;
+/// The default size of the calibration split.
+pub const DEFAULT_CALIBRATION_SAMPLES: usize = 500;
 /// Metrics every attack point reports.
 pub const ATTACK_METRICS: &[&str] = &[
     "clean_accuracy",
@@ -51,8 +67,34 @@ pub struct Plan {
     pub data: DataPlan,
     /// Gates on clean data.
     pub steady_state_gates: Vec<Gate>,
+    /// How calibration is measured.
+    pub calibration: CalibrationPlan,
     /// Stress steps, in order.
     pub steps: Vec<StepPlan>,
+}
+
+/// How calibration and uncertainty are measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalibrationPlan {
+    /// Reliability-diagram and ECE bins.
+    pub bins: usize,
+    /// Conformal miscoverage α.
+    pub alpha: f64,
+    /// Size of the calibration split (0: no temperature scaling, no conformal threshold).
+    pub samples: usize,
+    /// Whether temperature scaling is fitted and reported.
+    pub temperature_scaling: bool,
+}
+
+impl Default for CalibrationPlan {
+    fn default() -> Self {
+        CalibrationPlan {
+            bins: DEFAULT_BINS,
+            alpha: DEFAULT_ALPHA,
+            samples: DEFAULT_CALIBRATION_SAMPLES,
+            temperature_scaling: true,
+        }
+    }
 }
 
 /// The built-in architectures.
@@ -90,6 +132,48 @@ pub enum TargetPlan {
         /// The weights file.
         path: PathBuf,
     },
+    /// A user's ONNX image classifier.
+    Onnx {
+        /// The model file.
+        path: PathBuf,
+        /// How inputs are fed to it.
+        input: OnnxInput,
+        /// Whether the graph outputs probabilities rather than logits.
+        probabilities: bool,
+    },
+}
+
+/// How stressor's inputs (NCHW, values in [0, 1]) become an ONNX graph's input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OnnxInput {
+    /// Whether the graph takes NHWC rather than NCHW.
+    pub channels_last: bool,
+    /// 1 or 255.
+    pub scale: f32,
+    /// Per-channel mean (empty: none).
+    pub mean: Vec<f32>,
+    /// Per-channel standard deviation (empty: none).
+    pub std: Vec<f32>,
+}
+
+/// The layout of an array of images in a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArrayLayout {
+    /// Channels first.
+    Nchw,
+    /// Channels last.
+    Nhwc,
+}
+
+/// How stored values map to [0, 1].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueScale {
+    /// Bytes are divided by 255; floats must lie in [0, 1].
+    Auto,
+    /// Values already lie in [0, 1].
+    Unit,
+    /// Values lie in [0, 255].
+    Byte,
 }
 
 /// Where the data comes from.
@@ -119,6 +203,65 @@ pub enum DataSource {
         /// Class names, when given.
         class_names: Option<Vec<String>>,
     },
+    /// The 20 real CIFAR-10 test images shipped with stressor.
+    Cifar10Samples,
+    /// CIFAR-10 binary batch files.
+    Cifar10 {
+        /// The batch files.
+        files: Vec<PathBuf>,
+        /// Class names, when given.
+        class_names: Option<Vec<String>>,
+    },
+    /// A pair of NPY files.
+    Npy {
+        /// Images file.
+        images: PathBuf,
+        /// Labels file.
+        labels: PathBuf,
+        /// Their layout.
+        layout: ArrayLayout,
+        /// Their scale.
+        scale: ValueScale,
+        /// Class names, when given.
+        class_names: Option<Vec<String>>,
+    },
+    /// An NPZ archive.
+    Npz {
+        /// The archive.
+        path: PathBuf,
+        /// The images array's name.
+        images_key: String,
+        /// The labels array's name.
+        labels_key: String,
+        /// The layout.
+        layout: ArrayLayout,
+        /// The scale.
+        scale: ValueScale,
+        /// Class names, when given.
+        class_names: Option<Vec<String>>,
+    },
+    /// One folder per class of PNG/JPEG files.
+    Folder {
+        /// The root folder.
+        path: PathBuf,
+        /// 1 or 3.
+        channels: u8,
+        /// Resize to `(height, width)`.
+        size: Option<(u32, u32)>,
+    },
+    /// A CSV file of numeric features and a label column.
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// `first`, `last` or a header name.
+        label_column: String,
+        /// The shape of one sample.
+        shape: Option<Vec<usize>>,
+        /// The scale.
+        scale: ValueScale,
+        /// Whether there is a header row; detected when `None`.
+        header: Option<bool>,
+    },
 }
 
 /// One stress step.
@@ -144,6 +287,10 @@ pub struct StepPlan {
 pub enum Stress {
     /// An adversarial attack.
     Attack(AttackPlan),
+    /// A corruption, swept over severity 1–5.
+    Corruption(Corruption),
+    /// A lighting shift, swept over its physical dial.
+    Lighting(Lighting),
 }
 
 impl StepPlan {
@@ -151,6 +298,16 @@ impl StepPlan {
     pub fn description(&self) -> String {
         match &self.stress {
             Stress::Attack(attack) => attack.description(),
+            Stress::Corruption(corruption) => format!("corruption {}", corruption.name()),
+            Stress::Lighting(lighting) => format!("lighting {}", lighting.name()),
+        }
+    }
+
+    /// The attack, when the step is one.
+    pub fn attack(&self) -> Option<&AttackPlan> {
+        match &self.stress {
+            Stress::Attack(attack) => Some(attack),
+            _ => None,
         }
     }
 }
@@ -336,6 +493,7 @@ impl Planner<'_> {
     fn plan(&mut self, options: ScenarioOptions) -> Plan {
         let target = self.target(&options.target);
         let data = self.data(&options.data);
+        let calibration = self.calibration(options.calibration.as_ref());
         let steady_state_gates = match &options.steady_state {
             Some(steady) => steady
                 .gates
@@ -347,7 +505,7 @@ impl Planner<'_> {
                         "steady-state",
                         &format!("steady_state.gates[{i}]"),
                         STEADY_STATE_METRICS,
-                        &[],
+                        &calibration_metrics(&calibration),
                     )
                 })
                 .collect(),
@@ -355,7 +513,7 @@ impl Planner<'_> {
         };
         let mut steps: Vec<StepPlan> = Vec::new();
         for step in &options.steps {
-            if let Some(planned) = self.step(step) {
+            for planned in self.step(step, &calibration) {
                 if steps.iter().any(|s| s.id == planned.id) || planned.id == "steady-state" {
                     let id = planned.id.clone();
                     self.problem(
@@ -376,25 +534,112 @@ impl Planner<'_> {
             target,
             data,
             steady_state_gates,
+            calibration,
             steps,
         }
     }
 
-    fn target(&mut self, options: &TargetOptions) -> TargetPlan {
-        let architecture = match options.model.get_ref().as_str() {
-            "fashion-cnn" => Architecture::FashionCnn,
-            other => {
+    fn calibration(&mut self, options: Option<&Spanned<CalibrationOptions>>) -> CalibrationPlan {
+        let mut plan = CalibrationPlan::default();
+        let Some(options) = options.map(Spanned::get_ref) else { return plan };
+        if let Some(bins) = &options.bins {
+            match usize::try_from(*bins.get_ref()) {
+                Ok(b @ 2..=1000) => plan.bins = b,
+                _ => self.problem(
+                    bins.span(),
+                    "calibration.bins",
+                    "must be between 2 and 1000".into(),
+                    None,
+                ),
+            }
+        }
+        if let Some(alpha) = &options.alpha {
+            let a = *alpha.get_ref();
+            if a > 0.0 && a < 1.0 {
+                plan.alpha = a;
+            } else {
                 self.problem(
-                    options.model.span(),
+                    alpha.span(),
+                    "calibration.alpha",
+                    format!("must be in (0, 1), got {a}"),
+                    Some("alpha = 0.1 asks for 90 % coverage".into()),
+                );
+            }
+        }
+        if let Some(samples) = &options.samples {
+            plan.samples = usize::try_from(*samples.get_ref()).unwrap_or(usize::MAX);
+        }
+        if let Some(scaling) = options.temperature_scaling {
+            plan.temperature_scaling = scaling;
+        }
+        plan
+    }
+
+    fn target(&mut self, options: &TargetOptions) -> TargetPlan {
+        let kind = options.kind.get_ref().as_str();
+        let architecture = match (&options.model, kind) {
+            (Some(model), "onnx") => {
+                self.problem(
+                    model.span(),
                     "target.model",
-                    format!("unknown built-in model `{other}`"),
+                    "`model` does not apply to `kind = \"onnx\"`: the file is the model".into(),
+                    None,
+                );
+                Architecture::FashionCnn
+            }
+            (Some(model), _) => match model.get_ref().as_str() {
+                "fashion-cnn" => Architecture::FashionCnn,
+                other => {
+                    self.problem(
+                        model.span(),
+                        "target.model",
+                        format!("unknown built-in model `{other}`"),
+                        Some("known models: fashion-cnn".into()),
+                    );
+                    Architecture::FashionCnn
+                }
+            },
+            (None, "builtin" | "safetensors") => {
+                self.problem(
+                    options.kind.span(),
+                    "target.model",
+                    format!("`kind = \"{kind}\"` needs `model`"),
                     Some("known models: fashion-cnn".into()),
                 );
                 Architecture::FashionCnn
             }
+            (None, _) => Architecture::FashionCnn,
         };
+        if kind != "onnx" {
+            for (key, span) in [
+                ("input", options.input.as_ref().map(Spanned::span)),
+                ("output", options.output.as_ref().map(Spanned::span)),
+            ] {
+                if let Some(span) = span {
+                    self.problem(
+                        span,
+                        &format!("target.{key}"),
+                        format!("`{key}` only applies to `kind = \"onnx\"`"),
+                        None,
+                    );
+                }
+            }
+        }
         let train_seed = Seed::new(options.train_seed.unwrap_or(DEFAULT_TRAIN_SEED));
-        match options.kind.get_ref().as_str() {
+        let builtin = TargetPlan::Builtin { architecture, train_seed };
+        let mut path = |what: &str| match &options.path {
+            Some(path) => Some(self.relative(path.get_ref())),
+            None => {
+                self.problem(
+                    options.kind.span(),
+                    "target.path",
+                    format!("`kind = \"{kind}\"` needs a `path` to the {what}"),
+                    None,
+                );
+                None
+            }
+        };
+        match kind {
             "builtin" => {
                 if let Some(path) = &options.path {
                     self.problem(
@@ -404,32 +649,99 @@ impl Planner<'_> {
                         Some("use `kind = \"safetensors\"` to load weights from a file".into()),
                     );
                 }
-                TargetPlan::Builtin { architecture, train_seed }
+                builtin
             }
-            "safetensors" => match &options.path {
-                Some(path) => {
-                    TargetPlan::Safetensors { architecture, path: self.relative(path.get_ref()) }
-                }
-                None => {
-                    self.problem(
-                        options.kind.span(),
-                        "target.path",
-                        "`kind = \"safetensors\"` needs a `path`".into(),
-                        None,
-                    );
-                    TargetPlan::Builtin { architecture, train_seed }
-                }
+            "safetensors" => match path("weights file") {
+                Some(path) => TargetPlan::Safetensors { architecture, path },
+                None => builtin,
             },
+            "onnx" => {
+                let Some(path) = path("ONNX file") else { return builtin };
+                let input = self.onnx_input(options.input.as_ref());
+                let probabilities =
+                    match options.output.as_ref().map(|o| (o.get_ref().as_str(), o.span())) {
+                        None | Some(("logits", _)) => false,
+                        Some(("probabilities", _)) => true,
+                        Some((other, span)) => {
+                            self.problem(
+                                span,
+                                "target.output",
+                                format!("unknown output `{other}`"),
+                                Some("use logits or probabilities".into()),
+                            );
+                            false
+                        }
+                    };
+                TargetPlan::Onnx { path, input, probabilities }
+            }
             other => {
                 self.problem(
                     options.kind.span(),
                     "target.kind",
                     format!("unknown target kind `{other}`"),
-                    Some("known kinds: builtin, safetensors".into()),
+                    Some("known kinds: builtin, safetensors, onnx".into()),
                 );
-                TargetPlan::Builtin { architecture, train_seed }
+                builtin
             }
         }
+    }
+
+    fn onnx_input(&mut self, options: Option<&Spanned<InputOptions>>) -> OnnxInput {
+        let mut input =
+            OnnxInput { channels_last: false, scale: 1.0, mean: Vec::new(), std: Vec::new() };
+        let Some(options) = options.map(Spanned::get_ref) else { return input };
+        if let Some(layout) = &options.layout {
+            match layout.get_ref().as_str() {
+                "nchw" => {}
+                "nhwc" => input.channels_last = true,
+                other => self.problem(
+                    layout.span(),
+                    "target.input.layout",
+                    format!("unknown layout `{other}`"),
+                    Some("use nchw or nhwc".into()),
+                ),
+            }
+        }
+        if let Some(scale) = &options.scale {
+            let value = *scale.get_ref();
+            if value == 1.0 || value == 255.0 {
+                input.scale = value as f32;
+            } else {
+                self.problem(
+                    scale.span(),
+                    "target.input.scale",
+                    format!("scale must be 1 or 255, got {value}"),
+                    None,
+                );
+            }
+        }
+        let mean = options.mean.as_ref();
+        let std = options.std.as_ref();
+        if let Some(mean) = mean {
+            input.mean = mean.get_ref().iter().map(|v| *v as f32).collect();
+        }
+        if let Some(std) = std {
+            if let Some(bad) = std.get_ref().iter().find(|v| !(v.is_finite() && **v > 0.0)) {
+                self.problem(
+                    std.span(),
+                    "target.input.std",
+                    format!("every std must be a finite number above 0, found {bad}"),
+                    None,
+                );
+            }
+            input.std = std.get_ref().iter().map(|v| *v as f32).collect();
+        }
+        if let (Some(m), Some(s)) = (mean, std)
+            && m.get_ref().len() != s.get_ref().len()
+        {
+            self.problem(
+                s.span(),
+                "target.input.std",
+                format!("{} means but {} stds", m.get_ref().len(), s.get_ref().len()),
+                Some("give one mean and one std per channel".into()),
+            );
+        }
+        input
     }
 
     fn data(&mut self, options: &DataOptions) -> DataPlan {
@@ -441,89 +753,264 @@ impl Planner<'_> {
                 usize::try_from(*samples.get_ref()).ok()
             }
         });
-        let source = match options.source.get_ref().as_str() {
-            "builtin" => {
-                if let Some(dataset) = &options.dataset
-                    && dataset.get_ref() != "fashion-mnist"
-                {
-                    self.problem(
-                        dataset.span(),
-                        "data.dataset",
-                        format!("unknown built-in data set `{}`", dataset.get_ref()),
-                        Some("known data sets: fashion-mnist".into()),
-                    );
-                }
-                let test_split =
-                    match options.split.as_ref().map(|s| (s.get_ref().as_str(), s.span())) {
-                        None | Some(("test", _)) => true,
-                        Some(("train", _)) => false,
-                        Some((other, span)) => {
-                            self.problem(
-                                span,
-                                "data.split",
-                                format!("unknown split `{other}`"),
-                                Some("use `test` or `train`".into()),
-                            );
-                            true
-                        }
-                    };
-                for (key, value) in [("images", &options.images), ("labels", &options.labels)] {
-                    if let Some(value) = value {
-                        self.problem(
-                            value.span(),
-                            &format!("data.{key}"),
-                            format!("`{key}` does not apply to `source = \"builtin\"`"),
-                            None,
-                        );
-                    }
-                }
-                DataSource::FashionMnist { test_split }
-            }
-            "idx" => {
-                let mut file = |key: &str, value: &Option<Spanned<String>>| match value {
-                    Some(value) => self.relative(value.get_ref()),
-                    None => {
-                        self.problem(
-                            options.source.span(),
-                            &format!("data.{key}"),
-                            format!("`source = \"idx\"` needs `{key}`"),
-                            None,
-                        );
-                        PathBuf::new()
-                    }
-                };
-                let images = file("images", &options.images);
-                let labels = file("labels", &options.labels);
-                DataSource::Idx { images, labels, class_names: options.class_names.clone() }
-            }
+        let source = options.source.get_ref().as_str();
+        const SOURCES: &str = "builtin, idx, cifar10, npy, npz, folder, csv";
+        // Which keys each source takes; every other given key is a problem.
+        let takes: &[&str] = match source {
+            "builtin" => &["dataset", "split"],
+            "idx" => &["images", "labels", "class_names"],
+            "cifar10" => &["files", "class_names"],
+            "npy" => &["images", "labels", "layout", "scale", "class_names"],
+            "npz" => &["path", "images_key", "labels_key", "layout", "scale", "class_names"],
+            "folder" => &["path", "channels", "size"],
+            "csv" => &["path", "label_column", "shape", "scale", "header"],
             other => {
                 self.problem(
                     options.source.span(),
                     "data.source",
                     format!("unknown data source `{other}`"),
-                    Some("known sources: builtin, idx".into()),
+                    Some(format!("known sources: {SOURCES}")),
                 );
-                DataSource::FashionMnist { test_split: true }
+                return DataPlan { source: DataSource::FashionMnist { test_split: true }, samples };
+            }
+        };
+        let span_or_source = |span: Option<Range<usize>>| span.unwrap_or(options.source.span());
+        let given: [(&str, Option<Range<usize>>, bool); 16] = [
+            ("dataset", options.dataset.as_ref().map(Spanned::span), options.dataset.is_some()),
+            ("split", options.split.as_ref().map(Spanned::span), options.split.is_some()),
+            ("images", options.images.as_ref().map(Spanned::span), options.images.is_some()),
+            ("labels", options.labels.as_ref().map(Spanned::span), options.labels.is_some()),
+            ("files", options.files.as_ref().map(Spanned::span), options.files.is_some()),
+            ("path", options.path.as_ref().map(Spanned::span), options.path.is_some()),
+            ("images_key", None, options.images_key.is_some()),
+            ("labels_key", None, options.labels_key.is_some()),
+            ("layout", options.layout.as_ref().map(Spanned::span), options.layout.is_some()),
+            ("scale", options.scale.as_ref().map(Spanned::span), options.scale.is_some()),
+            ("channels", options.channels.as_ref().map(Spanned::span), options.channels.is_some()),
+            ("size", options.size.as_ref().map(Spanned::span), options.size.is_some()),
+            ("label_column", None, options.label_column.is_some()),
+            ("shape", options.shape.as_ref().map(Spanned::span), options.shape.is_some()),
+            ("header", None, options.header.is_some()),
+            ("class_names", None, options.class_names.is_some()),
+        ];
+        for (key, span, present) in given {
+            if present && !takes.contains(&key) {
+                self.problem(
+                    span_or_source(span),
+                    &format!("data.{key}"),
+                    format!("`{key}` does not apply to `source = \"{source}\"`"),
+                    Some(format!("`source = \"{source}\"` takes: {}", takes.join(", "))),
+                );
+            }
+        }
+        let mut file = |key: &str, value: &Option<Spanned<String>>| match value {
+            Some(value) => self.relative(value.get_ref()),
+            None => {
+                self.problem(
+                    options.source.span(),
+                    &format!("data.{key}"),
+                    format!("`source = \"{source}\"` needs `{key}`"),
+                    None,
+                );
+                PathBuf::new()
+            }
+        };
+        let class_names = options.class_names.clone();
+        let source = match source {
+            "builtin" => {
+                let dataset = options.dataset.as_ref().map(|d| (d.get_ref().as_str(), d.span()));
+                match dataset {
+                    None | Some(("fashion-mnist", _)) => {
+                        let test_split = match options
+                            .split
+                            .as_ref()
+                            .map(|s| (s.get_ref().as_str(), s.span()))
+                        {
+                            None | Some(("test", _)) => true,
+                            Some(("train", _)) => false,
+                            Some((other, span)) => {
+                                self.problem(
+                                    span,
+                                    "data.split",
+                                    format!("unknown split `{other}`"),
+                                    Some("use `test` or `train`".into()),
+                                );
+                                true
+                            }
+                        };
+                        DataSource::FashionMnist { test_split }
+                    }
+                    Some(("cifar10-samples", _)) => {
+                        if let Some(split) = &options.split {
+                            self.problem(
+                                split.span(),
+                                "data.split",
+                                "`cifar10-samples` has one split".into(),
+                                None,
+                            );
+                        }
+                        DataSource::Cifar10Samples
+                    }
+                    Some((other, span)) => {
+                        self.problem(
+                            span,
+                            "data.dataset",
+                            format!("unknown built-in data set `{other}`"),
+                            Some("known data sets: fashion-mnist, cifar10-samples".into()),
+                        );
+                        DataSource::FashionMnist { test_split: true }
+                    }
+                }
+            }
+            "idx" => {
+                let images = file("images", &options.images);
+                let labels = file("labels", &options.labels);
+                DataSource::Idx { images, labels, class_names }
+            }
+            "cifar10" => {
+                let files = match &options.files {
+                    Some(files) if !files.get_ref().is_empty() => {
+                        files.get_ref().iter().map(|f| self.relative(f)).collect()
+                    }
+                    Some(files) => {
+                        self.problem(files.span(), "data.files", "the list is empty".into(), None);
+                        Vec::new()
+                    }
+                    None => {
+                        self.problem(
+                            options.source.span(),
+                            "data.files",
+                            "`source = \"cifar10\"` needs `files`".into(),
+                            Some("files = [\"cifar-10-batches-bin/test_batch.bin\"]".into()),
+                        );
+                        Vec::new()
+                    }
+                };
+                DataSource::Cifar10 { files, class_names }
+            }
+            "npy" => {
+                let images = file("images", &options.images);
+                let labels = file("labels", &options.labels);
+                let layout = self.layout(options.layout.as_ref());
+                let scale = self.scale(options.scale.as_ref());
+                DataSource::Npy { images, labels, layout, scale, class_names }
+            }
+            "npz" => {
+                let path = file("path", &options.path);
+                let layout = self.layout(options.layout.as_ref());
+                let scale = self.scale(options.scale.as_ref());
+                DataSource::Npz {
+                    path,
+                    images_key: options.images_key.clone().unwrap_or_else(|| "images".into()),
+                    labels_key: options.labels_key.clone().unwrap_or_else(|| "labels".into()),
+                    layout,
+                    scale,
+                    class_names,
+                }
+            }
+            "folder" => {
+                let path = file("path", &options.path);
+                let channels = match &options.channels {
+                    None => 3,
+                    Some(c) if matches!(c.get_ref(), 1 | 3) => *c.get_ref(),
+                    Some(c) => {
+                        self.problem(c.span(), "data.channels", "must be 1 or 3".into(), None);
+                        3
+                    }
+                };
+                let size = match options.size.as_ref().map(|s| (s.get_ref().as_slice(), s.span())) {
+                    None => None,
+                    Some((&[h, w], _)) if h > 0 && w > 0 && h <= 4096 && w <= 4096 => Some((h, w)),
+                    Some((_, span)) => {
+                        self.problem(
+                            span,
+                            "data.size",
+                            "must be [height, width], each 1 to 4096".into(),
+                            None,
+                        );
+                        None
+                    }
+                };
+                DataSource::Folder { path, channels, size }
+            }
+            _ => {
+                let path = file("path", &options.path);
+                let scale = self.scale(options.scale.as_ref());
+                let shape = options.shape.as_ref().map(|s| s.get_ref().clone());
+                if let Some(shape) = &options.shape
+                    && (shape.get_ref().is_empty() || shape.get_ref().contains(&0))
+                {
+                    self.problem(
+                        shape.span(),
+                        "data.shape",
+                        "every dimension must be at least 1".into(),
+                        None,
+                    );
+                }
+                DataSource::Csv {
+                    path,
+                    label_column: options.label_column.clone().unwrap_or_else(|| "last".into()),
+                    shape,
+                    scale,
+                    header: options.header,
+                }
             }
         };
         DataPlan { source, samples }
     }
 
-    fn step(&mut self, spanned: &Spanned<StepOptions>) -> Option<StepPlan> {
+    fn layout(&mut self, layout: Option<&Spanned<String>>) -> ArrayLayout {
+        match layout.map(|l| (l.get_ref().as_str(), l.span())) {
+            None | Some(("nchw", _)) => ArrayLayout::Nchw,
+            Some(("nhwc", _)) => ArrayLayout::Nhwc,
+            Some((other, span)) => {
+                self.problem(
+                    span,
+                    "data.layout",
+                    format!("unknown layout `{other}`"),
+                    Some("use nchw or nhwc".into()),
+                );
+                ArrayLayout::Nchw
+            }
+        }
+    }
+
+    fn scale(&mut self, scale: Option<&Spanned<String>>) -> ValueScale {
+        match scale.map(|s| (s.get_ref().as_str(), s.span())) {
+            None | Some(("auto", _)) => ValueScale::Auto,
+            Some(("unit", _)) => ValueScale::Unit,
+            Some(("byte", _)) => ValueScale::Byte,
+            Some((other, span)) => {
+                self.problem(
+                    span,
+                    "data.scale",
+                    format!("unknown scale `{other}`"),
+                    Some("use auto, unit or byte".into()),
+                );
+                ValueScale::Auto
+            }
+        }
+    }
+
+    fn step(
+        &mut self,
+        spanned: &Spanned<StepOptions>,
+        calibration: &CalibrationPlan,
+    ) -> Vec<StepPlan> {
         let options = spanned.get_ref();
         let id = options.id.clone();
         let key = |name: &str| format!("steps.{id}.{name}");
-        if options.kind.get_ref() != "attack" {
+        let kind = options.kind.get_ref().as_str();
+        if !["attack", "corruption", "lighting"].contains(&kind) {
             self.problem(
                 options.kind.span(),
                 &key("kind"),
-                format!("unknown step kind `{}`", options.kind.get_ref()),
-                Some("known kinds: attack".into()),
+                format!("unknown step kind `{kind}`"),
+                Some("known kinds: attack, corruption, lighting".into()),
             );
-            return None;
+            return Vec::new();
         }
-        let attack = self.attack(options, &id)?;
-        let dial_values = self.sweep(options, &id, "epsilon", attack.norm);
+        self.keys_for_kind(options, &id, kind);
         let batch_size = match &options.batch_size {
             Some(size) if *size.get_ref() == 0 => {
                 self.problem(size.span(), &key("batch_size"), "must be at least 1".into(), None);
@@ -532,40 +1019,236 @@ impl Planner<'_> {
             Some(size) => usize::try_from(*size.get_ref()).unwrap_or(DEFAULT_BATCH_SIZE),
             None => DEFAULT_BATCH_SIZE,
         };
-        let extra: &[&str] = if attack.kind.is_white_box() { &[] } else { QUERY_METRICS };
-        let gates = options
-            .gates
-            .iter()
-            .enumerate()
-            .filter_map(|(i, gate)| {
-                let gate =
-                    self.gate(gate, &id, &key(&format!("gates[{i}]")), ATTACK_METRICS, extra)?;
-                if let Some(at) = gate.at
-                    && !dial_values.iter().any(|v| same_dial(*v, at))
-                {
-                    let span = options.gates[i]
-                        .get_ref()
-                        .at
-                        .as_ref()
-                        .map_or(options.gates[i].span(), |a| a.span());
+        let calibration_extra = calibration_metrics(calibration);
+        let (stresses, dial, range, metrics, extra): (
+            Vec<(String, Stress)>,
+            &str,
+            (f64, f64),
+            &[&str],
+            Vec<&str>,
+        ) = match kind {
+            "attack" => {
+                let Some(attack) = self.attack(options, &id) else { return Vec::new() };
+                let max = match attack.norm {
+                    NormKind::Linf => 1.0,
+                    NormKind::L2 => 1000.0,
+                };
+                let mut extra = calibration_extra.clone();
+                if !attack.kind.is_white_box() {
+                    extra.extend_from_slice(QUERY_METRICS);
+                }
+                (
+                    vec![(id.clone(), Stress::Attack(attack))],
+                    "epsilon",
+                    (0.0, max),
+                    ATTACK_METRICS,
+                    extra,
+                )
+            }
+            "corruption" => {
+                let corruptions = self.corruptions(options, &id);
+                if corruptions.is_empty() {
+                    return Vec::new();
+                }
+                let expand = corruptions.len() > 1
+                    || matches!(
+                        options.corruption.as_ref().map(Spanned::get_ref),
+                        Some(OneOrMany::Many(_))
+                    )
+                    || matches!(options.corruption.as_ref().map(Spanned::get_ref), Some(OneOrMany::One(name)) if name == "all");
+                let stresses = corruptions
+                    .into_iter()
+                    .map(|c| {
+                        let step_id =
+                            if expand { format!("{id}.{}", c.name()) } else { id.clone() };
+                        (step_id, Stress::Corruption(c))
+                    })
+                    .collect();
+                (stresses, "severity", (1.0, 5.0), SHIFT_METRICS, calibration_extra.clone())
+            }
+            _ => {
+                let Some(lighting) = self.lighting(options, &id) else { return Vec::new() };
+                (
+                    vec![(id.clone(), Stress::Lighting(lighting))],
+                    lighting.dial(),
+                    lighting.valid_range(),
+                    SHIFT_METRICS,
+                    calibration_extra.clone(),
+                )
+            }
+        };
+        let dial_values = self.sweep(options, &id, kind, dial, range);
+        if kind == "corruption" {
+            for value in &dial_values {
+                if value.fract() != 0.0 {
+                    self.problem(
+                        options.sweep.span(),
+                        &format!("steps.{id}.sweep.severity"),
+                        format!("severity {value} is not a whole number"),
+                        Some("severities are 1, 2, 3, 4 and 5".into()),
+                    );
+                    break;
+                }
+            }
+        }
+        let mut planned = Vec::with_capacity(stresses.len());
+        for (step_id, stress) in stresses {
+            let gates = options
+                .gates
+                .iter()
+                .enumerate()
+                .filter_map(|(i, gate)| {
+                    let gate =
+                        self.gate(gate, &step_id, &key(&format!("gates[{i}]")), metrics, &extra)?;
+                    if let Some(at) = gate.at
+                        && !dial_values.iter().any(|v| same_dial(*v, at))
+                    {
+                        let span = options.gates[i]
+                            .get_ref()
+                            .at
+                            .as_ref()
+                            .map_or(options.gates[i].span(), |a| a.span());
+                        self.problem(
+                            span,
+                            &key(&format!("gates[{i}].at")),
+                            format!("{at} is not one of the swept values"),
+                            Some(format!("swept values: {}", fmt_values(&dial_values))),
+                        );
+                    }
+                    Some(gate)
+                })
+                .collect();
+            planned.push(StepPlan {
+                id: step_id,
+                stress,
+                dial_name: dial.into(),
+                dial_values: dial_values.clone(),
+                batch_size,
+                gates,
+            });
+        }
+        planned
+    }
+
+    /// Reports keys given for another kind of step.
+    fn keys_for_kind(&mut self, options: &StepOptions, id: &str, kind: &str) {
+        let attack_keys: [(&str, Option<Range<usize>>); 9] = [
+            ("attack", options.attack.as_ref().map(Spanned::span)),
+            ("norm", options.norm.as_ref().map(Spanned::span)),
+            ("steps", options.steps.as_ref().map(Spanned::span)),
+            ("restarts", options.restarts.as_ref().map(Spanned::span)),
+            ("step_size", options.step_size.as_ref().map(Spanned::span)),
+            ("random_start", options.random_start.as_ref().map(Spanned::span)),
+            ("queries", options.queries.as_ref().map(Spanned::span)),
+            ("p_init", options.p_init.as_ref().map(Spanned::span)),
+            ("targeted", options.targeted.as_ref().map(Spanned::span)),
+        ];
+        let others: [(&str, &str, Option<Range<usize>>); 2] = [
+            ("corruption", "corruption", options.corruption.as_ref().map(Spanned::span)),
+            ("lighting", "lighting", options.lighting.as_ref().map(Spanned::span)),
+        ];
+        if kind != "attack" {
+            for (param, span) in attack_keys {
+                if let Some(span) = span {
                     self.problem(
                         span,
-                        &key(&format!("gates[{i}].at")),
-                        format!("{at} is not one of the swept values"),
-                        Some(format!("swept values: {}", fmt_values(&dial_values))),
+                        &format!("steps.{id}.{param}"),
+                        format!("`{param}` does not apply to a {kind} step"),
+                        None,
                     );
                 }
-                Some(gate)
-            })
-            .collect();
-        Some(StepPlan {
-            id: id.clone(),
-            stress: Stress::Attack(attack),
-            dial_name: "epsilon".into(),
-            dial_values,
-            batch_size,
-            gates,
-        })
+            }
+        }
+        for (param, owner, span) in others {
+            if let Some(span) = span
+                && owner != kind
+            {
+                self.problem(
+                    span,
+                    &format!("steps.{id}.{param}"),
+                    format!("`{param}` does not apply to a {kind} step"),
+                    Some(format!("`{param}` belongs to `kind = \"{owner}\"`")),
+                );
+            }
+        }
+    }
+
+    fn corruptions(&mut self, options: &StepOptions, id: &str) -> Vec<Corruption> {
+        let key = format!("steps.{id}.corruption");
+        let known = || {
+            let names: Vec<&str> = Corruption::ALL.iter().map(|c| c.name()).collect();
+            format!("known corruptions: all, {}", names.join(", "))
+        };
+        let Some(spanned) = &options.corruption else {
+            self.problem(
+                options.kind.span(),
+                &key,
+                "a corruption step needs `corruption`".into(),
+                Some(known()),
+            );
+            return Vec::new();
+        };
+        let names: Vec<String> = match spanned.get_ref() {
+            OneOrMany::One(name) if name == "all" => {
+                return Corruption::ALL.to_vec();
+            }
+            OneOrMany::One(name) => vec![name.clone()],
+            OneOrMany::Many(names) => names.clone(),
+        };
+        if names.is_empty() {
+            self.problem(
+                spanned.span(),
+                &key,
+                "the list of corruptions is empty".into(),
+                Some(known()),
+            );
+        }
+        let mut corruptions = Vec::new();
+        for name in names {
+            match Corruption::from_name(&name) {
+                Some(c) if corruptions.contains(&c) => self.problem(
+                    spanned.span(),
+                    &key,
+                    format!("corruption `{name}` is listed twice"),
+                    None,
+                ),
+                Some(c) => corruptions.push(c),
+                None => self.problem(
+                    spanned.span(),
+                    &key,
+                    format!("unknown corruption `{name}`"),
+                    Some(known()),
+                ),
+            }
+        }
+        corruptions
+    }
+
+    fn lighting(&mut self, options: &StepOptions, id: &str) -> Option<Lighting> {
+        let key = format!("steps.{id}.lighting");
+        let known = || {
+            let names: Vec<&str> = Lighting::ALL.iter().map(|l| l.name()).collect();
+            format!("known lighting shifts: {}", names.join(", "))
+        };
+        let Some(name) = &options.lighting else {
+            self.problem(
+                options.kind.span(),
+                &key,
+                "a lighting step needs `lighting`".into(),
+                Some(known()),
+            );
+            return None;
+        };
+        let lighting = Lighting::from_name(name.get_ref());
+        if lighting.is_none() {
+            self.problem(
+                name.span(),
+                &key,
+                format!("unknown lighting shift `{}`", name.get_ref()),
+                Some(known()),
+            );
+        }
+        lighting
     }
 
     fn attack(&mut self, options: &StepOptions, id: &str) -> Option<AttackPlan> {
@@ -720,7 +1403,14 @@ impl Planner<'_> {
         })
     }
 
-    fn sweep(&mut self, options: &StepOptions, id: &str, dial: &str, norm: NormKind) -> Vec<f64> {
+    fn sweep(
+        &mut self,
+        options: &StepOptions,
+        id: &str,
+        kind: &str,
+        dial: &str,
+        (min, max): (f64, f64),
+    ) -> Vec<f64> {
         let key = format!("steps.{id}.sweep");
         let table = options.sweep.get_ref();
         let span = options.sweep.span();
@@ -738,7 +1428,10 @@ impl Planner<'_> {
             self.problem(
                 span,
                 &format!("{key}.{name}"),
-                format!("an attack step sweeps `{dial}`, not `{name}`"),
+                format!(
+                    "a{} {kind} step sweeps `{dial}`, not `{name}`",
+                    if kind == "attack" { "n" } else { "" }
+                ),
                 None,
             );
             return Vec::new();
@@ -808,17 +1501,20 @@ impl Planner<'_> {
                 None,
             );
         }
-        let max = match norm {
-            NormKind::Linf => 1.0,
-            NormKind::L2 => 1000.0,
-        };
         for value in &values {
-            if !(value.is_finite() && *value >= 0.0 && *value <= max) {
+            if !(value.is_finite() && *value >= min && *value <= max) {
+                let (symbol, hint) = match dial {
+                    "epsilon" => (
+                        "ε",
+                        Some("inputs lie in [0, 1]: an L∞ ε above 1 changes nothing more".into()),
+                    ),
+                    _ => (dial, None),
+                };
                 self.problem(
                     span.clone(),
                     &format!("{key}.{dial}"),
-                    format!("ε = {value} is out of range [0, {max}]"),
-                    Some("inputs lie in [0, 1]: an L∞ ε above 1 changes nothing more".into()),
+                    format!("{symbol} = {value} is out of range [{min}, {max}]"),
+                    hint,
                 );
             }
         }
@@ -904,6 +1600,18 @@ impl Planner<'_> {
         };
         Some(Gate { id, step_id: step_id.to_string(), metric, at, comparison, threshold, bound })
     }
+}
+
+/// The calibration metrics a point reports under `plan`.
+fn calibration_metrics(plan: &CalibrationPlan) -> Vec<&'static str> {
+    let mut metrics = CALIBRATION_METRICS.to_vec();
+    if plan.samples > 0 {
+        metrics.extend_from_slice(CONFORMAL_METRICS);
+        if plan.temperature_scaling {
+            metrics.extend_from_slice(SCALED_METRICS);
+        }
+    }
+    metrics
 }
 
 fn toml_dial(value: &toml::Value) -> Option<f64> {

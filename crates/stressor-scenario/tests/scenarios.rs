@@ -28,8 +28,7 @@ fn every_shipped_scenario_plans() {
 
 #[test]
 fn the_demo_scenario_is_the_vision_scenario() {
-    let plan =
-        stressor_scenario::load(&repo_root().join("scenarios/vision-adversarial.toml")).unwrap();
+    let plan = stressor_scenario::load(&repo_root().join("scenarios/vision.toml")).unwrap();
     let attacks: Vec<&str> = plan
         .steps
         .iter()
@@ -41,6 +40,19 @@ fn the_demo_scenario_is_the_vision_scenario() {
     for attack in ["fgsm", "pgd", "apgd-ce", "square"] {
         assert!(attacks.contains(&attack), "demo lacks {attack}: {attacks:?}");
     }
+    let demo = include_str!("../../stressor-cli/src/output.rs");
+    assert!(demo.contains("scenarios/vision.toml"), "`stressor demo` embeds scenarios/vision.toml");
+    let kinds = |f: fn(&stressor_scenario::plan::Stress) -> bool| {
+        plan.steps.iter().filter(|s| f(&s.stress)).count()
+    };
+    assert_eq!(
+        kinds(|s| matches!(s, stressor_scenario::plan::Stress::Corruption(_))),
+        stressor_scenario::plan::Corruption::ALL.len()
+    );
+    assert!(
+        plan.steps.iter().any(|s| s.dial_name == "kelvin"),
+        "the demo sweeps colour temperature"
+    );
 }
 
 fn check(path: &Path) {
@@ -137,4 +149,92 @@ gates = [{ metric = "robust_accuracy", at = 0.05, min = 0.1, bound = "ci_lower" 
     let gate = &plan.steps[1].gates[0];
     assert_eq!(gate.at, Some(0.05));
     assert_eq!(gate.bound, stressor_core::GateBound::Lower);
+}
+
+#[test]
+fn corruption_lists_expand_into_one_step_each_and_lighting_takes_its_dial() {
+    let text = r#"
+name = "shifts"
+[target]
+kind = "builtin"
+model = "fashion-cnn"
+[data]
+source = "builtin"
+[calibration]
+samples = 0
+[[steps]]
+id = "all"
+kind = "corruption"
+corruption = "all"
+sweep = { severity = { from = 1, to = 5, points = 5 } }
+gates = [{ metric = "accuracy", at = 3, min = 0.1 }]
+[[steps]]
+id = "fog"
+kind = "corruption"
+corruption = "fog"
+sweep = { severity = [5] }
+[[steps]]
+id = "warm"
+kind = "lighting"
+lighting = "colour-temperature"
+sweep = { kelvin = [2500, 6500] }
+gates = [{ metric = "ece", max = 0.2 }]
+"#;
+    let plan = stressor_scenario::plan::plan(text, Path::new("s.toml")).unwrap();
+    let corruptions = stressor_scenario::plan::Corruption::ALL;
+    assert_eq!(plan.steps.len(), corruptions.len() + 2);
+    assert_eq!(plan.steps[0].id, format!("all.{}", corruptions[0].name()));
+    assert_eq!(plan.steps[0].dial_name, "severity");
+    assert_eq!(plan.steps[0].dial_values, vec![1.0, 2.0, 3.0, 4.0, 5.0]);
+    // The gate is copied onto every expanded step.
+    assert!(plan.steps[..corruptions.len()].iter().all(|s| s.gates.len() == 1));
+    assert_eq!(plan.steps[3].gates[0].step_id, plan.steps[3].id);
+    // A single name keeps the step's id.
+    assert_eq!(plan.steps[corruptions.len()].id, "fog");
+    let warm = &plan.steps[corruptions.len() + 1];
+    assert_eq!(
+        (warm.dial_name.as_str(), warm.dial_values.clone()),
+        ("kelvin", vec![2500.0, 6500.0])
+    );
+    assert_eq!(plan.calibration.samples, 0);
+    // Without a calibration split, conformal and scaled metrics cannot be gated.
+    let gated = text.replace(r#"metric = "ece""#, r#"metric = "fallback_rate""#);
+    let error = stressor_scenario::plan::plan(&gated, Path::new("s.toml")).unwrap_err();
+    assert!(error.to_string().contains("unknown metric `fallback_rate`"), "{error}");
+}
+
+#[test]
+fn user_targets_and_data_sources_plan() {
+    let text = r#"
+name = "own"
+[target]
+kind = "onnx"
+path = "models/cnn.onnx"
+input = { layout = "nhwc", scale = 255, mean = [125.3, 123.0, 113.9], std = [63.0, 62.1, 66.7] }
+output = "probabilities"
+[data]
+source = "npz"
+path = "data/test.npz"
+images_key = "x_test"
+labels_key = "y_test"
+layout = "nhwc"
+scale = "byte"
+"#;
+    let plan = stressor_scenario::plan::plan(text, Path::new("dir/s.toml")).unwrap();
+    let stressor_scenario::plan::TargetPlan::Onnx { path, input, probabilities } = &plan.target
+    else {
+        panic!("expected an ONNX target, got {:?}", plan.target);
+    };
+    assert_eq!(path, Path::new("dir/models/cnn.onnx"));
+    assert!(input.channels_last && *probabilities);
+    assert_eq!((input.scale, input.mean.len(), input.std.len()), (255.0, 3, 3));
+    let stressor_scenario::plan::DataSource::Npz { path, images_key, layout, scale, .. } =
+        &plan.data.source
+    else {
+        panic!("expected NPZ data, got {:?}", plan.data.source);
+    };
+    assert_eq!(path, Path::new("dir/data/test.npz"));
+    assert_eq!(images_key, "x_test");
+    assert_eq!(*layout, stressor_scenario::plan::ArrayLayout::Nhwc);
+    assert_eq!(*scale, stressor_scenario::plan::ValueScale::Byte);
 }

@@ -46,3 +46,32 @@ pub(crate) mod nullable_vec {
         Ok(values.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect())
     }
 }
+
+/// `#[serde(with = "crate::float::nullable_pairs")]` for a `Vec<(f64, f64)>`, written as
+/// two-element arrays.
+pub(crate) mod nullable_pairs {
+    use serde::ser::SerializeSeq;
+
+    use super::*;
+
+    pub(crate) fn serialize<S: Serializer>(
+        values: &[(f64, f64)],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(values.len()))?;
+        for (a, b) in values {
+            seq.serialize_element(&[a.is_finite().then_some(*a), b.is_finite().then_some(*b)])?;
+        }
+        seq.end()
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<(f64, f64)>, D::Error> {
+        let values = Vec::<[Option<f64>; 2]>::deserialize(deserializer)?;
+        Ok(values
+            .into_iter()
+            .map(|[a, b]| (a.unwrap_or(f64::NAN), b.unwrap_or(f64::NAN)))
+            .collect())
+    }
+}

@@ -52,13 +52,13 @@ mod report;
 
 pub use exit_code::ExitCode;
 pub use report::{
-    ClassAccuracy, Comparison, ConfusionGrowth, DataSection, Dial, Exemplar, GateBound, GateResult,
-    Interval, IntervalMethod, Metric, Point, Report, RunSection, Step, StepKind, TargetSection,
-    Verdict, Warning,
+    Calibration, ClassAccuracy, Comparison, ConfusionGrowth, DataSection, Dial, Exemplar,
+    GateBound, GateResult, Interval, IntervalMethod, Metric, Point, ReliabilityBin, Report,
+    RunSection, Step, StepKind, TargetSection, Verdict, Warning,
 };
 
 /// The report format version this crate writes (`MAJOR.MINOR`).
-pub const FORMAT_VERSION: &str = "1.0";
+pub const FORMAT_VERSION: &str = "1.1";
 
 /// The JSON Schema of [`Report`], as committed at `docs/report.schema.json`.
 ///

@@ -121,6 +121,14 @@ pub enum StepKind {
     SteadyState,
     /// An adversarial attack swept over ε.
     Attack,
+    /// A corruption swept over severity (since 1.1).
+    Corruption,
+    /// A lighting shift swept over its physical dial (since 1.1).
+    Lighting,
+    /// A mitigation measured before and after (since 1.1).
+    Mitigation,
+    /// Figures derived from other steps, such as the mean corruption error (since 1.1).
+    Summary,
     /// A kind this version does not know (written by a newer minor version).
     #[serde(other)]
     #[schemars(skip)]
@@ -159,6 +167,63 @@ pub struct Point {
     #[serde(with = "crate::float::nullable_vec")]
     #[schemars(with = "Vec<Option<f64>>")]
     pub loss_trace: Vec<f64>,
+    /// Reliability diagram, confidence histogram and risk–coverage curve of the model's outputs
+    /// at this point (since 1.1); the scalar calibration metrics are in `metrics`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
+}
+
+/// The curves behind the calibration metrics at one point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct Calibration {
+    /// Equal-width bins of top-label confidence.
+    pub reliability: Vec<ReliabilityBin>,
+    /// Samples per equal-width confidence bin over [0, 1].
+    pub confidence_histogram: Vec<u64>,
+    /// `[coverage, risk]` pairs of selective prediction, coverage increasing. `null` marks a
+    /// value that is not a number.
+    #[serde(with = "crate::float::nullable_pairs")]
+    #[schemars(with = "Vec<[Option<f64>; 2]>")]
+    pub risk_coverage: Vec<(f64, f64)>,
+}
+
+/// One bin of a reliability diagram.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct ReliabilityBin {
+    /// Lower confidence edge.
+    pub lower: f64,
+    /// Upper confidence edge.
+    pub upper: f64,
+    /// Samples in the bin.
+    pub count: u64,
+    /// Their mean confidence; `null` for an empty bin.
+    #[serde(with = "crate::float::nullable")]
+    #[schemars(with = "Option<f64>")]
+    pub mean_confidence: f64,
+    /// Their accuracy; `null` for an empty bin.
+    #[serde(with = "crate::float::nullable")]
+    #[schemars(with = "Option<f64>")]
+    pub accuracy: f64,
+}
+
+impl Calibration {
+    /// Calibration curves.
+    pub fn new(
+        reliability: Vec<ReliabilityBin>,
+        confidence_histogram: Vec<u64>,
+        risk_coverage: Vec<(f64, f64)>,
+    ) -> Calibration {
+        Calibration { reliability, confidence_histogram, risk_coverage }
+    }
+}
+
+impl ReliabilityBin {
+    /// A reliability bin.
+    pub fn new(lower: f64, upper: f64, count: u64, mean_confidence: f64, accuracy: f64) -> Self {
+        ReliabilityBin { lower, upper, count, mean_confidence, accuracy }
+    }
 }
 
 /// A measured value with its sample size and confidence interval.
@@ -444,6 +509,7 @@ impl Point {
             confusion_growth: Vec::new(),
             exemplars: Vec::new(),
             loss_trace: Vec::new(),
+            calibration: None,
         }
     }
 }
