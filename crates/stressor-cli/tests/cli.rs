@@ -126,7 +126,10 @@ fn run_writes_all_reports_and_passes() {
     let mce = steps[6]["points"][0]["metrics"]["mean_corruption_error"]["value"].as_f64().unwrap();
     assert!(mce > 1.0, "corruptions add errors: mCE {mce}");
     assert!(html.contains("reliability diagram") && html.contains("Corruption: noise.fog"));
-    assert!(stdout.contains("corruption-summary  mean_corruption_error"), "{stdout}");
+    assert!(
+        stdout.contains("corruption-summary (") && stdout.contains("  mean_corruption_error "),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -422,7 +422,8 @@ fn dial_axis_label(dial: &str) -> String {
 /// Reliability diagrams and risk–coverage curves: clean (the steady state) against the
 /// largest dial value of `step`, and the calibration metrics per dial value.
 fn calibration_section(step: &StepResult, steady: Option<&StepResult>, html: &mut String) {
-    let stressed = number::largest_dial_point(step).filter(|p| p.calibration.is_some());
+    let stressed = number::largest_dial_point(step)
+        .filter(|p| p.calibration.is_some() && p.dial_value.is_some());
     let clean = steady.and_then(|s| s.points.first()).filter(|p| p.calibration.is_some());
     let own = step.points.first().filter(|p| p.calibration.is_some() && p.dial_value.is_none());
     let mut curves: Vec<(String, &stressor_core::CalibrationCurves, &'static str, bool)> =

@@ -94,6 +94,16 @@ fn write_step(step: &StepResult, out: &mut impl Write) -> io::Result<()> {
     let info = &step.info;
     let sweeps =
         info.kind == StepKind::Attack || step.points.iter().any(|point| point.dial_value.is_some());
+    if info.kind == StepKind::Summary {
+        writeln!(out, "{} ({})", plain(&info.id), plain(&info.description))?;
+        let rows: Vec<Vec<String>> = step
+            .points
+            .iter()
+            .flat_map(|point| &point.metrics)
+            .map(|m| vec![plain(&m.name), number::estimate(&m.name, &m.estimate)])
+            .collect();
+        return write_table(&rows, out);
+    }
     if !sweeps {
         for point in &step.points {
             let line = |include: &dyn Fn(&str) -> bool| -> Vec<String> {
