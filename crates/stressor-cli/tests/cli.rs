@@ -164,6 +164,25 @@ fn an_exported_onnx_model_gives_the_builtin_results() {
         r["steps"][step]["points"][point]["metrics"][metric]["value"].as_f64().unwrap()
     };
     assert_eq!(value(&a, 0, 0, "clean_accuracy"), value(&b, 0, 0, "clean_accuracy"));
+
+    // The model as its own corruption baseline: every corruption error is exactly 1.
+    let own = scratch("own-baseline");
+    let scenario = format!(
+        "{}\n[baseline]\nkind = \"safetensors\"\nmodel = \"fashion-cnn\"\npath = {:?}\n\
+         [[steps]]\nid = \"c\"\nkind = \"corruption\"\ncorruption = [\"fog\", \"contrast\"]\n\
+         sweep = {{ severity = [4, 5] }}\n",
+        SMALL.split("[[steps]]").next().unwrap(),
+        weights.display().to_string()
+    );
+    let output = run_scenario(&own, &scenario, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let report = read(&own);
+    let summary = &report["steps"][3];
+    assert_eq!(summary["id"], "corruption-summary", "{report}");
+    for metric in ["mean_corruption_error", "relative_mean_corruption_error"] {
+        let value = summary["points"][0]["metrics"][metric]["value"].as_f64().unwrap();
+        assert!((value - 1.0).abs() < 1e-12, "{metric} = {value}");
+    }
     // White-box PGD through the ONNX graph's gradients: the same attack, the same result up
     // to float rounding (one sample of 60 may flip).
     for point in 0..2 {

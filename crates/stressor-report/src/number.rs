@@ -7,13 +7,15 @@ use stressor_core::{
 use crate::RunRecord;
 
 /// Metric names the engine emits, in display order, with short labels.
-pub(crate) const KNOWN_METRICS: [(&str, &str); 27] = [
+pub(crate) const KNOWN_METRICS: [(&str, &str); 29] = [
     ("clean_accuracy", "clean acc"),
     ("robust_accuracy", "robust acc"),
     ("accuracy", "accuracy"),
     ("accuracy_drop", "drop"),
     ("corruption_error", "CE"),
     ("mean_corruption_error", "mCE"),
+    ("relative_mean_corruption_error", "relative mCE"),
+    ("baseline_accuracy", "baseline acc"),
     ("attack_success_rate", "success"),
     ("perturbation_linf_mean", "L∞ mean"),
     ("perturbation_linf_median", "L∞ median"),

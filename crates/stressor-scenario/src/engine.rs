@@ -128,8 +128,33 @@ pub fn run(
     sink: &mut dyn EventSink,
 ) -> Result<RunOutcome, EngineError> {
     let (data, calibration) = load_data(plan)?;
-    let model = load_model(plan, config, sink)?;
-    run_split(plan, config, model.as_ref(), &data, calibration.as_ref(), clock, sink)
+    let model = load_model(&plan.target, config, sink)?;
+    let baseline = match &plan.baseline {
+        Some(target) => Some(load_model(target, config, sink)?),
+        None => None,
+    };
+    if let Some(baseline) = &baseline {
+        let (base, info) = (baseline.info(), model.info());
+        if base.input_shape != info.input_shape || base.n_classes != info.n_classes {
+            return Err(EngineError::Mismatch {
+                data: format!("baseline `{}`", base.name),
+                model: info.name.clone(),
+                reason: format!(
+                    "the baseline takes {:?} and gives {} classes, the target {:?} and {}",
+                    base.input_shape, base.n_classes, info.input_shape, info.n_classes
+                ),
+            });
+        }
+    }
+    let models = Models { target: model.as_ref(), baseline: baseline.as_deref() };
+    run_split(plan, config, models, &data, calibration.as_ref(), clock, sink)
+}
+
+/// The model under test and the optional corruption baseline.
+#[derive(Clone, Copy)]
+struct Models<'a> {
+    target: &'a dyn Model,
+    baseline: Option<&'a dyn Model>,
 }
 
 /// Runs `plan` against a model and data set given by the caller (the plan's `target` and
@@ -145,7 +170,7 @@ pub fn run_with(
     clock: &dyn Clock,
     sink: &mut dyn EventSink,
 ) -> Result<RunOutcome, EngineError> {
-    run_split(plan, config, model, data, None, clock, sink)
+    run_split(plan, config, Models { target: model, baseline: None }, data, None, clock, sink)
 }
 
 /// Runs `plan` on `data`, with `calibration` (disjoint from `data`) fitting temperature scaling
@@ -153,13 +178,14 @@ pub fn run_with(
 fn run_split(
     plan: &Plan,
     config: &EngineConfig,
-    model: &dyn Model,
+    models: Models<'_>,
     data: &Dataset,
     calibration: Option<&Dataset>,
     clock: &dyn Clock,
     sink: &mut dyn EventSink,
 ) -> Result<RunOutcome, EngineError> {
     let started = clock.elapsed();
+    let model = models.target;
     let info = model.info().clone();
     if data.inputs.sample_shape() != info.input_shape.as_slice() {
         return Err(EngineError::Mismatch {
@@ -199,8 +225,17 @@ fn run_split(
     let uncertainty = Uncertainty::fit(&plan.calibration, model, calibration)?;
     let clean_scores = predict_scores(model, &data.inputs)?;
     let clean_predictions = clean_scores.predictions();
+    let baseline = match models.baseline {
+        Some(baseline) if plan.steps.iter().any(|s| matches!(s.stress, Stress::Corruption(_))) => {
+            let predictions = predict_scores(baseline, &data.inputs)?.predictions();
+            let correct = count_correct(&predictions, &data.labels);
+            let clean_error = 1.0 - correct as f64 / data.len().max(1) as f64;
+            Some(Baseline { model: baseline, clean_error, errors: Vec::new() })
+        }
+        _ => None,
+    };
     let mut runner =
-        Runner { plan, config, clock, sink, model, data, uncertainty, clean_predictions };
+        Runner { plan, config, clock, sink, model, data, uncertainty, clean_predictions, baseline };
     let steady = runner.steady_state(&clean_scores);
     let mut results = vec![steady];
     for step in &plan.steps {
@@ -350,13 +385,13 @@ fn load_data(plan: &Plan) -> Result<(Dataset, Option<Dataset>), EngineError> {
 
 #[cfg(feature = "candle")]
 fn load_model(
-    plan: &Plan,
+    target: &crate::plan::TargetPlan,
     config: &EngineConfig,
     sink: &mut dyn EventSink,
 ) -> Result<Box<dyn Model>, EngineError> {
     use crate::plan::TargetPlan;
     use stressor_model::builtin::{FashionCnn, TrainConfig, TrainProgress};
-    match &plan.target {
+    match target {
         TargetPlan::Safetensors { path, .. } => Ok(Box::new(FashionCnn::load(path)?)),
         TargetPlan::Onnx { path, input, probabilities } => {
             let spec = stressor_onnx::InputSpec {
@@ -374,8 +409,9 @@ fn load_model(
                     stressor_onnx::OutputKind::Logits
                 },
             };
-            let model = stressor_onnx::OnnxModel::load(path, spec, None)
-                .map_err(|source| EngineError::Onnx { path: path.clone(), source: Box::new(source) })?;
+            let model = stressor_onnx::OnnxModel::load(path, spec, None).map_err(|source| {
+                EngineError::Onnx { path: path.clone(), source: Box::new(source) }
+            })?;
             Ok(Box::new(model))
         }
         TargetPlan::Builtin { train_seed, .. } => {
@@ -440,7 +476,7 @@ fn load_model(
 
 #[cfg(not(feature = "candle"))]
 fn load_model(
-    _plan: &Plan,
+    _target: &crate::plan::TargetPlan,
     _config: &EngineConfig,
     _sink: &mut dyn EventSink,
 ) -> Result<Box<dyn Model>, EngineError> {
@@ -456,6 +492,15 @@ struct Runner<'a> {
     data: &'a Dataset,
     uncertainty: Uncertainty,
     clean_predictions: Vec<u32>,
+    baseline: Option<Baseline<'a>>,
+}
+
+/// The corruption baseline: its model, clean error and error at every corruption point.
+struct Baseline<'a> {
+    model: &'a dyn Model,
+    clean_error: f64,
+    /// Per corruption step id, the baseline's error at each severity.
+    errors: Vec<(String, Vec<f64>)>,
 }
 
 impl Runner<'_> {
@@ -648,6 +693,18 @@ impl Runner<'_> {
                 metric("accuracy", Estimate::proportion(n_stressed, n)),
                 metric("accuracy_drop", Estimate::mean(&drops, point_seed.derive("ci/drop"))),
             ];
+            if kind == StepKind::Corruption
+                && let Some(baseline) = &mut self.baseline
+            {
+                let predictions = predict_scores(baseline.model, &shifted)?.predictions();
+                let correct = count_correct(&predictions, &data.labels);
+                metrics.push(metric("baseline_accuracy", Estimate::proportion(correct, n)));
+                let error = 1.0 - correct as f64 / data.len().max(1) as f64;
+                match baseline.errors.iter_mut().find(|(id, _)| *id == step.id) {
+                    Some((_, errors)) => errors.push(error),
+                    None => baseline.errors.push((step.id.clone(), vec![error])),
+                }
+            }
             let (calibration_metrics, curves) =
                 self.uncertainty.measure(&scores, &data.labels, point_seed.derive("calibration"));
             metrics.extend(calibration_metrics);
@@ -696,64 +753,97 @@ impl Runner<'_> {
         Ok(result)
     }
 
-    /// The corruption error of every corruption step and their mean (mCE), relative to the
-    /// clean error (Hendrycks & Dietterich 2019 normalise by AlexNet's errors instead): for
-    /// corruption c, `CE_c = Σ_s E_{c,s} / (S · E_clean)` over its S severities, and
-    /// `mCE = mean_c CE_c`. 1 means the corruption does not hurt; 2 means it doubles the errors.
+    /// The corruption error of every corruption step and their mean (mCE).
+    ///
+    /// With a baseline model (Hendrycks & Dietterich 2019, who use AlexNet):
+    /// `CE_c = Σ_s E_{c,s} / Σ_s E^base_{c,s}` and the relative
+    /// `rCE_c = Σ_s (E_{c,s} − E_clean) / Σ_s (E^base_{c,s} − E^base_clean)`. Without one, relative
+    /// to the model's own clean error: `CE_c = Σ_s E_{c,s} / (S · E_clean)`. The means over
+    /// corruptions are `mean_corruption_error` and `relative_mean_corruption_error`.
     fn corruption_summary(&mut self, results: &[StepResult]) -> Option<StepResult> {
         let steady = results.first()?.points.first()?.metric("clean_accuracy")?;
         let clean_error = 1.0 - steady.value;
         let n = self.data.len() as u64;
         let mut metrics = Vec::new();
-        let mut errors = Vec::new();
+        let (mut ces, mut relative) = (Vec::new(), Vec::new());
         for (step, result) in self.plan.steps.iter().zip(&results[1..]) {
             let Stress::Corruption(corruption) = step.stress else { continue };
-            let point_errors: Vec<f64> = result
+            let errors: Vec<f64> = result
                 .points
                 .iter()
                 .filter_map(|p| Some(1.0 - p.metric("accuracy")?.value))
                 .collect();
-            if point_errors.is_empty() {
+            if errors.is_empty() {
                 continue;
             }
-            let mean_error = point_errors.iter().sum::<f64>() / point_errors.len() as f64;
-            let ce = mean_error / clean_error;
-            errors.push(ce);
+            let sum: f64 = errors.iter().sum();
+            let ce = match &self.baseline {
+                Some(baseline) => {
+                    let base = baseline.errors.iter().find(|(id, _)| *id == step.id)?;
+                    let base_sum: f64 = base.1.iter().sum();
+                    let s = errors.len() as f64;
+                    relative.push((sum - s * clean_error) / (base_sum - s * baseline.clean_error));
+                    sum / base_sum
+                }
+                None => sum / (errors.len() as f64 * clean_error),
+            };
+            ces.push(ce);
             metrics.push(metric(
                 &format!("corruption_error.{}", corruption.name()),
                 Estimate::exact(ce, n),
             ));
         }
-        if errors.is_empty() {
+        if ces.is_empty() {
             return None;
         }
-        if clean_error <= 0.0 {
+        let mean = |values: &[f64]| values.iter().sum::<f64>() / values.len() as f64;
+        if !mean(&ces).is_finite() {
             self.warn(
                 None,
-                "corruption/no-clean-error",
-                "the model makes no error on clean data, so corruption errors relative to the \
-                 clean error are infinite; compare accuracies instead"
+                "corruption/no-reference-error",
+                "the reference (clean or baseline) error is zero, so corruption errors are not \
+                 finite; compare accuracies instead"
                     .into(),
             );
         }
-        let mce = errors.iter().sum::<f64>() / errors.len() as f64;
-        metrics.insert(0, metric("mean_corruption_error", Estimate::exact(mce, n)));
+        metrics.insert(0, metric("mean_corruption_error", Estimate::exact(mean(&ces), n)));
+        if !relative.is_empty() {
+            metrics.insert(
+                1,
+                metric("relative_mean_corruption_error", Estimate::exact(mean(&relative), n)),
+            );
+        }
+        let (reference, description) = match &self.baseline {
+            Some(baseline) => (
+                format!("baseline model {}", baseline.model.info().name),
+                format!(
+                    "corruption error relative to the baseline model `{}` (clean error {:.3}) over \
+                     {} corruption(s); below 1 = more robust than the baseline",
+                    baseline.model.info().name,
+                    baseline.clean_error,
+                    ces.len()
+                ),
+            ),
+            None => (
+                "clean error".to_string(),
+                format!(
+                    "corruption error relative to the clean error ({clean_error:.3}) over {} \
+                     corruption(s); 1 = no harm",
+                    ces.len()
+                ),
+            ),
+        };
         let info = StepInfo {
             id: "corruption-summary".into(),
             kind: StepKind::Summary,
-            description: format!(
-                "corruption error relative to the clean error ({:.3}) over {} corruption(s); \
-                 1 = no harm",
-                clean_error,
-                errors.len()
-            ),
+            description,
             dial_name: None,
             dial_values: Vec::new(),
         };
         self.sink.event(&Event::StepStarted(info.clone()));
         let result = StepResult {
             info,
-            parameters: vec![("baseline".into(), "clean error".into())],
+            parameters: vec![("reference".into(), reference)],
             points: vec![StepPoint {
                 dial_value: None,
                 metrics,

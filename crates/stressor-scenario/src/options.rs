@@ -28,6 +28,10 @@ pub struct ScenarioOptions {
     /// How calibration and uncertainty are measured.
     #[serde(default)]
     pub calibration: Option<Spanned<CalibrationOptions>>,
+    /// A reference model (same keys as `target`) the corruption errors are normalised by, as
+    /// ImageNet-C normalises by AlexNet; the clean error of the target when absent.
+    #[serde(default)]
+    pub baseline: Option<TargetOptions>,
     /// Stress steps, run in order.
     #[serde(default)]
     pub steps: Vec<Spanned<StepOptions>>,

@@ -69,6 +69,8 @@ pub struct Plan {
     pub steady_state_gates: Vec<Gate>,
     /// How calibration is measured.
     pub calibration: CalibrationPlan,
+    /// The reference model the corruption errors are relative to; the clean error when absent.
+    pub baseline: Option<TargetPlan>,
     /// Stress steps, in order.
     pub steps: Vec<StepPlan>,
 }
@@ -491,7 +493,8 @@ impl Planner<'_> {
     }
 
     fn plan(&mut self, options: ScenarioOptions) -> Plan {
-        let target = self.target(&options.target);
+        let target = self.target(&options.target, "target");
+        let baseline = options.baseline.as_ref().map(|b| self.target(b, "baseline"));
         let data = self.data(&options.data);
         let calibration = self.calibration(options.calibration.as_ref());
         let steady_state_gates = match &options.steady_state {
@@ -535,6 +538,7 @@ impl Planner<'_> {
             data,
             steady_state_gates,
             calibration,
+            baseline,
             steps,
         }
     }
@@ -575,13 +579,13 @@ impl Planner<'_> {
         plan
     }
 
-    fn target(&mut self, options: &TargetOptions) -> TargetPlan {
+    fn target(&mut self, options: &TargetOptions, section: &str) -> TargetPlan {
         let kind = options.kind.get_ref().as_str();
         let architecture = match (&options.model, kind) {
             (Some(model), "onnx") => {
                 self.problem(
                     model.span(),
-                    "target.model",
+                    &format!("{section}.model"),
                     "`model` does not apply to `kind = \"onnx\"`: the file is the model".into(),
                     None,
                 );
@@ -592,7 +596,7 @@ impl Planner<'_> {
                 other => {
                     self.problem(
                         model.span(),
-                        "target.model",
+                        &format!("{section}.model"),
                         format!("unknown built-in model `{other}`"),
                         Some("known models: fashion-cnn".into()),
                     );
@@ -602,7 +606,7 @@ impl Planner<'_> {
             (None, "builtin" | "safetensors") => {
                 self.problem(
                     options.kind.span(),
-                    "target.model",
+                    &format!("{section}.model"),
                     format!("`kind = \"{kind}\"` needs `model`"),
                     Some("known models: fashion-cnn".into()),
                 );
@@ -618,7 +622,7 @@ impl Planner<'_> {
                 if let Some(span) = span {
                     self.problem(
                         span,
-                        &format!("target.{key}"),
+                        &format!("{section}.{key}"),
                         format!("`{key}` only applies to `kind = \"onnx\"`"),
                         None,
                     );
@@ -632,7 +636,7 @@ impl Planner<'_> {
             None => {
                 self.problem(
                     options.kind.span(),
-                    "target.path",
+                    &format!("{section}.path"),
                     format!("`kind = \"{kind}\"` needs a `path` to the {what}"),
                     None,
                 );
@@ -644,7 +648,7 @@ impl Planner<'_> {
                 if let Some(path) = &options.path {
                     self.problem(
                         path.span(),
-                        "target.path",
+                        &format!("{section}.path"),
                         "`path` does not apply to `kind = \"builtin\"`".into(),
                         Some("use `kind = \"safetensors\"` to load weights from a file".into()),
                     );
@@ -657,7 +661,7 @@ impl Planner<'_> {
             },
             "onnx" => {
                 let Some(path) = path("ONNX file") else { return builtin };
-                let input = self.onnx_input(options.input.as_ref());
+                let input = self.onnx_input(options.input.as_ref(), section);
                 let probabilities =
                     match options.output.as_ref().map(|o| (o.get_ref().as_str(), o.span())) {
                         None | Some(("logits", _)) => false,
@@ -665,7 +669,7 @@ impl Planner<'_> {
                         Some((other, span)) => {
                             self.problem(
                                 span,
-                                "target.output",
+                                &format!("{section}.output"),
                                 format!("unknown output `{other}`"),
                                 Some("use logits or probabilities".into()),
                             );
@@ -677,7 +681,7 @@ impl Planner<'_> {
             other => {
                 self.problem(
                     options.kind.span(),
-                    "target.kind",
+                    &format!("{section}.kind"),
                     format!("unknown target kind `{other}`"),
                     Some("known kinds: builtin, safetensors, onnx".into()),
                 );
@@ -686,7 +690,7 @@ impl Planner<'_> {
         }
     }
 
-    fn onnx_input(&mut self, options: Option<&Spanned<InputOptions>>) -> OnnxInput {
+    fn onnx_input(&mut self, options: Option<&Spanned<InputOptions>>, section: &str) -> OnnxInput {
         let mut input =
             OnnxInput { channels_last: false, scale: 1.0, mean: Vec::new(), std: Vec::new() };
         let Some(options) = options.map(Spanned::get_ref) else { return input };
@@ -696,7 +700,7 @@ impl Planner<'_> {
                 "nhwc" => input.channels_last = true,
                 other => self.problem(
                     layout.span(),
-                    "target.input.layout",
+                    &format!("{section}.input.layout"),
                     format!("unknown layout `{other}`"),
                     Some("use nchw or nhwc".into()),
                 ),
@@ -709,7 +713,7 @@ impl Planner<'_> {
             } else {
                 self.problem(
                     scale.span(),
-                    "target.input.scale",
+                    &format!("{section}.input.scale"),
                     format!("scale must be 1 or 255, got {value}"),
                     None,
                 );
@@ -724,7 +728,7 @@ impl Planner<'_> {
             if let Some(bad) = std.get_ref().iter().find(|v| !(v.is_finite() && **v > 0.0)) {
                 self.problem(
                     std.span(),
-                    "target.input.std",
+                    &format!("{section}.input.std"),
                     format!("every std must be a finite number above 0, found {bad}"),
                     None,
                 );
@@ -736,7 +740,7 @@ impl Planner<'_> {
         {
             self.problem(
                 s.span(),
-                "target.input.std",
+                &format!("{section}.input.std"),
                 format!("{} means but {} stds", m.get_ref().len(), s.get_ref().len()),
                 Some("give one mean and one std per channel".into()),
             );
