@@ -2,6 +2,7 @@
 //!
 //! The runs use the real built-in CNN, trained once and cached in a directory shared by all
 //! tests of this binary (under `CARGO_TARGET_TMPDIR`), on small samples of the embedded data.
+#![expect(clippy::unwrap_used, reason = "tests unwrap to fail loudly")]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -710,7 +710,7 @@ impl Runner<'_> {
             metrics.extend(calibration_metrics);
             // Exemplars: samples the shift broke first, then any others.
             let broken = (0..data.len()).filter(|&i| clean_correct[i] && !stressed_correct[i]);
-            let others = (0..data.len()).filter(|&i| !(clean_correct[i] && !stressed_correct[i]));
+            let others = (0..data.len()).filter(|&i| !clean_correct[i] || stressed_correct[i]);
             let exemplars = broken
                 .chain(others)
                 .take(self.config.exemplars_per_point)

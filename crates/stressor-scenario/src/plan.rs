@@ -1024,13 +1024,7 @@ impl Planner<'_> {
             None => DEFAULT_BATCH_SIZE,
         };
         let calibration_extra = calibration_metrics(calibration);
-        let (stresses, dial, range, metrics, extra): (
-            Vec<(String, Stress)>,
-            &str,
-            (f64, f64),
-            &[&str],
-            Vec<&str>,
-        ) = match kind {
+        let (stresses, dial, range, metrics, extra): StepShape<'_> = match kind {
             "attack" => {
                 let Some(attack) = self.attack(options, &id) else { return Vec::new() };
                 let max = match attack.norm {
@@ -1605,6 +1599,10 @@ impl Planner<'_> {
         Some(Gate { id, step_id: step_id.to_string(), metric, at, comparison, threshold, bound })
     }
 }
+
+/// What a step kind resolves to: the (id, stress) pairs, the dial's name and range, the
+/// metrics its points report and the extra ones gates may use.
+type StepShape<'a> = (Vec<(String, Stress)>, &'a str, (f64, f64), &'a [&'a str], Vec<&'a str>);
 
 /// The calibration metrics a point reports under `plan`.
 fn calibration_metrics(plan: &CalibrationPlan) -> Vec<&'static str> {

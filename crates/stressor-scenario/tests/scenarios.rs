@@ -3,6 +3,7 @@
 //!
 //! Bad scenarios live in `tests/data/bad/*.toml`; the first line of each is
 //! `# expect: <text the error must contain>` (several `# expect:` lines may follow).
+#![expect(clippy::unwrap_used, reason = "tests unwrap to fail loudly")]
 
 use std::path::{Path, PathBuf};
 
