@@ -35,4 +35,4 @@ mod train;
 mod gradcheck;
 
 pub use network::{CHUNK_SIZE, FashionCnn, INPUT_SHAPE, N_CLASSES};
-pub use train::{TrainConfig, TrainProgress, train};
+pub use train::{TrainConfig, TrainProgress, train, train_with};

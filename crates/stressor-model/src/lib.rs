@@ -6,7 +6,8 @@
 //! only [`Model::predict`], so they work on any target, remote ones included.
 //!
 //! Adapters: the built-in Fashion-MNIST CNN on candle (`builtin`, feature `candle`), and
-//! [`FnModel`] (a closure, for tests and toy models).
+//! [`FnModel`] (a closure, for tests and toy models). [`Ensemble`] combines several models
+//! into one (mean probability, differentiable when its members are, or majority vote).
 //!
 //! Non-goals: knowing about scenarios, reports or terminals.
 //!
@@ -21,11 +22,13 @@
 //! assert_eq!(scores.argmax(1), 0);
 //! ```
 
+mod ensemble;
 mod model;
 mod scores;
 
 #[cfg(feature = "candle")]
 pub mod builtin;
 
+pub use ensemble::{Combine, Ensemble};
 pub use model::{Differentiable, FnModel, Model, ModelError, ModelInfo};
 pub use scores::{ScoreKind, Scores};

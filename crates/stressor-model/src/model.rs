@@ -52,6 +52,15 @@ pub enum ModelError {
         /// What is wrong.
         reason: String,
     },
+    /// Models that cannot form an ensemble: too few, or disagreeing on input shape, class
+    /// count or bounds.
+    #[error("cannot build ensemble `{ensemble}`: {reason}")]
+    Ensemble {
+        /// The ensemble's name.
+        ensemble: String,
+        /// What is wrong, naming the member.
+        reason: String,
+    },
     /// The tensor backend failed.
     #[error("tensor backend error in model `{model}`: {message}")]
     Backend {

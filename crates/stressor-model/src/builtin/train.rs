@@ -4,7 +4,7 @@ use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::optim::{AdamW, Optimizer, ParamsAdamW};
 use rand::Rng as _;
 use rand::seq::SliceRandom as _;
-use stressor_core::{Dataset, Seed};
+use stressor_core::{Batch, Dataset, Seed};
 
 use crate::builtin::network::{
     FashionCnn, INPUT_SHAPE, N_CLASSES, PARAM_NAMES, candle_error, forward, param_shapes,
@@ -69,6 +69,58 @@ pub fn train(
     seed: Seed,
     progress: &mut dyn FnMut(TrainProgress),
 ) -> Result<FashionCnn, ModelError> {
+    train_with(data, config, seed, progress, &mut |_, batch, _, _| Ok(batch.clone()))
+}
+
+/// Trains a [`FashionCnn`] as [`train`] does, letting `augment` replace each batch's inputs
+/// before its optimiser step.
+///
+/// `augment` is called once per step with the model at its current weights, the batch's inputs
+/// (drawn as in [`train`]), their labels and a seed of its own for this step (derived from
+/// `seed`, so the shuffling and initialisation are those of [`train`]); the step trains on the
+/// batch it returns, with the same labels. This is the hook for training-time mitigations:
+/// adversarial training replaces inputs by attacks on the current model, augmentation by
+/// corrupted copies. With an `augment` that returns its batch unchanged, the weights are
+/// bit-identical to [`train`]'s.
+///
+/// The model handed to `augment` shares its parameter tensors with the optimiser (making it
+/// costs no copy), so it is valid for the call only: a clone of it keeps sharing the
+/// parameters, which the next step updates in place. Save a snapshot with
+/// [`FashionCnn::to_safetensors_bytes`] instead.
+///
+/// # Errors
+/// As [`train`]; [`ModelError::Training`] when `augment` returns a batch of another shape, and
+/// any error `augment` returns, which stops training.
+///
+/// # Examples
+/// ```
+/// use stressor_core::{Batch, Bounds, Dataset, Seed};
+/// use stressor_model::builtin::{TrainConfig, train_with};
+///
+/// let names = vec!["a".to_string(), "b".to_string()];
+/// let data = Dataset::new("toy", Batch::zeros(8, &[1, 28, 28]), vec![0, 1, 0, 1, 0, 1, 0, 1], names, Bounds::UNIT).unwrap();
+/// let mut config = TrainConfig::default();
+/// config.epochs = 1;
+/// // Train on inverted images.
+/// let mut invert = |_: &_, batch: &Batch, _: &[u32], _: Seed| {
+///     let mut inverted = batch.clone();
+///     inverted.as_mut_slice().iter_mut().for_each(|v| *v = 1.0 - *v);
+///     Ok(inverted)
+/// };
+/// let model = train_with(&data, &config, Seed::new(7), &mut |_| {}, &mut invert).unwrap();
+/// # let _ = model;
+/// ```
+#[expect(
+    clippy::type_complexity,
+    reason = "the hook's signature is its documentation; an alias would hide it"
+)]
+pub fn train_with(
+    data: &Dataset,
+    config: &TrainConfig,
+    seed: Seed,
+    progress: &mut dyn FnMut(TrainProgress),
+    augment: &mut dyn FnMut(&FashionCnn, &Batch, &[u32], Seed) -> Result<Batch, ModelError>,
+) -> Result<FashionCnn, ModelError> {
     let params = initial_params(seed.derive("fashion-cnn/init")).map_err(candle_error)?;
     let model = FashionCnn::from_params(params)?;
     model.info().check_input(&data.inputs)?;
@@ -106,6 +158,7 @@ pub fn train(
     let n_steps = data.len().div_ceil(config.batch_size);
     let total_steps = (n_steps * config.epochs).max(1);
     let shuffle_seed = seed.derive("fashion-cnn/shuffle");
+    let augment_seed = seed.derive("fashion-cnn/augment");
     let mut order: Vec<usize> = (0..data.len()).collect();
     for epoch in 0..config.epochs {
         order.sort_unstable();
@@ -117,7 +170,21 @@ pub fn train(
                 config.final_learning_rate
                     + (config.learning_rate - config.final_learning_rate) * cosine,
             );
-            let loss = train_step(&tensors, &mut optimiser, data, indices).map_err(candle_error)?;
+            let inputs = data.inputs.select(indices);
+            let labels: Vec<u32> = indices.iter().map(|&i| data.labels[i]).collect();
+            // `from_params` detaches: new tensor handles on the same storage, no copy.
+            let current = FashionCnn::from_params(tensors.clone())?;
+            let step_seed = augment_seed.derive_index((epoch * n_steps + step) as u64);
+            let inputs = augment(&current, &inputs, &labels, step_seed)?;
+            if inputs.shape() != [indices.len(), INPUT_SHAPE[0], INPUT_SHAPE[1], INPUT_SHAPE[2]] {
+                return Err(training_error(&format!(
+                    "the augmented batch has shape {:?}, expected {:?}",
+                    inputs.shape(),
+                    [indices.len(), INPUT_SHAPE[0], INPUT_SHAPE[1], INPUT_SHAPE[2]]
+                )));
+            }
+            let loss =
+                train_step(&tensors, &mut optimiser, inputs, &labels).map_err(candle_error)?;
             progress(TrainProgress { epoch, n_epochs: config.epochs, step, n_steps, loss });
         }
     }
@@ -127,17 +194,15 @@ pub fn train(
 fn train_step(
     params: &[Tensor],
     optimiser: &mut AdamW,
-    data: &Dataset,
-    indices: &[usize],
+    inputs: Batch,
+    labels: &[u32],
 ) -> candle_core::Result<f32> {
-    let batch = data.inputs.select(indices);
-    let labels: Vec<u32> = indices.iter().map(|&i| data.labels[i]).collect();
     let x = Tensor::from_vec(
-        batch.into_parts().0,
-        (indices.len(), INPUT_SHAPE[0], INPUT_SHAPE[1], INPUT_SHAPE[2]),
+        inputs.into_parts().0,
+        (labels.len(), INPUT_SHAPE[0], INPUT_SHAPE[1], INPUT_SHAPE[2]),
         &Device::Cpu,
     )?;
-    let labels = Tensor::from_vec(labels, indices.len(), &Device::Cpu)?;
+    let labels = Tensor::from_slice(labels, labels.len(), &Device::Cpu)?;
     let logits = forward(params, &x)?;
     let loss = candle_nn::loss::cross_entropy(&logits, &labels)?;
     optimiser.backward_step(&loss)?;
@@ -161,4 +226,66 @@ pub(crate) fn initial_params(seed: Seed) -> candle_core::Result<Vec<Tensor>> {
             .push(Tensor::from_vec(values, shape.as_slice(), &Device::Cpu)?.to_dtype(DType::F32)?);
     }
     Ok(params)
+}
+
+#[cfg(test)]
+#[expect(
+    clippy::unwrap_used,
+    clippy::field_reassign_with_default,
+    reason = "a failed unwrap fails the test; TrainConfig is non-exhaustive"
+)]
+mod tests {
+    use stressor_core::Bounds;
+
+    use super::*;
+
+    fn data(n: usize) -> Dataset {
+        let labels: Vec<u32> = (0..n as u32).map(|i| i % 2).collect();
+        let inputs =
+            Batch::new((0..n * 784).map(|i| (i % 7) as f32 / 7.0).collect(), vec![n, 1, 28, 28])
+                .unwrap();
+        Dataset::new("toy", inputs, labels, vec!["a".into(), "b".into()], Bounds::UNIT).unwrap()
+    }
+
+    #[test]
+    fn augment_sees_the_current_weights_and_a_seed_per_step() {
+        let mut config = TrainConfig::default();
+        config.epochs = 2;
+        config.batch_size = 4;
+        let mut seen = Vec::new();
+        let model = train_with(&data(8), &config, Seed::new(1), &mut |_| {}, &mut |m, b, l, s| {
+            assert_eq!(b.len(), l.len());
+            seen.push((m.to_safetensors_bytes().unwrap(), s));
+            Ok(b.clone())
+        })
+        .unwrap();
+        assert_eq!(seen.len(), 4);
+        let initial = FashionCnn::from_params(
+            initial_params(Seed::new(1).derive("fashion-cnn/init")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(seen[0].0, initial.to_safetensors_bytes().unwrap());
+        for pair in seen.windows(2) {
+            assert_ne!(pair[0].0, pair[1].0);
+            assert_ne!(pair[0].1, pair[1].1);
+        }
+        assert_ne!(seen[3].0, model.to_safetensors_bytes().unwrap());
+        let plain = train(&data(8), &config, Seed::new(1), &mut |_| {}).unwrap();
+        assert_eq!(plain.to_safetensors_bytes().unwrap(), model.to_safetensors_bytes().unwrap());
+    }
+
+    #[test]
+    fn a_misshaped_or_failed_augmentation_stops_training() {
+        let config = TrainConfig::default();
+        let err = train_with(&data(4), &config, Seed::new(1), &mut |_| {}, &mut |_, b, _, _| {
+            Ok(b.slice(0, 1))
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("the augmented batch has shape [1, 1, 28, 28]"), "{err}");
+        let err = train_with(&data(4), &config, Seed::new(1), &mut |_| {}, &mut |_, _, _, _| {
+            Err(ModelError::Training { model: "x".into(), reason: "no".into() })
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("no"), "{err}");
+    }
 }
