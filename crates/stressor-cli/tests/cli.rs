@@ -320,3 +320,195 @@ fn wrong_shape_data_exits_3() {
     assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
     assert!(text(&output.stderr).contains("shape"), "{}", text(&output.stderr));
 }
+
+/// The JSON report of a run in `dir`.
+fn read_report(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("out/report.json")).unwrap()).unwrap()
+}
+
+/// Metric `name` of point `point` of the step with id `step`.
+fn step_metric(report: &serde_json::Value, step: &str, point: usize, name: &str) -> f64 {
+    let steps = report["steps"].as_array().unwrap();
+    let step = steps.iter().find(|s| s["id"] == step).unwrap_or_else(|| panic!("no step {step}"));
+    step["points"][point]["metrics"][name]["value"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no {name} at point {point} of {step}"))
+}
+
+const MITIGATED: &str = r#"
+[[mitigations]]
+id = "pgd-at"
+kind = "adversarial-training"
+epsilon = 0.1
+pgd_steps = 2
+epochs = 1
+train_samples = 1500
+measure = ["pgd", "noise"]
+gates = [{ metric = "after:clean_accuracy", min = 0.3 }]
+
+[[mitigations]]
+id = "noise-aug"
+kind = "augmented-training"
+corruptions = ["gaussian-noise"]
+epochs = 1
+train_samples = 1500
+measure = ["noise"]
+"#;
+
+#[test]
+fn mitigations_are_trained_and_compared_before_and_after() {
+    let dir = scratch("mitigation");
+    let scenario = format!(
+        "{}{MITIGATED}",
+        SMALL.replace(
+            "sweep = { epsilon = [\"2/255\", \"8/255\"] }",
+            "sweep = { epsilon = [\"2/255\", \"8/255\", 0.1] }"
+        )
+    );
+    let output = run_scenario(&dir, &scenario, &[]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{}", text(&output.stderr));
+    assert!(
+        stdout.contains("pgd-at (adversarial-training") && stdout.contains("delta"),
+        "{stdout}"
+    );
+    let report = read_report(&dir);
+    let ids: Vec<&str> =
+        report["steps"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    let tail: Vec<&str> =
+        ids.iter().copied().skip_while(|id| *id != "corruption-summary").collect();
+    assert_eq!(
+        tail,
+        [
+            "corruption-summary",
+            "pgd-at/pgd",
+            "pgd-at/noise.gaussian-noise",
+            "pgd-at/noise.fog",
+            "pgd-at",
+            "noise-aug/noise.gaussian-noise",
+            "noise-aug/noise.fog",
+            "noise-aug",
+        ]
+    );
+    // The before column is the original run's numbers, the after column the mitigated steps',
+    // and delta their difference.
+    let cell =
+        |column: &str, row: &str| step_metric(&report, "pgd-at", 0, &format!("{column}:{row}"));
+    assert_eq!(
+        cell("before", "clean_accuracy"),
+        step_metric(&report, "steady-state", 0, "clean_accuracy")
+    );
+    for (point, epsilon) in [(0, "0.0078"), (1, "0.0314"), (2, "0.1")] {
+        let row = format!("robust_accuracy.pgd@{epsilon}");
+        assert_eq!(cell("before", &row), step_metric(&report, "pgd", point, "robust_accuracy"));
+        assert_eq!(
+            cell("after", &row),
+            step_metric(&report, "pgd-at/pgd", point, "robust_accuracy")
+        );
+        assert!((cell("delta", &row) - (cell("after", &row) - cell("before", &row))).abs() < 1e-12);
+    }
+    // Without a baseline model, corruption errors are relative to the original model.
+    let accuracy = |step: &str, point| step_metric(&report, step, point, "accuracy");
+    let errors = |step: &str| (1.0 - accuracy(step, 0)) + (1.0 - accuracy(step, 1));
+    let ce = errors("pgd-at/noise.fog") / errors("noise.fog");
+    assert!((cell("after", "corruption_error.noise.fog") - ce).abs() < 1e-12);
+    assert_eq!(cell("before", "corruption_error.noise.fog"), 1.0);
+    let mean = (cell("after", "corruption_error.noise.fog")
+        + cell("after", "corruption_error.noise.gaussian-noise"))
+        / 2.0;
+    assert!((cell("after", "mean_corruption_error") - mean).abs() < 1e-12);
+    // The mitigated models differ from the original.
+    assert_ne!(cell("after", "clean_accuracy"), cell("before", "clean_accuracy"));
+    let junit = std::fs::read_to_string(dir.join("out/junit.xml")).unwrap();
+    assert!(junit.contains("pgd-at/after:clean_accuracy"), "{junit}");
+    let html = std::fs::read_to_string(dir.join("out/report.html")).unwrap();
+    assert!(html.contains("<table class=\"comparison\">") && html.contains("pgd-at/pgd"));
+
+    // A second run loads both mitigated models from the cache and reproduces the report.
+    let again = scratch("mitigation-again");
+    assert_eq!(run_scenario(&again, &scenario, &[]).status.code(), Some(0));
+    let mut second = read_report(&again);
+    let params = |r: &serde_json::Value| {
+        r["steps"].as_array().unwrap().iter().find(|s| s["id"] == "pgd-at").unwrap()["parameters"]["model"].clone()
+    };
+    assert!(params(&second).as_str().unwrap().starts_with("loaded from the cache"), "{second}");
+    let mut first = report;
+    for r in [&mut first, &mut second] {
+        redact_timing(r);
+        r["run"]["scenario_source"] = serde_json::Value::Null;
+        for step in r["steps"].as_array_mut().unwrap() {
+            step["parameters"]["model"] = serde_json::Value::Null;
+        }
+    }
+    assert_eq!(first, second);
+}
+
+#[test]
+fn an_ensemble_reports_members_disagreement_and_transfer() {
+    // Two more members, trained quickly on small slices so they differ from the built-in one.
+    let dir = scratch("ensemble");
+    let train =
+        stressor_data::fashion_mnist::load(stressor_data::fashion_mnist::Split::Train, Some(1500))
+            .unwrap();
+    let mut config = stressor_model::builtin::TrainConfig::default();
+    config.epochs = 1;
+    for seed in [2, 3] {
+        let model = stressor_model::builtin::train(
+            &train,
+            &config,
+            stressor_core::Seed::new(seed),
+            &mut |_| {},
+        )
+        .unwrap();
+        model.save(dir.join(format!("member{seed}.safetensors"))).unwrap();
+    }
+    let scenario = SMALL.replace(
+        "kind = \"builtin\"\nmodel = \"fashion-cnn\"",
+        "kind = \"ensemble\"\nmembers = [\n  { kind = \"builtin\", model = \"fashion-cnn\" },\n  \
+         { kind = \"safetensors\", model = \"fashion-cnn\", path = \"member2.safetensors\" },\n  \
+         { kind = \"safetensors\", model = \"fashion-cnn\", path = \"member3.safetensors\" },\n]",
+    ) + "\n[[steps]]\nid = \"fgsm\"\nkind = \"attack\"\nattack = \"fgsm\"\nsweep = { epsilon = [0.05] }\ngates = [{ metric = \"member_disagreement\", max = 1.0 }]\n";
+    let output = run_scenario(&dir, &scenario, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}\n{}", text(&output.stdout), text(&output.stderr));
+    let report = read_report(&dir);
+    assert_eq!(report["target"]["kind"], "ensemble");
+    let m = |step: &str, point, name: &str| step_metric(&report, step, point, name);
+    for (step, point) in [("steady-state", 0), ("pgd", 1), ("noise.fog", 1), ("warm", 0)] {
+        let members: Vec<f64> =
+            (0..3).map(|i| m(step, point, &format!("member_accuracy.m{i}"))).collect();
+        let best = members.iter().copied().fold(0.0, f64::max);
+        assert_eq!(m(step, point, "best_member_accuracy"), best, "{step}");
+        let accuracy = if step == "pgd" {
+            "robust_accuracy"
+        } else if step == "steady-state" {
+            "clean_accuracy"
+        } else {
+            "accuracy"
+        };
+        assert!(
+            (m(step, point, "ensemble_gain") - (m(step, point, accuracy) - best)).abs() < 1e-9,
+            "{step}"
+        );
+    }
+    // Members trained on other data disagree somewhere, and more under attack than clean.
+    assert!(m("steady-state", 0, "member_disagreement") > 0.0);
+    assert!(m("pgd", 1, "member_disagreement") >= m("steady-state", 0, "member_disagreement"));
+    // Transfer: one row per white-box attack and source, the ensemble row from the step itself.
+    let cell = |column: &str, row: &str| m("ensemble-transfer", 0, &format!("{column}:{row}"));
+    for step in ["pgd@0.0314", "fgsm@0.05"] {
+        for source in ["m0", "m1", "m2"] {
+            let row = format!("accuracy.{step} from {source}");
+            // White-box on the source hurts it at least as much as transfer from it hurts the
+            // ensemble's clean accuracy would suggest: its own accuracy is at most its clean one.
+            assert!(
+                cell(source, &row) <= m("steady-state", 0, &format!("member_accuracy.{source}"))
+            );
+            assert!(cell("ensemble", &row) >= 0.0);
+        }
+    }
+    assert_eq!(
+        cell("ensemble", "accuracy.pgd@0.0314 from ensemble"),
+        m("pgd", 1, "robust_accuracy")
+    );
+    assert_eq!(cell("m1", "accuracy.pgd@0.0314 from ensemble"), m("pgd", 1, "member_accuracy.m1"));
+}

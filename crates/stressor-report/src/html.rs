@@ -76,10 +76,18 @@ pub fn to_string(record: &RunRecord, config: &HtmlConfig) -> String {
     ));
     header(record, &mut html);
     gates(record, &mut html);
-    for step in &record.steps {
+    // A mitigation's comparison comes first, then the mitigated model's steps.
+    for step in record.steps.iter().filter(|step| !number::is_mitigated(record, step)) {
         match step.info.kind {
             StepKind::Attack | StepKind::Corruption | StepKind::Lighting => {
                 stress_step(record, step, config, &mut budget, &mut html);
+            }
+            StepKind::Mitigation => {
+                plain_step(step, &mut html);
+                let prefix = format!("{}/", step.info.id);
+                for mitigated in record.steps.iter().filter(|s| s.info.id.starts_with(&prefix)) {
+                    stress_step(record, mitigated, config, &mut budget, &mut html);
+                }
             }
             _ => plain_step(step, &mut html),
         }
@@ -279,9 +287,53 @@ fn plain_step(step: &StepResult, html: &mut String) {
         escape(&step.info.description)
     ));
     parameters(step, html);
-    metrics_table(step, html, |name| !number::is_calibration(name));
-    calibration_section(step, None, html);
+    if !comparison_table(step, html) {
+        metrics_table(step, html, |name| !number::is_calibration(name));
+        calibration_section(step, None, html);
+    }
     html.push_str("</section>\n");
+}
+
+/// A comparison step (metrics named `<column>:<row>`) as one table, rows by columns; `false`
+/// when the step is not one.
+fn comparison_table(step: &StepResult, html: &mut String) -> bool {
+    let Some((columns, rows)) = number::comparison(step) else { return false };
+    html.push_str("<table class=\"comparison\">\n<tr><th>metric</th>");
+    for column in &columns {
+        html.push_str(&format!("<th>{}</th>", escape(column)));
+    }
+    html.push_str("</tr>\n");
+    for row in &rows {
+        let name = number::row_metric(row);
+        html.push_str(&format!(
+            "<tr><th title=\"{}\">{}</th>",
+            escape(row),
+            escape(&number::row_label(row))
+        ));
+        for column in &columns {
+            match number::comparison_cell(step, column, row) {
+                Some(estimate) => {
+                    let ci = estimate.ci.map_or_else(String::new, |ci| {
+                        format!(
+                            "<br><span class=\"ci\">[{}, {}]</span>",
+                            number::value(name, ci.lower),
+                            number::value(name, ci.upper)
+                        )
+                    });
+                    let sign = if *column == "delta" && estimate.value > 0.0 { "+" } else { "" };
+                    html.push_str(&format!(
+                        "<td>{sign}{}{ci} <span class=\"n\">n={}</span></td>",
+                        number::value(name, estimate.value),
+                        estimate.n
+                    ));
+                }
+                None => html.push_str("<td>–</td>"),
+            }
+        }
+        html.push_str("</tr>\n");
+    }
+    html.push_str("</table>\n");
+    true
 }
 
 fn stress_step(

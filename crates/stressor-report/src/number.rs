@@ -7,7 +7,7 @@ use stressor_core::{
 use crate::RunRecord;
 
 /// Metric names the engine emits, in display order, with short labels.
-pub(crate) const KNOWN_METRICS: [(&str, &str); 29] = [
+pub(crate) const KNOWN_METRICS: [(&str, &str); 32] = [
     ("clean_accuracy", "clean acc"),
     ("robust_accuracy", "robust acc"),
     ("accuracy", "accuracy"),
@@ -37,6 +37,9 @@ pub(crate) const KNOWN_METRICS: [(&str, &str); 29] = [
     ("conformal_coverage", "coverage"),
     ("mean_set_size", "set size"),
     ("fallback_rate", "fallback"),
+    ("best_member_accuracy", "best member"),
+    ("ensemble_gain", "gain vs best"),
+    ("member_disagreement", "disagree"),
 ];
 
 /// Metrics about calibration and uncertainty, shown in their own table.
@@ -88,14 +91,77 @@ pub(crate) fn metric_names(points: &[StepPoint]) -> Vec<&str> {
     names
 }
 
+/// The columns and rows of a comparison step (a mitigation's before/after/delta, an ensemble's
+/// transfer matrix): `Some` when every metric is named `<column>:<row>`, in order of appearance.
+pub(crate) fn comparison(step: &StepResult) -> Option<(Vec<&str>, Vec<&str>)> {
+    let metrics: Vec<&str> =
+        step.points.iter().flat_map(|p| &p.metrics).map(|m| m.name.as_str()).collect();
+    if metrics.is_empty() {
+        return None;
+    }
+    let (mut columns, mut rows) = (Vec::new(), Vec::new());
+    for name in metrics {
+        let (column, row) = name.split_once(':')?;
+        if !columns.contains(&column) {
+            columns.push(column);
+        }
+        if !rows.contains(&row) {
+            rows.push(row);
+        }
+    }
+    Some((columns, rows))
+}
+
+/// Whether `step` measures a mitigated model: its id is `<mitigation>/<step>` for a mitigation
+/// step in `record`. Reporters show these under their mitigation's comparison.
+pub(crate) fn is_mitigated(record: &RunRecord, step: &StepResult) -> bool {
+    record.steps.iter().any(|m| {
+        m.info.kind == stressor_core::StepKind::Mitigation
+            && step
+                .info
+                .id
+                .strip_prefix(m.info.id.as_str())
+                .is_some_and(|rest| rest.starts_with('/'))
+    })
+}
+
+/// The value of comparison cell (`column`, `row`) in `step`.
+pub(crate) fn comparison_cell<'a>(
+    step: &'a StepResult,
+    column: &str,
+    row: &str,
+) -> Option<&'a Estimate> {
+    let name = format!("{column}:{row}");
+    step.points.iter().find_map(|p| p.metric(&name))
+}
+
+/// A comparison row's metric, which decides its formatting: the name up to the first `.`
+/// (`robust_accuracy.pgd@0.1` is a `robust_accuracy`).
+pub(crate) fn row_metric(row: &str) -> &str {
+    row.split_once('.').map_or(row, |(metric, _)| metric)
+}
+
+/// A comparison row for people: `robust acc · pgd@0.1`.
+pub(crate) fn row_label(row: &str) -> String {
+    match row.split_once('.') {
+        Some((metric, rest)) => format!("{} · {rest}", metric_label(metric)),
+        None => metric_label(row).to_owned(),
+    }
+}
+
 /// A short label for a metric name.
 pub(crate) fn metric_label(name: &str) -> &str {
+    if let Some(member) = name.strip_prefix("member_accuracy.") {
+        return member;
+    }
     KNOWN_METRICS.iter().find(|(known, _)| *known == name).map_or(name, |(_, label)| label)
 }
 
 /// Whether a metric is a proportion in [0, 1].
 pub(crate) fn is_proportion(name: &str) -> bool {
     name.ends_with("accuracy")
+        || name.starts_with("member_accuracy.")
+        || matches!(name, "member_disagreement" | "ensemble_gain")
         || name.ends_with("_rate")
         || name.starts_with("ece")
         || matches!(name, "accuracy_drop" | "conformal_coverage" | "max_calibration_error")

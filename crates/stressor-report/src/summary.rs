@@ -51,7 +51,9 @@ pub fn write(record: &RunRecord, config: &SummaryConfig, mut out: impl Write) ->
         plain(&info.data_name),
         info.n_samples
     )?;
-    for step in &record.steps {
+    // A mitigated model's steps are in the HTML and JSON reports; the terminal shows the
+    // comparison.
+    for step in record.steps.iter().filter(|step| !number::is_mitigated(record, step)) {
         write_step(step, &mut out)?;
     }
     for step in &record.unfinished_steps {
@@ -94,6 +96,30 @@ fn write_step(step: &StepResult, out: &mut impl Write) -> io::Result<()> {
     let info = &step.info;
     let sweeps =
         info.kind == StepKind::Attack || step.points.iter().any(|point| point.dial_value.is_some());
+    if let Some((columns, rows)) = number::comparison(step) {
+        writeln!(out, "{} ({})", plain(&info.id), plain(&info.description))?;
+        let mut table = vec![
+            std::iter::once("metric".to_owned())
+                .chain(columns.iter().map(|c| plain(c)))
+                .collect::<Vec<_>>(),
+        ];
+        for row in rows {
+            let name = number::row_metric(row);
+            let mut line = vec![plain(&number::row_label(row))];
+            for column in &columns {
+                line.push(match number::comparison_cell(step, column, row) {
+                    Some(estimate) if *column == "delta" => {
+                        let sign = if estimate.value > 0.0 { "+" } else { "" };
+                        format!("{sign}{}", number::value(name, estimate.value))
+                    }
+                    Some(estimate) => number::estimate(name, estimate),
+                    None => "-".to_owned(),
+                });
+            }
+            table.push(line);
+        }
+        return write_table(&table, out);
+    }
     if info.kind == StepKind::Summary {
         writeln!(out, "{} ({})", plain(&info.id), plain(&info.description))?;
         let rows: Vec<Vec<String>> = step

@@ -13,13 +13,18 @@ use stressor_core::{
     StepPoint, StepResult, Verdict, Warning,
 };
 use stressor_data::DataError;
-use stressor_model::{Model, ModelError, Scores};
+use stressor_model::{Combine, Ensemble, Model, ModelError, Scores};
 
 use crate::measure::{PREDICT_BATCH, Uncertainty, predict_scores};
 use crate::plan::{
-    ArrayLayout, AttackKind, AttackPlan, DataSource, NormKind, Plan, StepPlan, Stress, TargetRule,
-    ValueScale, same_dial,
+    ArrayLayout, AttackKind, AttackPlan, DataSource, EnsembleCombine, MitigationMethod,
+    MitigationPlan, NormKind, Plan, StepPlan, Stress, TargetPlan, TargetRule, ValueScale,
+    same_dial,
 };
+
+mod compare;
+
+use compare::run_mitigation;
 
 /// The version of the built-in model's training recipe (architecture, data slice, initialisation)
 /// in cache file names; bump it when any of them changes.
@@ -101,6 +106,16 @@ pub enum EngineError {
         /// What went wrong.
         reason: String,
     },
+    /// A mitigation could not train its model.
+    #[cfg(feature = "candle")]
+    #[error("mitigation `{mitigation}`: training failed")]
+    Mitigation {
+        /// The mitigation's id.
+        mitigation: String,
+        /// The cause.
+        #[source]
+        source: Box<stressor_mitigation::MitigationError>,
+    },
     /// This build has no tensor backend for the built-in models.
     #[error("this build of stressor has no candle backend for built-in models")]
     NoBackend,
@@ -128,7 +143,8 @@ pub fn run(
     sink: &mut dyn EventSink,
 ) -> Result<RunOutcome, EngineError> {
     let (data, calibration) = load_data(plan)?;
-    let model = load_model(&plan.target, config, sink)?;
+    let target = load_target(&plan.target, config, sink)?;
+    let model = target.model();
     let baseline = match &plan.baseline {
         Some(target) => Some(load_model(target, config, sink)?),
         None => None,
@@ -146,15 +162,16 @@ pub fn run(
             });
         }
     }
-    let models = Models { target: model.as_ref(), baseline: baseline.as_deref() };
+    let models = Models { target: model, baseline: baseline.as_deref(), members: target.members() };
     run_split(plan, config, models, &data, calibration.as_ref(), clock, sink)
 }
 
-/// The model under test and the optional corruption baseline.
+/// The model under test, the optional corruption baseline and an ensemble's members.
 #[derive(Clone, Copy)]
 struct Models<'a> {
     target: &'a dyn Model,
     baseline: Option<&'a dyn Model>,
+    members: Option<&'a [Box<dyn Model>]>,
 }
 
 /// Runs `plan` against a model and data set given by the caller (the plan's `target` and
@@ -170,7 +187,8 @@ pub fn run_with(
     clock: &dyn Clock,
     sink: &mut dyn EventSink,
 ) -> Result<RunOutcome, EngineError> {
-    run_split(plan, config, Models { target: model, baseline: None }, data, None, clock, sink)
+    let models = Models { target: model, baseline: None, members: None };
+    run_split(plan, config, models, data, None, clock, sink)
 }
 
 /// Runs `plan` on `data`, with `calibration` (disjoint from `data`) fitting temperature scaling
@@ -234,51 +252,55 @@ fn run_split(
         }
         _ => None,
     };
-    let mut runner =
-        Runner { plan, config, clock, sink, model, data, uncertainty, clean_predictions, baseline };
-    let steady = runner.steady_state(&clean_scores);
+    let mut runner = Runner {
+        plan,
+        config,
+        clock,
+        sink,
+        model,
+        data,
+        uncertainty,
+        clean_predictions,
+        baseline,
+        members: models.members,
+        mitigation: None,
+    };
+    let steady = runner.steady_state(&clean_scores)?;
+    runner.sink.event(&Event::StepFinished(steady.clone()));
     let mut results = vec![steady];
-    for step in &plan.steps {
-        let result = match &step.stress {
-            Stress::Attack(attack) => runner.attack_step(step, attack)?,
-            Stress::Corruption(corruption) => {
-                let corruption = *corruption;
-                let apply = move |inputs: &Batch, severity: f64, seed: Seed| {
-                    // The planner only lets whole severities 1–5 through.
-                    corruption.apply(inputs, severity as u8, seed)
-                };
-                let parameter = ("corruption", corruption.name());
-                runner.shift_step(step, StepKind::Corruption, parameter, &apply)?
-            }
-            Stress::Lighting(lighting) => {
-                let lighting = *lighting;
-                let apply = move |inputs: &Batch, value: f64, seed: Seed| {
-                    lighting.apply(inputs, value, seed)
-                };
-                let parameter = ("lighting", lighting.name());
-                runner.shift_step(step, StepKind::Lighting, parameter, &apply)?
-            }
-        };
-        results.push(result);
-    }
+    let steps: Vec<&StepPlan> = plan.steps.iter().collect();
+    results.extend(runner.run_steps(&steps)?);
     runner.cross_step_warnings(&results);
     if let Some(summary) = runner.corruption_summary(&results) {
         results.push(summary);
     }
+    if let Some(transfer) = runner.transfer_summary(&results)? {
+        results.push(transfer);
+    }
+    let Runner { sink, .. } = runner;
+    for mitigation in &plan.mitigations {
+        let comparison =
+            run_mitigation(plan, config, mitigation, data, calibration, &results, clock, sink)?;
+        results.push(comparison);
+    }
+    let runner_sink = sink;
 
-    let gates: Vec<&Gate> =
-        plan.steady_state_gates.iter().chain(plan.steps.iter().flat_map(|s| &s.gates)).collect();
+    let gates: Vec<&Gate> = plan
+        .steady_state_gates
+        .iter()
+        .chain(plan.steps.iter().flat_map(|s| &s.gates))
+        .chain(plan.mitigations.iter().flat_map(|m| &m.gates))
+        .collect();
     let mut n_failed = 0;
     for gate in &gates {
         let outcome = evaluate_gate(gate, &results);
         if !outcome.passed {
             n_failed += 1;
         }
-        runner.sink.event(&Event::GateEvaluated(outcome));
+        runner_sink.event(&Event::GateEvaluated(outcome));
     }
     let verdict = if n_failed == 0 { Verdict::Pass } else { Verdict::Fail };
-    runner
-        .sink
+    runner_sink
         .event(&Event::RunFinished { verdict, elapsed: clock.elapsed().saturating_sub(started) });
     Ok(RunOutcome { verdict, n_gates: gates.len(), n_failed })
 }
@@ -383,14 +405,57 @@ fn load_data(plan: &Plan) -> Result<(Dataset, Option<Dataset>), EngineError> {
     Ok((eval, Some(calibration)))
 }
 
+/// The target: one model, or an ensemble whose members the engine also measures one by one.
+enum Target {
+    Single(Box<dyn Model>),
+    Ensemble(Ensemble),
+}
+
+impl Target {
+    fn model(&self) -> &dyn Model {
+        match self {
+            Target::Single(model) => model.as_ref(),
+            Target::Ensemble(ensemble) => ensemble,
+        }
+    }
+
+    fn members(&self) -> Option<&[Box<dyn Model>]> {
+        match self {
+            Target::Single(_) => None,
+            Target::Ensemble(ensemble) => Some(ensemble.members()),
+        }
+    }
+}
+
+fn load_target(
+    target: &TargetPlan,
+    config: &EngineConfig,
+    sink: &mut dyn EventSink,
+) -> Result<Target, EngineError> {
+    match target {
+        TargetPlan::Ensemble { members, combine } => {
+            let models = members
+                .iter()
+                .map(|member| load_model(member, config, sink))
+                .collect::<Result<Vec<_>, _>>()?;
+            let combine = match combine {
+                EnsembleCombine::MeanProbability => Combine::MeanProbability,
+                EnsembleCombine::MajorityVote => Combine::MajorityVote,
+            };
+            let name = format!("ensemble of {}", models.len());
+            Ok(Target::Ensemble(Ensemble::new(name, models, combine)?))
+        }
+        single => Ok(Target::Single(load_model(single, config, sink)?)),
+    }
+}
+
 #[cfg(feature = "candle")]
 fn load_model(
-    target: &crate::plan::TargetPlan,
+    target: &TargetPlan,
     config: &EngineConfig,
     sink: &mut dyn EventSink,
 ) -> Result<Box<dyn Model>, EngineError> {
-    use crate::plan::TargetPlan;
-    use stressor_model::builtin::{FashionCnn, TrainConfig, TrainProgress};
+    use stressor_model::builtin::{FashionCnn, TrainConfig};
     match target {
         TargetPlan::Safetensors { path, .. } => Ok(Box::new(FashionCnn::load(path)?)),
         TargetPlan::Onnx { path, input, probabilities } => {
@@ -417,70 +482,217 @@ fn load_model(
         TargetPlan::Builtin { train_seed, .. } => {
             let train_config = TrainConfig::default();
             // The name carries everything the weights depend on, so a changed recipe retrains.
-            let cache_file = config.cache_dir.as_ref().map(|dir| {
-                dir.join(format!(
-                    "fashion-cnn-{MODEL_RECIPE}-e{}-b{}-lr{}-seed{}.safetensors",
-                    train_config.epochs,
-                    train_config.batch_size,
-                    train_config.learning_rate,
-                    train_seed.value()
-                ))
-            });
-            if let Some(file) = &cache_file
-                && file.exists()
-            {
-                match FashionCnn::load(file) {
-                    Ok(model) => return Ok(Box::new(model)),
-                    Err(error) => sink.event(&Event::Warning(Warning {
-                        step_id: None,
-                        code: "cache/unreadable".into(),
-                        message: format!(
-                            "cached model {} is unreadable ({error}); retraining",
-                            file.display()
-                        ),
-                    })),
-                }
-            }
-            let train = stressor_data::fashion_mnist::load(
-                stressor_data::fashion_mnist::Split::Train,
-                None,
-            )?;
-            let mut progress = |p: TrainProgress| {
-                let total = (p.n_epochs * p.n_steps) as u64;
-                let done = (p.epoch * p.n_steps + p.step + 1) as u64;
-                sink.event(&Event::Progress { step_id: "train".into(), done, total });
-            };
-            let model =
-                stressor_model::builtin::train(&train, &train_config, *train_seed, &mut progress)?;
-            if let Some(file) = &cache_file {
-                let saved = file
-                    .parent()
-                    .map_or(Ok(()), std::fs::create_dir_all)
-                    .map_err(|source| ModelError::Read { path: file.display().to_string(), source })
-                    .and_then(|()| model.save(file));
-                if let Err(error) = saved {
-                    sink.event(&Event::Warning(Warning {
-                        step_id: None,
-                        code: "cache/unwritable".into(),
-                        message: format!(
-                            "could not cache the trained model at {} ({error})",
-                            file.display()
-                        ),
-                    }));
-                }
-            }
-            Ok(Box::new(model))
+            let file_name = format!(
+                "fashion-cnn-{MODEL_RECIPE}-e{}-b{}-lr{}-seed{}.safetensors",
+                train_config.epochs,
+                train_config.batch_size,
+                train_config.learning_rate,
+                train_seed.value()
+            );
+            let model = cached_cnn(config, &file_name, sink, &mut |sink| {
+                let train = stressor_data::fashion_mnist::load(
+                    stressor_data::fashion_mnist::Split::Train,
+                    None,
+                )?;
+                let mut progress = train_progress(sink);
+                Ok(stressor_model::builtin::train(
+                    &train,
+                    &train_config,
+                    *train_seed,
+                    &mut progress,
+                )?)
+            })?;
+            Ok(Box::new(model.0))
+        }
+        TargetPlan::Ensemble { .. } => Ok(Box::new(match load_target(target, config, sink)? {
+            Target::Ensemble(ensemble) => ensemble,
+            Target::Single(model) => return Ok(model),
+        })),
+    }
+}
+
+/// A progress callback for training that reports under the step id `train`.
+#[cfg(feature = "candle")]
+fn train_progress(
+    sink: &mut dyn EventSink,
+) -> impl FnMut(stressor_model::builtin::TrainProgress) + '_ {
+    |p| {
+        let total = (p.n_epochs * p.n_steps) as u64;
+        let done = (p.epoch * p.n_steps + p.step + 1) as u64;
+        sink.event(&Event::Progress { step_id: "train".into(), done, total });
+    }
+}
+
+/// The CNN cached as `file_name` in the cache directory, or trained by `train` (and cached);
+/// whether it came from the cache.
+#[cfg(feature = "candle")]
+fn cached_cnn(
+    config: &EngineConfig,
+    file_name: &str,
+    sink: &mut dyn EventSink,
+    train: &mut dyn FnMut(
+        &mut dyn EventSink,
+    ) -> Result<stressor_model::builtin::FashionCnn, EngineError>,
+) -> Result<(stressor_model::builtin::FashionCnn, bool), EngineError> {
+    use stressor_model::builtin::FashionCnn;
+    let cache_file = config.cache_dir.as_ref().map(|dir| dir.join(file_name));
+    if let Some(file) = &cache_file
+        && file.exists()
+    {
+        match FashionCnn::load(file) {
+            Ok(model) => return Ok((model, true)),
+            Err(error) => sink.event(&Event::Warning(Warning {
+                step_id: None,
+                code: "cache/unreadable".into(),
+                message: format!(
+                    "cached model {} is unreadable ({error}); retraining",
+                    file.display()
+                ),
+            })),
         }
     }
+    let model = train(sink)?;
+    if let Some(file) = &cache_file {
+        let saved = file
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .map_err(|source| ModelError::Read { path: file.display().to_string(), source })
+            .and_then(|()| model.save(file));
+        if let Err(error) = saved {
+            sink.event(&Event::Warning(Warning {
+                step_id: None,
+                code: "cache/unwritable".into(),
+                message: format!(
+                    "could not cache the trained model at {} ({error})",
+                    file.display()
+                ),
+            }));
+        }
+    }
+    Ok((model, false))
+}
+
+/// The built-in model trained with `mitigation` (or loaded from the cache), and a note on
+/// where it came from for the report.
+#[cfg(feature = "candle")]
+fn mitigated_model(
+    plan: &Plan,
+    mitigation: &MitigationPlan,
+    config: &EngineConfig,
+    clock: &dyn Clock,
+    sink: &mut dyn EventSink,
+) -> Result<(Box<dyn Model>, String), EngineError> {
+    use stressor_mitigation::{AdversarialTraining, AugmentedTraining};
+    use stressor_model::builtin::TrainConfig;
+    let train_seed = match &plan.target {
+        TargetPlan::Builtin { train_seed, .. } => *train_seed,
+        // The planner only lets mitigations of built-in targets through.
+        _ => {
+            return Err(EngineError::Mismatch {
+                data: "built-in training data".into(),
+                model: mitigation.id.clone(),
+                reason: "mitigations retrain the built-in model only".into(),
+            });
+        }
+    };
+    let mut train_config = TrainConfig::default();
+    train_config.epochs = mitigation.epochs;
+    let mut key = format!(
+        "{} e{} b{} lr{} n{:?} seed{}",
+        mitigation.method.name(),
+        train_config.epochs,
+        train_config.batch_size,
+        train_config.learning_rate,
+        mitigation.train_samples,
+        train_seed.value()
+    );
+    for (name, value) in mitigation.method.parameters() {
+        key.push_str(&format!(" {name}={value}"));
+    }
+    let file_name = format!(
+        "fashion-cnn-{MODEL_RECIPE}-{}-{:016x}.safetensors",
+        mitigation.method.name(),
+        fnv1a(key.as_bytes())
+    );
+    let started = clock.elapsed();
+    let (model, cached) = cached_cnn(config, &file_name, sink, &mut |sink| {
+        let mut train =
+            stressor_data::fashion_mnist::load(stressor_data::fashion_mnist::Split::Train, None)?;
+        if let Some(n) = mitigation.train_samples {
+            train = stressor_data::sample(&train, n, train_seed.derive("mitigation/train-sample"));
+        }
+        let mut progress = train_progress(sink);
+        let failed = |source| EngineError::Mitigation {
+            mitigation: mitigation.id.clone(),
+            source: Box::new(source),
+        };
+        match &mitigation.method {
+            MitigationMethod::AdversarialTraining { epsilon, steps, step_size, mix } => {
+                let mut method = AdversarialTraining::default();
+                method.epsilon = *epsilon as f32;
+                method.steps = *steps;
+                method.step_size = *step_size as f32;
+                method.mix = *mix as f32;
+                method.train = train_config.clone();
+                stressor_mitigation::adversarial_training(
+                    &train,
+                    &method,
+                    train_seed,
+                    &mut progress,
+                )
+                .map_err(failed)
+            }
+            MitigationMethod::AugmentedTraining { corruptions, max_severity, fraction } => {
+                let mut method = AugmentedTraining::default();
+                method.corruptions = corruptions.clone();
+                method.max_severity = *max_severity;
+                method.fraction = *fraction as f32;
+                method.train = train_config.clone();
+                stressor_mitigation::augmented_training(&train, &method, train_seed, &mut progress)
+                    .map_err(failed)
+            }
+        }
+    })?;
+    let provenance = if cached {
+        format!("loaded from the cache ({file_name})")
+    } else {
+        format!("trained in {:.1} s", clock.elapsed().saturating_sub(started).as_secs_f64())
+    };
+    Ok((Box::new(model), provenance))
+}
+
+#[cfg(not(feature = "candle"))]
+fn mitigated_model(
+    _plan: &Plan,
+    _mitigation: &MitigationPlan,
+    _config: &EngineConfig,
+    _clock: &dyn Clock,
+    _sink: &mut dyn EventSink,
+) -> Result<(Box<dyn Model>, String), EngineError> {
+    Err(EngineError::NoBackend)
+}
+
+/// FNV-1a, 64 bits: a stable hash for cache file names (std's hasher may change between
+/// releases).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 #[cfg(not(feature = "candle"))]
 fn load_model(
-    _target: &crate::plan::TargetPlan,
-    _config: &EngineConfig,
-    _sink: &mut dyn EventSink,
+    target: &TargetPlan,
+    config: &EngineConfig,
+    sink: &mut dyn EventSink,
 ) -> Result<Box<dyn Model>, EngineError> {
-    Err(EngineError::NoBackend)
+    match target {
+        TargetPlan::Ensemble { .. } => Ok(Box::new(match load_target(target, config, sink)? {
+            Target::Ensemble(ensemble) => ensemble,
+            Target::Single(model) => return Ok(model),
+        })),
+        _ => Err(EngineError::NoBackend),
+    }
 }
 
 struct Runner<'a> {
@@ -493,6 +705,10 @@ struct Runner<'a> {
     uncertainty: Uncertainty,
     clean_predictions: Vec<u32>,
     baseline: Option<Baseline<'a>>,
+    /// An ensemble target's members: every point also reports per-member metrics.
+    members: Option<&'a [Box<dyn Model>]>,
+    /// The mitigation whose model this runner measures: step ids get its id as a prefix.
+    mitigation: Option<&'a MitigationPlan>,
 }
 
 /// The corruption baseline: its model, clean error and error at every corruption point.
@@ -504,7 +720,7 @@ struct Baseline<'a> {
 }
 
 impl Runner<'_> {
-    fn steady_state(&mut self, clean_scores: &Scores) -> StepResult {
+    fn steady_state(&mut self, clean_scores: &Scores) -> Result<StepResult, EngineError> {
         let started = self.clock.elapsed();
         let info = StepInfo {
             id: "steady-state".into(),
@@ -513,7 +729,10 @@ impl Runner<'_> {
             dial_name: None,
             dial_values: Vec::new(),
         };
-        self.sink.event(&Event::StepStarted(info.clone()));
+        // A mitigated model's steady state is a column of its comparison, not a step.
+        if self.mitigation.is_none() {
+            self.sink.event(&Event::StepStarted(info.clone()));
+        }
         let predictions = &self.clean_predictions;
         let correct = count_correct(predictions, &self.data.labels);
         let per_class = per_class(self.data, predictions, predictions);
@@ -525,6 +744,11 @@ impl Runner<'_> {
             self.plan.seed.derive("steady-state/calibration"),
         );
         metrics.extend(calibration_metrics);
+        metrics.extend(self.member_metrics(
+            &self.data.inputs,
+            &self.clean_predictions,
+            self.plan.seed.derive("steady-state/members"),
+        )?);
         let point = StepPoint {
             dial_value: None,
             metrics,
@@ -536,14 +760,66 @@ impl Runner<'_> {
         };
         let mut parameters = vec![("samples".into(), self.data.len().to_string())];
         parameters.extend(self.uncertainty.parameters());
-        let result = StepResult {
+        if let Some(members) = self.members {
+            let names: Vec<String> = members
+                .iter()
+                .enumerate()
+                .map(|(i, m)| format!("m{i} = {} ({})", m.info().name, m.info().kind))
+                .collect();
+            parameters.push(("members".into(), names.join(", ")));
+        }
+        Ok(StepResult {
             info,
             parameters,
             points: vec![point],
             elapsed: self.clock.elapsed().saturating_sub(started),
-        };
-        self.sink.event(&Event::StepFinished(result.clone()));
-        result
+        })
+    }
+
+    /// Runs `steps` in order.
+    fn run_steps(&mut self, steps: &[&StepPlan]) -> Result<Vec<StepResult>, EngineError> {
+        let mut results = Vec::with_capacity(steps.len());
+        for step in steps {
+            let result = match &step.stress {
+                Stress::Attack(attack) => self.attack_step(step, attack)?,
+                Stress::Corruption(corruption) => {
+                    let corruption = *corruption;
+                    let apply = move |inputs: &Batch, severity: f64, seed: Seed| {
+                        // The planner only lets whole severities 1–5 through.
+                        corruption.apply(inputs, severity as u8, seed)
+                    };
+                    let parameter = ("corruption", corruption.name());
+                    self.shift_step(step, StepKind::Corruption, parameter, &apply)?
+                }
+                Stress::Lighting(lighting) => {
+                    let lighting = *lighting;
+                    let apply = move |inputs: &Batch, value: f64, seed: Seed| {
+                        lighting.apply(inputs, value, seed)
+                    };
+                    let parameter = ("lighting", lighting.name());
+                    self.shift_step(step, StepKind::Lighting, parameter, &apply)?
+                }
+            };
+            results.push(result);
+        }
+        Ok(results)
+    }
+
+    /// The id a step's result carries: the plan's, under the mitigation's id when measuring a
+    /// mitigated model.
+    fn result_id(&self, step: &StepPlan) -> String {
+        match self.mitigation {
+            Some(mitigation) => format!("{}/{}", mitigation.id, step.id),
+            None => step.id.clone(),
+        }
+    }
+
+    /// A step's description, naming the mitigation when measuring a mitigated model.
+    fn result_description(&self, step: &StepPlan) -> String {
+        match self.mitigation {
+            Some(mitigation) => format!("after {}: {}", mitigation.id, step.description()),
+            None => step.description(),
+        }
     }
 
     fn attack_step(
@@ -552,10 +828,11 @@ impl Runner<'_> {
         attack_plan: &AttackPlan,
     ) -> Result<StepResult, EngineError> {
         let started = self.clock.elapsed();
+        let result_id = self.result_id(step);
         let info = StepInfo {
-            id: step.id.clone(),
+            id: result_id.clone(),
             kind: StepKind::Attack,
-            description: step.description(),
+            description: self.result_description(step),
             dial_name: Some(step.dial_name.clone()),
             dial_values: step.dial_values.clone(),
         };
@@ -608,7 +885,7 @@ impl Runner<'_> {
                     *sum += loss * chunk.len() as f64;
                 }
                 done += chunk.len() as u64;
-                self.sink.event(&Event::Progress { step_id: step.id.clone(), done, total });
+                self.sink.event(&Event::Progress { step_id: result_id.clone(), done, total });
             }
             let loss_trace: Vec<f64> =
                 loss_sum.iter().map(|s| s / attacked.len().max(1) as f64).collect();
@@ -632,6 +909,11 @@ impl Runner<'_> {
                 point_seed.derive("calibration"),
             );
             point.metrics.extend(calibration_metrics);
+            point.metrics.extend(self.member_metrics(
+                &adversarial,
+                &adversarial_predictions,
+                point_seed.derive("members"),
+            )?);
             point.calibration = Some(curves);
             points.push(point);
         }
@@ -656,10 +938,11 @@ impl Runner<'_> {
         apply: &dyn Fn(&Batch, f64, Seed) -> Result<Batch, stressor_corruption::CorruptionError>,
     ) -> Result<StepResult, EngineError> {
         let started = self.clock.elapsed();
+        let result_id = self.result_id(step);
         let info = StepInfo {
-            id: step.id.clone(),
+            id: result_id.clone(),
             kind,
-            description: step.description(),
+            description: self.result_description(step),
             dial_name: Some(step.dial_name.clone()),
             dial_values: step.dial_values.clone(),
         };
@@ -708,6 +991,11 @@ impl Runner<'_> {
             let (calibration_metrics, curves) =
                 self.uncertainty.measure(&scores, &data.labels, point_seed.derive("calibration"));
             metrics.extend(calibration_metrics);
+            metrics.extend(self.member_metrics(
+                &shifted,
+                &predictions,
+                point_seed.derive("members"),
+            )?);
             // Exemplars: samples the shift broke first, then any others.
             let broken = (0..data.len()).filter(|&i| clean_correct[i] && !stressed_correct[i]);
             let others = (0..data.len()).filter(|&i| !clean_correct[i] || stressed_correct[i]);
@@ -734,7 +1022,7 @@ impl Runner<'_> {
                 calibration: Some(curves),
             });
             self.sink.event(&Event::Progress {
-                step_id: step.id.clone(),
+                step_id: result_id.clone(),
                 done: dial_idx as u64 + 1,
                 total,
             });

@@ -35,6 +35,55 @@ pub struct ScenarioOptions {
     /// Stress steps, run in order.
     #[serde(default)]
     pub steps: Vec<Spanned<StepOptions>>,
+    /// Mitigations: differently trained copies of the built-in target, measured on the same
+    /// steps and compared with it.
+    #[serde(default)]
+    pub mitigations: Vec<Spanned<MitigationOptions>>,
+}
+
+/// A training-time mitigation of the built-in target.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MitigationOptions {
+    /// A unique id (`pgd-at`), used in reports, step ids and gate names.
+    pub id: String,
+    /// `adversarial-training` (PGD-AT) or `augmented-training` (corruption augmentation).
+    pub kind: Spanned<String>,
+    /// For `adversarial-training`: the L∞ radius trained against (a number or `"8/255"`).
+    #[serde(default)]
+    pub epsilon: Option<Spanned<DialValue>>,
+    /// For `adversarial-training`: PGD iterations per training batch (default 3).
+    #[serde(default)]
+    pub pgd_steps: Option<Spanned<u32>>,
+    /// For `adversarial-training`: the PGD step length as a multiple of ε (default 0.5).
+    #[serde(default)]
+    pub step_size: Option<Spanned<f64>>,
+    /// For `adversarial-training`: the share of each batch replaced by adversarial examples
+    /// (default 1.0).
+    #[serde(default)]
+    pub mix: Option<Spanned<f64>>,
+    /// For `augmented-training`: the corruptions trained on, a name, a list or `"all"`.
+    #[serde(default)]
+    pub corruptions: Option<Spanned<OneOrMany>>,
+    /// For `augmented-training`: the highest severity drawn (default 5).
+    #[serde(default)]
+    pub max_severity: Option<Spanned<u64>>,
+    /// For `augmented-training`: the share of each batch corrupted (default 0.5).
+    #[serde(default)]
+    pub fraction: Option<Spanned<f64>>,
+    /// Training epochs (default: the built-in model's, 2).
+    #[serde(default)]
+    pub epochs: Option<Spanned<u64>>,
+    /// Training images drawn from the built-in training slice (default: all 30 000).
+    #[serde(default)]
+    pub train_samples: Option<Spanned<u64>>,
+    /// The step ids measured on the mitigated model (an expanded corruption step's id covers
+    /// all its corruptions); all steps when absent.
+    #[serde(default)]
+    pub measure: Option<Spanned<Vec<String>>>,
+    /// Gates on the comparison (`after:clean_accuracy`, `delta:robust_accuracy.pgd@0.1`, …).
+    #[serde(default)]
+    pub gates: Vec<Spanned<GateOptions>>,
 }
 
 /// Calibration and uncertainty settings.
@@ -64,8 +113,14 @@ pub struct CalibrationOptions {
 #[serde(deny_unknown_fields)]
 pub struct TargetOptions {
     /// `builtin` (a model stressor trains and caches), `safetensors` (weights for a built-in
-    /// architecture, from a file) or `onnx` (a user's ONNX image classifier).
+    /// architecture, from a file), `onnx` (a user's ONNX image classifier) or `ensemble`.
     pub kind: Spanned<String>,
+    /// For `ensemble`: the members, each a table with these keys (not another ensemble).
+    #[serde(default)]
+    pub members: Option<Spanned<Vec<TargetOptions>>>,
+    /// For `ensemble`: `mean-probability` (default) or `majority-vote`.
+    #[serde(default)]
+    pub combine: Option<Spanned<String>>,
     /// The architecture, for `builtin` and `safetensors`: `fashion-cnn`.
     #[serde(default)]
     pub model: Option<Spanned<String>>,

@@ -8,8 +8,8 @@ use toml::Spanned;
 
 use crate::error::{Problem, ScenarioError, line_column};
 use crate::options::{
-    CalibrationOptions, DataOptions, DialValue, GateOptions, InputOptions, OneOrMany,
-    ScenarioOptions, StepOptions, TargetOptions, TargetedOptions,
+    CalibrationOptions, DataOptions, DialValue, GateOptions, InputOptions, MitigationOptions,
+    OneOrMany, ScenarioOptions, StepOptions, TargetOptions, TargetedOptions,
 };
 pub use stressor_corruption::{Corruption, Lighting};
 
@@ -31,6 +31,9 @@ pub const CONFORMAL_METRICS: &[&str] = &["conformal_coverage", "mean_set_size", 
 pub const STEADY_STATE_METRICS: &[&str] = &["clean_accuracy"];
 /// Metrics every corruption and lighting point reports, besides the calibration metrics.
 pub const SHIFT_METRICS: &[&str] = &["clean_accuracy", "accuracy", "accuracy_drop"];
+/// Metrics every point of an ensemble target reports (besides `member_accuracy.m<i>`).
+pub const ENSEMBLE_METRICS: &[&str] =
+    &["best_member_accuracy", "ensemble_gain", "member_disagreement"];
 /// The default number of reliability bins.
 pub const DEFAULT_BINS: usize = 15;
 /// The default conformal miscoverage.
@@ -73,6 +76,90 @@ pub struct Plan {
     pub baseline: Option<TargetPlan>,
     /// Stress steps, in order.
     pub steps: Vec<StepPlan>,
+    /// Mitigations measured on (some of) the same steps, in order.
+    pub mitigations: Vec<MitigationPlan>,
+}
+
+/// A training-time mitigation of the built-in target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MitigationPlan {
+    /// Its id.
+    pub id: String,
+    /// How the model is trained.
+    pub method: MitigationMethod,
+    /// Training epochs.
+    pub epochs: usize,
+    /// Training images drawn from the built-in training slice; all when absent.
+    pub train_samples: Option<usize>,
+    /// The ids of the steps measured on the mitigated model, in plan order.
+    pub steps: Vec<String>,
+    /// Gates on the before/after comparison.
+    pub gates: Vec<Gate>,
+}
+
+/// How a mitigation trains the model.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum MitigationMethod {
+    /// PGD adversarial training (L∞).
+    AdversarialTraining {
+        /// The radius trained against.
+        epsilon: f64,
+        /// PGD iterations per batch.
+        steps: u32,
+        /// The step length as a multiple of ε.
+        step_size: f64,
+        /// The share of each batch replaced by adversarial examples.
+        mix: f64,
+    },
+    /// Training on corrupted copies.
+    AugmentedTraining {
+        /// The corruptions drawn from.
+        corruptions: Vec<Corruption>,
+        /// The highest severity drawn.
+        max_severity: u8,
+        /// The share of each batch corrupted.
+        fraction: f64,
+    },
+}
+
+impl MitigationMethod {
+    /// The kind's name in scenario files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            MitigationMethod::AdversarialTraining { .. } => "adversarial-training",
+            MitigationMethod::AugmentedTraining { .. } => "augmented-training",
+        }
+    }
+
+    /// The parameters as (name, value) pairs, for reports and cache keys.
+    pub fn parameters(&self) -> Vec<(String, String)> {
+        match self {
+            MitigationMethod::AdversarialTraining { epsilon, steps, step_size, mix } => vec![
+                ("epsilon".into(), fmt_value(*epsilon)),
+                ("pgd_steps".into(), steps.to_string()),
+                ("step_size".into(), fmt_value(*step_size)),
+                ("mix".into(), fmt_value(*mix)),
+            ],
+            MitigationMethod::AugmentedTraining { corruptions, max_severity, fraction } => vec![
+                (
+                    "corruptions".into(),
+                    corruptions.iter().map(|c| c.name()).collect::<Vec<_>>().join(","),
+                ),
+                ("max_severity".into(), max_severity.to_string()),
+                ("fraction".into(), fmt_value(*fraction)),
+            ],
+        }
+    }
+}
+
+/// How an ensemble combines its members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnsembleCombine {
+    /// The mean of the members' probabilities (differentiable).
+    MeanProbability,
+    /// One vote per member.
+    MajorityVote,
 }
 
 /// How calibration and uncertainty are measured.
@@ -142,6 +229,13 @@ pub enum TargetPlan {
         input: OnnxInput,
         /// Whether the graph outputs probabilities rather than logits.
         probabilities: bool,
+    },
+    /// Several models answering as one.
+    Ensemble {
+        /// The members (none is an ensemble).
+        members: Vec<TargetPlan>,
+        /// How their answers combine.
+        combine: EnsembleCombine,
     },
 }
 
@@ -456,7 +550,7 @@ pub fn plan(text: &str, path: &Path) -> Result<Plan, ScenarioError> {
             message: error.message().trim().to_string(),
         }
     })?;
-    let mut planner = Planner { text, path, problems: Vec::new() };
+    let mut planner = Planner { text, path, problems: Vec::new(), ensemble: false };
     let plan = planner.plan(options);
     if planner.problems.is_empty() {
         Ok(plan)
@@ -469,6 +563,8 @@ struct Planner<'a> {
     text: &'a str,
     path: &'a Path,
     problems: Vec<Problem>,
+    /// Whether the target is an ensemble, whose points report the member metrics too.
+    ensemble: bool,
 }
 
 impl Planner<'_> {
@@ -494,6 +590,7 @@ impl Planner<'_> {
 
     fn plan(&mut self, options: ScenarioOptions) -> Plan {
         let target = self.target(&options.target, "target");
+        self.ensemble = matches!(target, TargetPlan::Ensemble { .. });
         let baseline = options.baseline.as_ref().map(|b| self.target(b, "baseline"));
         let data = self.data(&options.data);
         let calibration = self.calibration(options.calibration.as_ref());
@@ -508,7 +605,7 @@ impl Planner<'_> {
                         "steady-state",
                         &format!("steady_state.gates[{i}]"),
                         STEADY_STATE_METRICS,
-                        &calibration_metrics(&calibration),
+                        &self.point_extra(&calibration),
                     )
                 })
                 .collect(),
@@ -529,6 +626,23 @@ impl Planner<'_> {
                 steps.push(planned);
             }
         }
+        let mut mitigations: Vec<MitigationPlan> = Vec::new();
+        for spanned in &options.mitigations {
+            if let Some(planned) = self.mitigation(spanned, &target, &steps, &calibration) {
+                if mitigations.iter().any(|m| m.id == planned.id)
+                    || steps.iter().any(|s| s.id == planned.id)
+                    || planned.id == "steady-state"
+                {
+                    self.problem(
+                        spanned.span(),
+                        &format!("mitigations.{}.id", planned.id),
+                        format!("id `{}` is already a step's or mitigation's", planned.id),
+                        Some("give every step and mitigation a unique id".into()),
+                    );
+                }
+                mitigations.push(planned);
+            }
+        }
         Plan {
             name: options.name,
             description: options.description,
@@ -540,7 +654,225 @@ impl Planner<'_> {
             calibration,
             baseline,
             steps,
+            mitigations,
         }
+    }
+
+    /// The metrics every point reports besides its kind's own.
+    fn point_extra(&self, calibration: &CalibrationPlan) -> Vec<&'static str> {
+        let mut extra = calibration_metrics(calibration);
+        if self.ensemble {
+            extra.extend_from_slice(ENSEMBLE_METRICS);
+        }
+        extra
+    }
+
+    fn mitigation(
+        &mut self,
+        spanned: &Spanned<MitigationOptions>,
+        target: &TargetPlan,
+        steps: &[StepPlan],
+        calibration: &CalibrationPlan,
+    ) -> Option<MitigationPlan> {
+        let options = spanned.get_ref();
+        let id = options.id.clone();
+        let key = |name: &str| format!("mitigations.{id}.{name}");
+        if !matches!(target, TargetPlan::Builtin { .. }) {
+            self.problem(
+                options.kind.span(),
+                &key("kind"),
+                "mitigations retrain the built-in model, but the target is not `kind = \"builtin\"`"
+                    .into(),
+                Some("measure your own model's mitigation as a separate target".into()),
+            );
+            return None;
+        }
+        let kind = options.kind.get_ref().as_str();
+        let adversarial_keys = [
+            ("epsilon", options.epsilon.as_ref().map(Spanned::span)),
+            ("pgd_steps", options.pgd_steps.as_ref().map(Spanned::span)),
+            ("step_size", options.step_size.as_ref().map(Spanned::span)),
+            ("mix", options.mix.as_ref().map(Spanned::span)),
+        ];
+        let augmented_keys = [
+            ("corruptions", options.corruptions.as_ref().map(Spanned::span)),
+            ("max_severity", options.max_severity.as_ref().map(Spanned::span)),
+            ("fraction", options.fraction.as_ref().map(Spanned::span)),
+        ];
+        let foreign: &[(&str, Option<Range<usize>>)] = match kind {
+            "adversarial-training" => &augmented_keys,
+            "augmented-training" => &adversarial_keys,
+            other => {
+                self.problem(
+                    options.kind.span(),
+                    &key("kind"),
+                    format!("unknown mitigation `{other}`"),
+                    Some("known mitigations: adversarial-training, augmented-training (temperature scaling is reported at every point as *_scaled)".into()),
+                );
+                return None;
+            }
+        };
+        for (name, span) in foreign {
+            if let Some(span) = span {
+                self.problem(
+                    span.clone(),
+                    &key(name),
+                    format!("`{name}` does not apply to `kind = \"{kind}\"`"),
+                    None,
+                );
+            }
+        }
+        let fraction =
+            |this: &mut Self, value: Option<&Spanned<f64>>, name: &str, default| match value {
+                Some(v) if (0.0..=1.0).contains(v.get_ref()) => *v.get_ref(),
+                Some(v) => {
+                    this.problem(
+                        v.span(),
+                        &key(name),
+                        format!("must be in [0, 1], got {}", v.get_ref()),
+                        None,
+                    );
+                    default
+                }
+                None => default,
+            };
+        let method = if kind == "adversarial-training" {
+            let epsilon = match &options.epsilon {
+                Some(e) => match e.get_ref().to_f64() {
+                    Some(v) if v.is_finite() && (0.0..=1.0).contains(&v) => v,
+                    _ => {
+                        self.problem(
+                            e.span(),
+                            &key("epsilon"),
+                            format!("`{:?}` is not an L∞ radius in [0, 1]", e.get_ref()),
+                            Some("a number or a fraction like \"8/255\"".into()),
+                        );
+                        0.1
+                    }
+                },
+                None => {
+                    self.problem(
+                        options.kind.span(),
+                        &key("epsilon"),
+                        "adversarial training needs `epsilon`, the L∞ radius it trains against"
+                            .into(),
+                        Some("epsilon = 0.1".into()),
+                    );
+                    0.1
+                }
+            };
+            let steps = match &options.pgd_steps {
+                Some(n) if *n.get_ref() == 0 || *n.get_ref() > 100 => {
+                    self.problem(n.span(), &key("pgd_steps"), "must be 1–100".into(), None);
+                    3
+                }
+                Some(n) => *n.get_ref(),
+                None => 3,
+            };
+            let step_size = match &options.step_size {
+                Some(v) if !(v.get_ref().is_finite() && *v.get_ref() > 0.0) => {
+                    self.problem(
+                        v.span(),
+                        &key("step_size"),
+                        "must be a positive multiple of ε".into(),
+                        None,
+                    );
+                    0.5
+                }
+                Some(v) => *v.get_ref(),
+                None => 0.5,
+            };
+            let mix = fraction(self, options.mix.as_ref(), "mix", 1.0);
+            MitigationMethod::AdversarialTraining { epsilon, steps, step_size, mix }
+        } else {
+            let corruptions = match &options.corruptions {
+                Some(names) => self.corruption_names(names, &key("corruptions")),
+                None => {
+                    self.problem(
+                        options.kind.span(),
+                        &key("corruptions"),
+                        "augmented training needs `corruptions` to train on".into(),
+                        Some(known_corruptions()),
+                    );
+                    Vec::new()
+                }
+            };
+            let max_severity = match &options.max_severity {
+                Some(v) if (1..=5).contains(v.get_ref()) => *v.get_ref() as u8,
+                Some(v) => {
+                    self.problem(v.span(), &key("max_severity"), "must be 1–5".into(), None);
+                    5
+                }
+                None => 5,
+            };
+            let fraction = fraction(self, options.fraction.as_ref(), "fraction", 0.5);
+            MitigationMethod::AugmentedTraining { corruptions, max_severity, fraction }
+        };
+        let epochs = match &options.epochs {
+            Some(e) if *e.get_ref() == 0 || *e.get_ref() > 100 => {
+                self.problem(e.span(), &key("epochs"), "must be 1–100".into(), None);
+                2
+            }
+            Some(e) => *e.get_ref() as usize,
+            None => 2,
+        };
+        let train_samples = match &options.train_samples {
+            Some(n) if *n.get_ref() < 10 => {
+                self.problem(n.span(), &key("train_samples"), "must be at least 10".into(), None);
+                None
+            }
+            Some(n) => Some(usize::try_from(*n.get_ref()).unwrap_or(usize::MAX)),
+            None => None,
+        };
+        let measured: Vec<String> = match &options.measure {
+            None => steps.iter().map(|s| s.id.clone()).collect(),
+            Some(ids) => {
+                let mut measured = Vec::new();
+                for wanted in ids.get_ref() {
+                    let matches: Vec<&StepPlan> = steps
+                        .iter()
+                        .filter(|s| s.id == *wanted || s.id.starts_with(&format!("{wanted}.")))
+                        .collect();
+                    if matches.is_empty() {
+                        let known: Vec<&str> = steps.iter().map(|s| s.id.as_str()).collect();
+                        self.problem(
+                            ids.span(),
+                            &key("measure"),
+                            format!("no step has id `{wanted}`"),
+                            Some(format!("steps: {}", known.join(", "))),
+                        );
+                    }
+                    measured.extend(matches.into_iter().map(|s| s.id.clone()));
+                }
+                // Plan order, each once.
+                steps.iter().map(|s| s.id.clone()).filter(|s| measured.contains(s)).collect()
+            }
+        };
+        let measured_steps: Vec<&StepPlan> =
+            steps.iter().filter(|s| measured.contains(&s.id)).collect();
+        let rows = comparison_rows(&measured_steps, calibration);
+        let names: Vec<String> = COMPARISON_COLUMNS
+            .iter()
+            .flat_map(|column| rows.iter().map(move |row| format!("{column}:{row}")))
+            .collect();
+        let known: Vec<&str> = names.iter().map(String::as_str).collect();
+        let gates = options
+            .gates
+            .iter()
+            .enumerate()
+            .filter_map(|(i, gate)| {
+                if let Some(at) = &gate.get_ref().at {
+                    self.problem(
+                        at.span(),
+                        &key(&format!("gates[{i}].at")),
+                        "a mitigation's metrics name their dial value; `at` does not apply".into(),
+                        Some("metric = \"after:robust_accuracy.pgd@0.1\"".into()),
+                    );
+                }
+                self.gate(gate, &id, &key(&format!("gates[{i}]")), &known, &[])
+            })
+            .collect();
+        Some(MitigationPlan { id, method, epochs, train_samples, steps: measured, gates })
     }
 
     fn calibration(&mut self, options: Option<&Spanned<CalibrationOptions>>) -> CalibrationPlan {
@@ -629,6 +961,21 @@ impl Planner<'_> {
                 }
             }
         }
+        if kind != "ensemble" {
+            for (key, span) in [
+                ("members", options.members.as_ref().map(Spanned::span)),
+                ("combine", options.combine.as_ref().map(Spanned::span)),
+            ] {
+                if let Some(span) = span {
+                    self.problem(
+                        span,
+                        &format!("{section}.{key}"),
+                        format!("`{key}` only applies to `kind = \"ensemble\"`"),
+                        None,
+                    );
+                }
+            }
+        }
         let train_seed = Seed::new(options.train_seed.unwrap_or(DEFAULT_TRAIN_SEED));
         let builtin = TargetPlan::Builtin { architecture, train_seed };
         let mut path = |what: &str| match &options.path {
@@ -678,16 +1025,65 @@ impl Planner<'_> {
                     };
                 TargetPlan::Onnx { path, input, probabilities }
             }
+            "ensemble" => self.ensemble(options, section).unwrap_or(builtin),
             other => {
                 self.problem(
                     options.kind.span(),
                     &format!("{section}.kind"),
                     format!("unknown target kind `{other}`"),
-                    Some("known kinds: builtin, safetensors, onnx".into()),
+                    Some("known kinds: builtin, safetensors, onnx, ensemble".into()),
                 );
                 builtin
             }
         }
+    }
+
+    fn ensemble(&mut self, options: &TargetOptions, section: &str) -> Option<TargetPlan> {
+        let Some(members) = &options.members else {
+            self.problem(
+                options.kind.span(),
+                &format!("{section}.members"),
+                "`kind = \"ensemble\"` needs `members`, a list of at least 2 targets".into(),
+                Some("members = [{ kind = \"builtin\", model = \"fashion-cnn\", train_seed = 1 }, { kind = \"onnx\", path = \"model.onnx\" }]".into()),
+            );
+            return None;
+        };
+        if members.get_ref().len() < 2 {
+            self.problem(
+                members.span(),
+                &format!("{section}.members"),
+                format!("an ensemble needs at least 2 members, got {}", members.get_ref().len()),
+                None,
+            );
+        }
+        let mut planned = Vec::new();
+        for (i, member) in members.get_ref().iter().enumerate() {
+            let key = format!("{section}.members[{i}]");
+            if member.kind.get_ref() == "ensemble" {
+                self.problem(
+                    member.kind.span(),
+                    &format!("{key}.kind"),
+                    "an ensemble member cannot itself be an ensemble".into(),
+                    Some("list the inner ensemble's members directly".into()),
+                );
+                continue;
+            }
+            planned.push(self.target(member, &key));
+        }
+        let combine = match options.combine.as_ref().map(|c| (c.get_ref().as_str(), c.span())) {
+            None | Some(("mean-probability", _)) => EnsembleCombine::MeanProbability,
+            Some(("majority-vote", _)) => EnsembleCombine::MajorityVote,
+            Some((other, span)) => {
+                self.problem(
+                    span,
+                    &format!("{section}.combine"),
+                    format!("unknown combination `{other}`"),
+                    Some("use mean-probability or majority-vote".into()),
+                );
+                EnsembleCombine::MeanProbability
+            }
+        };
+        Some(TargetPlan::Ensemble { members: planned, combine })
     }
 
     fn onnx_input(&mut self, options: Option<&Spanned<InputOptions>>, section: &str) -> OnnxInput {
@@ -1023,7 +1419,7 @@ impl Planner<'_> {
             Some(size) => usize::try_from(*size.get_ref()).unwrap_or(DEFAULT_BATCH_SIZE),
             None => DEFAULT_BATCH_SIZE,
         };
-        let calibration_extra = calibration_metrics(calibration);
+        let calibration_extra = self.point_extra(calibration);
         let (stresses, dial, range, metrics, extra): StepShape<'_> = match kind {
             "attack" => {
                 let Some(attack) = self.attack(options, &id) else { return Vec::new() };
@@ -1173,19 +1569,21 @@ impl Planner<'_> {
 
     fn corruptions(&mut self, options: &StepOptions, id: &str) -> Vec<Corruption> {
         let key = format!("steps.{id}.corruption");
-        let known = || {
-            let names: Vec<&str> = Corruption::ALL.iter().map(|c| c.name()).collect();
-            format!("known corruptions: all, {}", names.join(", "))
-        };
         let Some(spanned) = &options.corruption else {
             self.problem(
                 options.kind.span(),
                 &key,
                 "a corruption step needs `corruption`".into(),
-                Some(known()),
+                Some(known_corruptions()),
             );
             return Vec::new();
         };
+        self.corruption_names(spanned, &key)
+    }
+
+    /// The corruptions named by `spanned` (a name, a list, or `all`), each problem under `key`.
+    fn corruption_names(&mut self, spanned: &Spanned<OneOrMany>, key: &str) -> Vec<Corruption> {
+        let known = known_corruptions;
         let names: Vec<String> = match spanned.get_ref() {
             OneOrMany::One(name) if name == "all" => {
                 return Corruption::ALL.to_vec();
@@ -1196,7 +1594,7 @@ impl Planner<'_> {
         if names.is_empty() {
             self.problem(
                 spanned.span(),
-                &key,
+                key,
                 "the list of corruptions is empty".into(),
                 Some(known()),
             );
@@ -1206,14 +1604,14 @@ impl Planner<'_> {
             match Corruption::from_name(&name) {
                 Some(c) if corruptions.contains(&c) => self.problem(
                     spanned.span(),
-                    &key,
+                    key,
                     format!("corruption `{name}` is listed twice"),
                     None,
                 ),
                 Some(c) => corruptions.push(c),
                 None => self.problem(
                     spanned.span(),
-                    &key,
+                    key,
                     format!("unknown corruption `{name}`"),
                     Some(known()),
                 ),
@@ -1598,6 +1996,46 @@ impl Planner<'_> {
         };
         Some(Gate { id, step_id: step_id.to_string(), metric, at, comparison, threshold, bound })
     }
+}
+
+/// The columns of a mitigation's comparison; its metrics are named `<column>:<row>`.
+pub const COMPARISON_COLUMNS: &[&str] = &["before", "after", "delta"];
+
+/// The rows of a mitigation's before/after comparison over `steps`, in order: clean accuracy
+/// and calibration from the steady state, robust accuracy at every ε of every attack, the
+/// corruption error of every corruption and their mean, the accuracy at every lighting value.
+pub fn comparison_rows(steps: &[&StepPlan], calibration: &CalibrationPlan) -> Vec<String> {
+    let mut rows = vec!["clean_accuracy".to_string(), "ece".to_string()];
+    if calibration.samples > 0 {
+        if calibration.temperature_scaling {
+            rows.push("ece_scaled".into());
+        }
+        rows.push("fallback_rate".into());
+    }
+    let mut corruption_rows = Vec::new();
+    for step in steps {
+        match &step.stress {
+            Stress::Attack(_) => rows.extend(
+                step.dial_values
+                    .iter()
+                    .map(|v| format!("robust_accuracy.{}@{}", step.id, fmt_value(*v))),
+            ),
+            Stress::Corruption(_) => corruption_rows.push(format!("corruption_error.{}", step.id)),
+            Stress::Lighting(_) => rows.extend(
+                step.dial_values.iter().map(|v| format!("accuracy.{}@{}", step.id, fmt_value(*v))),
+            ),
+        }
+    }
+    if !corruption_rows.is_empty() {
+        rows.push("mean_corruption_error".into());
+        rows.extend(corruption_rows);
+    }
+    rows
+}
+
+fn known_corruptions() -> String {
+    let names: Vec<&str> = Corruption::ALL.iter().map(|c| c.name()).collect();
+    format!("known corruptions: all, {}", names.join(", "))
 }
 
 /// What a step kind resolves to: the (id, stress) pairs, the dial's name and range, the
