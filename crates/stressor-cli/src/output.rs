@@ -100,6 +100,23 @@ fn write_plan(out: &mut dyn std::io::Write, plan: &Plan) -> std::io::Result<()> 
             writeln!(out, "  gate {}", gate.id)?;
         }
     }
+    for mitigation in &plan.mitigations {
+        let parameters: Vec<String> =
+            mitigation.method.parameters().iter().map(|(k, v)| format!("{k}={v}")).collect();
+        writeln!(
+            out,
+            "mitigation {}: {} {}, {} epoch(s), {} training images",
+            mitigation.id,
+            mitigation.method.name(),
+            parameters.join(" "),
+            mitigation.epochs,
+            mitigation.train_samples.map_or("all".into(), |n| n.to_string())
+        )?;
+        writeln!(out, "  measured on {}", mitigation.steps.join(", "))?;
+        for gate in &mitigation.gates {
+            writeln!(out, "  gate {}", gate.id)?;
+        }
+    }
     writeln!(out, "ok: the scenario is valid")
 }
 
