@@ -26,6 +26,45 @@ pub(crate) enum Command {
     Check(CheckArgs),
     /// Run the built-in vision scenario on the embedded model and data.
     Demo(DemoArgs),
+    /// Serve a model over the KServe V2 / Open Inference Protocol REST API.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// `builtin` (the embedded Fashion-MNIST CNN, trained once and cached), a `.safetensors`
+    /// file of its weights, or an `.onnx` image classifier (NCHW input in [0, 1]).
+    #[arg(long, default_value = "builtin")]
+    pub(crate) model: String,
+    /// The address to listen on; port 0 picks a free port (printed on stderr).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub(crate) addr: std::net::SocketAddr,
+    /// The name the model is served under (`/v2/models/{name}`) [default: fashion-cnn for the
+    /// built-in model, else the file stem].
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    /// The seed the built-in model is trained with.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) train_seed: u64,
+    /// Requests served at once [default: the number of CPUs].
+    #[arg(long)]
+    pub(crate) max_concurrency: Option<usize>,
+    /// Requests waiting for a slot before the server answers 503.
+    #[arg(long, default_value_t = 1024)]
+    pub(crate) queue_limit: usize,
+    /// Extra milliseconds every request holds its slot (models a slower model, so saturation
+    /// shows: capacity is about max-concurrency / service time).
+    #[arg(long, default_value_t = 0.0)]
+    pub(crate) service_time_ms: f64,
+    /// The largest request body in bytes (413 above it).
+    #[arg(long, default_value_t = 16 * 1024 * 1024)]
+    pub(crate) max_body_bytes: usize,
+    /// The most samples per request (400 above it).
+    #[arg(long, default_value_t = 1024)]
+    pub(crate) max_batch: usize,
+    /// Where trained built-in models are cached [env: STRESSOR_CACHE_DIR].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) cache_dir: Option<PathBuf>,
 }
 
 /// Options shared by commands that run a scenario.

@@ -22,6 +22,7 @@ fn main() -> ExitCode {
         args::Command::Run(run) => output::run(&run),
         args::Command::Check(check) => output::check(&check),
         args::Command::Demo(demo) => output::demo(&demo),
+        args::Command::Serve(serve) => output::serve(&serve),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(101))
 }

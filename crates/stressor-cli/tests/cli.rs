@@ -512,3 +512,59 @@ fn an_ensemble_reports_members_disagreement_and_transfer() {
     );
     assert_eq!(cell("m1", "accuracy.pgd@0.0314 from ensemble"), m("pgd", 1, "member_accuracy.m1"));
 }
+
+/// One HTTP/1.1 exchange over a plain socket: the whole response as text.
+fn http(addr: &str, request: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[test]
+fn serve_answers_the_open_inference_protocol_and_stops_on_sigint() {
+    use std::io::BufRead as _;
+    let _guard = TRAIN_ONCE.lock().unwrap_or_else(|e| e.into_inner());
+    let mut child = stressor()
+        .args(["serve", "--addr", "127.0.0.1:0", "--cache-dir"])
+        .arg(cache_dir())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("serving") {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "serve exited before serving");
+    }
+    let addr = line.split("http://").nth(1).unwrap().split('/').next().unwrap().to_string();
+    let metadata =
+        http(&addr, "GET /v2/models/fashion-cnn HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert!(
+        metadata.starts_with("HTTP/1.1 200") && metadata.contains("[-1,1,28,28]"),
+        "{metadata}"
+    );
+    let data = vec!["0.5"; 784].join(",");
+    let body = format!(
+        r#"{{"inputs":[{{"name":"input","datatype":"FP32","shape":[1,1,28,28],"data":[{data}]}}]}}"#
+    );
+    let infer = http(
+        &addr,
+        &format!(
+            "POST /v2/models/fashion-cnn/infer HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    assert!(infer.starts_with("HTTP/1.1 200") && infer.contains("\"label\""), "{infer}");
+    let bad = http(
+        &addr,
+        "POST /v2/models/fashion-cnn/infer HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}",
+    );
+    assert!(bad.starts_with("HTTP/1.1 400") && bad.contains("no `inputs`"), "{bad}");
+    let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}

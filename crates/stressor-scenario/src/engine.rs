@@ -449,8 +449,14 @@ fn load_target(
     }
 }
 
+/// Loads (or trains and caches) the model `target` describes, as a run would: for commands that
+/// need a model without a scenario, such as `stressor serve`.
+///
+/// # Errors
+/// [`EngineError`] when the file cannot be read or the model is invalid, or
+/// [`EngineError::NoBackend`] in a build without the candle backend.
 #[cfg(feature = "candle")]
-fn load_model(
+pub fn load_model(
     target: &TargetPlan,
     config: &EngineConfig,
     sink: &mut dyn EventSink,
@@ -680,8 +686,13 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
+/// Loads the model `target` describes; without the candle backend only ensembles of
+/// nothing can load, so this is [`EngineError::NoBackend`].
+///
+/// # Errors
+/// [`EngineError::NoBackend`].
 #[cfg(not(feature = "candle"))]
-fn load_model(
+pub fn load_model(
     target: &TargetPlan,
     config: &EngineConfig,
     sink: &mut dyn EventSink,

@@ -33,6 +33,6 @@ mod measure;
 pub mod options;
 pub mod plan;
 
-pub use engine::{EngineConfig, EngineError, RunOutcome, run, run_with};
+pub use engine::{EngineConfig, EngineError, RunOutcome, load_model, run, run_with};
 pub use error::{Problem, ScenarioError};
 pub use plan::{Plan, load};
