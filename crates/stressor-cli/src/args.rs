@@ -28,6 +28,96 @@ pub(crate) enum Command {
     Demo(DemoArgs),
     /// Serve a model over the KServe V2 / Open Inference Protocol REST API.
     Serve(ServeArgs),
+    /// Load an HTTP endpoint at an arrival rate (open model) or with N users (closed model).
+    Load(LoadArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LoadArgs {
+    /// The URL (http://host:port/path); only loopback unless --allow-host names the host.
+    pub(crate) url: String,
+    /// Requests per second (open model), for --duration.
+    #[arg(long, conflicts_with_all = ["stage", "users"])]
+    pub(crate) rate: Option<f64>,
+    /// How long to run: 30s, 500ms, 2m.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub(crate) duration: std::time::Duration,
+    /// An open-model stage, repeatable: DURATION@RATE or DURATION@FROM-TO (a ramp), e.g.
+    /// `--stage 10s@50 --stage 5s@500 --stage 10s@50` for a 10× surge.
+    #[arg(long, value_parser = parse_stage)]
+    pub(crate) stage: Vec<stressor_load::Stage>,
+    /// Closed model: this many users, each sending its next request when the answer arrives.
+    #[arg(long)]
+    pub(crate) users: Option<usize>,
+    /// Connections (open model).
+    #[arg(long, short, default_value_t = 32)]
+    pub(crate) connections: usize,
+    /// The HTTP method [default: POST with a body, else GET].
+    #[arg(long, short = 'm')]
+    pub(crate) method: Option<String>,
+    /// A file whose contents are every request's body.
+    #[arg(long, value_name = "FILE", conflicts_with = "infer_samples")]
+    pub(crate) body: Option<PathBuf>,
+    /// Open Inference Protocol bodies of this many embedded Fashion-MNIST test images (one
+    /// per request, in turn); the returned labels are checked, so accuracy is measured too.
+    #[arg(long, value_name = "N")]
+    pub(crate) infer_samples: Option<usize>,
+    /// An extra header, repeatable: `Name: value`.
+    #[arg(long, short = 'H')]
+    pub(crate) header: Vec<String>,
+    /// Per-request timeout.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub(crate) timeout: std::time::Duration,
+    /// Allow this non-loopback host.
+    #[arg(long, value_name = "HOST")]
+    pub(crate) allow_host: Option<String>,
+    /// A gate, repeatable: METRIC<VALUE or METRIC>VALUE with METRIC one of p50_ms, p90_ms,
+    /// p99_ms, p999_ms, max_ms, error_rate, throughput, accuracy. A failed gate exits with 1.
+    #[arg(long)]
+    pub(crate) gate: Vec<String>,
+    /// Print the result as JSON (like oha's --json) instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `30s`, `500ms`, `2m`, `1.5s` or a number of seconds.
+pub(crate) fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => (&text[..i], &text[i..]),
+        None => (text, "s"),
+    };
+    let value: f64 = number.parse().map_err(|_| format!("`{text}` is not a duration like 30s"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        other => return Err(format!("unknown unit `{other}` (use ms, s, m or h)")),
+    };
+    if !(seconds.is_finite() && seconds >= 0.0) {
+        return Err(format!("`{text}` is not a non-negative duration"));
+    }
+    Ok(std::time::Duration::from_secs_f64(seconds))
+}
+
+/// `DURATION@RATE` or `DURATION@FROM-TO`.
+fn parse_stage(text: &str) -> Result<stressor_load::Stage, String> {
+    let (duration, rate) = text
+        .split_once('@')
+        .ok_or_else(|| format!("`{text}` is not DURATION@RATE, e.g. 10s@100"))?;
+    let duration = parse_duration(duration)?;
+    let number = |t: &str| -> Result<f64, String> {
+        t.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite() && *v >= 0.0)
+            .ok_or_else(|| format!("`{t}` is not a rate ≥ 0"))
+    };
+    Ok(match rate.split_once('-') {
+        Some((from, to)) => stressor_load::Stage::ramp(duration, number(from)?, number(to)?),
+        None => stressor_load::Stage::constant(duration, number(rate)?),
+    })
 }
 
 #[derive(Debug, Args)]

@@ -23,6 +23,7 @@ fn main() -> ExitCode {
         args::Command::Check(check) => output::check(&check),
         args::Command::Demo(demo) => output::demo(&demo),
         args::Command::Serve(serve) => output::serve(&serve),
+        args::Command::Load(load) => output::load(&load),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(101))
 }

@@ -524,7 +524,7 @@ fn http(addr: &str, request: &str) -> String {
 }
 
 #[test]
-fn serve_answers_the_open_inference_protocol_and_stops_on_sigint() {
+fn serve_answers_the_open_inference_protocol_under_load_and_stops_on_sigint() {
     use std::io::BufRead as _;
     let _guard = TRAIN_ONCE.lock().unwrap_or_else(|e| e.into_inner());
     let mut child = stressor()
@@ -533,7 +533,17 @@ fn serve_answers_the_open_inference_protocol_and_stops_on_sigint() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    // Kills the server if an assertion fails first, so no process outlives the test.
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stderr = child.stderr.take().unwrap();
+    let mut child = KillOnDrop(child);
+    let mut stderr = std::io::BufReader::new(stderr);
     let mut line = String::new();
     while !line.contains("serving") {
         line.clear();
@@ -564,7 +574,52 @@ fn serve_answers_the_open_inference_protocol_and_stops_on_sigint() {
         "POST /v2/models/fashion-cnn/infer HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}",
     );
     assert!(bad.starts_with("HTTP/1.1 400") && bad.contains("no `inputs`"), "{bad}");
-    let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+
+    // Load it with labelled samples: every answer is checked, gates decide the exit code.
+    let url = format!("http://{addr}/v2/models/fashion-cnn/infer");
+    let output = stressor()
+        .args(["load", &url, "--infer-samples", "50", "--rate", "100", "--duration", "1s"])
+        .args(["--gate", "error_rate<0.001", "--gate", "accuracy>0.5", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let result: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(result["summary"]["requests"], 100, "{result}");
+    assert_eq!(result["accuracy"]["checked"], 100, "{result}");
+    assert!(result["latencyPercentiles"]["p99"].as_f64().unwrap() > 0.0);
+    let per_second: Vec<u64> = result["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["requests"].as_u64().unwrap())
+        .collect();
+    assert_eq!(per_second.iter().sum::<u64>(), 100, "{per_second:?}");
+    let output = stressor()
+        .args(["load", &url, "--infer-samples", "5", "--rate", "50", "--duration", "200ms"])
+        .args(["--gate", "p50_ms<0.000001"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
+    assert!(text(&output.stdout).contains("FAIL  p50_ms<0.000001"), "{}", text(&output.stdout));
+
+    let killed = Command::new("kill").args(["-INT", &child.0.id().to_string()]).status().unwrap();
     assert!(killed.success());
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert_eq!(child.0.wait().unwrap().code(), Some(0));
+}
+
+#[test]
+fn load_refuses_other_hosts_and_bad_arguments() {
+    let output = stressor().args(["load", "http://192.0.2.1:80/", "--rate", "1"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("not a loopback address"), "{}", text(&output.stderr));
+    let output = stressor()
+        .args(["load", "http://127.0.0.1:9/", "--rate", "1", "--gate", "p42<3"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("unknown metric `p42`"), "{}", text(&output.stderr));
+    let output =
+        stressor().args(["load", "http://127.0.0.1:9/", "--stage", "10s"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("DURATION@RATE"), "{}", text(&output.stderr));
 }

@@ -1,0 +1,270 @@
+//! What a load run measured: counts, errors by kind, HDR latency histograms (from the intended
+//! start and from the actual send) and a per-second timeline. Each worker fills its own
+//! [`LoadReport`]; [`LoadReport::merge`] adds them up at the end.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+/// The highest latency the histograms track, in microseconds (longer ones are clamped).
+const MAX_LATENCY_US: u64 = 600_000_000;
+
+/// Why a request did not get a 2xx answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ErrorKind {
+    /// No answer within the timeout.
+    Timeout,
+    /// The connection could not be made.
+    Connect,
+    /// The connection broke while sending or receiving.
+    Io,
+    /// An answer with a non-2xx status.
+    Status(u16),
+    /// A 2xx answer whose body was over the size cap or that the check could not read.
+    InvalidBody,
+    /// Never sent: the run ended while it waited for a free connection.
+    NotSent,
+}
+
+impl ErrorKind {
+    /// A short name: `timeout`, `connect`, `io`, `status_503`, `invalid_body`, `not_sent`.
+    pub fn name(self) -> String {
+        match self {
+            ErrorKind::Timeout => "timeout".into(),
+            ErrorKind::Connect => "connect".into(),
+            ErrorKind::Io => "io".into(),
+            ErrorKind::Status(code) => format!("status_{code}"),
+            ErrorKind::InvalidBody => "invalid_body".into(),
+            ErrorKind::NotSent => "not_sent".into(),
+        }
+    }
+}
+
+/// One second of the run (by intended start).
+#[derive(Debug, Clone)]
+pub struct Second {
+    /// Requests meant to start in this second.
+    pub requests: u64,
+    /// Of those, answered with 2xx.
+    pub ok: u64,
+    /// Of those, failed (any [`ErrorKind`]).
+    pub errors: u64,
+    /// 2xx answers the check judged.
+    pub checked: u64,
+    /// 2xx answers the check judged correct.
+    pub correct: u64,
+    /// Latency from the intended start of the requests answered, in microseconds.
+    pub latency: Histogram<u32>,
+}
+
+impl Second {
+    fn new() -> Second {
+        Second {
+            requests: 0,
+            ok: 0,
+            errors: 0,
+            checked: 0,
+            correct: 0,
+            // Two significant digits are plenty for a timeline and keep a second small.
+            latency: Histogram::new_with_bounds(1, MAX_LATENCY_US, 2).expect("valid bounds"),
+        }
+    }
+
+    fn merge(&mut self, other: &Second) {
+        self.requests += other.requests;
+        self.ok += other.ok;
+        self.errors += other.errors;
+        self.checked += other.checked;
+        self.correct += other.correct;
+        // Same bounds on both sides, so adding cannot fail.
+        let _ = self.latency.add(&other.latency);
+    }
+}
+
+/// The measurements of a load run (or of one worker, before merging).
+#[derive(Debug, Clone)]
+pub struct LoadReport {
+    /// Wall time from the first intended start to the last answer.
+    pub elapsed: Duration,
+    /// Requests scheduled (open model) or started (closed model).
+    pub requests: u64,
+    /// Answered with 2xx.
+    pub ok: u64,
+    /// Failures by kind.
+    pub errors: BTreeMap<ErrorKind, u64>,
+    /// 2xx answers the response check judged (e.g. had a label to compare).
+    pub checked: u64,
+    /// Of those, judged correct.
+    pub correct: u64,
+    /// Latency of 2xx answers from each request's intended start, in microseconds: the
+    /// coordinated-omission-corrected latency a user would see.
+    pub latency: Histogram<u64>,
+    /// Latency of 2xx answers from the moment each request was actually sent, in microseconds:
+    /// what a tool without the correction reports.
+    pub service_latency: Histogram<u64>,
+    /// Per-second timeline, by intended start.
+    pub timeline: Vec<Second>,
+    /// Bytes of response bodies received.
+    pub bytes_received: u64,
+}
+
+impl LoadReport {
+    /// An empty report.
+    pub fn new() -> LoadReport {
+        let histogram = || Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("valid bounds");
+        LoadReport {
+            elapsed: Duration::ZERO,
+            requests: 0,
+            ok: 0,
+            errors: BTreeMap::new(),
+            checked: 0,
+            correct: 0,
+            latency: histogram(),
+            service_latency: histogram(),
+            timeline: Vec::new(),
+            bytes_received: 0,
+        }
+    }
+
+    fn second(&mut self, offset: Duration) -> &mut Second {
+        let index = offset.as_secs() as usize;
+        if self.timeline.len() <= index {
+            self.timeline.resize_with(index + 1, Second::new);
+        }
+        &mut self.timeline[index]
+    }
+
+    /// Records a 2xx answer to a request meant to start at `offset`, with its latency from the
+    /// intended start and from the actual send, and the check's verdict (`None`: not judged).
+    pub(crate) fn record_ok(
+        &mut self,
+        offset: Duration,
+        latency: Duration,
+        service: Duration,
+        verdict: Option<bool>,
+        bytes: usize,
+    ) {
+        let us = |d: Duration| (d.as_micros() as u64).clamp(1, MAX_LATENCY_US);
+        self.requests += 1;
+        self.ok += 1;
+        self.bytes_received += bytes as u64;
+        self.latency.saturating_record(us(latency));
+        self.service_latency.saturating_record(us(service));
+        if let Some(correct) = verdict {
+            self.checked += 1;
+            self.correct += u64::from(correct);
+        }
+        let second = self.second(offset);
+        second.requests += 1;
+        second.ok += 1;
+        second.latency.saturating_record(us(latency));
+        if let Some(correct) = verdict {
+            second.checked += 1;
+            second.correct += u64::from(correct);
+        }
+    }
+
+    /// Records a failed request meant to start at `offset`.
+    pub(crate) fn record_error(&mut self, offset: Duration, kind: ErrorKind) {
+        self.requests += 1;
+        *self.errors.entry(kind).or_insert(0) += 1;
+        let second = self.second(offset);
+        second.requests += 1;
+        second.errors += 1;
+    }
+
+    /// Adds `other` (another worker's report) into this one; the elapsed time is the longer.
+    pub fn merge(&mut self, other: &LoadReport) {
+        self.elapsed = self.elapsed.max(other.elapsed);
+        self.requests += other.requests;
+        self.ok += other.ok;
+        for (kind, count) in &other.errors {
+            *self.errors.entry(*kind).or_insert(0) += count;
+        }
+        self.checked += other.checked;
+        self.correct += other.correct;
+        let _ = self.latency.add(&other.latency);
+        let _ = self.service_latency.add(&other.service_latency);
+        self.bytes_received += other.bytes_received;
+        if self.timeline.len() < other.timeline.len() {
+            self.timeline.resize_with(other.timeline.len(), Second::new);
+        }
+        for (mine, theirs) in self.timeline.iter_mut().zip(&other.timeline) {
+            mine.merge(theirs);
+        }
+    }
+
+    /// All failed requests.
+    pub fn n_errors(&self) -> u64 {
+        self.errors.values().sum()
+    }
+
+    /// Failed requests over all requests (0 for an empty run).
+    pub fn error_rate(&self) -> f64 {
+        if self.requests == 0 { 0.0 } else { self.n_errors() as f64 / self.requests as f64 }
+    }
+
+    /// 2xx answers per second of wall time.
+    pub fn throughput(&self) -> f64 {
+        let seconds = self.elapsed.as_secs_f64();
+        if seconds > 0.0 { self.ok as f64 / seconds } else { 0.0 }
+    }
+
+    /// The corrected latency at quantile `q` (0–1) in milliseconds; `None` without answers.
+    pub fn latency_ms(&self, q: f64) -> Option<f64> {
+        (!self.latency.is_empty()).then(|| self.latency.value_at_quantile(q) as f64 / 1000.0)
+    }
+
+    /// The uncorrected (service) latency at quantile `q` in milliseconds.
+    pub fn service_latency_ms(&self, q: f64) -> Option<f64> {
+        (!self.service_latency.is_empty())
+            .then(|| self.service_latency.value_at_quantile(q) as f64 / 1000.0)
+    }
+}
+
+impl Default for LoadReport {
+    fn default() -> Self {
+        LoadReport::new()
+    }
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "a failed unwrap fails the test")]
+mod tests {
+    use super::*;
+
+    fn ms(v: u64) -> Duration {
+        Duration::from_millis(v)
+    }
+
+    #[test]
+    fn merging_adds_counts_histograms_and_timelines() {
+        let mut a = LoadReport::new();
+        a.record_ok(ms(100), ms(10), ms(5), Some(true), 10);
+        a.record_error(ms(1500), ErrorKind::Status(503));
+        let mut b = LoadReport::new();
+        b.record_ok(ms(2100), ms(30), ms(30), Some(false), 20);
+        b.record_error(ms(200), ErrorKind::Timeout);
+        b.record_error(ms(300), ErrorKind::Status(503));
+        let mut merged = a.clone();
+        merged.merge(&b);
+        assert_eq!((merged.requests, merged.ok, merged.n_errors()), (5, 2, 3));
+        assert_eq!(merged.errors[&ErrorKind::Status(503)], 2);
+        assert_eq!((merged.checked, merged.correct, merged.bytes_received), (2, 1, 30));
+        assert_eq!(merged.latency.len(), 2);
+        assert_eq!(merged.timeline.len(), 3);
+        assert_eq!(merged.timeline[0].requests, 3);
+        assert_eq!(merged.timeline[1].errors, 1);
+        assert_eq!(merged.timeline[2].ok, 1);
+        assert!((merged.error_rate() - 0.6).abs() < 1e-12);
+        // Merging is order-independent.
+        let mut other = b.clone();
+        other.merge(&a);
+        assert_eq!(other.latency, merged.latency);
+        assert_eq!(other.errors, merged.errors);
+        // The corrected latency is never below the service latency.
+        assert!(merged.latency_ms(1.0).unwrap() >= merged.service_latency_ms(1.0).unwrap());
+        assert_eq!(ErrorKind::Status(503).name(), "status_503");
+    }
+}
