@@ -608,6 +608,98 @@ fn serve_answers_the_open_inference_protocol_under_load_and_stops_on_sigint() {
 }
 
 #[test]
+fn a_served_model_over_http_gives_the_builtin_results() {
+    use std::io::BufRead as _;
+    // The reference: the built-in model in-process, black-box attack and a corruption.
+    let scenario = SMALL.split("[[steps]]\nid = \"pgd\"").next().unwrap().to_string()
+        + "[[steps]]\nid = \"square\"\nkind = \"attack\"\nattack = \"square\"\nqueries = 40\n\
+           sweep = { epsilon = [\"8/255\"] }\n[[steps]]\nid = \"noise\"\nkind = \"corruption\"\n\
+           corruption = \"gaussian-noise\"\nsweep = { severity = [3, 5] }\n";
+    let local = scratch("http-local");
+    assert_eq!(run_scenario(&local, &scenario, &[]).status.code(), Some(0));
+
+    let _guard = TRAIN_ONCE.lock().unwrap_or_else(|e| e.into_inner());
+    let mut child = stressor()
+        .args(["serve", "--addr", "127.0.0.1:0", "--max-batch", "64", "--cache-dir"])
+        .arg(cache_dir())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stderr = child.stderr.take().unwrap();
+    let _child = KillOnDrop(child);
+    let mut stderr = std::io::BufReader::new(stderr);
+    let mut line = String::new();
+    while !line.contains("serving") {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "serve exited before serving");
+    }
+    let addr = line.split("http://").nth(1).unwrap().split('/').next().unwrap().to_string();
+    let remote = scratch("http-remote");
+    let scenario = scenario.replace(
+        "kind = \"builtin\"\nmodel = \"fashion-cnn\"",
+        &format!(
+            "kind = \"http\"\nurl = \"http://{addr}\"\nmodel = \"fashion-cnn\"\nmax_batch = 50"
+        ),
+    );
+    let path = remote.join("scenario.toml");
+    std::fs::write(&path, &scenario).unwrap();
+    let output = stressor()
+        .arg("run")
+        .arg(&path)
+        .arg("--out")
+        .arg(remote.join("out"))
+        .arg("--no-progress")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let (a, b) = (read_report(&local), read_report(&remote));
+    assert_eq!(b["target"]["kind"], "oip");
+    // Scores travel as shortest round-trip decimals; only the server's batch size (50 per
+    // request here) changes the float rounding of the CNN, so a sample at the decision
+    // boundary may flip.
+    assert_eq!(
+        step_metric(&a, "steady-state", 0, "clean_accuracy"),
+        step_metric(&b, "steady-state", 0, "clean_accuracy")
+    );
+    let ece =
+        (step_metric(&a, "steady-state", 0, "ece"), step_metric(&b, "steady-state", 0, "ece"));
+    assert!((ece.0 - ece.1).abs() < 1e-6, "{ece:?}");
+    for (step, point, metric) in
+        [("square", 0, "robust_accuracy"), ("noise", 0, "accuracy"), ("noise", 1, "accuracy")]
+    {
+        let (x, y) = (step_metric(&a, step, point, metric), step_metric(&b, step, point, metric));
+        assert!((x - y).abs() <= 1.0 / 60.0 + 1e-9, "{step} {metric}: {x} vs {y}");
+    }
+}
+
+#[test]
+fn an_unreachable_http_target_exits_3_naming_the_endpoint() {
+    let dir = scratch("http-dead");
+    // Bind and drop a listener: nothing answers on that port now.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let scenario = SMALL.replace(
+        "kind = \"builtin\"\nmodel = \"fashion-cnn\"",
+        &format!(
+            "kind = \"http\"\nurl = \"http://127.0.0.1:{port}\"\nmodel = \"m\"\ntimeout_ms = 500"
+        ),
+    );
+    let output = run_scenario(&dir, &scenario, &[]);
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains(&format!("remote model http://127.0.0.1:{port}/v2/models/m")),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn load_refuses_other_hosts_and_bad_arguments() {
     let output = stressor().args(["load", "http://192.0.2.1:80/", "--rate", "1"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));

@@ -8,6 +8,7 @@
 //! Adapters: the built-in Fashion-MNIST CNN on candle (`builtin`, feature `candle`), and
 //! [`FnModel`] (a closure, for tests and toy models). [`Ensemble`] combines several models
 //! into one (mean probability, differentiable when its members are, or majority vote).
+//! `http` (feature `http`): a model behind an Open Inference Protocol endpoint.
 //!
 //! Non-goals: knowing about scenarios, reports or terminals.
 //!
@@ -28,6 +29,8 @@ mod scores;
 
 #[cfg(feature = "candle")]
 pub mod builtin;
+#[cfg(feature = "http")]
+pub mod http;
 
 pub use ensemble::{Combine, Ensemble};
 pub use model::{Differentiable, FnModel, Model, ModelError, ModelInfo};

@@ -61,6 +61,14 @@ pub enum ModelError {
         /// What is wrong, naming the member.
         reason: String,
     },
+    /// A remote model's endpoint failed or answered something unusable.
+    #[error("remote model {endpoint}: {reason}")]
+    Remote {
+        /// The endpoint (URL without credentials).
+        endpoint: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// The tensor backend failed.
     #[error("tensor backend error in model `{model}`: {message}")]
     Backend {

@@ -514,6 +514,12 @@ pub fn load_model(
             Target::Ensemble(ensemble) => ensemble,
             Target::Single(model) => return Ok(model),
         })),
+        TargetPlan::Http { url, name, max_batch, timeout_ms } => {
+            let mut options = stressor_model::http::OipOptions::default();
+            options.max_batch = *max_batch;
+            options.timeout = std::time::Duration::from_millis(*timeout_ms);
+            Ok(Box::new(stressor_model::http::OipModel::connect(url, name, options)?))
+        }
     }
 }
 

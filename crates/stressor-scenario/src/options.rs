@@ -113,7 +113,8 @@ pub struct CalibrationOptions {
 #[serde(deny_unknown_fields)]
 pub struct TargetOptions {
     /// `builtin` (a model stressor trains and caches), `safetensors` (weights for a built-in
-    /// architecture, from a file), `onnx` (a user's ONNX image classifier) or `ensemble`.
+    /// architecture, from a file), `onnx` (a user's ONNX image classifier), `ensemble`, or
+    /// `http` (a model behind an Open Inference Protocol endpoint).
     pub kind: Spanned<String>,
     /// For `ensemble`: the members, each a table with these keys (not another ensemble).
     #[serde(default)]
@@ -121,7 +122,8 @@ pub struct TargetOptions {
     /// For `ensemble`: `mean-probability` (default) or `majority-vote`.
     #[serde(default)]
     pub combine: Option<Spanned<String>>,
-    /// The architecture, for `builtin` and `safetensors`: `fashion-cnn`.
+    /// The architecture, for `builtin` and `safetensors`: `fashion-cnn`; for `http`, the name
+    /// the server serves the model under.
     #[serde(default)]
     pub model: Option<Spanned<String>>,
     /// The weights or model file, for `safetensors` and `onnx`; relative to the scenario file.
@@ -134,6 +136,15 @@ pub struct TargetOptions {
     /// For `onnx`: how stressor's inputs (NCHW, values in [0, 1]) become the graph's input.
     #[serde(default)]
     pub input: Option<Spanned<InputOptions>>,
+    /// For `http`: the server's base URL, `http://host:port`.
+    #[serde(default)]
+    pub url: Option<Spanned<String>>,
+    /// For `http`: samples per request (default 256).
+    #[serde(default)]
+    pub max_batch: Option<Spanned<u64>>,
+    /// For `http`: per-request timeout in milliseconds (default 30 000).
+    #[serde(default)]
+    pub timeout_ms: Option<Spanned<u64>>,
     /// For `onnx`: what the graph outputs, `logits` (default) or `probabilities`.
     #[serde(default)]
     pub output: Option<Spanned<String>>,

@@ -230,6 +230,17 @@ pub enum TargetPlan {
         /// Whether the graph outputs probabilities rather than logits.
         probabilities: bool,
     },
+    /// A model behind an Open Inference Protocol (KServe V2) endpoint.
+    Http {
+        /// The base URL, `http://host:port`.
+        url: String,
+        /// The served model's name.
+        name: String,
+        /// Samples per request.
+        max_batch: usize,
+        /// Per-request timeout in milliseconds.
+        timeout_ms: u64,
+    },
     /// Several models answering as one.
     Ensemble {
         /// The members (none is an ensemble).
@@ -914,6 +925,8 @@ impl Planner<'_> {
     fn target(&mut self, options: &TargetOptions, section: &str) -> TargetPlan {
         let kind = options.kind.get_ref().as_str();
         let architecture = match (&options.model, kind) {
+            // For an HTTP target, `model` is the name the server serves it under.
+            (_, "http") => Architecture::FashionCnn,
             (Some(model), "onnx") => {
                 self.problem(
                     model.span(),
@@ -956,6 +969,22 @@ impl Planner<'_> {
                         span,
                         &format!("{section}.{key}"),
                         format!("`{key}` only applies to `kind = \"onnx\"`"),
+                        None,
+                    );
+                }
+            }
+        }
+        if kind != "http" {
+            for (key, span) in [
+                ("url", options.url.as_ref().map(Spanned::span)),
+                ("max_batch", options.max_batch.as_ref().map(Spanned::span)),
+                ("timeout_ms", options.timeout_ms.as_ref().map(Spanned::span)),
+            ] {
+                if let Some(span) = span {
+                    self.problem(
+                        span,
+                        &format!("{section}.{key}"),
+                        format!("`{key}` only applies to `kind = \"http\"`"),
                         None,
                     );
                 }
@@ -1026,12 +1055,75 @@ impl Planner<'_> {
                 TargetPlan::Onnx { path, input, probabilities }
             }
             "ensemble" => self.ensemble(options, section).unwrap_or(builtin),
+            "http" => {
+                let Some(url) = &options.url else {
+                    self.problem(
+                        options.kind.span(),
+                        &format!("{section}.url"),
+                        "`kind = \"http\"` needs `url`, the server's base URL".into(),
+                        Some("url = \"http://127.0.0.1:8080\"".into()),
+                    );
+                    return builtin;
+                };
+                let Some(name) = &options.model else {
+                    self.problem(
+                        options.kind.span(),
+                        &format!("{section}.model"),
+                        "`kind = \"http\"` needs `model`, the name the server serves it under"
+                            .into(),
+                        Some("model = \"fashion-cnn\" for `stressor serve`".into()),
+                    );
+                    return builtin;
+                };
+                let text = url.get_ref().trim_end_matches('/');
+                let authority = text.strip_prefix("http://").unwrap_or("");
+                if authority.is_empty() || authority.contains('/') {
+                    self.problem(
+                        url.span(),
+                        &format!("{section}.url"),
+                        format!("`{text}` is not http://host:port"),
+                        Some("the Open Inference Protocol paths (/v2/models/...) are added by stressor; https is not supported yet".into()),
+                    );
+                }
+                let max_batch = match &options.max_batch {
+                    Some(n) if *n.get_ref() == 0 => {
+                        self.problem(
+                            n.span(),
+                            &format!("{section}.max_batch"),
+                            "must be at least 1".into(),
+                            None,
+                        );
+                        256
+                    }
+                    Some(n) => usize::try_from(*n.get_ref()).unwrap_or(256),
+                    None => 256,
+                };
+                let timeout_ms = match &options.timeout_ms {
+                    Some(t) if *t.get_ref() == 0 => {
+                        self.problem(
+                            t.span(),
+                            &format!("{section}.timeout_ms"),
+                            "must be at least 1".into(),
+                            None,
+                        );
+                        30_000
+                    }
+                    Some(t) => *t.get_ref(),
+                    None => 30_000,
+                };
+                TargetPlan::Http {
+                    url: text.to_string(),
+                    name: name.get_ref().clone(),
+                    max_batch,
+                    timeout_ms,
+                }
+            }
             other => {
                 self.problem(
                     options.kind.span(),
                     &format!("{section}.kind"),
                     format!("unknown target kind `{other}`"),
-                    Some("known kinds: builtin, safetensors, onnx, ensemble".into()),
+                    Some("known kinds: builtin, safetensors, onnx, ensemble, http".into()),
                 );
                 builtin
             }
