@@ -104,9 +104,8 @@ pub async fn run(config: LoadConfig, check: Arc<ResponseCheck>) -> Result<LoadRe
     let dispatcher = match &config.profile {
         Profile::Open { .. } => {
             let schedule = config.profile.schedule();
-            Some(tokio::spawn(async move {
-                dispatch(schedule, start, sender).await;
-            }))
+            let start = start.into_std();
+            Some(std::thread::spawn(move || dispatch(schedule, start, sender)))
         }
         Profile::Closed { .. } => {
             drop(sender);
@@ -142,7 +141,8 @@ pub async fn run(config: LoadConfig, check: Arc<ResponseCheck>) -> Result<LoadRe
         }
     }
     if let Some(dispatcher) = dispatcher {
-        let _ = dispatcher.await;
+        // The workers only stop once the dispatcher has closed the queue, so it is done.
+        let _ = dispatcher.join();
     }
     report.elapsed = start.elapsed();
     Ok(report)
@@ -150,10 +150,22 @@ pub async fn run(config: LoadConfig, check: Arc<ResponseCheck>) -> Result<LoadRe
 
 /// Sends each token when its intended start comes (late if the queue is full: the token keeps
 /// its intended time, so the latency is still charged from it).
-async fn dispatch(schedule: Vec<Duration>, start: Instant, sender: async_channel::Sender<Token>) {
+///
+/// It runs on its own OS thread: tokio's timer fires on a 1 ms wheel, so `sleep_until` would
+/// release requests up to 1 ms late and every corrected latency would carry that client-side
+/// delay, while a thread's `sleep` wakes within tens of microseconds without spinning.
+fn dispatch(
+    schedule: Vec<Duration>,
+    start: std::time::Instant,
+    sender: async_channel::Sender<Token>,
+) {
     for (index, intended) in schedule.into_iter().enumerate() {
-        tokio::time::sleep_until(start + intended).await;
-        if sender.send(Token { index, intended: Some(intended) }).await.is_err() {
+        let when = start + intended;
+        let now = std::time::Instant::now();
+        if when > now {
+            std::thread::sleep(when - now);
+        }
+        if sender.send_blocking(Token { index, intended: Some(intended) }).is_err() {
             return;
         }
     }
