@@ -78,6 +78,10 @@ pub(crate) struct LoadArgs {
     /// Print the result as JSON (like oha's --json) instead of text.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Expose live counters as Prometheus text on this loopback address during the run
+    /// (`GET /metrics`; port 0 picks one, printed on stderr).
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// `30s`, `500ms`, `2m`, `1.5s` or a number of seconds.

@@ -542,6 +542,26 @@ pub(crate) fn load(args: &LoadArgs) -> i32 {
                 format!(", checking {} labels", labels.len())
             }
         );
+        let metrics = match args.metrics_addr {
+            Some(addr) => {
+                let live = std::sync::Arc::new(stressor_load::LiveStats::default());
+                config.live = Some(std::sync::Arc::clone(&live));
+                let render = std::sync::Arc::new(move || live.to_prometheus());
+                match stressor_serve::MetricsServer::bind(addr, render).await {
+                    Ok(server) => {
+                        eprintln!("stressor: metrics on http://{}/metrics", server.local_addr());
+                        Some(server)
+                    }
+                    Err(error) => {
+                        print_error_chain(&error);
+                        return Err(stressor_load::LoadError::Config(
+                            "the metrics endpoint could not start".into(),
+                        ));
+                    }
+                }
+            }
+            None => None,
+        };
         let check: std::sync::Arc<stressor_load::ResponseCheck> = if labels.is_empty() {
             std::sync::Arc::new(|_, _: &[u8]| Ok(None))
         } else {
@@ -549,7 +569,11 @@ pub(crate) fn load(args: &LoadArgs) -> i32 {
                 stressor_load::oip::check_label(&labels, i, body)
             })
         };
-        stressor_load::run(config, check).await
+        let report = stressor_load::run(config, check).await;
+        if let Some(metrics) = metrics {
+            let _ = metrics.shutdown().await;
+        }
+        report
     });
     let report = match result {
         Ok(report) => report,

@@ -602,6 +602,34 @@ fn serve_answers_the_open_inference_protocol_under_load_and_stops_on_sigint() {
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
     assert!(text(&output.stdout).contains("FAIL  p50_ms<0.000001"), "{}", text(&output.stdout));
 
+    // A longer run exports live counters while it goes.
+    let mut load = stressor()
+        .args(["load", &url, "--infer-samples", "5", "--rate", "50", "--duration", "2s"])
+        .args(["--metrics-addr", "127.0.0.1:0"])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut load_stderr = std::io::BufReader::new(load.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("metrics on") {
+        line.clear();
+        assert!(load_stderr.read_line(&mut line).unwrap() > 0, "load exited without metrics");
+    }
+    let metrics_addr = line.split("http://").nth(1).unwrap().split('/').next().unwrap().to_string();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let metrics =
+        http(&metrics_addr, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+    let requests: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("stressor_load_requests_total "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(requests > 0.0 && requests < 100.0, "mid-run count {requests}: {metrics}");
+    assert_eq!(load.wait().unwrap().code(), Some(0));
+
     let killed = Command::new("kill").args(["-INT", &child.0.id().to_string()]).status().unwrap();
     assert!(killed.success());
     assert_eq!(child.0.wait().unwrap().code(), Some(0));

@@ -37,7 +37,7 @@ mod run;
 mod target;
 
 pub use profile::{Profile, Stage};
-pub use report::{ErrorKind, LoadReport, Second};
+pub use report::{ErrorKind, LiveStats, LoadReport, Second};
 pub use run::{LoadConfig, ResponseCheck, run};
 pub use target::Target;
 

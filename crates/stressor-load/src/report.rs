@@ -3,6 +3,7 @@
 //! [`LoadReport`]; [`LoadReport::merge`] adds them up at the end.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
@@ -239,6 +240,24 @@ mod tests {
     }
 
     #[test]
+    fn live_stats_render_as_prometheus_text() {
+        let live = LiveStats::default();
+        live.ok(ms(250), Some(true));
+        live.ok(ms(750), None);
+        live.error();
+        let text = live.to_prometheus();
+        assert!(text.contains("stressor_load_requests_total 3\n"), "{text}");
+        assert!(text.contains("stressor_load_ok_total 2\n"), "{text}");
+        assert!(text.contains("stressor_load_correct_total 1\n"), "{text}");
+        assert!(text.contains("stressor_load_latency_seconds_sum 1\n"), "{text}");
+        assert!(
+            text.contains(
+                "# TYPE stressor_load_errors_total counter\nstressor_load_errors_total 1\n"
+            )
+        );
+    }
+
+    #[test]
     fn merging_adds_counts_histograms_and_timelines() {
         let mut a = LoadReport::new();
         a.record_ok(ms(100), ms(10), ms(5), Some(true), 10);
@@ -266,5 +285,72 @@ mod tests {
         // The corrected latency is never below the service latency.
         assert!(merged.latency_ms(1.0).unwrap() >= merged.service_latency_ms(1.0).unwrap());
         assert_eq!(ErrorKind::Status(503).name(), "status_503");
+    }
+}
+
+/// Counters shared by the workers while a run is in progress, for live export (Prometheus)
+/// during long runs; the [`LoadReport`] stays the complete, exact record.
+#[derive(Debug, Default)]
+pub struct LiveStats {
+    requests: AtomicU64,
+    ok: AtomicU64,
+    errors: AtomicU64,
+    checked: AtomicU64,
+    correct: AtomicU64,
+    latency_us_sum: AtomicU64,
+}
+
+impl LiveStats {
+    pub(crate) fn ok(&self, latency: Duration, verdict: Option<bool>) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.ok.fetch_add(1, Ordering::Relaxed);
+        self.latency_us_sum.fetch_add(latency.as_micros() as u64, Ordering::Relaxed);
+        if let Some(correct) = verdict {
+            self.checked.fetch_add(1, Ordering::Relaxed);
+            self.correct.fetch_add(u64::from(correct), Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn error(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counters in the Prometheus text exposition format.
+    pub fn to_prometheus(&self) -> String {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let mut text = String::new();
+        for (name, help, value) in [
+            (
+                "stressor_load_requests_total",
+                "Requests finished (answered or failed).",
+                get(&self.requests),
+            ),
+            ("stressor_load_ok_total", "Requests answered with 2xx.", get(&self.ok)),
+            (
+                "stressor_load_errors_total",
+                "Requests failed (timeout, connect, status, body, not sent).",
+                get(&self.errors),
+            ),
+            (
+                "stressor_load_checked_total",
+                "2xx answers the response check judged.",
+                get(&self.checked),
+            ),
+            ("stressor_load_correct_total", "2xx answers judged correct.", get(&self.correct)),
+        ] {
+            text.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"
+            ));
+        }
+        let sum = get(&self.latency_us_sum) as f64 / 1e6;
+        text.push_str(&format!(
+            "# HELP stressor_load_latency_seconds Latency of 2xx answers from the intended start.\n\
+             # TYPE stressor_load_latency_seconds summary\n\
+             stressor_load_latency_seconds_sum {sum}\n\
+             stressor_load_latency_seconds_count {}\n",
+            get(&self.ok)
+        ));
+        text
     }
 }

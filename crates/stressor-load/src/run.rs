@@ -12,7 +12,7 @@ use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use tokio::time::Instant;
 
-use crate::report::{ErrorKind, LoadReport};
+use crate::report::{ErrorKind, LiveStats, LoadReport};
 use crate::{LoadError, Profile, Target, UnreadableBody};
 
 /// Judges the 2xx response body of request `index`: `Some(true)` correct, `Some(false)` wrong,
@@ -40,6 +40,8 @@ pub struct LoadConfig {
     pub timeout: Duration,
     /// The largest response body read; larger ones are [`ErrorKind::InvalidBody`].
     pub max_response_bytes: usize,
+    /// Counters updated as requests finish, for live export; none by default.
+    pub live: Option<Arc<LiveStats>>,
 }
 
 impl std::fmt::Debug for LoadConfig {
@@ -68,6 +70,7 @@ impl LoadConfig {
             connections: 32,
             timeout: Duration::from_secs(10),
             max_response_bytes: 16 * 1024 * 1024,
+            live: None,
         }
     }
 }
@@ -189,6 +192,9 @@ impl Worker {
             if Instant::now() >= deadline {
                 let intended = token.intended.unwrap_or_else(|| start.elapsed());
                 self.report.record_error(intended, ErrorKind::NotSent);
+                if let Some(live) = &self.config.live {
+                    live.error();
+                }
                 continue;
             }
             self.send(token, start).await;
@@ -214,17 +220,26 @@ impl Worker {
                 let latency = done.saturating_duration_since(start + intended);
                 let service = done.saturating_duration_since(sent);
                 self.report.record_ok(intended, latency, service, verdict, body);
+                if let Some(live) = &self.config.live {
+                    live.ok(latency, verdict);
+                }
             }
             Ok(Err(kind)) => {
                 if matches!(kind, ErrorKind::Io | ErrorKind::Connect) {
                     self.connection = None;
                 }
                 self.report.record_error(intended, kind);
+                if let Some(live) = &self.config.live {
+                    live.error();
+                }
             }
             Err(_) => {
                 // The connection may still carry the late answer: start a fresh one.
                 self.connection = None;
                 self.report.record_error(intended, ErrorKind::Timeout);
+                if let Some(live) = &self.config.live {
+                    live.error();
+                }
             }
         }
     }

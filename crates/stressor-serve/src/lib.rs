@@ -15,6 +15,9 @@
 //! the queue, and can add an artificial service time so saturation shows on a small machine.
 //! Inference runs on tokio's blocking pool; the model is never called on the async workers.
 //!
+//! [`MetricsServer`] exposes any run's live counters as `GET /metrics` on loopback (used by
+//! `stressor load --metrics-addr`).
+//!
 //! Non-goals: the gRPC protocol, the binary tensor extension, several models per server.
 //!
 //! ```no_run
@@ -30,11 +33,13 @@
 
 #![warn(missing_docs)]
 
+mod metrics;
 mod protocol;
 mod server;
 
 use std::net::SocketAddr;
 
+pub use metrics::{MetricsServer, Render};
 pub use server::{ServeConfig, Server};
 
 /// Why the server could not start or stopped with an error.

@@ -73,8 +73,43 @@ struct AppState {
 #[derive(Debug)]
 pub struct Server {
     addr: SocketAddr,
+    running: Running,
+}
+
+/// An axum app served on a spawned task, with a graceful-shutdown trigger.
+#[derive(Debug)]
+pub(crate) struct Running {
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    pub(crate) fn spawn(listener: TcpListener, app: Router) -> Running {
+        let (shutdown, signal) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = signal.await;
+                })
+                .await
+        });
+        Running { shutdown: Some(shutdown), task }
+    }
+
+    /// Triggers the graceful shutdown and waits for the task.
+    pub(crate) async fn stop(&mut self) -> Result<(), ServeError> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        self.wait().await
+    }
+
+    pub(crate) async fn wait(&mut self) -> Result<(), ServeError> {
+        match (&mut self.task).await {
+            Ok(result) => result.map_err(ServeError::Serve),
+            Err(error) => Err(ServeError::Serve(std::io::Error::other(error))),
+        }
+    }
 }
 
 impl Server {
@@ -116,17 +151,9 @@ impl Server {
             served: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
         });
-        let (shutdown, signal) = oneshot::channel::<()>();
-        let app = router(state);
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = signal.await;
-                })
-                .await
-        });
+        let running = Running::spawn(listener, router(state));
         tracing::info!(%addr, "serving");
-        Ok(Server { addr, shutdown: Some(shutdown), task })
+        Ok(Server { addr, running })
     }
 
     /// The address the server listens on.
@@ -139,10 +166,7 @@ impl Server {
     /// # Errors
     /// [`ServeError::Serve`] when the server loop failed.
     pub async fn shutdown(mut self) -> Result<(), ServeError> {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        self.wait().await
+        self.running.stop().await
     }
 
     /// Waits until the server stops (after [`Server::shutdown`] from elsewhere, or an error).
@@ -150,10 +174,7 @@ impl Server {
     /// # Errors
     /// [`ServeError::Serve`] when the server loop failed.
     pub async fn wait(&mut self) -> Result<(), ServeError> {
-        match (&mut self.task).await {
-            Ok(result) => result.map_err(ServeError::Serve),
-            Err(error) => Err(ServeError::Serve(std::io::Error::other(error))),
-        }
+        self.running.wait().await
     }
 }
 

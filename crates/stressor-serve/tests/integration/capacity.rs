@@ -47,3 +47,23 @@ async fn shutdown_lets_requests_in_flight_finish() {
     assert_eq!(in_flight.await.unwrap().0, 200);
     assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "no longer listening");
 }
+
+#[tokio::test]
+async fn a_metrics_endpoint_serves_its_render_function_on_loopback_only() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let counter = Arc::new(AtomicU64::new(0));
+    let render = {
+        let counter = Arc::clone(&counter);
+        Arc::new(move || format!("x_total {}\n", counter.fetch_add(1, Ordering::Relaxed)))
+    };
+    let server =
+        stressor_serve::MetricsServer::bind("127.0.0.1:0".parse().unwrap(), render.clone())
+            .await
+            .unwrap();
+    assert_eq!(call(server.local_addr(), "GET", "/metrics", "").await, (200, "x_total 0\n".into()));
+    assert_eq!(call(server.local_addr(), "GET", "/metrics", "").await.1, "x_total 1\n");
+    server.shutdown().await.unwrap();
+    let refused = stressor_serve::MetricsServer::bind("0.0.0.0:0".parse().unwrap(), render).await;
+    assert!(matches!(refused, Err(stressor_serve::ServeError::Config(_))));
+}
