@@ -78,6 +78,9 @@ pub(crate) struct LoadArgs {
     /// Print the result as JSON (like oha's --json) instead of text.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Also write the gates as JUnit XML to this file (one test case per gate).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) junit: Option<PathBuf>,
     /// Expose live counters as Prometheus text on this loopback address during the run
     /// (`GET /metrics`; port 0 picks one, printed on stderr).
     #[arg(long, value_name = "ADDR")]

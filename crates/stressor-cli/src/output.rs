@@ -592,6 +592,20 @@ pub(crate) fn load(args: &LoadArgs) -> i32 {
             (gate, observed, passed)
         })
         .collect();
+    let mut code = if outcomes.iter().all(|(_, _, passed)| *passed) {
+        exit_code::PASS
+    } else {
+        exit_code::GATES_FAILED
+    };
+    if let Some(path) = &args.junit {
+        let xml = load_junit(&args.url, &report, &outcomes);
+        if let Err(error) = xml.and_then(|xml| {
+            std::fs::write(path, xml).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        }) {
+            eprintln!("error: {error}");
+            code = exit_code::USAGE;
+        }
+    }
     let mut stdout = std::io::stdout().lock();
     let text = if args.json {
         load_json(&report, &outcomes).to_string() + "\n"
@@ -600,11 +614,42 @@ pub(crate) fn load(args: &LoadArgs) -> i32 {
     };
     let _ = stdout.write_all(text.as_bytes());
     let _ = stdout.flush();
-    if outcomes.iter().all(|(_, _, passed)| *passed) {
-        exit_code::PASS
-    } else {
-        exit_code::GATES_FAILED
+    code
+}
+
+/// The load gates as JUnit XML: one test suite named after the URL, one case per gate.
+fn load_junit(
+    url: &str,
+    report: &stressor_load::LoadReport,
+    gates: &[(&LoadGate, Option<f64>, bool)],
+) -> Result<String, String> {
+    use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+    let mut suite = TestSuite::new(format!("load {url}"));
+    suite.add_properties([
+        Property::new("requests", report.requests.to_string()),
+        Property::new("error_rate", format!("{:.6}", report.error_rate())),
+    ]);
+    suite.set_time(report.elapsed);
+    for (gate, observed, passed) in gates {
+        let observed_text = observed.map_or_else(|| "nothing".to_string(), |v| format!("{v:.6}"));
+        let status = if *passed {
+            TestCaseStatus::success()
+        } else {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            status
+                .set_message(format!("{} failed: observed {observed_text}", gate.text))
+                .set_type("gate");
+            status
+        };
+        let mut case = TestCase::new(gate.text.as_str(), status);
+        case.set_classname("load.gates");
+        case.add_property(Property::new("observed", observed_text));
+        suite.add_test_case(case);
     }
+    let mut junit = Report::new("stressor");
+    junit.set_time(report.elapsed);
+    junit.add_test_suite(suite);
+    junit.to_string().map_err(|error| format!("cannot render JUnit XML: {error}"))
 }
 
 fn hyper_header_name(name: &str) -> Option<stressor_load::HeaderName> {

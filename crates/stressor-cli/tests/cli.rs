@@ -594,13 +594,18 @@ fn serve_answers_the_open_inference_protocol_under_load_and_stops_on_sigint() {
         .map(|s| s["requests"].as_u64().unwrap())
         .collect();
     assert_eq!(per_second.iter().sum::<u64>(), 100, "{per_second:?}");
+    let junit = scratch("load-junit").join("junit.xml");
     let output = stressor()
         .args(["load", &url, "--infer-samples", "5", "--rate", "50", "--duration", "200ms"])
-        .args(["--gate", "p50_ms<0.000001"])
+        .args(["--gate", "p50_ms<0.000001", "--gate", "error_rate<0.5", "--junit"])
+        .arg(&junit)
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
     assert!(text(&output.stdout).contains("FAIL  p50_ms<0.000001"), "{}", text(&output.stdout));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("tests=\"2\"") && xml.contains("failures=\"1\""), "{xml}");
+    assert!(xml.contains("p50_ms&lt;0.000001 failed: observed"), "{xml}");
 
     // A longer run exports live counters while it goes.
     let mut load = stressor()
