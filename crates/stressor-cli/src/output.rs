@@ -1,9 +1,16 @@
 //! Command implementations: everything that touches stdout, stderr, the environment and exit
 //! codes.
-#![expect(
-    clippy::print_stderr,
-    reason = "the CLI talks to people on stderr; this module is the one place that does"
-)]
+//!
+//! Messages to people go to stderr through [`say!`], which ignores a closed stderr: `eprintln!`
+//! panics when the reader has gone (a `stressor serve` whose log pipe was closed would exit 101
+//! on Ctrl-C instead of shutting down cleanly).
+
+/// `eprintln!` that never panics: a message nobody can read is dropped.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -45,7 +52,7 @@ pub(crate) fn demo(args: &DemoArgs) -> i32 {
     match stressor_scenario::plan::plan(DEMO_SCENARIO, Path::new("builtin:vision.toml")) {
         Ok(plan) => execute(plan, &args.options, PathBuf::from("reports/demo")),
         Err(error) => {
-            eprintln!("error: the embedded demo scenario is invalid (a bug in stressor)\n{error}");
+            say!("error: the embedded demo scenario is invalid (a bug in stressor)\n{error}");
             exit_code::BUG
         }
     }
@@ -62,7 +69,7 @@ pub(crate) fn check(args: &CheckArgs) -> i32 {
         Ok(()) => exit_code::PASS,
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => exit_code::PASS,
         Err(error) => {
-            eprintln!("error: failed to write to stdout: {error}");
+            say!("error: failed to write to stdout: {error}");
             exit_code::USAGE
         }
     }
@@ -134,10 +141,10 @@ fn scenario_error(error: &ScenarioError) -> i32 {
 }
 
 fn print_error_chain(error: &dyn std::error::Error) {
-    eprintln!("error: {error}");
+    say!("error: {error}");
     let mut source = error.source();
     while let Some(cause) = source {
-        eprintln!("  caused by: {cause}");
+        say!("  caused by: {cause}");
         source = cause.source();
     }
 }
@@ -191,7 +198,7 @@ fn execute(mut plan: Plan, options: &RunOptions, default_out: PathBuf) -> i32 {
         plan.seed = Seed::new(seed);
     }
     let out_dir = options.out.clone().unwrap_or(default_out);
-    eprintln!(
+    say!(
         "stressor: scenario `{}`, seed {}, reports in {}",
         plan.name,
         plan.seed.value(),
@@ -213,7 +220,7 @@ fn execute(mut plan: Plan, options: &RunOptions, default_out: PathBuf) -> i32 {
     let record = match collector.into_record() {
         Ok(record) => record,
         Err(error) => {
-            eprintln!("error: the run produced no record: {error} (a bug in stressor)");
+            say!("error: the run produced no record: {error} (a bug in stressor)");
             return exit_code::BUG;
         }
     };
@@ -223,8 +230,8 @@ fn execute(mut plan: Plan, options: &RunOptions, default_out: PathBuf) -> i32 {
     };
     // Write the files first: the results must not be lost if stdout is closed.
     if let Err(error) = write_reports(&record, &out_dir) {
-        eprintln!("error: {error:#}");
-        eprintln!("hint: choose a writable directory with --out");
+        say!("error: {error:#}");
+        say!("hint: choose a writable directory with --out");
         code = exit_code::USAGE;
     }
     let mut stdout = std::io::stdout().lock();
@@ -243,7 +250,7 @@ fn execute(mut plan: Plan, options: &RunOptions, default_out: PathBuf) -> i32 {
     match printed {
         Ok(()) => {}
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {}
-        Err(error) => eprintln!("error: failed to write the summary: {error}"),
+        Err(error) => say!("error: failed to write the summary: {error}"),
     }
     let _ = stdout.flush();
     code
@@ -263,14 +270,14 @@ fn write_reports(record: &stressor_report::RunRecord, out_dir: &Path) -> anyhow:
     write("report.html", html.as_bytes())?;
     let junit = stressor_report::junit::to_string(record).context("failed to render junit.xml")?;
     write("junit.xml", junit.as_bytes())?;
-    eprintln!("stressor: wrote {}/report.json, report.html, junit.xml", out_dir.display());
+    say!("stressor: wrote {}/report.json, report.html, junit.xml", out_dir.display());
     Ok(())
 }
 
 fn engine_error(error: &EngineError) -> i32 {
     print_error_chain(error);
     if matches!(error, EngineError::NoBackend) {
-        eprintln!("hint: build with the default `candle` feature");
+        say!("hint: build with the default `candle` feature");
     }
     exit_code::TARGET_UNUSABLE
 }
@@ -306,7 +313,7 @@ pub(crate) fn serve(args: &ServeArgs) -> i32 {
             plan_name(path),
         ),
         _ => {
-            eprintln!(
+            say!(
                 "error: --model `{}` is neither `builtin` nor a .safetensors or .onnx file",
                 args.model
             );
@@ -332,14 +339,14 @@ pub(crate) fn serve(args: &ServeArgs) -> i32 {
         config.max_concurrency = n;
     }
     if !(args.service_time_ms.is_finite() && args.service_time_ms >= 0.0) {
-        eprintln!("error: --service-time-ms must be a finite number of milliseconds ≥ 0");
+        say!("error: --service-time-ms must be a finite number of milliseconds ≥ 0");
         return exit_code::USAGE;
     }
     config.service_time = std::time::Duration::from_secs_f64(args.service_time_ms / 1000.0);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
+            say!("error: cannot start the async runtime: {error}");
             return exit_code::BUG;
         }
     };
@@ -347,12 +354,12 @@ pub(crate) fn serve(args: &ServeArgs) -> i32 {
     let result: Result<(), stressor_serve::ServeError> = runtime.block_on(async move {
         let model: std::sync::Arc<dyn stressor_model::Model> = std::sync::Arc::from(model);
         let server = stressor_serve::Server::bind(args.addr, model, config).await?;
-        eprintln!(
+        say!(
             "stressor: serving `{name}` on http://{addr}/v2/models/{name}/infer (Ctrl-C stops)",
             addr = server.local_addr()
         );
         shutdown_signal().await;
-        eprintln!("stressor: shutting down; finishing requests in flight");
+        say!("stressor: shutting down; finishing requests in flight");
         server.shutdown().await
     });
     match result {
@@ -449,7 +456,7 @@ pub(crate) fn load(args: &LoadArgs) -> i32 {
     let gates: Vec<LoadGate> = match args.gate.iter().map(|g| parse_load_gate(g)).collect() {
         Ok(gates) => gates,
         Err(message) => {
-            eprintln!("error: {message}");
+            say!("error: {message}");
             return exit_code::USAGE;
         }
     };
@@ -459,12 +466,12 @@ pub(crate) fn load(args: &LoadArgs) -> i32 {
             Profile::constant(rate, args.duration)
         }
         (None, Some(rate), _) => {
-            eprintln!("error: --rate must be a positive number of requests per second, got {rate}");
+            say!("error: --rate must be a positive number of requests per second, got {rate}");
             return exit_code::USAGE;
         }
         (None, None, false) => Profile::Open { stages: args.stage.clone() },
         (None, None, true) => {
-            eprintln!(
+            say!(
                 "error: give --rate (open model), --stage (open model, repeatable) or --users (closed model)"
             );
             return exit_code::USAGE;
@@ -480,7 +487,7 @@ pub(crate) fn load(args: &LoadArgs) -> i32 {
         match parsed {
             Some(pair) => headers.push(pair),
             None => {
-                eprintln!("error: header `{header}` is not `Name: value`");
+                say!("error: header `{header}` is not `Name: value`");
                 return exit_code::USAGE;
             }
         }
@@ -489,7 +496,7 @@ pub(crate) fn load(args: &LoadArgs) -> i32 {
         (Some(path), _) => match std::fs::read(path) {
             Ok(bytes) => (vec![bytes.into()], Vec::new()),
             Err(error) => {
-                eprintln!("error: cannot read body file {}: {error}", path.display());
+                say!("error: cannot read body file {}: {error}", path.display());
                 return exit_code::USAGE;
             }
         },
@@ -509,7 +516,7 @@ pub(crate) fn load(args: &LoadArgs) -> i32 {
         Some(method) => match method.to_ascii_uppercase().parse::<stressor_load::Method>() {
             Ok(method) => method,
             Err(_) => {
-                eprintln!("error: `{method}` is not an HTTP method");
+                say!("error: `{method}` is not an HTTP method");
                 return exit_code::USAGE;
             }
         },
@@ -519,7 +526,7 @@ pub(crate) fn load(args: &LoadArgs) -> i32 {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
+            say!("error: cannot start the async runtime: {error}");
             return exit_code::BUG;
         }
     };
@@ -531,7 +538,7 @@ pub(crate) fn load(args: &LoadArgs) -> i32 {
         config.bodies = bodies;
         config.connections = args.connections;
         config.timeout = args.timeout;
-        eprintln!(
+        say!(
             "stressor: loading {} for {:.1} s ({} connections{})",
             args.url,
             config.profile.duration().as_secs_f64(),
@@ -549,7 +556,7 @@ pub(crate) fn load(args: &LoadArgs) -> i32 {
                 let render = std::sync::Arc::new(move || live.to_prometheus());
                 match stressor_serve::MetricsServer::bind(addr, render).await {
                     Ok(server) => {
-                        eprintln!("stressor: metrics on http://{}/metrics", server.local_addr());
+                        say!("stressor: metrics on http://{}/metrics", server.local_addr());
                         Some(server)
                     }
                     Err(error) => {
@@ -602,7 +609,7 @@ pub(crate) fn load(args: &LoadArgs) -> i32 {
         if let Err(error) = xml.and_then(|xml| {
             std::fs::write(path, xml).map_err(|e| format!("cannot write {}: {e}", path.display()))
         }) {
-            eprintln!("error: {error}");
+            say!("error: {error}");
             code = exit_code::USAGE;
         }
     }

@@ -523,33 +523,40 @@ fn http(addr: &str, request: &str) -> String {
     response
 }
 
-#[test]
-fn serve_answers_the_open_inference_protocol_under_load_and_stops_on_sigint() {
-    use std::io::BufRead as _;
-    let _guard = TRAIN_ONCE.lock().unwrap_or_else(|e| e.into_inner());
-    let mut child = stressor()
-        .args(["serve", "--addr", "127.0.0.1:0", "--cache-dir"])
-        .arg(cache_dir())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Kills the server if an assertion fails first, so no process outlives the test.
-    struct KillOnDrop(std::process::Child);
-    impl Drop for KillOnDrop {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
+/// A child process killed when dropped, so none outlives a failed assertion.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
+}
+
+/// Spawns `command` with stderr piped, reads stderr until a line contains `marker`, and returns
+/// the child with the `host:port` that follows `http://` on that line.
+fn spawn_until(command: &mut Command, marker: &str) -> (KillOnDrop, String) {
+    use std::io::BufRead as _;
+    let mut child = command.stderr(std::process::Stdio::piped()).spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
-    let mut child = KillOnDrop(child);
+    let child = KillOnDrop(child);
     let mut stderr = std::io::BufReader::new(stderr);
     let mut line = String::new();
-    while !line.contains("serving") {
+    while !line.contains(marker) {
         line.clear();
-        assert!(stderr.read_line(&mut line).unwrap() > 0, "serve exited before serving");
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "exited before printing `{marker}`");
     }
     let addr = line.split("http://").nth(1).unwrap().split('/').next().unwrap().to_string();
+    (child, addr)
+}
+
+#[test]
+fn serve_answers_the_open_inference_protocol_under_load_and_stops_on_sigint() {
+    let _guard = TRAIN_ONCE.lock().unwrap_or_else(|e| e.into_inner());
+    let (mut child, addr) = spawn_until(
+        stressor().args(["serve", "--addr", "127.0.0.1:0", "--cache-dir"]).arg(cache_dir()),
+        "serving",
+    );
     let metadata =
         http(&addr, "GET /v2/models/fashion-cnn HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assert!(
@@ -608,20 +615,13 @@ fn serve_answers_the_open_inference_protocol_under_load_and_stops_on_sigint() {
     assert!(xml.contains("p50_ms&lt;0.000001 failed: observed"), "{xml}");
 
     // A longer run exports live counters while it goes.
-    let mut load = stressor()
-        .args(["load", &url, "--infer-samples", "5", "--rate", "50", "--duration", "2s"])
-        .args(["--metrics-addr", "127.0.0.1:0"])
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut load_stderr = std::io::BufReader::new(load.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("metrics on") {
-        line.clear();
-        assert!(load_stderr.read_line(&mut line).unwrap() > 0, "load exited without metrics");
-    }
-    let metrics_addr = line.split("http://").nth(1).unwrap().split('/').next().unwrap().to_string();
+    let (mut load, metrics_addr) = spawn_until(
+        stressor()
+            .args(["load", &url, "--infer-samples", "5", "--rate", "50", "--duration", "2s"])
+            .args(["--metrics-addr", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::null()),
+        "metrics on",
+    );
     std::thread::sleep(std::time::Duration::from_millis(500));
     let metrics =
         http(&metrics_addr, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
@@ -633,7 +633,7 @@ fn serve_answers_the_open_inference_protocol_under_load_and_stops_on_sigint() {
         .parse()
         .unwrap();
     assert!(requests > 0.0 && requests < 100.0, "mid-run count {requests}: {metrics}");
-    assert_eq!(load.wait().unwrap().code(), Some(0));
+    assert_eq!(load.0.wait().unwrap().code(), Some(0));
 
     let killed = Command::new("kill").args(["-INT", &child.0.id().to_string()]).status().unwrap();
     assert!(killed.success());
@@ -642,7 +642,6 @@ fn serve_answers_the_open_inference_protocol_under_load_and_stops_on_sigint() {
 
 #[test]
 fn a_served_model_over_http_gives_the_builtin_results() {
-    use std::io::BufRead as _;
     // The reference: the built-in model in-process, black-box attack and a corruption.
     let scenario = SMALL.split("[[steps]]\nid = \"pgd\"").next().unwrap().to_string()
         + "[[steps]]\nid = \"square\"\nkind = \"attack\"\nattack = \"square\"\nqueries = 40\n\
@@ -652,28 +651,12 @@ fn a_served_model_over_http_gives_the_builtin_results() {
     assert_eq!(run_scenario(&local, &scenario, &[]).status.code(), Some(0));
 
     let _guard = TRAIN_ONCE.lock().unwrap_or_else(|e| e.into_inner());
-    let mut child = stressor()
-        .args(["serve", "--addr", "127.0.0.1:0", "--max-batch", "64", "--cache-dir"])
-        .arg(cache_dir())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    struct KillOnDrop(std::process::Child);
-    impl Drop for KillOnDrop {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let stderr = child.stderr.take().unwrap();
-    let _child = KillOnDrop(child);
-    let mut stderr = std::io::BufReader::new(stderr);
-    let mut line = String::new();
-    while !line.contains("serving") {
-        line.clear();
-        assert!(stderr.read_line(&mut line).unwrap() > 0, "serve exited before serving");
-    }
-    let addr = line.split("http://").nth(1).unwrap().split('/').next().unwrap().to_string();
+    let (_server, addr) = spawn_until(
+        stressor()
+            .args(["serve", "--addr", "127.0.0.1:0", "--max-batch", "64", "--cache-dir"])
+            .arg(cache_dir()),
+        "serving",
+    );
     let remote = scratch("http-remote");
     let scenario = scenario.replace(
         "kind = \"builtin\"\nmodel = \"fashion-cnn\"",

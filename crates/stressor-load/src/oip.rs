@@ -2,10 +2,9 @@
 //! one sample each, and a check that compares the returned `label` with the true one, so a
 //! load run also measures the accuracy of what the server answers under load.
 
-use std::fmt::Write as _;
-
 use bytes::Bytes;
 use stressor_core::Dataset;
+use stressor_model::http::infer_request;
 
 use crate::UnreadableBody;
 
@@ -20,25 +19,8 @@ use crate::UnreadableBody;
 /// assert!(std::str::from_utf8(&bodies[0]).unwrap().contains(r#""shape":[1,1,2]"#));
 /// ```
 pub fn infer_bodies(data: &Dataset) -> Vec<Bytes> {
-    let shape: Vec<String> = data.inputs.sample_shape().iter().map(ToString::to_string).collect();
     (0..data.len())
-        .map(|i| {
-            let sample = data.inputs.sample(i);
-            let mut body = String::with_capacity(sample.len() * 8 + 128);
-            let _ = write!(
-                body,
-                r#"{{"id":"{i}","inputs":[{{"name":"input","datatype":"FP32","shape":[1,{}],"data":["#,
-                shape.join(",")
-            );
-            for (k, v) in sample.iter().enumerate() {
-                if k > 0 {
-                    body.push(',');
-                }
-                let _ = write!(body, "{v}");
-            }
-            body.push_str("]}]}");
-            Bytes::from(body)
-        })
+        .map(|i| infer_request(&data.inputs.slice(i, i + 1), Some(&i.to_string())))
         .collect()
 }
 

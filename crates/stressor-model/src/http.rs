@@ -73,6 +73,43 @@ impl std::fmt::Debug for OipModel {
     }
 }
 
+/// An Open Inference Protocol inference request for `inputs` (one FP32 tensor named `input`
+/// with the batch's shape, values in their shortest round-trip form), with an optional id.
+///
+/// # Examples
+/// ```
+/// use stressor_core::Batch;
+/// let body = stressor_model::http::infer_request(&Batch::zeros(1, &[2]), Some("7"));
+/// assert_eq!(
+///     std::str::from_utf8(&body).unwrap(),
+///     r#"{"id":"7","inputs":[{"name":"input","datatype":"FP32","shape":[1,2],"data":[0,0]}]}"#
+/// );
+/// ```
+pub fn infer_request(inputs: &Batch, id: Option<&str>) -> Bytes {
+    use std::fmt::Write as _;
+    let mut body = String::with_capacity(inputs.as_slice().len() * 8 + 128);
+    body.push('{');
+    if let Some(id) = id {
+        body.push_str(r#""id":"#);
+        body.push_str(&Value::String(id.to_string()).to_string());
+        body.push(',');
+    }
+    let shape: Vec<String> = inputs.shape().iter().map(ToString::to_string).collect();
+    let _ = write!(
+        body,
+        r#""inputs":[{{"name":"input","datatype":"FP32","shape":[{}],"data":["#,
+        shape.join(",")
+    );
+    for (i, v) in inputs.as_slice().iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        let _ = write!(body, "{v}");
+    }
+    body.push_str("]}]}");
+    Bytes::from(body)
+}
+
 fn remote(endpoint: &str, reason: impl Into<String>) -> ModelError {
     ModelError::Remote { endpoint: endpoint.to_string(), reason: reason.into() }
 }
@@ -243,26 +280,6 @@ impl OipModel {
         Ok((status, bytes))
     }
 
-    /// The request body for `inputs`.
-    fn body(inputs: &Batch) -> Bytes {
-        use std::fmt::Write as _;
-        let mut body = String::with_capacity(inputs.as_slice().len() * 8 + 128);
-        let shape: Vec<String> = inputs.shape().iter().map(ToString::to_string).collect();
-        let _ = write!(
-            body,
-            r#"{{"inputs":[{{"name":"input","datatype":"FP32","shape":[{}],"data":["#,
-            shape.join(",")
-        );
-        for (i, v) in inputs.as_slice().iter().enumerate() {
-            if i > 0 {
-                body.push(',');
-            }
-            let _ = write!(body, "{v}");
-        }
-        body.push_str("]}]}");
-        Bytes::from(body)
-    }
-
     /// The scores in a response for `n` samples: the first non-INT64 output of shape `[n, k]`.
     fn parse_scores(&self, bytes: &[u8], n: usize) -> Result<Scores, ModelError> {
         let endpoint = self.endpoint(&self.infer_path);
@@ -315,7 +332,8 @@ impl Model for OipModel {
         for start in (0..inputs.len()).step_by(step) {
             let end = (start + step).min(inputs.len());
             let chunk = inputs.slice(start, end);
-            let bytes = self.request(Method::POST, &self.infer_path, Self::body(&chunk))?;
+            let bytes =
+                self.request(Method::POST, &self.infer_path, infer_request(&chunk, None))?;
             let scores = self.parse_scores(&bytes, end - start)?;
             kind = scores.kind();
             values.extend_from_slice(scores.as_slice());

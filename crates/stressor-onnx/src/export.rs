@@ -32,10 +32,20 @@ const PARAMS: [&str; 8] = [
 /// [`OnnxError::Export`] when the model's parameters cannot be read back.
 ///
 /// # Examples
-/// ```no_run
-/// # fn model() -> stressor_model::builtin::FashionCnn { unimplemented!() }
-/// let bytes = stressor_onnx::export_fashion_cnn(&model())?;
-/// std::fs::write("fashion-cnn.onnx", bytes).expect("writable");
+/// ```
+/// use stressor_core::{Batch, Bounds, Dataset, Seed};
+/// use stressor_model::builtin::{TrainConfig, train};
+///
+/// // A model trained for one step on blank images: any trained CNN exports the same way.
+/// let names = (0..10).map(|c| c.to_string()).collect();
+/// let data = Dataset::new("blank", Batch::zeros(2, &[1, 28, 28]), vec![0, 1], names, Bounds::UNIT).unwrap();
+/// let mut config = TrainConfig::default();
+/// config.epochs = 1;
+/// let model = train(&data, &config, Seed::new(1), &mut |_| {}).unwrap();
+/// let bytes = stressor_onnx::export_fashion_cnn(&model)?;
+/// let path = std::env::temp_dir().join("stressor-doc-fashion-cnn.onnx");
+/// std::fs::write(&path, &bytes).expect("writable");
+/// assert!(bytes.len() > 100_000, "the weights are in the graph");
 /// # Ok::<(), stressor_onnx::OnnxError>(())
 /// ```
 pub fn export_fashion_cnn(model: &FashionCnn) -> Result<Vec<u8>, OnnxError> {

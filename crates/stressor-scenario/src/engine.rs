@@ -1149,15 +1149,7 @@ impl Runner<'_> {
         let result = StepResult {
             info,
             parameters: vec![("reference".into(), reference)],
-            points: vec![StepPoint {
-                dial_value: None,
-                metrics,
-                per_class: Vec::new(),
-                confusion_growth: Vec::new(),
-                exemplars: Vec::new(),
-                loss_trace: Vec::new(),
-                calibration: None,
-            }],
+            points: vec![summary_point(metrics)],
             elapsed: std::time::Duration::ZERO,
         };
         self.sink.event(&Event::StepFinished(result.clone()));
@@ -1496,6 +1488,19 @@ fn with_class_names(
 
 fn fmt_dials(values: &[f64]) -> String {
     values.iter().map(|v| crate::plan::fmt_value(*v)).collect::<Vec<_>>().join(", ")
+}
+
+/// One point without a dial, holding `metrics`: the shape of summary and comparison steps.
+fn summary_point(metrics: Vec<MetricValue>) -> StepPoint {
+    StepPoint {
+        dial_value: None,
+        metrics,
+        per_class: Vec::new(),
+        confusion_growth: Vec::new(),
+        exemplars: Vec::new(),
+        loss_trace: Vec::new(),
+        calibration: None,
+    }
 }
 
 fn metric(name: &str, estimate: Estimate) -> MetricValue {

@@ -723,16 +723,9 @@ impl Planner<'_> {
                 return None;
             }
         };
-        for (name, span) in foreign {
-            if let Some(span) = span {
-                self.problem(
-                    span.clone(),
-                    &key(name),
-                    format!("`{name}` does not apply to `kind = \"{kind}\"`"),
-                    None,
-                );
-            }
-        }
+        self.foreign_keys(&format!("mitigations.{id}"), foreign, |name| {
+            format!("`{name}` does not apply to `kind = \"{kind}\"`")
+        });
         let fraction =
             |this: &mut Self, value: Option<&Spanned<f64>>, name: &str, default| match value {
                 Some(v) if (0.0..=1.0).contains(v.get_ref()) => *v.get_ref(),
@@ -960,50 +953,32 @@ impl Planner<'_> {
             (None, _) => Architecture::FashionCnn,
         };
         if kind != "onnx" {
-            for (key, span) in [
+            let keys = [
                 ("input", options.input.as_ref().map(Spanned::span)),
                 ("output", options.output.as_ref().map(Spanned::span)),
-            ] {
-                if let Some(span) = span {
-                    self.problem(
-                        span,
-                        &format!("{section}.{key}"),
-                        format!("`{key}` only applies to `kind = \"onnx\"`"),
-                        None,
-                    );
-                }
-            }
+            ];
+            self.foreign_keys(section, &keys, |key| {
+                format!("`{key}` only applies to `kind = \"onnx\"`")
+            });
         }
         if kind != "http" {
-            for (key, span) in [
+            let keys = [
                 ("url", options.url.as_ref().map(Spanned::span)),
                 ("max_batch", options.max_batch.as_ref().map(Spanned::span)),
                 ("timeout_ms", options.timeout_ms.as_ref().map(Spanned::span)),
-            ] {
-                if let Some(span) = span {
-                    self.problem(
-                        span,
-                        &format!("{section}.{key}"),
-                        format!("`{key}` only applies to `kind = \"http\"`"),
-                        None,
-                    );
-                }
-            }
+            ];
+            self.foreign_keys(section, &keys, |key| {
+                format!("`{key}` only applies to `kind = \"http\"`")
+            });
         }
         if kind != "ensemble" {
-            for (key, span) in [
+            let keys = [
                 ("members", options.members.as_ref().map(Spanned::span)),
                 ("combine", options.combine.as_ref().map(Spanned::span)),
-            ] {
-                if let Some(span) = span {
-                    self.problem(
-                        span,
-                        &format!("{section}.{key}"),
-                        format!("`{key}` only applies to `kind = \"ensemble\"`"),
-                        None,
-                    );
-                }
-            }
+            ];
+            self.foreign_keys(section, &keys, |key| {
+                format!("`{key}` only applies to `kind = \"ensemble\"`")
+            });
         }
         let train_seed = Seed::new(options.train_seed.unwrap_or(DEFAULT_TRAIN_SEED));
         let builtin = TargetPlan::Builtin { architecture, train_seed };
@@ -1616,6 +1591,21 @@ impl Planner<'_> {
         planned
     }
 
+    /// Reports every key of `keys` that was given (has a span) as not belonging here, under
+    /// `<section>.<key>` with `message(key)`.
+    fn foreign_keys(
+        &mut self,
+        section: &str,
+        keys: &[(&str, Option<Range<usize>>)],
+        message: impl Fn(&str) -> String,
+    ) {
+        for (key, span) in keys {
+            if let Some(span) = span {
+                self.problem(span.clone(), &format!("{section}.{key}"), message(key), None);
+            }
+        }
+    }
+
     /// Reports keys given for another kind of step.
     fn keys_for_kind(&mut self, options: &StepOptions, id: &str, kind: &str) {
         let attack_keys: [(&str, Option<Range<usize>>); 9] = [
@@ -1634,16 +1624,9 @@ impl Planner<'_> {
             ("lighting", "lighting", options.lighting.as_ref().map(Spanned::span)),
         ];
         if kind != "attack" {
-            for (param, span) in attack_keys {
-                if let Some(span) = span {
-                    self.problem(
-                        span,
-                        &format!("steps.{id}.{param}"),
-                        format!("`{param}` does not apply to a {kind} step"),
-                        None,
-                    );
-                }
-            }
+            self.foreign_keys(&format!("steps.{id}"), &attack_keys, |param| {
+                format!("`{param}` does not apply to a {kind} step")
+            });
         }
         for (param, owner, span) in others {
             if let Some(span) = span

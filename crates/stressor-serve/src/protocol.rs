@@ -254,12 +254,7 @@ pub(crate) fn infer_response(
             out,
             "{{\"name\":\"{score_name}\",\"datatype\":\"FP32\",\"shape\":[{n},{k}],\"data\":["
         );
-        for (i, v) in values.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            let _ = write!(out, "{v}");
-        }
+        push_list(&mut out, values);
         out.push_str("]}");
     }
     if wanted(LABEL_OUTPUT) {
@@ -270,16 +265,21 @@ pub(crate) fn infer_response(
             out,
             "{{\"name\":\"{LABEL_OUTPUT}\",\"datatype\":\"INT64\",\"shape\":[{n}],\"data\":["
         );
-        for (i, label) in scores.predictions().iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            let _ = write!(out, "{label}");
-        }
+        push_list(&mut out, &scores.predictions());
         out.push_str("]}");
     }
     out.push_str("]}");
     Some(out)
+}
+
+/// Appends `values` separated by commas, each in its shortest round-trip form.
+fn push_list<T: std::fmt::Display>(out: &mut String, values: &[T]) {
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "{v}");
+    }
 }
 
 #[cfg(test)]

@@ -4,12 +4,13 @@
 use stressor_attack::Goal;
 use stressor_core::{
     Batch, Clock, Dataset, Estimate, Event, EventSink, MetricValue, Seed, StepInfo, StepKind,
-    StepPoint, StepResult,
+    StepResult,
 };
 use stressor_model::{Model, ModelError};
 
 use super::{
     EngineConfig, EngineError, Runner, build_attack, choose_targets, count_correct, metric,
+    summary_point,
 };
 use crate::measure::{Uncertainty, predict_scores};
 use crate::plan::{MitigationPlan, Plan, StepPlan, Stress, comparison_rows, fmt_value};
@@ -193,19 +194,6 @@ impl Runner<'_> {
         };
         self.sink.event(&Event::StepFinished(result.clone()));
         Ok(Some(result))
-    }
-}
-
-/// One point without a dial, holding `metrics`.
-fn summary_point(metrics: Vec<MetricValue>) -> StepPoint {
-    StepPoint {
-        dial_value: None,
-        metrics,
-        per_class: Vec::new(),
-        confusion_growth: Vec::new(),
-        exemplars: Vec::new(),
-        loss_trace: Vec::new(),
-        calibration: None,
     }
 }
 
