@@ -30,6 +30,42 @@ pub(crate) enum Command {
     Serve(ServeArgs),
     /// Load an HTTP endpoint at an arrival rate (open model) or with N users (closed model).
     Load(LoadArgs),
+    /// Run the fault-injecting proxy with its Toxiproxy-compatible API.
+    Proxy(ProxyArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ProxyArgs {
+    /// The Toxiproxy-compatible REST API address (loopback only; Toxiproxy's port is 8474).
+    #[arg(long, default_value = "127.0.0.1:8474")]
+    pub(crate) api: std::net::SocketAddr,
+    /// Proxies to create at start: a Toxiproxy config file (a JSON array of
+    /// {name, listen, upstream, enabled}).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Create one proxy at start to this upstream (host:port; loopback unless --allow-host).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub(crate) upstream: Option<String>,
+    /// The listen address of that proxy (port 0 picks one; printed on stderr).
+    #[arg(long, default_value = "127.0.0.1:0", requires = "upstream")]
+    pub(crate) listen: std::net::SocketAddr,
+    /// The name of that proxy.
+    #[arg(long, default_value = "proxy", requires = "upstream")]
+    pub(crate) name: String,
+    /// How that proxy reads connections: auto (HTTP when the client sends an HTTP request
+    /// line), tcp or http.
+    #[arg(long, default_value = "auto", requires = "upstream")]
+    pub(crate) protocol: String,
+    /// A toxic to add to that proxy at start, as the API's JSON (repeatable), e.g.
+    /// '{"type":"latency","attributes":{"latency":100,"jitter":10}}'.
+    #[arg(long, value_name = "JSON", requires = "upstream")]
+    pub(crate) toxic: Vec<String>,
+    /// The seed every random draw (toxicity, jitter, delays) derives from.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) seed: u64,
+    /// Allow upstreams on this host outside loopback.
+    #[arg(long, value_name = "HOST")]
+    pub(crate) allow_host: Option<String>,
 }
 
 #[derive(Debug, Args)]

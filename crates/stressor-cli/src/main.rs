@@ -24,6 +24,7 @@ fn main() -> ExitCode {
         args::Command::Demo(demo) => output::demo(&demo),
         args::Command::Serve(serve) => output::serve(&serve),
         args::Command::Load(load) => output::load(&load),
+        args::Command::Proxy(proxy) => output::proxy(&proxy),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(101))
 }

@@ -428,7 +428,9 @@ fn parse_protocol(value: &Value) -> Result<Protocol, ProxyError> {
     })
 }
 
-/// Parses a listen address; `localhost` means 127.0.0.1, as clients of Toxiproxy write it.
+/// Parses a listen address. `localhost` means 127.0.0.1, and the unspecified addresses that
+/// Toxiproxy clients send by default (`0.0.0.0`, `[::]`) mean loopback: the proxy never listens
+/// beyond this machine.
 fn parse_listen(value: &Value) -> Result<SocketAddr, ProxyError> {
     let text = value.as_str().ok_or_else(|| {
         ProxyError::Invalid("field `listen` must be a string such as \"127.0.0.1:0\"".into())
@@ -436,11 +438,20 @@ fn parse_listen(value: &Value) -> Result<SocketAddr, ProxyError> {
     let text = text
         .strip_prefix("localhost:")
         .map_or_else(|| text.to_string(), |port| format!("127.0.0.1:{port}"));
-    text.parse().map_err(|_| {
+    let mut addr: SocketAddr = text.parse().map_err(|_| {
         ProxyError::Invalid(format!(
             "field `listen`: `{text}` is not an IP address and port such as 127.0.0.1:0"
         ))
-    })
+    })?;
+    // Toxiproxy clients default to the unspecified address; the proxy keeps to loopback.
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    Ok(addr)
 }
 
 fn check_listen(addr: SocketAddr) -> Result<(), ProxyError> {

@@ -176,6 +176,14 @@ async fn populate_creates_keeps_and_replaces() {
     let (_, body) = call(api, "POST", "/populate", Some(items)).await;
     assert_eq!(body["proxies"][0]["listen"], first_listen, "an unchanged proxy is kept");
     assert_eq!(body["proxies"][1]["upstream"], other.to_string());
+    // Toxiproxy clients default to listening everywhere; the proxy keeps to loopback.
+    let body = json!({"name": "d", "listen": "0.0.0.0:0", "upstream": upstream.to_string()});
+    let (status, proxy) = call(api, "POST", "/proxies", Some(body)).await;
+    assert_eq!(status, 201);
+    assert!(proxy["listen"].as_str().unwrap().starts_with("127.0.0.1:"), "{proxy}");
+    let body = json!({"name": "e", "listen": "192.0.2.1:0", "upstream": upstream.to_string()});
+    let (status, _) = call(api, "POST", "/proxies", Some(body)).await;
+    assert_eq!(status, 400);
     let (status, error) = call(api, "POST", "/populate", Some(json!([{"name": "c"}]))).await;
     assert_eq!(status, 400);
     assert!(error["error"].as_str().unwrap().contains("proxy 0: field `upstream`"), "{error}");
