@@ -546,7 +546,7 @@ fn spawn_until(command: &mut Command, marker: &str) -> (KillOnDrop, String) {
         line.clear();
         assert!(stderr.read_line(&mut line).unwrap() > 0, "exited before printing `{marker}`");
     }
-    let addr = line.split("http://").nth(1).unwrap().split('/').next().unwrap().to_string();
+    let addr = line.split("http://").nth(1).unwrap().split('/').next().unwrap().trim().to_string();
     (child, addr)
 }
 
@@ -730,4 +730,130 @@ fn load_refuses_other_hosts_and_bad_arguments() {
         stressor().args(["load", "http://127.0.0.1:9/", "--stage", "10s"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("DURATION@RATE"), "{}", text(&output.stderr));
+}
+
+/// A short systems run: baseline 20 req/s, a 5× surge, a latency fault and an error fault.
+const SYSTEM: &str = r#"
+name = "system"
+seed = 5
+[target]
+kind = "builtin"
+model = "fashion-cnn"
+[data]
+source = "builtin"
+samples = 60
+[calibration]
+samples = 0
+[system]
+stages = ["2s@20", "1s@100", "5s@20"]
+samples = 60
+timeout = "2s"
+[[system.faults]]
+name = "slow"
+type = "latency"
+attributes = { latency = 120 }
+start = "4s"
+stop = "5s"
+[[system.faults]]
+name = "errors"
+type = "http_status"
+attributes = { status = 503 }
+start = "6s"
+stop = "7s"
+[system.recovery]
+sustain = "1s"
+[[system.gates]]
+metric = "accuracy"
+min = 0.7
+[[system.gates]]
+metric = "error_rate.errors"
+max = 0.5
+"#;
+
+#[test]
+fn a_system_scenario_serves_loads_injects_faults_and_measures_recovery() {
+    let dir = scratch("system");
+    let output = run_scenario(&dir, SYSTEM, &[]);
+    // The second gate fails: every request in the error window got the injected 503.
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let report = read_report(&dir);
+    let step = report["steps"].as_array().unwrap().iter().find(|s| s["id"] == "system").unwrap();
+    assert_eq!(step["kind"], "system");
+    let metric = |name: &str| step["points"][0]["metrics"][name]["value"].as_f64().unwrap();
+    // 2·20 + 100 + 5·20 requests, all scheduled.
+    assert_eq!(metric("requests"), 240.0);
+    // Every request after the fault began got the 503 (the one due at 6.000 s left before it).
+    assert!(metric("error_rate.errors") >= 0.9, "{}", metric("error_rate.errors"));
+    assert_eq!(metric("error_rate.baseline"), 0.0);
+    assert!(metric("p50_ms.slow") >= 115.0, "the latency toxic delays every answer");
+    assert!(metric("p50_ms.baseline") < 60.0);
+    assert!(metric("accuracy") > 0.7);
+    let timeline = &step["timeline"];
+    assert_eq!(timeline["seconds"].as_array().unwrap().len(), 8);
+    let windows: Vec<&str> = timeline["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(windows, ["slow", "errors", "surge"]);
+    let recoveries = timeline["recoveries"].as_array().unwrap();
+    assert_eq!(recoveries.len(), 3);
+    // Each fault ended a second or more before the run did, so recovery was observed.
+    for recovery in recoveries {
+        let ttr = recovery["time_to_recover"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&ttr), "{recovery}");
+        assert_eq!(
+            step["points"][0]["metrics"]
+                [format!("time_to_recover_s.{}", recovery["window"].as_str().unwrap())]["value"],
+            ttr
+        );
+    }
+    let html = std::fs::read_to_string(dir.join("out/report.html")).unwrap();
+    assert!(html.contains("System: system") && html.contains("Time to recover"));
+    assert!(html.contains("<title>slow (latency)</title>"), "fault windows are shaded");
+    let gates = report["gates"].as_array().unwrap();
+    assert_eq!(gates.iter().filter(|g| g["passed"] == false).count(), 1);
+}
+
+#[test]
+fn proxy_command_injects_toxics_from_flags_and_its_api() {
+    let (_server, server) = spawn_until(
+        stressor().args(["serve", "--addr", "127.0.0.1:0", "--cache-dir"]).arg(cache_dir()),
+        "serving",
+    );
+    let (_proxy, api) = spawn_until(
+        stressor().args([
+            "proxy",
+            "--api",
+            "127.0.0.1:0",
+            "--upstream",
+            &server,
+            "--toxic",
+            r#"{"type":"http_status","attributes":{"status":418}}"#,
+        ]),
+        "proxy API",
+    );
+    let proxies = http(&api, "GET /proxies HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+    let body: serde_json::Value =
+        serde_json::from_str(proxies.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    let listen = body["proxy"]["listen"].as_str().unwrap().to_string();
+    assert_eq!(body["proxy"]["toxics"][0]["type"], "http_status");
+    let answer =
+        http(&listen, "GET /v2/health/ready HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+    assert!(answer.starts_with("HTTP/1.1 418"), "{answer}");
+    let deleted = http(
+        &api,
+        "DELETE /proxies/proxy/toxics/http_status_downstream HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+    );
+    assert!(deleted.starts_with("HTTP/1.1 204"), "{deleted}");
+    let answer =
+        http(&listen, "GET /v2/health/ready HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let bad = stressor()
+        .args(["proxy", "--api", "127.0.0.1:0", "--upstream", "10.9.9.9:80"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("--allow-host 10.9.9.9"), "{}", text(&bad.stderr));
 }

@@ -39,6 +39,9 @@ pub enum IntervalMethod {
         /// Number of resamples.
         resamples: u32,
     },
+    /// Distribution-free interval of a quantile from order statistics: the sample quantiles at
+    /// ranks `n·q ± 1.96·√(n·q·(1−q))` (the normal approximation of the binomial).
+    OrderStatistic,
 }
 
 /// The confidence level every reported interval uses.

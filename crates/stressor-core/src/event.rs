@@ -29,6 +29,8 @@ pub enum Event {
     GateEvaluated(GateOutcome),
     /// Something the user should look at, that is not a failure.
     Warning(Warning),
+    /// A step's per-second time series (systems steps), sent before its `StepFinished`.
+    Timeline(Timeline),
     /// The run finished.
     RunFinished {
         /// Pass when every gate held.
@@ -106,6 +108,8 @@ pub enum StepKind {
     Mitigation,
     /// Figures derived from other steps (e.g. the mean corruption error), no stress of its own.
     Summary,
+    /// A systems run: a load profile against a served model, with faults injected.
+    System,
 }
 
 /// The results of one step.
@@ -249,4 +253,76 @@ pub struct Warning {
     pub code: String,
     /// A sentence for people.
     pub message: String,
+}
+
+/// A systems step over time: one point per second of intended request starts, the windows in
+/// which faults acted or the load surged, and how long the system took to recover from each.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Timeline {
+    /// The step's id.
+    pub step_id: String,
+    /// One point per second, in order.
+    pub seconds: Vec<TimelinePoint>,
+    /// Fault and surge windows.
+    pub windows: Vec<TimelineWindow>,
+    /// Recovery after each window.
+    pub recoveries: Vec<Recovery>,
+}
+
+/// One second of a systems run (requests by intended start).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct TimelinePoint {
+    /// Seconds from the start of the run (the start of this second).
+    pub t: f64,
+    /// Requests meant to start in this second.
+    pub requests: u64,
+    /// Of those, answered successfully.
+    pub ok: u64,
+    /// Of those, failed.
+    pub errors: u64,
+    /// The 99th percentile of their latency (from the intended start), in ms; `None` when none
+    /// was answered.
+    pub p99_ms: Option<f64>,
+    /// Answers whose prediction was checked against a label.
+    pub checked: u64,
+    /// Of those, correct.
+    pub correct: u64,
+}
+
+/// What a window is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowKind {
+    /// A fault acted.
+    Fault,
+    /// The arrival rate was above the baseline.
+    Surge,
+}
+
+/// A span of the run, in seconds from its start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimelineWindow {
+    /// Its name (the toxic's name, or `surge`).
+    pub name: String,
+    /// Fault or surge.
+    pub kind: WindowKind,
+    /// What acted (`latency`, `http_status`, `load`).
+    pub detail: String,
+    /// Start, seconds.
+    pub start: f64,
+    /// End, seconds.
+    pub stop: f64,
+}
+
+/// How a system came back after a window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recovery {
+    /// The window's name.
+    pub window: String,
+    /// When the window ended, seconds.
+    pub window_end: f64,
+    /// The start of the first sustained stretch within tolerance after it ended, seconds;
+    /// `None` when the run ended first.
+    pub recovered_at: Option<f64>,
+    /// `recovered_at − window_end` (0 when the system never left tolerance).
+    pub time_to_recover: Option<f64>,
 }

@@ -27,12 +27,13 @@ mod seed;
 pub use batch::{Batch, BatchError, Bounds, Dataset};
 pub use clock::{Clock, ManualClock};
 pub use estimate::{
-    Estimate, Interval, IntervalMethod, bootstrap_interval, normal_cdf, normal_quantile,
+    Estimate, Interval, IntervalMethod, LEVEL, bootstrap_interval, normal_cdf, normal_quantile,
     wilson_interval,
 };
 pub use event::{
     CalibrationCurves, ClassAccuracy, ConfusionGrowth, Event, EventSink, Exemplar, GateOutcome,
-    MetricValue, ReliabilityBin, RunInfo, StepInfo, StepKind, StepPoint, StepResult, Warning,
+    MetricValue, Recovery, ReliabilityBin, RunInfo, StepInfo, StepKind, StepPoint, StepResult,
+    Timeline, TimelinePoint, TimelineWindow, Warning, WindowKind,
 };
 pub use gate::{Comparison, Gate, GateBound, Verdict};
 pub use seed::{Rng, Seed};

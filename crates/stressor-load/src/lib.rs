@@ -36,7 +36,7 @@ mod report;
 mod run;
 mod target;
 
-pub use profile::{Profile, Stage};
+pub use profile::{Profile, Stage, parse_duration};
 pub use report::{ErrorKind, LiveStats, LoadReport, Second};
 pub use run::{LoadConfig, ResponseCheck, run};
 pub use target::Target;

@@ -12,6 +12,8 @@ pub(crate) struct LineChart {
     /// The y range; `None` fits the data.
     pub(crate) y_range: Option<(f64, f64)>,
     pub(crate) series: Vec<Series>,
+    /// `(x0, x1, label, colour)`: spans shaded behind the lines (fault and surge windows).
+    pub(crate) shaded: Vec<(f64, f64, String, &'static str)>,
 }
 
 /// One line of a [`LineChart`].
@@ -91,6 +93,22 @@ pub(crate) fn line_chart(chart: &LineChart) -> String {
     let y = Scale { domain: (y_min, y_max), range: (HEIGHT - BOTTOM, TOP) };
 
     let mut svg = open_svg(&chart.title);
+    for (x0, x1, label, colour) in &chart.shaded {
+        let (a, b) = (x.map(x0.max(x_min)), x.map(x1.min(x_max)));
+        if b > a {
+            svg.push_str(&format!(
+                "<rect x=\"{a:.1}\" y=\"{TOP:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{colour}\" \
+                 fill-opacity=\"0.15\"><title>{}</title></rect>\n<text x=\"{:.1}\" y=\"{:.1}\" \
+                 font-size=\"10\" fill=\"{colour}\">{}</text>\n",
+                b - a,
+                HEIGHT - BOTTOM - TOP,
+                escape(label),
+                a + 2.0,
+                TOP + 10.0,
+                escape(&truncate(label, 18))
+            ));
+        }
+    }
     axes(&mut svg, &x, &y, &nice_ticks(x_min, x_max), &nice_ticks(y_min, y_max));
     axis_labels(&mut svg, &chart.x_label, &chart.y_label);
     for series in &chart.series {

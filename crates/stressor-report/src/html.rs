@@ -89,6 +89,7 @@ pub fn to_string(record: &RunRecord, config: &HtmlConfig) -> String {
                     stress_step(record, mitigated, config, &mut budget, &mut html);
                 }
             }
+            StepKind::System => system_step(record, step, &mut html),
             _ => plain_step(step, &mut html),
         }
     }
@@ -294,6 +295,111 @@ fn plain_step(step: &StepResult, html: &mut String) {
     html.push_str("</section>\n");
 }
 
+/// A systems step: rate, p99, errors and accuracy per second with the fault and surge windows
+/// shaded, the recovery times, and the metrics.
+fn system_step(record: &RunRecord, step: &StepResult, html: &mut String) {
+    html.push_str(&format!(
+        "<section>\n<h2>System: {}</h2>\n<p>{}</p>\n",
+        escape(&step.info.id),
+        escape(&step.info.description)
+    ));
+    parameters(step, html);
+    if let Some(timeline) = record.timelines.iter().find(|t| t.step_id == step.info.id) {
+        let shaded: Vec<(f64, f64, String, &'static str)> = timeline
+            .windows
+            .iter()
+            .map(|w| {
+                let colour = match w.kind {
+                    stressor_core::WindowKind::Fault => "#d62728",
+                    _ => "#ff7f0e",
+                };
+                (w.start, w.stop, format!("{} ({})", w.name, w.detail), colour)
+            })
+            .collect();
+        let series =
+            |name: &str,
+             colour: &'static str,
+             value: &dyn Fn(&stressor_core::TimelinePoint) -> Option<f64>| {
+                crate::chart::Series {
+                    name: name.into(),
+                    points: timeline
+                        .seconds
+                        .iter()
+                        .filter_map(|s| Some((s.t, value(s)?)))
+                        .collect(),
+                    colour,
+                    ..Default::default()
+                }
+            };
+        let chart = |title: &str,
+                     y_label: &str,
+                     y_range: Option<(f64, f64)>,
+                     series: Vec<crate::chart::Series>| {
+            crate::chart::line_chart(&crate::chart::LineChart {
+                title: title.into(),
+                x_label: "seconds (by intended start)".into(),
+                y_label: y_label.into(),
+                y_range,
+                series,
+                shaded: shaded.clone(),
+            })
+        };
+        html.push_str("<div class=\"charts\">\n");
+        html.push_str(&chart(
+            "Requests per second",
+            "requests / s",
+            None,
+            vec![
+                series("sent", "#1f77b4", &|s| Some(s.requests as f64)),
+                series("answered", "#2ca02c", &|s| Some(s.ok as f64)),
+            ],
+        ));
+        html.push_str(&chart(
+            "p99 latency per second (coordinated omission corrected)",
+            "p99 ms",
+            None,
+            vec![series("p99", "#9467bd", &|s| s.p99_ms)],
+        ));
+        html.push_str(&chart(
+            "Error rate per second",
+            "error rate",
+            Some((0.0, 1.0)),
+            vec![series("errors", "#d62728", &|s| {
+                (s.requests > 0).then(|| s.errors as f64 / s.requests as f64)
+            })],
+        ));
+        html.push_str(&chart(
+            "Accuracy of the returned predictions per second",
+            "accuracy",
+            Some((0.0, 1.0)),
+            vec![series("accuracy", "#2ca02c", &|s| {
+                (s.checked > 0).then(|| s.correct as f64 / s.checked as f64)
+            })],
+        ));
+        html.push_str("</div>\n");
+        if !timeline.recoveries.is_empty() {
+            html.push_str(
+                "<h3>Time to recover</h3>\n<table>\n<tr><th>window</th><th>ended at</th>\
+                 <th>back within tolerance at</th><th>time to recover</th></tr>\n",
+            );
+            for recovery in &timeline.recoveries {
+                let (at, ttr) = match (recovery.recovered_at, recovery.time_to_recover) {
+                    (Some(at), Some(ttr)) => (format!("{at:.2} s"), format!("{ttr:.2} s")),
+                    _ => ("—".into(), "<span class=\"fail\">not within the run</span>".into()),
+                };
+                html.push_str(&format!(
+                    "<tr><td>{}</td><td>{:.2} s</td><td>{at}</td><td>{ttr}</td></tr>\n",
+                    escape(&recovery.window),
+                    recovery.window_end
+                ));
+            }
+            html.push_str("</table>\n");
+        }
+    }
+    metrics_table(step, html, |_| true);
+    html.push_str("</section>\n");
+}
+
 /// A comparison step (metrics named `<column>:<row>`) as one table, rows by columns; `false`
 /// when the step is not one.
 fn comparison_table(step: &StepResult, html: &mut String) -> bool {
@@ -376,6 +482,7 @@ fn stress_step(
         if !largest.loss_trace.is_empty() {
             html.push_str(&format!("<h3>Loss per iteration at {} = {at}</h3>\n", escape(dial)));
             html.push_str(&line_chart(&LineChart {
+                shaded: Vec::new(),
                 title: format!("mean loss per attack iteration at {dial} = {at}"),
                 x_label: "iteration".to_owned(),
                 y_label: "mean loss".to_owned(),
@@ -454,6 +561,7 @@ fn accuracy_chart(step: &StepResult, dial: &str, accuracy: &str) -> String {
         });
     }
     line_chart(&LineChart {
+        shaded: Vec::new(),
         title: format!("{label} and expected calibration error against {dial}, with 95% bands"),
         x_label: dial_axis_label(dial),
         y_label: "accuracy · ECE".to_owned(),
@@ -533,6 +641,7 @@ fn calibration_section(step: &StepResult, steady: Option<&StepResult>, html: &mu
     }
     html.push_str("<div class=\"pair\">\n");
     html.push_str(&line_chart(&LineChart {
+        shaded: Vec::new(),
         title: "reliability diagram: accuracy against mean confidence per bin".to_owned(),
         x_label: "confidence".to_owned(),
         y_label: "accuracy".to_owned(),
@@ -541,6 +650,7 @@ fn calibration_section(step: &StepResult, steady: Option<&StepResult>, html: &mu
     }));
     if risk.iter().any(|s| !s.points.is_empty()) {
         html.push_str(&line_chart(&LineChart {
+            shaded: Vec::new(),
             title: "risk–coverage: error rate among the most confident answers".to_owned(),
             x_label: "coverage".to_owned(),
             y_label: "risk (error rate)".to_owned(),

@@ -44,7 +44,16 @@ pub fn to_report(record: &RunRecord) -> schema::Report {
     let data = schema::DataSection::new(&info.data_name, info.n_samples as u64);
 
     let mut report = schema::Report::new(&info.stressor_version, run, target, data);
-    report.steps = record.steps.iter().map(to_step).collect();
+    report.steps = record
+        .steps
+        .iter()
+        .map(|result| {
+            let mut step = to_step(result);
+            step.timeline =
+                record.timelines.iter().find(|t| t.step_id == result.info.id).map(to_timeline);
+            step
+        })
+        .collect();
     report.gates = record.gates.iter().map(to_gate).collect();
     report.warnings = record
         .warnings
@@ -99,6 +108,7 @@ fn to_step(result: &core::StepResult) -> schema::Step {
         core::StepKind::Lighting => schema::StepKind::Lighting,
         core::StepKind::Mitigation => schema::StepKind::Mitigation,
         core::StepKind::Summary => schema::StepKind::Summary,
+        core::StepKind::System => schema::StepKind::System,
         _ => schema::StepKind::Unknown,
     };
     let mut step = schema::Step::new(&info.id, kind, &info.description);
@@ -108,6 +118,38 @@ fn to_step(result: &core::StepResult) -> schema::Step {
     step.points = result.points.iter().map(to_point).collect();
     step.duration_ms = Some(to_millis(result.elapsed));
     step
+}
+
+fn to_timeline(timeline: &core::Timeline) -> schema::Timeline {
+    schema::Timeline::new(
+        timeline
+            .seconds
+            .iter()
+            .map(|s| {
+                schema::TimelineSecond::new(
+                    s.t, s.requests, s.ok, s.errors, s.p99_ms, s.checked, s.correct,
+                )
+            })
+            .collect(),
+        timeline
+            .windows
+            .iter()
+            .map(|w| {
+                let kind = match w.kind {
+                    core::WindowKind::Fault => "fault",
+                    core::WindowKind::Surge => "surge",
+                };
+                schema::TimelineWindow::new(&w.name, kind, &w.detail, w.start, w.stop)
+            })
+            .collect(),
+        timeline
+            .recoveries
+            .iter()
+            .map(|r| {
+                schema::Recovery::new(&r.window, r.window_end, r.recovered_at, r.time_to_recover)
+            })
+            .collect(),
+    )
 }
 
 fn to_point(point: &core::StepPoint) -> schema::Point {
@@ -174,6 +216,7 @@ fn to_interval(ci: core::Interval) -> schema::Interval {
         core::IntervalMethod::Bootstrap { resamples } => {
             (schema::IntervalMethod::Bootstrap, Some(resamples))
         }
+        core::IntervalMethod::OrderStatistic => (schema::IntervalMethod::OrderStatistic, None),
     };
     let mut interval = schema::Interval::new(ci.lower, ci.upper, ci.level, method);
     interval.resamples = resamples;

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use stressor_core::{
-    Event, EventSink, GateOutcome, RunInfo, StepInfo, StepResult, Verdict, Warning,
+    Event, EventSink, GateOutcome, RunInfo, StepInfo, StepResult, Timeline, Verdict, Warning,
 };
 
 use crate::Error;
@@ -28,6 +28,8 @@ pub struct RunRecord {
     pub verdict: Option<Verdict>,
     /// Wall time of the run, `None` when the run did not finish.
     pub elapsed: Option<Duration>,
+    /// Time series of systems steps, by step id.
+    pub timelines: Vec<Timeline>,
 }
 
 /// An [`EventSink`] that accumulates a run's events into a [`RunRecord`].
@@ -59,6 +61,7 @@ impl RunRecord {
             warnings: Vec::new(),
             verdict: None,
             elapsed: None,
+            timelines: Vec::new(),
         }
     }
 
@@ -111,6 +114,7 @@ impl EventSink for Collector {
             }
             Event::GateEvaluated(outcome) => record.gates.push(outcome.clone()),
             Event::Warning(warning) => record.warnings.push(warning.clone()),
+            Event::Timeline(timeline) => record.timelines.push(timeline.clone()),
             Event::RunFinished { verdict, elapsed } => {
                 record.verdict = Some(*verdict);
                 record.elapsed = Some(*elapsed);

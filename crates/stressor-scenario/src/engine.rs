@@ -6,6 +6,7 @@
 
 use rand::Rng as _;
 use std::path::PathBuf;
+use std::sync::Arc;
 use stressor_attack::{Attack, AttackError, Goal};
 use stressor_core::{
     Batch, ClassAccuracy, Clock, Comparison, ConfusionGrowth, Dataset, Estimate, Event, EventSink,
@@ -23,6 +24,7 @@ use crate::plan::{
 };
 
 mod compare;
+mod system;
 
 use compare::run_mitigation;
 
@@ -119,6 +121,12 @@ pub enum EngineError {
     /// This build has no tensor backend for the built-in models.
     #[error("this build of stressor has no candle backend for built-in models")]
     NoBackend,
+    /// The systems run could not start (the server, proxy or load generator).
+    #[error("system run: {reason}")]
+    System {
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 /// The outcome of a run.
@@ -162,16 +170,23 @@ pub fn run(
             });
         }
     }
-    let models = Models { target: model, baseline: baseline.as_deref(), members: target.members() };
+    let models = Models {
+        target: model,
+        baseline: baseline.as_deref(),
+        members: target.members(),
+        shared: target.shared(),
+    };
     run_split(plan, config, models, &data, calibration.as_ref(), clock, sink)
 }
 
 /// The model under test, the optional corruption baseline and an ensemble's members.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Models<'a> {
     target: &'a dyn Model,
     baseline: Option<&'a dyn Model>,
     members: Option<&'a [Box<dyn Model>]>,
+    /// The target, shared, when the systems run may serve it.
+    shared: Option<Arc<dyn Model>>,
 }
 
 /// Runs `plan` against a model and data set given by the caller (the plan's `target` and
@@ -187,7 +202,7 @@ pub fn run_with(
     clock: &dyn Clock,
     sink: &mut dyn EventSink,
 ) -> Result<RunOutcome, EngineError> {
-    let models = Models { target: model, baseline: None, members: None };
+    let models = Models { target: model, baseline: None, members: None, shared: None };
     run_split(plan, config, models, data, None, clock, sink)
 }
 
@@ -284,12 +299,27 @@ fn run_split(
         results.push(comparison);
     }
     let runner_sink = sink;
+    if let Some(system) = &plan.system {
+        let seed = plan.seed.derive("system");
+        let result = system::run_system(
+            system,
+            &plan.target,
+            models.shared.clone(),
+            data,
+            seed,
+            clock,
+            runner_sink,
+        )?;
+        runner_sink.event(&Event::StepFinished(result.clone()));
+        results.push(result);
+    }
 
     let gates: Vec<&Gate> = plan
         .steady_state_gates
         .iter()
         .chain(plan.steps.iter().flat_map(|s| &s.gates))
         .chain(plan.mitigations.iter().flat_map(|m| &m.gates))
+        .chain(plan.system.iter().flat_map(|s| &s.gates))
         .collect();
     let mut n_failed = 0;
     for gate in &gates {
@@ -407,7 +437,7 @@ fn load_data(plan: &Plan) -> Result<(Dataset, Option<Dataset>), EngineError> {
 
 /// The target: one model, or an ensemble whose members the engine also measures one by one.
 enum Target {
-    Single(Box<dyn Model>),
+    Single(Arc<dyn Model>),
     Ensemble(Ensemble),
 }
 
@@ -425,6 +455,14 @@ impl Target {
             Target::Ensemble(ensemble) => Some(ensemble.members()),
         }
     }
+
+    /// The model, shared, for the systems run to serve.
+    fn shared(&self) -> Option<Arc<dyn Model>> {
+        match self {
+            Target::Single(model) => Some(Arc::clone(model)),
+            Target::Ensemble(_) => None,
+        }
+    }
 }
 
 fn load_target(
@@ -434,19 +472,28 @@ fn load_target(
 ) -> Result<Target, EngineError> {
     match target {
         TargetPlan::Ensemble { members, combine } => {
-            let models = members
-                .iter()
-                .map(|member| load_model(member, config, sink))
-                .collect::<Result<Vec<_>, _>>()?;
-            let combine = match combine {
-                EnsembleCombine::MeanProbability => Combine::MeanProbability,
-                EnsembleCombine::MajorityVote => Combine::MajorityVote,
-            };
-            let name = format!("ensemble of {}", models.len());
-            Ok(Target::Ensemble(Ensemble::new(name, models, combine)?))
+            Ok(Target::Ensemble(load_ensemble(members, *combine, config, sink)?))
         }
-        single => Ok(Target::Single(load_model(single, config, sink)?)),
+        single => Ok(Target::Single(Arc::from(load_model(single, config, sink)?))),
     }
+}
+
+fn load_ensemble(
+    members: &[TargetPlan],
+    combine: EnsembleCombine,
+    config: &EngineConfig,
+    sink: &mut dyn EventSink,
+) -> Result<Ensemble, EngineError> {
+    let models = members
+        .iter()
+        .map(|member| load_model(member, config, sink))
+        .collect::<Result<Vec<_>, _>>()?;
+    let combine = match combine {
+        EnsembleCombine::MeanProbability => Combine::MeanProbability,
+        EnsembleCombine::MajorityVote => Combine::MajorityVote,
+    };
+    let name = format!("ensemble of {}", models.len());
+    Ok(Ensemble::new(name, models, combine)?)
 }
 
 /// Loads (or trains and caches) the model `target` describes, as a run would: for commands that
@@ -510,10 +557,9 @@ pub fn load_model(
             })?;
             Ok(Box::new(model.0))
         }
-        TargetPlan::Ensemble { .. } => Ok(Box::new(match load_target(target, config, sink)? {
-            Target::Ensemble(ensemble) => ensemble,
-            Target::Single(model) => return Ok(model),
-        })),
+        TargetPlan::Ensemble { members, combine } => {
+            Ok(Box::new(load_ensemble(members, *combine, config, sink)?))
+        }
         TargetPlan::Http { url, name, max_batch, timeout_ms } => {
             let mut options = stressor_model::http::OipOptions::default();
             options.max_batch = *max_batch;
@@ -704,10 +750,9 @@ pub fn load_model(
     sink: &mut dyn EventSink,
 ) -> Result<Box<dyn Model>, EngineError> {
     match target {
-        TargetPlan::Ensemble { .. } => Ok(Box::new(match load_target(target, config, sink)? {
-            Target::Ensemble(ensemble) => ensemble,
-            Target::Single(model) => return Ok(model),
-        })),
+        TargetPlan::Ensemble { members, combine } => {
+            Ok(Box::new(load_ensemble(members, *combine, config, sink)?))
+        }
         _ => Err(EngineError::NoBackend),
     }
 }

@@ -12,6 +12,9 @@ use crate::options::{
     OneOrMany, ScenarioOptions, StepOptions, TargetOptions, TargetedOptions,
 };
 pub use stressor_corruption::{Corruption, Lighting};
+pub use system::{RecoveryPlan, SYSTEM_METRICS, SystemPlan};
+
+mod system;
 
 /// The seed used when a scenario gives none.
 pub const DEFAULT_SEED: u64 = 0;
@@ -78,6 +81,8 @@ pub struct Plan {
     pub steps: Vec<StepPlan>,
     /// Mitigations measured on (some of) the same steps, in order.
     pub mitigations: Vec<MitigationPlan>,
+    /// The systems run, if any.
+    pub system: Option<SystemPlan>,
 }
 
 /// A training-time mitigation of the built-in target.
@@ -654,6 +659,8 @@ impl Planner<'_> {
                 mitigations.push(planned);
             }
         }
+        let system =
+            options.system.as_ref().and_then(|system| self.system(system, &target, &steps));
         Plan {
             name: options.name,
             description: options.description,
@@ -664,6 +671,7 @@ impl Planner<'_> {
             steady_state_gates,
             calibration,
             baseline,
+            system,
             steps,
             mitigations,
         }

@@ -20,7 +20,11 @@ fn every_shipped_scenario_plans() {
         if path.extension().is_some_and(|e| e == "toml") {
             let plan = stressor_scenario::load(&path)
                 .unwrap_or_else(|error| panic!("{} does not plan:\n{error}", path.display()));
-            assert!(!plan.steps.is_empty(), "{} has no step", path.display());
+            assert!(
+                !plan.steps.is_empty() || plan.system.is_some(),
+                "{} has no step and no system run",
+                path.display()
+            );
             n += 1;
         }
     }
@@ -238,4 +242,66 @@ scale = "byte"
     assert_eq!(images_key, "x_test");
     assert_eq!(*layout, stressor_scenario::plan::ArrayLayout::Nhwc);
     assert_eq!(*scale, stressor_scenario::plan::ValueScale::Byte);
+}
+
+#[test]
+fn the_system_scenario_surges_tenfold_and_schedules_faults() {
+    let plan = stressor_scenario::load(&repo_root().join("scenarios/system.toml")).unwrap();
+    let system = plan.system.expect("a [system] section");
+    let stressor_load::Profile::Open { stages } = &system.profile else { panic!("open model") };
+    let peak = stages.iter().map(|s| s.end_rate).fold(0.0, f64::max);
+    assert_eq!(peak / system.baseline_rate(), 10.0);
+    let names: Vec<&str> = system.faults.iter().map(|f| f.toxic.name.as_str()).collect();
+    assert_eq!(names, ["slow-network", "server-errors"]);
+    assert!(
+        system.faults.iter().all(|f| f.stop.is_some_and(|stop| stop < system.profile.duration()))
+    );
+    assert!(system.gates.iter().any(|g| g.metric == "time_to_recover_s"));
+}
+
+#[test]
+fn system_mistakes_name_the_key() {
+    let base = r#"
+name = "s"
+[target]
+kind = "builtin"
+model = "fashion-cnn"
+[data]
+source = "builtin"
+"#;
+    let cases = [
+        ("[system]\nstages = [\"10s@x\"]", "system.stages"),
+        ("[system]\nstages = [\"10s@10\"]\nconnections = 0", "system.connections"),
+        (
+            "[system]\nstages = [\"10s@10\"]\n[[system.faults]]\ntype = \"latncy\"\nstart = \"1s\"",
+            "system.faults[0]",
+        ),
+        (
+            "[system]\nstages = [\"10s@10\"]\n[[system.faults]]\ntype = \"latency\"\nstart = \"20s\"",
+            "system.faults[0].start",
+        ),
+        (
+            "[system]\nstages = [\"10s@10\"]\n[[system.faults]]\ntype = \"latency\"\nattributes = { latncy = 5 }\nstart = \"1s\"",
+            "system.faults[0]",
+        ),
+        (
+            "[system]\nstages = [\"10s@10\"]\n[[system.gates]]\nmetric = \"p99_ms.nowhere\"\nmax = 1",
+            "system.gates[0].metric",
+        ),
+        (
+            "[system]\nstages = [\"10s@10\"]\n[system.recovery]\nsustain = \"soon\"",
+            "system.recovery.sustain",
+        ),
+    ];
+    for (section, key) in cases {
+        let text = format!("{base}{section}\n");
+        let error =
+            stressor_scenario::plan::plan(&text, Path::new("s.toml")).unwrap_err().to_string();
+        assert!(error.contains(key), "{section}:\n{error}");
+    }
+    let ok = format!(
+        "{base}[system]\nstages = [\"2s@10\", \"1s@100\"]\n[[system.faults]]\nname = \"cut\"\ntype = \"reset_peer\"\nstart = \"1s\"\n[[system.gates]]\nmetric = \"time_to_recover_s.cut\"\nmax = 3\n[[system.gates]]\nmetric = \"p99_ms.surge\"\nmax = 300\n"
+    );
+    let plan = stressor_scenario::plan::plan(&ok, Path::new("s.toml")).unwrap();
+    assert_eq!(plan.system.unwrap().gates.len(), 2);
 }

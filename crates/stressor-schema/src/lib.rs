@@ -53,12 +53,13 @@ mod report;
 pub use exit_code::ExitCode;
 pub use report::{
     Calibration, ClassAccuracy, Comparison, ConfusionGrowth, DataSection, Dial, Exemplar,
-    GateBound, GateResult, Interval, IntervalMethod, Metric, Point, ReliabilityBin, Report,
-    RunSection, Step, StepKind, TargetSection, Verdict, Warning,
+    GateBound, GateResult, Interval, IntervalMethod, Metric, Point, Recovery, ReliabilityBin,
+    Report, RunSection, Step, StepKind, TargetSection, Timeline, TimelineSecond, TimelineWindow,
+    Verdict, Warning,
 };
 
 /// The report format version this crate writes (`MAJOR.MINOR`).
-pub const FORMAT_VERSION: &str = "1.1";
+pub const FORMAT_VERSION: &str = "1.2";
 
 /// The JSON Schema of [`Report`], as committed at `docs/report.schema.json`.
 ///

@@ -110,6 +110,126 @@ pub struct Step {
     /// Timing: wall time of the step in milliseconds. Redacted for comparisons.
     #[serde(default)]
     pub duration_ms: Option<u64>,
+    /// A systems step's per-second time series, windows and recovery times (since 1.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<Timeline>,
+}
+
+/// A systems step over time (since 1.2). Timing-dependent: redacted for comparisons.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct Timeline {
+    /// One entry per second of intended request starts.
+    pub seconds: Vec<TimelineSecond>,
+    /// When faults acted and the load surged.
+    pub windows: Vec<TimelineWindow>,
+    /// How long the system took to come back after each window.
+    pub recoveries: Vec<Recovery>,
+}
+
+/// One second of a systems run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct TimelineSecond {
+    /// Seconds from the start of the run.
+    pub t: f64,
+    /// Requests meant to start in this second.
+    pub requests: u64,
+    /// Answered successfully.
+    pub ok: u64,
+    /// Failed.
+    pub errors: u64,
+    /// 99th percentile latency from the intended start, ms; absent when nothing was answered.
+    #[serde(default)]
+    pub p99_ms: Option<f64>,
+    /// Answers checked against a label.
+    pub checked: u64,
+    /// Of those, correct.
+    pub correct: u64,
+}
+
+/// A fault or surge window, in seconds from the start of the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct TimelineWindow {
+    /// Its name (the fault's name, or `surge`).
+    pub name: String,
+    /// `fault` or `surge`.
+    pub kind: String,
+    /// What acted (`latency`, `http_status`, `load`).
+    pub detail: String,
+    /// Start, seconds.
+    pub start: f64,
+    /// End, seconds.
+    pub stop: f64,
+}
+
+/// Recovery after a window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct Recovery {
+    /// The window's name.
+    pub window: String,
+    /// When it ended, seconds.
+    pub window_end: f64,
+    /// Start of the first sustained stretch back within tolerance; absent when the run ended
+    /// first.
+    #[serde(default)]
+    pub recovered_at: Option<f64>,
+    /// `recovered_at − window_end`; absent when not recovered.
+    #[serde(default)]
+    pub time_to_recover: Option<f64>,
+}
+
+impl Timeline {
+    /// A timeline.
+    pub fn new(
+        seconds: Vec<TimelineSecond>,
+        windows: Vec<TimelineWindow>,
+        recoveries: Vec<Recovery>,
+    ) -> Timeline {
+        Timeline { seconds, windows, recoveries }
+    }
+}
+
+impl TimelineSecond {
+    /// One second.
+    pub fn new(
+        t: f64,
+        requests: u64,
+        ok: u64,
+        errors: u64,
+        p99_ms: Option<f64>,
+        checked: u64,
+        correct: u64,
+    ) -> TimelineSecond {
+        TimelineSecond { t, requests, ok, errors, p99_ms, checked, correct }
+    }
+}
+
+impl TimelineWindow {
+    /// A window.
+    pub fn new(
+        name: impl Into<String>,
+        kind: impl Into<String>,
+        detail: impl Into<String>,
+        start: f64,
+        stop: f64,
+    ) -> TimelineWindow {
+        TimelineWindow { name: name.into(), kind: kind.into(), detail: detail.into(), start, stop }
+    }
+}
+
+impl Recovery {
+    /// A recovery.
+    pub fn new(
+        window: impl Into<String>,
+        window_end: f64,
+        recovered_at: Option<f64>,
+        time_to_recover: Option<f64>,
+    ) -> Recovery {
+        Recovery { window: window.into(), window_end, recovered_at, time_to_recover }
+    }
 }
 
 /// The kinds of step.
@@ -129,6 +249,8 @@ pub enum StepKind {
     Mitigation,
     /// Figures derived from other steps, such as the mean corruption error (since 1.1).
     Summary,
+    /// A load profile against a served model with faults injected (since 1.2).
+    System,
     /// A kind this version does not know (written by a newer minor version).
     #[serde(other)]
     #[schemars(skip)]
@@ -270,6 +392,8 @@ pub enum IntervalMethod {
     Wilson,
     /// Percentile bootstrap.
     Bootstrap,
+    /// Order statistics of a quantile (since 1.2).
+    OrderStatistic,
     /// A method this version does not know (written by a newer minor version).
     #[serde(other)]
     #[schemars(skip)]
@@ -428,6 +552,7 @@ impl Report {
         self.run.duration_ms = None;
         for step in &mut self.steps {
             step.duration_ms = None;
+            step.timeline = None;
         }
     }
 
@@ -488,6 +613,7 @@ impl Step {
             parameters: BTreeMap::new(),
             points: Vec::new(),
             duration_ms: None,
+            timeline: None,
         }
     }
 }

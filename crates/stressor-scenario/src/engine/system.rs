@@ -1,0 +1,586 @@
+//! The systems run: serve the target (or use an `http` target), put the fault proxy in front,
+//! run the load profile while the fault schedule runs, and turn the per-second measurements
+//! into metrics, windows and recovery times.
+
+use std::sync::Arc;
+
+use hdrhistogram::Histogram;
+use stressor_core::{
+    Clock, Dataset, Estimate, Event, EventSink, Interval, IntervalMethod, MetricValue, Recovery,
+    Seed, StepInfo, StepKind, StepPoint, StepResult, Timeline, TimelinePoint, TimelineWindow,
+    WindowKind,
+};
+use stressor_load::{LoadConfig, LoadReport, Profile};
+use stressor_model::Model;
+use stressor_proxy::{Protocol, Proxy, ProxyConfig};
+
+use super::EngineError;
+use crate::plan::{RecoveryPlan, SystemPlan, TargetPlan};
+
+/// A surge is any stage whose rate rises above this multiple of the baseline rate.
+const SURGE_FACTOR: f64 = 1.5;
+
+fn system_error(reason: impl Into<String>) -> EngineError {
+    EngineError::System { reason: reason.into() }
+}
+
+/// Runs the systems step and reports it (timeline first, then the step).
+pub(super) fn run_system(
+    plan: &SystemPlan,
+    target: &TargetPlan,
+    served: Option<Arc<dyn Model>>,
+    data: &Dataset,
+    seed: Seed,
+    clock: &dyn Clock,
+    sink: &mut dyn EventSink,
+) -> Result<StepResult, EngineError> {
+    let started = clock.elapsed();
+    let info = StepInfo {
+        id: SystemPlan::STEP_ID.into(),
+        kind: StepKind::System,
+        description: describe(plan, target),
+        dial_name: None,
+        dial_values: Vec::new(),
+    };
+    sink.event(&Event::StepStarted(info.clone()));
+    let n = plan.samples.min(data.len()).max(1);
+    let sample: Vec<usize> = (0..n.min(data.len())).collect();
+    let subset = data.select(&sample);
+    let bodies = stressor_load::oip::infer_bodies(&subset);
+    let labels = subset.labels.clone();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| system_error(format!("cannot start the async runtime: {e}")))?;
+    let outcome = runtime.block_on(async {
+        // Where the model is: our own server for a local target, the URL of an `http` one.
+        let (server, upstream, path, allow) = match target {
+            TargetPlan::Http { url, name, .. } => {
+                let rest = url.trim_start_matches("http://");
+                let host_port = rest.split('/').next().unwrap_or(rest).to_string();
+                let host = host_port.rsplit_once(':').map_or(host_port.as_str(), |(h, _)| h).to_string();
+                (None, host_port, format!("/v2/models/{name}/infer"), Some(host))
+            }
+            _ => {
+                let model = served.ok_or_else(|| {
+                    system_error("the systems run serves the scenario's own target; a model passed to run_with cannot be served")
+                })?;
+                let mut config = stressor_serve::ServeConfig::default();
+                config.model_name = "model".into();
+                config.queue_limit = plan.queue_limit;
+                config.service_time = plan.service_time;
+                if let Some(slots) = plan.max_concurrency {
+                    config.max_concurrency = slots;
+                }
+                let server = stressor_serve::Server::bind(([127, 0, 0, 1], 0).into(), model, config)
+                    .await
+                    .map_err(|e| system_error(format!("cannot serve the target: {e}")))?;
+                let addr = server.local_addr();
+                (Some(server), addr.to_string(), "/v2/models/model/infer".to_string(), None)
+            }
+        };
+        let proxy = if plan.proxy {
+            let config = ProxyConfig {
+                name: "system".into(),
+                listen: ([127, 0, 0, 1], 0).into(),
+                upstream: upstream.clone(),
+                enabled: true,
+                protocol: Protocol::Http,
+            };
+            Some(
+                Proxy::start(config, seed.derive("system/proxy"), allow.clone())
+                    .await
+                    .map_err(|e| system_error(format!("cannot start the proxy: {e}")))?,
+            )
+        } else {
+            None
+        };
+        let front = proxy.as_ref().map_or(upstream.clone(), |p| p.listen_addr().to_string());
+        let url = format!("http://{front}{path}");
+        let load_target = stressor_load::Target::resolve(&url, allow.as_deref())
+            .await
+            .map_err(|e| system_error(format!("{url}: {e}")))?;
+        let mut config = LoadConfig::new(load_target, plan.profile.clone());
+        config.method = stressor_load::Method::POST;
+        config.bodies = bodies;
+        config.connections = plan.connections;
+        config.timeout = plan.timeout;
+        let check: Arc<stressor_load::ResponseCheck> =
+            Arc::new(move |index, body| stressor_load::oip::check_label(&labels, index, body));
+        let t0 = tokio::time::Instant::now();
+        let schedule = async {
+            match &proxy {
+                Some(proxy) if !plan.faults.is_empty() => {
+                    stressor_proxy::schedule::run(Arc::clone(proxy), plan.faults.clone(), t0, plan.profile.duration()).await
+                }
+                _ => Vec::new(),
+            }
+        };
+        let (windows, report) = tokio::join!(schedule, stressor_load::run(config, check));
+        let faults = proxy.as_ref().map(|p| p.stats().faults()).unwrap_or_default();
+        if let Some(proxy) = &proxy {
+            proxy.stop().await;
+        }
+        if let Some(server) = server {
+            let _ = server.shutdown().await;
+        }
+        let report = report.map_err(|e| system_error(e.to_string()))?;
+        Ok::<_, EngineError>((report, windows, faults))
+    })?;
+    let (report, fault_windows, injected) = outcome;
+    let mut windows: Vec<TimelineWindow> = fault_windows
+        .iter()
+        .map(|w| TimelineWindow {
+            name: w.name.clone(),
+            kind: WindowKind::Fault,
+            detail: w.kind.clone(),
+            start: w.start.as_secs_f64(),
+            stop: w.stop.as_secs_f64(),
+        })
+        .collect();
+    windows.extend(surge_windows(&plan.profile, plan.baseline_rate()));
+    let mut seconds: Vec<TimelinePoint> = report
+        .timeline
+        .iter()
+        .enumerate()
+        .map(|(i, s)| TimelinePoint {
+            t: i as f64,
+            requests: s.requests,
+            ok: s.ok,
+            errors: s.errors,
+            p99_ms: (!s.latency.is_empty())
+                .then(|| s.latency.value_at_quantile(0.99) as f64 / 1000.0),
+            checked: s.checked,
+            correct: s.correct,
+        })
+        .collect();
+    // The last arrival is due at the very end of the profile (arrivals are at k/rate), so it
+    // opens a second of its own: count it in the profile's last second.
+    let length = plan.profile.duration().as_secs_f64().ceil().max(1.0) as usize;
+    while seconds.len() > length {
+        if let Some(extra) = seconds.pop()
+            && let Some(last) = seconds.last_mut()
+        {
+            last.requests += extra.requests;
+            last.ok += extra.ok;
+            last.errors += extra.errors;
+            last.checked += extra.checked;
+            last.correct += extra.correct;
+        }
+    }
+    let baseline = baseline_range(&windows, seconds.len());
+    let recoveries = recoveries(&seconds, &windows, baseline.clone(), &plan.recovery);
+    let mut metrics = overall_metrics(&report);
+    let mut named: Vec<(String, std::ops::Range<usize>)> = vec![("baseline".into(), baseline)];
+    for window in &windows {
+        // The seconds the window covers: it starts and stops on the schedule to within a few
+        // milliseconds, so rounding keeps the seconds before and after it out.
+        let range = (window.start.round() as usize).min(seconds.len())
+            ..(window.stop.round() as usize).min(seconds.len());
+        if !named.iter().any(|(name, _)| *name == window.name) {
+            named.push((window.name.clone(), range));
+        }
+    }
+    for (name, range) in &named {
+        metrics.extend(window_metrics(&report, range.clone(), name));
+    }
+    let mut worst = Some(0.0f64);
+    for recovery in &recoveries {
+        let value = recovery.time_to_recover.unwrap_or(f64::INFINITY);
+        metrics.push(metric(
+            &format!("time_to_recover_s.{}", recovery.window),
+            Estimate { value, n: 1, ci: None },
+        ));
+        worst = match (worst, recovery.time_to_recover) {
+            (Some(w), Some(t)) => Some(w.max(t)),
+            _ => None,
+        };
+    }
+    if !recoveries.is_empty() {
+        metrics.push(metric(
+            "time_to_recover_s",
+            Estimate {
+                value: worst.unwrap_or(f64::INFINITY),
+                n: recoveries.len() as u64,
+                ci: None,
+            },
+        ));
+    }
+    sink.event(&Event::Timeline(Timeline {
+        step_id: SystemPlan::STEP_ID.into(),
+        seconds,
+        windows,
+        recoveries,
+    }));
+    let mut parameters = vec![
+        ("profile".to_string(), describe_profile(&plan.profile)),
+        ("connections".to_string(), plan.connections.to_string()),
+        ("timeout".to_string(), format!("{:?}", plan.timeout)),
+        ("samples".to_string(), n.to_string()),
+        ("proxy".to_string(), plan.proxy.to_string()),
+    ];
+    if !report.errors.is_empty() {
+        let errors: Vec<String> =
+            report.errors.iter().map(|(k, n)| format!("{} {n}", k.name())).collect();
+        parameters.push(("errors".into(), errors.join(", ")));
+    }
+    if !injected.is_empty() {
+        let faults: Vec<String> = injected.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        parameters.push(("faults injected".into(), faults.join(", ")));
+    }
+    Ok(StepResult {
+        info,
+        parameters,
+        points: vec![StepPoint {
+            dial_value: None,
+            metrics,
+            per_class: Vec::new(),
+            confusion_growth: Vec::new(),
+            exemplars: Vec::new(),
+            loss_trace: Vec::new(),
+            calibration: None,
+        }],
+        elapsed: clock.elapsed().saturating_sub(started),
+    })
+}
+
+fn describe(plan: &SystemPlan, target: &TargetPlan) -> String {
+    let served = match target {
+        TargetPlan::Http { url, .. } => url.clone(),
+        _ => "the target served on loopback".into(),
+    };
+    let faults = if plan.faults.is_empty() {
+        String::new()
+    } else {
+        let names: Vec<&str> = plan.faults.iter().map(|f| f.toxic.name.as_str()).collect();
+        format!(" with faults {}", names.join(", "))
+    };
+    format!(
+        "load {} on {served}{}{faults}",
+        describe_profile(&plan.profile),
+        if plan.proxy { " through the fault proxy" } else { "" }
+    )
+}
+
+fn describe_profile(profile: &Profile) -> String {
+    match profile {
+        Profile::Open { stages } => stages
+            .iter()
+            .map(|s| {
+                if s.start_rate == s.end_rate {
+                    format!("{}s@{}", s.duration.as_secs_f64(), s.start_rate)
+                } else {
+                    format!("{}s@{}-{}", s.duration.as_secs_f64(), s.start_rate, s.end_rate)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" → "),
+        Profile::Closed { users, duration } => {
+            format!("{users} users for {:.1} s", duration.as_secs_f64())
+        }
+    }
+}
+
+/// The stretches where the arrival rate is above [`SURGE_FACTOR`] × the baseline, merged.
+pub(super) fn surge_windows(profile: &Profile, baseline: f64) -> Vec<TimelineWindow> {
+    let Profile::Open { stages } = profile else {
+        return Vec::new();
+    };
+    let mut windows: Vec<TimelineWindow> = Vec::new();
+    let mut t = 0.0;
+    for stage in stages {
+        let end = t + stage.duration.as_secs_f64();
+        if baseline > 0.0 && stage.start_rate.max(stage.end_rate) > SURGE_FACTOR * baseline {
+            match windows.last_mut() {
+                Some(last) if (last.stop - t).abs() < 1e-9 => last.stop = end,
+                _ => windows.push(TimelineWindow {
+                    name: "surge".into(),
+                    kind: WindowKind::Surge,
+                    detail: format!("{:.0}× load", stage.start_rate.max(stage.end_rate) / baseline),
+                    start: t,
+                    stop: end,
+                }),
+            }
+        }
+        t = end;
+    }
+    // One name per window: a second surge is `surge2`, and so on.
+    for (i, window) in windows.iter_mut().enumerate().skip(1) {
+        window.name = format!("surge{}", i + 1);
+    }
+    windows
+}
+
+/// The seconds before the first window (without the first, warm-up second when there are
+/// others); the whole run when there is no window.
+pub(super) fn baseline_range(windows: &[TimelineWindow], n: usize) -> std::ops::Range<usize> {
+    let first = windows.iter().map(|w| w.start).fold(f64::INFINITY, f64::min);
+    let end = if first.is_finite() { (first.floor() as usize).min(n) } else { n };
+    if end >= 2 { 1..end } else { 0..end }
+}
+
+/// For each window: the first second from its end on that starts a sustained stretch within
+/// tolerance of the baseline.
+pub(super) fn recoveries(
+    seconds: &[TimelinePoint],
+    windows: &[TimelineWindow],
+    baseline: std::ops::Range<usize>,
+    plan: &RecoveryPlan,
+) -> Vec<Recovery> {
+    let base = &seconds[baseline.start.min(seconds.len())..baseline.end.min(seconds.len())];
+    let requests: u64 = base.iter().map(|s| s.requests).sum();
+    let errors: u64 = base.iter().map(|s| s.errors).sum();
+    let checked: u64 = base.iter().map(|s| s.checked).sum();
+    let correct: u64 = base.iter().map(|s| s.correct).sum();
+    let mut p99s: Vec<f64> = base.iter().filter_map(|s| s.p99_ms).collect();
+    p99s.sort_by(f64::total_cmp);
+    // The median of the per-second p99s: one slow second does not set the bar.
+    let base_p99 = p99s.get(p99s.len() / 2).copied();
+    let base_error = if requests > 0 { errors as f64 / requests as f64 } else { 0.0 };
+    let base_accuracy = (checked > 0).then(|| correct as f64 / checked as f64);
+    let within = |s: &TimelinePoint| -> bool {
+        if s.requests == 0 {
+            return false;
+        }
+        let p99_ok = match (base_p99, s.p99_ms) {
+            (Some(base), Some(p99)) => p99 <= (base * plan.p99_ratio).max(base + plan.p99_slack_ms),
+            (None, _) => true,
+            (Some(_), None) => false,
+        };
+        let error_ok = s.errors as f64 / s.requests as f64 <= base_error + plan.error_rate_slack;
+        p99_ok && error_ok
+    };
+    // Accuracy is pooled over the stretch and judged by its Wilson upper bound: a second's few
+    // dozen answers vary by several points by chance alone, so only evidence of a drop counts.
+    let accurate = |stretch: &[TimelinePoint]| -> bool {
+        let Some(base) = base_accuracy else {
+            return true;
+        };
+        let checked: u64 = stretch.iter().map(|s| s.checked).sum();
+        let correct: u64 = stretch.iter().map(|s| s.correct).sum();
+        if checked == 0 {
+            return false;
+        }
+        let upper = Estimate::proportion(correct, checked).ci.map_or(1.0, |ci| ci.upper);
+        upper >= base - plan.accuracy_drop
+    };
+    let sustain = (plan.sustain.as_secs_f64().ceil() as usize).max(1);
+    windows
+        .iter()
+        .map(|window| {
+            let end = window.stop;
+            let first = (end.floor() as usize).min(seconds.len());
+            let recovered = (first..seconds.len()).find(|&k| {
+                k + sustain <= seconds.len()
+                    && seconds[k..k + sustain].iter().all(within)
+                    && accurate(&seconds[k..k + sustain])
+            });
+            let recovered_at = recovered.map(|k| (k as f64).max(end));
+            Recovery {
+                window: window.name.clone(),
+                window_end: end,
+                recovered_at,
+                time_to_recover: recovered_at.map(|t| t - end),
+            }
+        })
+        .collect()
+}
+
+fn metric(name: &str, estimate: Estimate) -> MetricValue {
+    MetricValue { name: name.to_string(), estimate }
+}
+
+/// A latency quantile in ms with its order-statistic interval.
+fn quantile(histogram: &Histogram<u64>, q: f64) -> Estimate {
+    let n = histogram.len();
+    if n == 0 {
+        return Estimate { value: f64::NAN, n: 0, ci: None };
+    }
+    let at = |q: f64| histogram.value_at_quantile(q.clamp(0.0, 1.0)) as f64 / 1000.0;
+    let half = 1.96 * (q * (1.0 - q) / n as f64).sqrt();
+    Estimate {
+        value: at(q),
+        n,
+        ci: Some(Interval {
+            lower: at(q - half),
+            upper: at(q + half),
+            level: stressor_core::LEVEL,
+            method: IntervalMethod::OrderStatistic,
+        }),
+    }
+}
+
+fn overall_metrics(report: &LoadReport) -> Vec<MetricValue> {
+    let n = report.requests;
+    let mut out = vec![
+        metric("requests", Estimate { value: n as f64, n, ci: None }),
+        metric("throughput", Estimate { value: report.throughput(), n, ci: None }),
+        metric("error_rate", Estimate::proportion(report.n_errors(), n)),
+        metric("p50_ms", quantile(&report.latency, 0.5)),
+        metric("p90_ms", quantile(&report.latency, 0.9)),
+        metric("p99_ms", quantile(&report.latency, 0.99)),
+        metric("p999_ms", quantile(&report.latency, 0.999)),
+        metric(
+            "max_ms",
+            Estimate {
+                value: report.latency.max() as f64 / 1000.0,
+                n: report.latency.len(),
+                ci: None,
+            },
+        ),
+    ];
+    if report.checked > 0 {
+        out.push(metric("accuracy", Estimate::proportion(report.correct, report.checked)));
+    }
+    out
+}
+
+fn window_metrics(
+    report: &LoadReport,
+    range: std::ops::Range<usize>,
+    name: &str,
+) -> Vec<MetricValue> {
+    let seconds = &report.timeline
+        [range.start.min(report.timeline.len())..range.end.min(report.timeline.len())];
+    let requests: u64 = seconds.iter().map(|s| s.requests).sum();
+    let errors: u64 = seconds.iter().map(|s| s.errors).sum();
+    let checked: u64 = seconds.iter().map(|s| s.checked).sum();
+    let correct: u64 = seconds.iter().map(|s| s.correct).sum();
+    let mut latency: Histogram<u64> = match Histogram::new_with_bounds(1, 3_600_000_000, 2) {
+        Ok(h) => h,
+        Err(_) => return Vec::new(),
+    };
+    for second in seconds {
+        for value in second.latency.iter_recorded() {
+            let _ = latency.record_n(value.value_iterated_to(), u64::from(value.count_at_value()));
+        }
+    }
+    let span = seconds.len().max(1) as f64;
+    let mut out = vec![
+        metric(&format!("error_rate.{name}"), Estimate::proportion(errors, requests)),
+        metric(&format!("p50_ms.{name}"), quantile(&latency, 0.5)),
+        metric(&format!("p99_ms.{name}"), quantile(&latency, 0.99)),
+        metric(
+            &format!("throughput.{name}"),
+            Estimate { value: (requests - errors) as f64 / span, n: requests, ci: None },
+        ),
+    ];
+    if checked > 0 {
+        out.push(metric(&format!("accuracy.{name}"), Estimate::proportion(correct, checked)));
+    }
+    out
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "a failed unwrap fails the test")]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use stressor_load::Stage;
+
+    fn second(t: usize, p99: f64, errors: u64, correct: u64) -> TimelinePoint {
+        TimelinePoint {
+            t: t as f64,
+            requests: 10,
+            ok: 10 - errors,
+            errors,
+            p99_ms: Some(p99),
+            checked: 10 - errors,
+            correct,
+        }
+    }
+
+    #[test]
+    fn surges_are_the_stages_above_the_baseline() {
+        let profile = Profile::Open {
+            stages: vec![
+                Stage::constant(Duration::from_secs(5), 10.0),
+                Stage::constant(Duration::from_secs(3), 100.0),
+                Stage::ramp(Duration::from_secs(2), 100.0, 10.0),
+                Stage::constant(Duration::from_secs(5), 10.0),
+            ],
+        };
+        let windows = surge_windows(&profile, 10.0);
+        assert_eq!(windows.len(), 1);
+        assert_eq!((windows[0].start, windows[0].stop), (5.0, 10.0));
+        assert_eq!(windows[0].detail, "10× load");
+    }
+
+    #[test]
+    fn recovery_is_the_first_sustained_stretch_back_within_tolerance() {
+        // Baseline p99 10 ms; a fault over [3, 5); latency stays high until second 7.
+        let mut seconds: Vec<TimelinePoint> = (0..12).map(|t| second(t, 10.0, 0, 9)).collect();
+        for s in &mut seconds[3..7] {
+            s.p99_ms = Some(100.0);
+        }
+        seconds[8].p99_ms = Some(100.0); // A relapse: the stretch from 7 is not sustained.
+        let window = TimelineWindow {
+            name: "f".into(),
+            kind: WindowKind::Fault,
+            detail: "latency".into(),
+            start: 3.0,
+            stop: 5.0,
+        };
+        let plan = RecoveryPlan { sustain: Duration::from_secs(2), ..RecoveryPlan::default() };
+        let baseline = baseline_range(std::slice::from_ref(&window), seconds.len());
+        assert_eq!(baseline, 1..3);
+        let recovery =
+            &recoveries(&seconds, std::slice::from_ref(&window), baseline.clone(), &plan)[0];
+        assert_eq!(recovery.recovered_at, Some(9.0));
+        assert_eq!(recovery.time_to_recover, Some(4.0));
+
+        // Never leaving tolerance recovers at once; errors and accuracy count too.
+        let calm: Vec<TimelinePoint> = (0..12).map(|t| second(t, 10.0, 0, 9)).collect();
+        assert_eq!(
+            recoveries(&calm, std::slice::from_ref(&window), baseline.clone(), &plan)[0]
+                .time_to_recover,
+            Some(0.0)
+        );
+        let mut failing = calm.clone();
+        failing[5] = second(5, 10.0, 3, 6);
+        assert_eq!(
+            recoveries(&failing, std::slice::from_ref(&window), baseline.clone(), &plan)[0]
+                .recovered_at,
+            Some(6.0)
+        );
+        // Accuracy counts when the stretch's pooled accuracy is clearly below the baseline's
+        // (0.9): 12 of 20 correct is, 17 of 20 is not.
+        let mut wrong = calm.clone();
+        wrong[5] = second(5, 10.0, 0, 0);
+        wrong[6] = second(6, 10.0, 0, 3);
+        let at = |s: &[TimelinePoint]| {
+            recoveries(s, std::slice::from_ref(&window), baseline.clone(), &plan)[0].recovered_at
+        };
+        assert_eq!(at(&wrong), Some(7.0));
+        let mut noisy = calm.clone();
+        noisy[5] = second(5, 10.0, 0, 8);
+        noisy[6] = second(6, 10.0, 0, 9);
+        assert_eq!(at(&noisy), Some(5.0));
+        // Running out of seconds is "not recovered".
+        let mut late = calm;
+        for s in late.iter_mut().skip(4) {
+            s.p99_ms = Some(500.0);
+        }
+        assert_eq!(
+            recoveries(&late, std::slice::from_ref(&window), baseline, &plan)[0].time_to_recover,
+            None
+        );
+    }
+
+    #[test]
+    fn quantile_intervals_bracket_the_quantile() {
+        let mut histogram: Histogram<u64> =
+            Histogram::new_with_bounds(1, 3_600_000_000, 3).unwrap();
+        for v in 1..=10_000u64 {
+            histogram.record(v * 100).unwrap();
+        }
+        let p99 = quantile(&histogram, 0.99);
+        let ci = p99.ci.unwrap();
+        assert!((p99.value - 990.0).abs() < 2.0, "{}", p99.value);
+        // ±1.96·√(0.99·0.01/10 000) ≈ ±0.2 % in rank: about 970–1010 ms.
+        assert!(ci.lower < p99.value && ci.upper > p99.value);
+        assert!(ci.lower > 960.0 && ci.upper < 1020.0, "{ci:?}");
+    }
+}
