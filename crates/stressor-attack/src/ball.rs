@@ -114,7 +114,7 @@ pub(crate) fn l2_distance(a: &[f32], b: &[f32]) -> f64 {
 }
 
 /// A standard normal draw (Box–Muller).
-fn standard_normal(rng: &mut Rng) -> f64 {
+pub(crate) fn standard_normal(rng: &mut Rng) -> f64 {
     let u1 = rng.random::<f64>().max(f64::MIN_POSITIVE);
     let u2 = rng.random::<f64>();
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()

@@ -5,9 +5,11 @@
 //! [`Norm`]) and within the model's bounds, per-sample success, predictions and query counts,
 //! and a loss trace for spotting gradient masking. White-box attacks ([`Fgsm`], [`Pgd`],
 //! [`Apgd`]) need [`Differentiable`](stressor_model::Differentiable) and choose their own loss
-//! through its cotangent; the black-box [`Square`] uses only
-//! [`Model::predict`](stressor_model::Model::predict). Every random choice derives from the
-//! given [`Seed`](stressor_core::Seed), so a run is reproducible.
+//! through its cotangent; the black-box [`Square`] uses only the scores of
+//! [`Model::predict`](stressor_model::Model::predict), and the decision-based [`HopSkipJump`]
+//! only the predicted labels (a minimum-norm search whose result counts when it lies within ε).
+//! Every random choice derives from the given [`Seed`](stressor_core::Seed), so a run is
+//! reproducible.
 //!
 //! An attack that breaks nothing is a result (all `success` false), not an error;
 //! [`AttackError`] means the attack could not run.
@@ -38,11 +40,13 @@ mod objective;
 
 mod apgd;
 mod fgsm;
+mod hop_skip_jump;
 mod pgd;
 mod square;
 
 pub use apgd::Apgd;
 pub use attack::{Attack, AttackError, AttackOutcome, Goal, Norm};
 pub use fgsm::Fgsm;
+pub use hop_skip_jump::HopSkipJump;
 pub use pgd::Pgd;
 pub use square::Square;

@@ -646,7 +646,9 @@ fn a_served_model_over_http_gives_the_builtin_results() {
     let scenario = SMALL.split("[[steps]]\nid = \"pgd\"").next().unwrap().to_string()
         + "[[steps]]\nid = \"square\"\nkind = \"attack\"\nattack = \"square\"\nqueries = 40\n\
            sweep = { epsilon = [\"8/255\"] }\n[[steps]]\nid = \"noise\"\nkind = \"corruption\"\n\
-           corruption = \"gaussian-noise\"\nsweep = { severity = [3, 5] }\n";
+           corruption = \"gaussian-noise\"\nsweep = { severity = [3, 5] }\n\
+           [[steps]]\nid = \"hsj\"\nkind = \"attack\"\nattack = \"hopskipjump\"\nnorm = \"l2\"\n\
+           queries = 150\nsteps = 5\nsweep = { epsilon = [2.0] }\n";
     let local = scratch("http-local");
     assert_eq!(run_scenario(&local, &scenario, &[]).status.code(), Some(0));
 
@@ -693,6 +695,16 @@ fn a_served_model_over_http_gives_the_builtin_results() {
         let (x, y) = (step_metric(&a, step, point, metric), step_metric(&b, step, point, metric));
         assert!((x - y).abs() <= 1.0 / 60.0 + 1e-9, "{step} {metric}: {x} vs {y}");
     }
+    // HopSkipJump sees only the returned labels; over HTTP it breaks the model as it does
+    // in-process (a flipped boundary decision may steer one search differently).
+    let clean = step_metric(&b, "steady-state", 0, "clean_accuracy");
+    let (x, y) = (
+        step_metric(&a, "hsj", 0, "robust_accuracy"),
+        step_metric(&b, "hsj", 0, "robust_accuracy"),
+    );
+    assert!(y < clean - 0.2, "HopSkipJump over HTTP: robust {y} vs clean {clean}");
+    assert!((x - y).abs() <= 3.0 / 60.0 + 1e-9, "hsj: {x} vs {y}");
+    assert!(step_metric(&b, "hsj", 0, "queries_per_success_mean") <= 150.0);
 }
 
 #[test]

@@ -1249,7 +1249,7 @@ impl Runner<'_> {
             metric("perturbation_l2_mean", Estimate::mean(&l2, seed.derive("ci/l2-mean"))),
             metric("perturbation_l2_median", Estimate::median(&l2, seed.derive("ci/l2-median"))),
         ];
-        if attack_plan.kind == AttackKind::Square {
+        if !attack_plan.kind.is_white_box() {
             let q: Vec<f64> = succeeded.iter().map(|&i| queries[i] as f64).collect();
             metrics.push(metric(
                 "queries_per_success_mean",
@@ -1408,6 +1408,12 @@ fn build_attack(plan: &AttackPlan) -> Box<dyn Attack> {
             p_init: plan.p_init as f32,
             ..Default::default()
         }),
+        AttackKind::HopSkipJump => Box::new(stressor_attack::HopSkipJump {
+            norm,
+            max_queries: plan.queries,
+            max_iterations: plan.steps,
+            ..Default::default()
+        }),
     }
 }
 
@@ -1437,6 +1443,10 @@ fn attack_parameters(plan: &AttackPlan, step: &StepPlan) -> Vec<(String, String)
         AttackKind::Square => {
             parameters.push(("queries".into(), plan.queries.to_string()));
             parameters.push(("p_init".into(), plan.p_init.to_string()));
+        }
+        AttackKind::HopSkipJump => {
+            parameters.push(("queries".into(), plan.queries.to_string()));
+            parameters.push(("steps".into(), plan.steps.to_string()));
         }
         AttackKind::Fgsm => {}
     }

@@ -357,7 +357,7 @@ pub struct StepOptions {
     pub id: String,
     /// The kind of stress: `attack`, `corruption` or `lighting`.
     pub kind: Spanned<String>,
-    /// For `kind = "attack"`: `fgsm`, `pgd`, `apgd-ce` or `square`.
+    /// For `kind = "attack"`: `fgsm`, `pgd`, `apgd-ce`, `square` or `hopskipjump`.
     #[serde(default)]
     pub attack: Option<Spanned<String>>,
     /// For `kind = "corruption"`: a corruption name, a list of them, or `"all"`; a list makes
@@ -382,7 +382,7 @@ pub struct StepOptions {
     /// Start from a random point in the ε-ball (PGD).
     #[serde(default)]
     pub random_start: Option<Spanned<bool>>,
-    /// Query budget per sample (Square).
+    /// Query budget per sample (Square, HopSkipJump).
     #[serde(default)]
     pub queries: Option<Spanned<u64>>,
     /// Initial fraction of pixels changed per query (Square).

@@ -433,8 +433,10 @@ pub enum AttackKind {
     Pgd,
     /// Auto-PGD with cross-entropy loss.
     ApgdCe,
-    /// Square attack (black-box).
+    /// Square attack (black-box, score-based).
     Square,
+    /// HopSkipJump (black-box, decision-based: labels only; minimum-norm).
+    HopSkipJump,
 }
 
 impl AttackKind {
@@ -444,6 +446,7 @@ impl AttackKind {
             "pgd" => Some(AttackKind::Pgd),
             "apgd-ce" | "apgd" => Some(AttackKind::ApgdCe),
             "square" => Some(AttackKind::Square),
+            "hopskipjump" | "hsj" => Some(AttackKind::HopSkipJump),
             _ => None,
         }
     }
@@ -455,12 +458,13 @@ impl AttackKind {
             AttackKind::Pgd => "pgd",
             AttackKind::ApgdCe => "apgd-ce",
             AttackKind::Square => "square",
+            AttackKind::HopSkipJump => "hopskipjump",
         }
     }
 
     /// Whether the attack needs input gradients.
     pub fn is_white_box(self) -> bool {
-        !matches!(self, AttackKind::Square)
+        !matches!(self, AttackKind::Square | AttackKind::HopSkipJump)
     }
 }
 
@@ -537,6 +541,10 @@ impl AttackPlan {
                     self.queries, self.p_init
                 )
             }
+            AttackKind::HopSkipJump => format!(
+                "HopSkipJump {norm} (decision-based), {} queries, {} iterations{goal}",
+                self.queries, self.steps
+            ),
         }
     }
 }
@@ -1737,7 +1745,7 @@ impl Planner<'_> {
                 options.kind.span(),
                 &key("attack"),
                 "an attack step needs `attack`".into(),
-                Some("known attacks: fgsm, pgd, apgd-ce, square".into()),
+                Some("known attacks: fgsm, pgd, apgd-ce, square, hopskipjump".into()),
             );
             return None;
         };
@@ -1746,7 +1754,7 @@ impl Planner<'_> {
                 name.span(),
                 &key("attack"),
                 format!("unknown attack `{}`", name.get_ref()),
-                Some("known attacks: fgsm, pgd, apgd-ce, square".into()),
+                Some("known attacks: fgsm, pgd, apgd-ce, square, hopskipjump".into()),
             );
             return None;
         };
@@ -1770,9 +1778,11 @@ impl Planner<'_> {
         };
         // Which parameters apply to which attack.
         let applies = |param: &str| match param {
-            "steps" | "restarts" => matches!(kind, AttackKind::Pgd | AttackKind::ApgdCe),
+            "steps" => matches!(kind, AttackKind::Pgd | AttackKind::ApgdCe | AttackKind::HopSkipJump),
+            "restarts" => matches!(kind, AttackKind::Pgd | AttackKind::ApgdCe),
             "step_size" | "random_start" => kind == AttackKind::Pgd,
-            "queries" | "p_init" => kind == AttackKind::Square,
+            "queries" => matches!(kind, AttackKind::Square | AttackKind::HopSkipJump),
+            "p_init" => kind == AttackKind::Square,
             _ => true,
         };
         let given: [(&str, Option<Range<usize>>); 6] = [
@@ -1811,6 +1821,7 @@ impl Planner<'_> {
                 AttackKind::Pgd => 10,
                 AttackKind::ApgdCe => 100,
                 AttackKind::Square => 1,
+                AttackKind::HopSkipJump => 50,
             },
         };
         let restarts = match &options.restarts {

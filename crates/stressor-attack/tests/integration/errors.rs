@@ -1,6 +1,6 @@
 //! Errors: what stops an attack from running, named precisely.
 
-use stressor_attack::{Apgd, Attack, AttackError, Fgsm, Goal, Norm, Pgd, Square};
+use stressor_attack::{Apgd, Attack, AttackError, Fgsm, Goal, HopSkipJump, Norm, Pgd, Square};
 use stressor_core::{Batch, Bounds, Seed};
 use stressor_model::{FnModel, ModelError, ModelInfo};
 use stressor_test_support::LinearModel;
@@ -41,16 +41,29 @@ fn white_box_attacks_need_gradients_and_square_does_not() {
         );
         assert!(err.to_string().contains("closure"), "{err}");
     }
-    let outcome = Square::default().run(
-        &black_box,
-        &inputs(),
-        &[0, 0],
-        &Goal::Untargeted,
-        0.1,
-        Seed::new(0),
-        &mut |_, _| {},
-    );
-    assert!(outcome.is_ok());
+    let black_box_attacks: Vec<Box<dyn Attack>> =
+        vec![Box::new(Square::default()), Box::new(HopSkipJump::default())];
+    for attack in black_box_attacks {
+        let outcome = attack.run(
+            &black_box,
+            &inputs(),
+            &[0, 0],
+            &Goal::Untargeted,
+            0.1,
+            Seed::new(0),
+            &mut |_, _| {},
+        );
+        assert!(outcome.is_ok(), "{}", attack.name());
+    }
+}
+
+#[test]
+fn hopskipjump_needs_finite_bounds() {
+    let unbounded = Bounds { min: f32::NEG_INFINITY, max: f32::INFINITY };
+    let model = LinearModel::binary(vec![1.0, -1.0], 0.0, unbounded);
+    let err = error(&HopSkipJump::default(), &model, &inputs(), &[0, 0], &Goal::Untargeted, 0.1);
+    assert!(matches!(err, AttackError::Unsupported { .. }), "{err:?}");
+    assert!(err.to_string().contains("unbounded inputs"), "{err}");
 }
 
 fn assert_parameter(err: AttackError, expected: &str) {
@@ -75,6 +88,23 @@ fn bad_parameters_are_named() {
         (Box::new(Square { n_queries: 0, ..Square::default() }), "n_queries"),
         (Box::new(Square { p_init: 0.0, ..Square::default() }), "p_init"),
         (Box::new(Square { p_init: 1.5, ..Square::default() }), "p_init"),
+        (Box::new(HopSkipJump { max_queries: 0, ..HopSkipJump::default() }), "max_queries"),
+        (Box::new(HopSkipJump { max_iterations: 0, ..HopSkipJump::default() }), "max_iterations"),
+        (
+            Box::new(HopSkipJump { init_evaluations: 0, ..HopSkipJump::default() }),
+            "init_evaluations",
+        ),
+        (
+            Box::new(HopSkipJump {
+                init_evaluations: 200,
+                max_evaluations: 100,
+                ..HopSkipJump::default()
+            }),
+            "max_evaluations",
+        ),
+        (Box::new(HopSkipJump { init_size: 0, ..HopSkipJump::default() }), "init_size"),
+        (Box::new(HopSkipJump { gamma: 0.0, ..HopSkipJump::default() }), "gamma"),
+        (Box::new(HopSkipJump { gamma: f32::NAN, ..HopSkipJump::default() }), "gamma"),
     ];
     for (attack, parameter) in cases {
         assert_parameter(

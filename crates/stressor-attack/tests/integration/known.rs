@@ -1,6 +1,6 @@
 //! Attacks against linear models, where the smallest adversarial perturbation is known.
 
-use stressor_attack::{Apgd, Attack, Fgsm, Goal, Norm, Pgd, Square};
+use stressor_attack::{Apgd, Attack, Fgsm, Goal, HopSkipJump, Norm, Pgd, Square};
 use stressor_core::{Batch, Bounds, Seed};
 use stressor_model::Model;
 use stressor_test_support::LinearModel;
@@ -8,19 +8,19 @@ use stressor_test_support::LinearModel;
 use crate::{assert_within, predict, run, uniform_batch};
 
 /// Wide enough that clipping never helps or hinders the attacks below.
-const WIDE: Bounds = Bounds { min: -10.0, max: 10.0 };
+pub(crate) const WIDE: Bounds = Bounds { min: -10.0, max: 10.0 };
 
 /// A binary linear classifier over `[d]` and samples whose logit margin is at least 0.2, with
 /// the smallest L∞ and L2 perturbation that flips each: `margin / ‖w‖₁` and `margin / ‖w‖₂`.
-struct Binary {
-    model: LinearModel,
-    inputs: Batch,
-    labels: Vec<u32>,
-    linf: Vec<f32>,
-    l2: Vec<f32>,
+pub(crate) struct Binary {
+    pub(crate) model: LinearModel,
+    pub(crate) inputs: Batch,
+    pub(crate) labels: Vec<u32>,
+    pub(crate) linf: Vec<f32>,
+    pub(crate) l2: Vec<f32>,
 }
 
-fn binary(d: usize, n: usize, seed: Seed) -> Binary {
+pub(crate) fn binary(d: usize, n: usize, seed: Seed) -> Binary {
     let w = uniform_batch(1, &[d], -1.0, 1.0, seed.derive("w")).into_parts().0;
     let b = 0.1;
     let model = LinearModel::binary(w.clone(), b, WIDE);
@@ -155,6 +155,11 @@ fn targeted_attacks_reach_the_target_on_a_linear_problem() {
         (Box::new(Apgd { steps: 20, ..Apgd::default() }), Norm::Linf),
         (Box::new(Apgd { norm: Norm::L2, steps: 20, ..Apgd::default() }), Norm::L2),
         (Box::new(Square { n_queries: 300, p_init: 0.5, ..Square::default() }), Norm::Linf),
+        (Box::new(HopSkipJump { max_queries: 500, ..HopSkipJump::default() }), Norm::L2),
+        (
+            Box::new(HopSkipJump { norm: Norm::Linf, max_queries: 500, ..HopSkipJump::default() }),
+            Norm::Linf,
+        ),
     ];
     for (attack, norm) in attacks {
         let outcome = run(attack.as_ref(), &model, &inputs, &labels, &goal, 3.0, 5);
@@ -183,6 +188,7 @@ fn progress_reaches_the_planned_total() {
         Box::new(Pgd { steps: 7, restarts: 2, ..Pgd::default() }),
         Box::new(Apgd { steps: 9, restarts: 3, ..Apgd::default() }),
         Box::new(Square { n_queries: 50, ..Square::default() }),
+        Box::new(HopSkipJump { max_queries: 400, max_iterations: 6, ..HopSkipJump::default() }),
     ];
     for attack in attacks {
         let mut last = (0, 0);

@@ -3,12 +3,13 @@
 #![expect(clippy::unwrap_used, reason = "tests unwrap to fail loudly")]
 
 mod errors;
+mod hop_skip_jump;
 mod known;
 mod properties;
 mod strength;
 
 use rand::Rng as _;
-use stressor_attack::{Apgd, Attack, AttackOutcome, Fgsm, Goal, Norm, Pgd, Square};
+use stressor_attack::{Apgd, Attack, AttackOutcome, Fgsm, Goal, HopSkipJump, Norm, Pgd, Square};
 use stressor_core::{Batch, Bounds, Seed};
 use stressor_model::Model;
 
@@ -22,6 +23,14 @@ fn all_attacks(norm: Norm) -> Vec<Box<dyn Attack>> {
     if norm == Norm::Linf {
         attacks.push(Box::new(Square { n_queries: 30, p_init: 0.3, ..Square::default() }));
     }
+    attacks.push(Box::new(HopSkipJump {
+        norm,
+        max_queries: 120,
+        max_iterations: 4,
+        init_evaluations: 16,
+        init_size: 20,
+        ..HopSkipJump::default()
+    }));
     attacks
 }
 
