@@ -447,7 +447,6 @@ pub(crate) fn proxy(args: &ProxyArgs) -> i32 {
     let result: Result<(), ProxyError> = runtime.block_on(async move {
         let registry = Registry::new(Seed::new(args.seed), args.allow_host.clone());
         let api = ApiServer::bind(args.api, std::sync::Arc::clone(&registry)).await?;
-        say!("stressor: proxy API (Toxiproxy-compatible) on http://{}", api.local_addr());
         let single = args.upstream.as_ref().map(|_| args.name.clone());
         for config in configs {
             let proxy = match registry.create(config).await {
@@ -472,6 +471,8 @@ pub(crate) fn proxy(args: &ProxyArgs) -> i32 {
                 proxy.toxics().iter().map(|t| format!("; {t}")).collect::<String>()
             );
         }
+        // Announced once the proxies exist, so a client that waits for this line finds them.
+        say!("stressor: proxy API (Toxiproxy-compatible) on http://{}", api.local_addr());
         shutdown_signal().await;
         say!("stressor: stopping the proxies");
         api.shutdown().await

@@ -757,7 +757,7 @@ samples = 60
 [calibration]
 samples = 0
 [system]
-stages = ["2s@20", "1s@100", "5s@20"]
+stages = ["2s@20", "1s@100", "7s@20"]
 samples = 60
 timeout = "2s"
 [[system.faults]]
@@ -773,7 +773,10 @@ attributes = { status = 503 }
 start = "6s"
 stop = "7s"
 [system.recovery]
+# Loose latency tolerance: this test checks the mechanics on a machine that may be busy.
 sustain = "1s"
+p99_ratio = 5.0
+p99_slack_ms = 300
 [[system.gates]]
 metric = "accuracy"
 min = 0.7
@@ -792,16 +795,16 @@ fn a_system_scenario_serves_loads_injects_faults_and_measures_recovery() {
     let step = report["steps"].as_array().unwrap().iter().find(|s| s["id"] == "system").unwrap();
     assert_eq!(step["kind"], "system");
     let metric = |name: &str| step["points"][0]["metrics"][name]["value"].as_f64().unwrap();
-    // 2·20 + 100 + 5·20 requests, all scheduled.
-    assert_eq!(metric("requests"), 240.0);
+    // 2·20 + 100 + 7·20 requests, all scheduled.
+    assert_eq!(metric("requests"), 280.0);
     // Every request after the fault began got the 503 (the one due at 6.000 s left before it).
     assert!(metric("error_rate.errors") >= 0.9, "{}", metric("error_rate.errors"));
     assert_eq!(metric("error_rate.baseline"), 0.0);
     assert!(metric("p50_ms.slow") >= 115.0, "the latency toxic delays every answer");
-    assert!(metric("p50_ms.baseline") < 60.0);
+    assert!(metric("p50_ms.slow") - metric("p50_ms.baseline") > 60.0);
     assert!(metric("accuracy") > 0.7);
     let timeline = &step["timeline"];
-    assert_eq!(timeline["seconds"].as_array().unwrap().len(), 8);
+    assert_eq!(timeline["seconds"].as_array().unwrap().len(), 10);
     let windows: Vec<&str> = timeline["windows"]
         .as_array()
         .unwrap()
@@ -811,10 +814,10 @@ fn a_system_scenario_serves_loads_injects_faults_and_measures_recovery() {
     assert_eq!(windows, ["slow", "errors", "surge"]);
     let recoveries = timeline["recoveries"].as_array().unwrap();
     assert_eq!(recoveries.len(), 3);
-    // Each fault ended a second or more before the run did, so recovery was observed.
+    // Each window ended three seconds or more before the run did, so recovery was observed.
     for recovery in recoveries {
-        let ttr = recovery["time_to_recover"].as_f64().unwrap();
-        assert!((0.0..=1.0).contains(&ttr), "{recovery}");
+        let ttr = recovery["time_to_recover"].as_f64().unwrap_or(f64::NAN);
+        assert!((0.0..=2.0).contains(&ttr), "{recovery}");
         assert_eq!(
             step["points"][0]["metrics"]
                 [format!("time_to_recover_s.{}", recovery["window"].as_str().unwrap())]["value"],
