@@ -1778,7 +1778,9 @@ impl Planner<'_> {
         };
         // Which parameters apply to which attack.
         let applies = |param: &str| match param {
-            "steps" => matches!(kind, AttackKind::Pgd | AttackKind::ApgdCe | AttackKind::HopSkipJump),
+            "steps" => {
+                matches!(kind, AttackKind::Pgd | AttackKind::ApgdCe | AttackKind::HopSkipJump)
+            }
             "restarts" => matches!(kind, AttackKind::Pgd | AttackKind::ApgdCe),
             "step_size" | "random_start" => kind == AttackKind::Pgd,
             "queries" => matches!(kind, AttackKind::Square | AttackKind::HopSkipJump),
