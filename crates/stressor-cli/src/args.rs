@@ -190,6 +190,10 @@ pub(crate) struct RunOptions {
     /// Print the summary as JSON (the report) instead of text.
     #[arg(long, value_enum, default_value = "text")]
     pub(crate) format: Format,
+    /// During a `[system]` run, serve live Prometheus metrics (load and proxy counters) on this
+    /// loopback address (`GET /metrics`; port 0 picks one, printed on stderr).
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// Output formats for stdout.

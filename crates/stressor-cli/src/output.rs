@@ -206,7 +206,11 @@ fn execute(mut plan: Plan, options: &RunOptions, default_out: PathBuf) -> i32 {
         plan.seed.value(),
         out_dir.display()
     );
-    let config = EngineConfig { cache_dir: cache_dir(options), ..EngineConfig::default() };
+    let config = EngineConfig {
+        cache_dir: cache_dir(options),
+        metrics_addr: options.metrics_addr,
+        ..EngineConfig::default()
+    };
     let clock = WallClock(Instant::now());
     let mut collector = Collector::new();
     let mut progress = ProgressSink::new(!options.no_progress);

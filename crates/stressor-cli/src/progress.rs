@@ -1,6 +1,7 @@
 //! Progress bars on stderr, driven by run events.
 
 use std::collections::HashMap;
+use std::io::Write as _;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use stressor_core::{Event, EventSink};
@@ -55,6 +56,11 @@ impl EventSink for ProgressSink {
                 if let Some(bar) = self.bars.remove("train") {
                     bar.finish_and_clear();
                 }
+            }
+            // Printed whether or not bars are shown: the user needs the address. A closed
+            // stderr drops it (see `say!` in output.rs).
+            Event::Endpoint { name, url } => {
+                let _ = writeln!(std::io::stderr(), "stressor: {name} on {url}");
             }
             _ => {}
         }

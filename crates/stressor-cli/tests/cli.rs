@@ -788,9 +788,32 @@ max = 0.5
 #[test]
 fn a_system_scenario_serves_loads_injects_faults_and_measures_recovery() {
     let dir = scratch("system");
-    let output = run_scenario(&dir, SYSTEM, &[]);
+    let path = dir.join("scenario.toml");
+    std::fs::write(&path, SYSTEM).unwrap();
+    let _guard = TRAIN_ONCE.lock().unwrap_or_else(|e| e.into_inner());
+    let (mut child, addr) = spawn_until(
+        stressor()
+            .arg("run")
+            .arg(&path)
+            .arg("--out")
+            .arg(dir.join("out"))
+            .arg("--cache-dir")
+            .arg(cache_dir())
+            .args(["--no-progress", "--metrics-addr", "127.0.0.1:0"]),
+        "metrics on",
+    );
+    // Live counters while the load runs: the load generator's and the proxy's.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let metrics = http(&addr, "GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+    assert!(metrics.contains("stressor_load_requests_total"), "{metrics}");
+    let proxied = metrics
+        .lines()
+        .find(|l| l.starts_with("stressor_proxy_http_requests_total{proxy=\"system\"}"))
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(proxied.is_some_and(|n| n > 0), "{metrics}");
     // The second gate fails: every request in the error window got the injected 503.
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert_eq!(child.0.wait().unwrap().code(), Some(1));
     let report = read_report(&dir);
     let step = report["steps"].as_array().unwrap().iter().find(|s| s["id"] == "system").unwrap();
     assert_eq!(step["kind"], "system");

@@ -31,6 +31,13 @@ pub enum Event {
     Warning(Warning),
     /// A step's per-second time series (systems steps), sent before its `StepFinished`.
     Timeline(Timeline),
+    /// A live endpoint opened for the run (e.g. Prometheus metrics during a systems step).
+    Endpoint {
+        /// What it serves.
+        name: String,
+        /// Its URL.
+        url: String,
+    },
     /// The run finished.
     RunFinished {
         /// Pass when every gate held.

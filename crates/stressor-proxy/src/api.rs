@@ -92,57 +92,61 @@ impl Registry {
 
     /// Prometheus text for every proxy.
     pub async fn to_prometheus(&self) -> String {
-        let proxies = self.all().await;
-        let mut out = String::new();
-        let counters: [Counter; 6] = [
-            ("stressor_proxy_connections_total", "Connections accepted.", |s| {
-                s.connections.load(Ordering::Relaxed)
-            }),
-            ("stressor_proxy_connections_open", "Connections open now.", |s| {
-                s.open.load(Ordering::Relaxed)
-            }),
-            (
-                "stressor_proxy_upstream_errors_total",
-                "Connections whose upstream could not be reached.",
-                |s| s.upstream_errors.load(Ordering::Relaxed),
-            ),
-            ("stressor_proxy_bytes_upstream_total", "Bytes passed client to server.", |s| {
-                s.bytes_upstream.load(Ordering::Relaxed)
-            }),
-            ("stressor_proxy_bytes_downstream_total", "Bytes passed server to client.", |s| {
-                s.bytes_downstream.load(Ordering::Relaxed)
-            }),
-            ("stressor_proxy_http_requests_total", "HTTP requests seen.", |s| {
-                s.requests.load(Ordering::Relaxed)
-            }),
-        ];
-        for (name, help, read) in counters {
-            let kind = if name.ends_with("_open") { "gauge" } else { "counter" };
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-            for proxy in &proxies {
-                let _ = writeln!(
-                    out,
-                    "{name}{{proxy=\"{}\"}} {}",
-                    escape(&proxy.config().name),
-                    read(proxy.stats())
-                );
-            }
-        }
-        let name = "stressor_proxy_faults_total";
-        let _ =
-            writeln!(out, "# HELP {name} HTTP faults injected, by toxic.\n# TYPE {name} counter");
-        for proxy in &proxies {
-            for (toxic, n) in proxy.stats().faults() {
-                let _ = writeln!(
-                    out,
-                    "{name}{{proxy=\"{}\",toxic=\"{}\"}} {n}",
-                    escape(&proxy.config().name),
-                    escape(&toxic)
-                );
-            }
-        }
-        out
+        prometheus(&self.all().await)
     }
+}
+
+/// The Prometheus text exposition of `proxies`' counters (connections, bytes each way, HTTP
+/// requests, faults injected by toxic).
+pub fn prometheus(proxies: &[Arc<Proxy>]) -> String {
+    let mut out = String::new();
+    let counters: [Counter; 6] = [
+        ("stressor_proxy_connections_total", "Connections accepted.", |s| {
+            s.connections.load(Ordering::Relaxed)
+        }),
+        ("stressor_proxy_connections_open", "Connections open now.", |s| {
+            s.open.load(Ordering::Relaxed)
+        }),
+        (
+            "stressor_proxy_upstream_errors_total",
+            "Connections whose upstream could not be reached.",
+            |s| s.upstream_errors.load(Ordering::Relaxed),
+        ),
+        ("stressor_proxy_bytes_upstream_total", "Bytes passed client to server.", |s| {
+            s.bytes_upstream.load(Ordering::Relaxed)
+        }),
+        ("stressor_proxy_bytes_downstream_total", "Bytes passed server to client.", |s| {
+            s.bytes_downstream.load(Ordering::Relaxed)
+        }),
+        ("stressor_proxy_http_requests_total", "HTTP requests seen.", |s| {
+            s.requests.load(Ordering::Relaxed)
+        }),
+    ];
+    for (name, help, read) in counters {
+        let kind = if name.ends_with("_open") { "gauge" } else { "counter" };
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for proxy in proxies {
+            let _ = writeln!(
+                out,
+                "{name}{{proxy=\"{}\"}} {}",
+                escape(&proxy.config().name),
+                read(proxy.stats())
+            );
+        }
+    }
+    let name = "stressor_proxy_faults_total";
+    let _ = writeln!(out, "# HELP {name} HTTP faults injected, by toxic.\n# TYPE {name} counter");
+    for proxy in proxies {
+        for (toxic, n) in proxy.stats().faults() {
+            let _ = writeln!(
+                out,
+                "{name}{{proxy=\"{}\",toxic=\"{}\"}} {n}",
+                escape(&proxy.config().name),
+                escape(&toxic)
+            );
+        }
+    }
+    out
 }
 
 /// A metric's name, help text and reader.

@@ -54,7 +54,7 @@ mod toxic;
 
 use std::net::SocketAddr;
 
-pub use api::{ApiServer, Registry, router};
+pub use api::{ApiServer, Registry, prometheus, router};
 pub use proxy::{Protocol, Proxy, ProxyConfig, ProxyStats};
 pub use toxic::{Delay, Stream, Toxic, ToxicKind};
 

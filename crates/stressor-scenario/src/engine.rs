@@ -42,6 +42,9 @@ pub struct EngineConfig {
     pub exemplars_per_point: usize,
     /// The stressor version, for reports.
     pub stressor_version: String,
+    /// Serve live Prometheus metrics (load counters, proxy counters) here during a systems
+    /// run; loopback only.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl Default for EngineConfig {
@@ -50,6 +53,7 @@ impl Default for EngineConfig {
             cache_dir: None,
             exemplars_per_point: 6,
             stressor_version: env!("CARGO_PKG_VERSION").to_string(),
+            metrics_addr: None,
         }
     }
 }
@@ -302,6 +306,7 @@ fn run_split(
     if let Some(system) = &plan.system {
         let seed = plan.seed.derive("system");
         let result = system::run_system(
+            config,
             system,
             &plan.target,
             models.shared.clone(),

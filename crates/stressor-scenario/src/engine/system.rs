@@ -25,7 +25,9 @@ fn system_error(reason: impl Into<String>) -> EngineError {
 }
 
 /// Runs the systems step and reports it (timeline first, then the step).
+#[expect(clippy::too_many_arguments, reason = "the run's context, passed through")]
 pub(super) fn run_system(
+    config: &super::EngineConfig,
     plan: &SystemPlan,
     target: &TargetPlan,
     served: Option<Arc<dyn Model>>,
@@ -66,14 +68,15 @@ pub(super) fn run_system(
                 let model = served.ok_or_else(|| {
                     system_error("the systems run serves the scenario's own target; a model passed to run_with cannot be served")
                 })?;
-                let mut config = stressor_serve::ServeConfig::default();
-                config.model_name = "model".into();
-                config.queue_limit = plan.queue_limit;
-                config.service_time = plan.service_time;
+                let mut serve_config = stressor_serve::ServeConfig::default();
+                serve_config.model_name = "model".into();
+                serve_config.queue_limit = plan.queue_limit;
+                serve_config.service_time = plan.service_time;
                 if let Some(slots) = plan.max_concurrency {
-                    config.max_concurrency = slots;
+                    serve_config.max_concurrency = slots;
                 }
-                let server = stressor_serve::Server::bind(([127, 0, 0, 1], 0).into(), model, config)
+                let server =
+                    stressor_serve::Server::bind(([127, 0, 0, 1], 0).into(), model, serve_config)
                     .await
                     .map_err(|e| system_error(format!("cannot serve the target: {e}")))?;
                 let addr = server.local_addr();
@@ -81,7 +84,7 @@ pub(super) fn run_system(
             }
         };
         let proxy = if plan.proxy {
-            let config = ProxyConfig {
+            let proxy_config = ProxyConfig {
                 name: "system".into(),
                 listen: ([127, 0, 0, 1], 0).into(),
                 upstream: upstream.clone(),
@@ -89,7 +92,7 @@ pub(super) fn run_system(
                 protocol: Protocol::Http,
             };
             Some(
-                Proxy::start(config, seed.derive("system/proxy"), allow.clone())
+                Proxy::start(proxy_config, seed.derive("system/proxy"), allow.clone())
                     .await
                     .map_err(|e| system_error(format!("cannot start the proxy: {e}")))?,
             )
@@ -101,13 +104,31 @@ pub(super) fn run_system(
         let load_target = stressor_load::Target::resolve(&url, allow.as_deref())
             .await
             .map_err(|e| system_error(format!("{url}: {e}")))?;
-        let mut config = LoadConfig::new(load_target, plan.profile.clone());
-        config.method = stressor_load::Method::POST;
-        config.bodies = bodies;
-        config.connections = plan.connections;
-        config.timeout = plan.timeout;
+        let mut load_config = LoadConfig::new(load_target, plan.profile.clone());
+        load_config.method = stressor_load::Method::POST;
+        load_config.bodies = bodies;
+        load_config.connections = plan.connections;
+        load_config.timeout = plan.timeout;
+        let mut config_live = None;
         let check: Arc<stressor_load::ResponseCheck> =
             Arc::new(move |index, body| stressor_load::oip::check_label(&labels, index, body));
+        // Live counters for Prometheus while the load runs.
+        let mut metrics_server = None;
+        if let Some(addr) = config.metrics_addr {
+            let live = Arc::new(stressor_load::LiveStats::default());
+            config_live = Some(Arc::clone(&live));
+            let proxies: Vec<Arc<Proxy>> = proxy.iter().cloned().collect();
+            let render = Arc::new(move || live.to_prometheus() + &stressor_proxy::prometheus(&proxies));
+            let server = stressor_serve::MetricsServer::bind(addr, render)
+                .await
+                .map_err(|e| system_error(format!("cannot serve metrics on {addr}: {e}")))?;
+            sink.event(&Event::Endpoint {
+                name: "metrics".into(),
+                url: format!("http://{}/metrics", server.local_addr()),
+            });
+            metrics_server = Some(server);
+        }
+        load_config.live = config_live;
         let t0 = tokio::time::Instant::now();
         let schedule = async {
             match &proxy {
@@ -117,7 +138,10 @@ pub(super) fn run_system(
                 _ => Vec::new(),
             }
         };
-        let (windows, report) = tokio::join!(schedule, stressor_load::run(config, check));
+        let (windows, report) = tokio::join!(schedule, stressor_load::run(load_config, check));
+        if let Some(server) = metrics_server {
+            let _ = server.shutdown().await;
+        }
         let faults = proxy.as_ref().map(|p| p.stats().faults()).unwrap_or_default();
         if let Some(proxy) = &proxy {
             proxy.stop().await;
