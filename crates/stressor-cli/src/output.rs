@@ -206,9 +206,16 @@ fn execute(mut plan: Plan, options: &RunOptions, default_out: PathBuf) -> i32 {
         plan.seed.value(),
         out_dir.display()
     );
+    // Header values may name environment variables (`${TOKEN}`); only the CLI reads them.
+    let env = plan
+        .env_vars()
+        .into_iter()
+        .filter_map(|name| std::env::var(&name).ok().map(|value| (name, value)))
+        .collect();
     let config = EngineConfig {
         cache_dir: cache_dir(options),
         metrics_addr: options.metrics_addr,
+        env,
         ..EngineConfig::default()
     };
     let clock = WallClock(Instant::now());
@@ -284,6 +291,9 @@ fn engine_error(error: &EngineError) -> i32 {
     print_error_chain(error);
     if matches!(error, EngineError::NoBackend) {
         say!("hint: build with the default `candle` feature");
+    }
+    if matches!(error, EngineError::Secret { .. }) {
+        return exit_code::USAGE;
     }
     exit_code::TARGET_UNUSABLE
 }

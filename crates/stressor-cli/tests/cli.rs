@@ -895,3 +895,50 @@ fn proxy_command_injects_toxics_from_flags_and_its_api() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(text(&bad.stderr).contains("--allow-host 10.9.9.9"), "{}", text(&bad.stderr));
 }
+
+#[test]
+fn a_json_template_target_with_a_secret_header_gives_the_builtin_results() {
+    let local = scratch("json-local");
+    let scenario = SMALL.split("[[steps]]").next().unwrap().to_string();
+    assert_eq!(run_scenario(&local, &scenario, &[]).status.code(), Some(0));
+    let _guard = TRAIN_ONCE.lock().unwrap_or_else(|e| e.into_inner());
+    let (_server, addr) = spawn_until(
+        stressor().args(["serve", "--addr", "127.0.0.1:0", "--cache-dir"]).arg(cache_dir()),
+        "serving",
+    );
+    let remote = scratch("json-remote");
+    let target = format!(
+        "kind = \"json\"\nurl = \"http://{addr}/v2/models/fashion-cnn/infer\"\n\
+         template = {{ inputs = [{{ name = \"input\", datatype = \"FP32\", shape = \"{{{{shape}}}}\", data = \"{{{{inputs}}}}\" }}] }}\n\
+         response = \"/outputs/1/data\"\nscores = \"labels\"\ninput_shape = [1, 28, 28]\nclasses = 10\n\
+         max_batch = 32\nheaders = {{ Authorization = \"Bearer ${{STRESSOR_TEST_TOKEN}}\" }}"
+    );
+    let scenario = scenario.replace("kind = \"builtin\"\nmodel = \"fashion-cnn\"", &target);
+    let path = remote.join("scenario.toml");
+    std::fs::write(&path, &scenario).unwrap();
+    let run = |token: Option<&str>| {
+        let mut command = stressor();
+        command.arg("run").arg(&path).arg("--out").arg(remote.join("out")).arg("--no-progress");
+        match token {
+            Some(token) => command.env("STRESSOR_TEST_TOKEN", token),
+            None => command.env_remove("STRESSOR_TEST_TOKEN"),
+        };
+        command.output().unwrap()
+    };
+    let missing = run(None);
+    assert_eq!(missing.status.code(), Some(2), "{}", text(&missing.stderr));
+    assert!(text(&missing.stderr).contains("STRESSOR_TEST_TOKEN"), "{}", text(&missing.stderr));
+    let output = run(Some("sekret-token"));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let (a, b) = (read_report(&local), read_report(&remote));
+    assert_eq!(b["target"]["kind"], "json");
+    assert_eq!(
+        step_metric(&a, "steady-state", 0, "clean_accuracy"),
+        step_metric(&b, "steady-state", 0, "clean_accuracy")
+    );
+    let everything = std::fs::read_to_string(remote.join("out/report.json")).unwrap()
+        + &std::fs::read_to_string(remote.join("out/report.html")).unwrap()
+        + &text(&output.stdout)
+        + &text(&output.stderr);
+    assert!(!everything.contains("sekret-token"), "the header value is never reported");
+}

@@ -37,7 +37,20 @@ pub struct OipOptions {
     pub headers: Vec<(String, String)>,
     /// The input bounds the endpoint expects.
     pub bounds: Bounds,
+    /// At most this many requests per second (a token bucket of one second's burst); no
+    /// limit when `None`.
+    pub rate_limit: Option<f64>,
+    /// Retries across the model's life may add at most this share of its requests (plus
+    /// [`RETRY_BUDGET_FLOOR`]), so a failing endpoint is not hammered: a retry budget as in
+    /// Envoy and Finagle.
+    pub retry_budget: f64,
+    /// PEM certificates trusted for `https` besides the system's root store (a private CA, a
+    /// self-signed server).
+    pub ca_file: Option<std::path::PathBuf>,
 }
+
+/// Retries always allowed, whatever the budget.
+pub const RETRY_BUDGET_FLOOR: u64 = 10;
 
 impl Default for OipOptions {
     fn default() -> Self {
@@ -48,26 +61,50 @@ impl Default for OipOptions {
             max_response_bytes: 64 * 1024 * 1024,
             headers: Vec::new(),
             bounds: Bounds::UNIT,
+            rate_limit: None,
+            retry_budget: 0.2,
+            ca_file: None,
         }
     }
+}
+
+/// How a connection is made.
+#[derive(Clone)]
+enum Scheme {
+    Http,
+    Https(tokio_rustls::TlsConnector, rustls::pki_types::ServerName<'static>),
+}
+
+/// An HTTP/1.1 client for one endpoint: one keep-alive connection on a private current-thread
+/// runtime, TLS when the URL is `https`, retries within a budget, a rate limit, a response
+/// cap. Header values never appear in its errors.
+pub(crate) struct Client {
+    /// `scheme://host:port`, for errors.
+    base: String,
+    /// `host:port`, for the connection and the Host header.
+    authority: String,
+    scheme: Scheme,
+    options: OipOptions,
+    runtime: tokio::runtime::Runtime,
+    connection: Mutex<Option<SendRequest<Full<Bytes>>>>,
+    /// Requests and retries so far, for the retry budget.
+    counts: Mutex<(u64, u64)>,
+    /// When the next request may leave under the rate limit.
+    next_slot: Mutex<Option<std::time::Instant>>,
 }
 
 /// A classifier behind an Open Inference Protocol endpoint.
 pub struct OipModel {
     info: ModelInfo,
-    /// `host:port` for the Host header and the connection.
-    authority: String,
+    client: Client,
     infer_path: String,
-    options: OipOptions,
-    runtime: tokio::runtime::Runtime,
-    connection: Mutex<Option<SendRequest<Full<Bytes>>>>,
 }
 
 impl std::fmt::Debug for OipModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OipModel")
             .field("info", &self.info)
-            .field("authority", &self.authority)
+            .field("base", &self.client.base)
             .field("infer_path", &self.infer_path)
             .finish_non_exhaustive()
     }
@@ -114,41 +151,280 @@ fn remote(endpoint: &str, reason: impl Into<String>) -> ModelError {
     ModelError::Remote { endpoint: endpoint.to_string(), reason: reason.into() }
 }
 
+/// Splits `http(s)://host[:port][/path]` into the scheme's TLS need, `host:port`, the host and
+/// the path (no trailing slash).
+pub(crate) fn split_url(url: &str) -> Option<(bool, String, String, String)> {
+    let (tls, rest) = if let Some(rest) = url.strip_prefix("https://") {
+        (true, rest)
+    } else {
+        (false, url.strip_prefix("http://")?)
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
+        None => (rest, ""),
+    };
+    if authority.is_empty() {
+        return None;
+    }
+    let (host, authority) = match authority.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(']') || authority.starts_with('[') => {
+            port.parse::<u16>().ok()?;
+            (host.trim_start_matches('[').trim_end_matches(']').to_string(), authority.to_string())
+        }
+        _ => (authority.to_string(), format!("{authority}:{}", if tls { 443 } else { 80 })),
+    };
+    Some((tls, authority, host, path.to_string()))
+}
+
+impl Client {
+    /// A client for `url` (`http(s)://host[:port]`; a path is the caller's). Nothing is
+    /// connected yet.
+    pub(crate) fn new(url: &str, options: OipOptions) -> Result<(Client, String), ModelError> {
+        let (tls, authority, host, path) = split_url(url).ok_or_else(|| {
+            remote(url, "the URL must be http://host:port or https://host[:port]")
+        })?;
+        let scheme = if tls {
+            let mut roots = rustls::RootCertStore::empty();
+            // The system store may be missing (a bare container); a CA file can stand in.
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(cert);
+            }
+            if let Some(path) = &options.ca_file {
+                use rustls::pki_types::pem::PemObject as _;
+                let certs =
+                    rustls::pki_types::CertificateDer::pem_file_iter(path).map_err(|e| {
+                        remote(url, format!("cannot read CA file {}: {e}", path.display()))
+                    })?;
+                for cert in certs {
+                    let cert =
+                        cert.map_err(|e| remote(url, format!("CA file {}: {e}", path.display())))?;
+                    roots.add(cert).map_err(|e| {
+                        remote(
+                            url,
+                            format!("CA file {}: unusable certificate: {e}", path.display()),
+                        )
+                    })?;
+                }
+            }
+            if roots.is_empty() {
+                return Err(remote(
+                    url,
+                    "https needs trusted roots: none in the system store and no CA file",
+                ));
+            }
+            let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+            let config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map_err(|e| remote(url, format!("TLS setup failed: {e}")))?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            let name = rustls::pki_types::ServerName::try_from(host.clone())
+                .map_err(|_| remote(url, format!("`{host}` is not a valid TLS server name")))?;
+            Scheme::Https(tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)), name)
+        } else {
+            Scheme::Http
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|error| remote(url, format!("cannot start a runtime: {error}")))?;
+        let base = format!("{}://{authority}", if tls { "https" } else { "http" });
+        let client = Client {
+            base,
+            authority,
+            scheme,
+            options,
+            runtime,
+            connection: Mutex::new(None),
+            counts: Mutex::new((0, 0)),
+            next_slot: Mutex::new(None),
+        };
+        Ok((client, path))
+    }
+
+    pub(crate) fn endpoint(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Waits for the rate limit's next slot.
+    fn pace(&self) {
+        let Some(rate) = self.options.rate_limit.filter(|r| *r > 0.0) else {
+            return;
+        };
+        let interval = Duration::from_secs_f64(1.0 / rate);
+        let wait = {
+            let mut next = self.next_slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let now = std::time::Instant::now();
+            // A burst of up to one second's requests is allowed after idling.
+            let earliest = now.checked_sub(Duration::from_secs(1)).unwrap_or(now);
+            let slot = next.map_or(now, |t| t.max(earliest));
+            *next = Some(slot + interval);
+            slot.saturating_duration_since(now)
+        };
+        if !wait.is_zero() {
+            std::thread::sleep(wait);
+        }
+    }
+
+    /// Whether the retry budget allows one more retry (and counts it).
+    fn may_retry(&self) -> bool {
+        let mut counts = self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let allowed = RETRY_BUDGET_FLOOR + (counts.0 as f64 * self.options.retry_budget) as u64;
+        if counts.1 < allowed {
+            counts.1 += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// One request with retries: the 2xx body.
+    pub(crate) fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Bytes,
+    ) -> Result<Bytes, ModelError> {
+        let endpoint = self.endpoint(path);
+        self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner).0 += 1;
+        let mut last;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            self.pace();
+            // The timer must be made inside the runtime.
+            let attempt = self.runtime.block_on(async {
+                tokio::time::timeout(
+                    self.options.timeout,
+                    self.attempt(method.clone(), path, body.clone()),
+                )
+                .await
+            });
+            match attempt {
+                Ok(Ok((status, bytes))) if status.is_success() => return Ok(bytes),
+                Ok(Ok((status, bytes))) => {
+                    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned();
+                    let error = format!("status {status}: {text}");
+                    // A client error will not get better by asking again.
+                    if status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS {
+                        return Err(remote(&endpoint, error));
+                    }
+                    last = error;
+                }
+                Ok(Err(error)) => last = error,
+                Err(_) => last = format!("no answer within {:?}", self.options.timeout),
+            }
+            *self.lock() = None;
+            if attempts > self.options.retries {
+                break;
+            }
+            if !self.may_retry() {
+                last = format!("{last}; the retry budget is spent");
+                break;
+            }
+        }
+        Err(remote(&endpoint, format!("{last} (after {attempts} attempts)")))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<SendRequest<Full<Bytes>>>> {
+        self.connection.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, String> {
+        let stream = tokio::net::TcpStream::connect(&self.authority)
+            .await
+            .map_err(|error| format!("cannot connect: {error}"))?;
+        let _ = stream.set_nodelay(true);
+        let sender = match &self.scheme {
+            Scheme::Http => {
+                let (sender, connection) =
+                    hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                        .await
+                        .map_err(|error| format!("HTTP handshake failed: {error}"))?;
+                tokio::spawn(connection);
+                sender
+            }
+            Scheme::Https(connector, name) => {
+                let tls = connector
+                    .connect(name.clone(), stream)
+                    .await
+                    .map_err(|error| format!("TLS handshake failed: {error}"))?;
+                let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+                    .await
+                    .map_err(|error| format!("HTTP handshake failed: {error}"))?;
+                tokio::spawn(connection);
+                sender
+            }
+        };
+        Ok(sender)
+    }
+
+    async fn attempt(
+        &self,
+        method: Method,
+        path: &str,
+        body: Bytes,
+    ) -> Result<(StatusCode, Bytes), String> {
+        let cached = self.lock().take();
+        let mut sender = match cached {
+            Some(sender) if !sender.is_closed() => sender,
+            _ => self.connect().await?,
+        };
+        sender.ready().await.map_err(|error| format!("the connection closed: {error}"))?;
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(hyper::header::HOST, self.authority.as_str())
+            .header(hyper::header::CONTENT_TYPE, "application/json");
+        for (name, value) in &self.options.headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let request = request.body(Full::new(body)).map_err(|_| {
+            "an extra header is not valid HTTP (its value is not shown)".to_string()
+        })?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|error| format!("the request failed: {error}"))?;
+        let status = response.status();
+        let bytes = Limited::new(response.into_body(), self.options.max_response_bytes)
+            .collect()
+            .await
+            .map_err(|error| {
+                format!(
+                    "cannot read the response (limit {} bytes): {error}",
+                    self.options.max_response_bytes
+                )
+            })?
+            .to_bytes();
+        *self.lock() = Some(sender);
+        Ok((status, bytes))
+    }
+}
+
 impl OipModel {
-    /// Connects to `base_url` (`http://host:port`) and reads model `name`'s metadata
-    /// (`GET /v2/models/{name}`): the input shape (batch dimension dropped) and, from the
-    /// first FP32 output `[-1, k]`, the class count.
+    /// Connects to `base_url` (`http://host:port` or `https://host[:port]`) and reads model
+    /// `name`'s metadata (`GET /v2/models/{name}`): the input shape (batch dimension dropped)
+    /// and, from the first FP32 output `[-1, k]`, the class count.
     ///
     /// # Errors
-    /// [`ModelError::Remote`] when the URL is not `http://host:port`, the endpoint does not
-    /// answer, or the metadata lacks a usable input or output shape.
+    /// [`ModelError::Remote`] when the URL is not usable, the endpoint does not answer, or the
+    /// metadata lacks a usable input or output shape.
     pub fn connect(
         base_url: &str,
         name: &str,
         options: OipOptions,
     ) -> Result<OipModel, ModelError> {
-        let endpoint = format!("{}/v2/models/{name}", base_url.trim_end_matches('/'));
-        let authority = base_url
-            .strip_prefix("http://")
-            .map(|rest| rest.trim_end_matches('/'))
-            .filter(|a| !a.is_empty() && !a.contains('/'))
-            .ok_or_else(|| {
-                remote(&endpoint, "the URL must be http://host:port (https is not supported yet)")
-            })?
-            .to_string();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|error| remote(&endpoint, format!("cannot start a runtime: {error}")))?;
+        let bounds = options.bounds;
+        let (client, prefix) = Client::new(base_url.trim_end_matches('/'), options)?;
+        let metadata_path = format!("{prefix}/v2/models/{name}");
+        let endpoint = client.endpoint(&metadata_path);
         let mut model = OipModel {
-            info: ModelInfo::new(name, "oip", Vec::new(), 0, options.bounds),
-            authority,
-            infer_path: format!("/v2/models/{name}/infer"),
-            options,
-            runtime,
-            connection: Mutex::new(None),
+            info: ModelInfo::new(name, "oip", Vec::new(), 0, bounds),
+            infer_path: format!("{metadata_path}/infer"),
+            client,
         };
-        let metadata = model.request(Method::GET, &format!("/v2/models/{name}"), Bytes::new())?;
+        let metadata = model.client.request(Method::GET, &metadata_path, Bytes::new())?;
         let metadata: Value = serde_json::from_slice(&metadata)
             .map_err(|error| remote(&endpoint, format!("the metadata is not JSON: {error}")))?;
         let shape = |value: &Value| -> Option<Vec<i64>> {
@@ -183,106 +459,13 @@ impl OipModel {
             .ok_or_else(|| {
                 remote(&endpoint, "the metadata has no FP32 output of shape [-1, classes]")
             })?;
-        model.info = ModelInfo::new(name, "oip", input_shape, n_classes, model.options.bounds);
+        model.info = ModelInfo::new(name, "oip", input_shape, n_classes, bounds);
         Ok(model)
-    }
-
-    fn endpoint(&self, path: &str) -> String {
-        format!("http://{}{path}", self.authority)
-    }
-
-    /// One request with retries: the 2xx body.
-    fn request(&self, method: Method, path: &str, body: Bytes) -> Result<Bytes, ModelError> {
-        let endpoint = self.endpoint(path);
-        let mut last = String::new();
-        for _ in 0..=self.options.retries {
-            // The timer must be made inside the runtime.
-            let attempt = self.runtime.block_on(async {
-                tokio::time::timeout(
-                    self.options.timeout,
-                    self.attempt(method.clone(), path, body.clone()),
-                )
-                .await
-            });
-            match attempt {
-                Ok(Ok((status, bytes))) if status.is_success() => return Ok(bytes),
-                Ok(Ok((status, bytes))) => {
-                    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned();
-                    let error = format!("status {status}: {text}");
-                    // A client error will not get better by asking again.
-                    if status.is_client_error() {
-                        return Err(remote(&endpoint, error));
-                    }
-                    last = error;
-                }
-                Ok(Err(error)) => last = error,
-                Err(_) => last = format!("no answer within {:?}", self.options.timeout),
-            }
-            *self.lock() = None;
-        }
-        Err(remote(&endpoint, format!("{last} (after {} attempts)", self.options.retries + 1)))
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<SendRequest<Full<Bytes>>>> {
-        self.connection.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    async fn attempt(
-        &self,
-        method: Method,
-        path: &str,
-        body: Bytes,
-    ) -> Result<(StatusCode, Bytes), String> {
-        let cached = self.lock().take();
-        let mut sender = match cached {
-            Some(sender) if !sender.is_closed() => sender,
-            _ => {
-                let stream = tokio::net::TcpStream::connect(&self.authority)
-                    .await
-                    .map_err(|error| format!("cannot connect: {error}"))?;
-                let _ = stream.set_nodelay(true);
-                let (sender, connection) =
-                    hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                        .await
-                        .map_err(|error| format!("HTTP handshake failed: {error}"))?;
-                tokio::spawn(connection);
-                sender
-            }
-        };
-        sender.ready().await.map_err(|error| format!("the connection closed: {error}"))?;
-        let mut request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(hyper::header::HOST, self.authority.as_str())
-            .header(hyper::header::CONTENT_TYPE, "application/json");
-        for (name, value) in &self.options.headers {
-            request = request.header(name.as_str(), value.as_str());
-        }
-        let request = request
-            .body(Full::new(body))
-            .map_err(|_| "an extra header is not valid HTTP".to_string())?;
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|error| format!("the request failed: {error}"))?;
-        let status = response.status();
-        let bytes = Limited::new(response.into_body(), self.options.max_response_bytes)
-            .collect()
-            .await
-            .map_err(|error| {
-                format!(
-                    "cannot read the response (limit {} bytes): {error}",
-                    self.options.max_response_bytes
-                )
-            })?
-            .to_bytes();
-        *self.lock() = Some(sender);
-        Ok((status, bytes))
     }
 
     /// The scores in a response for `n` samples: the first non-INT64 output of shape `[n, k]`.
     fn parse_scores(&self, bytes: &[u8], n: usize) -> Result<Scores, ModelError> {
-        let endpoint = self.endpoint(&self.infer_path);
+        let endpoint = self.client.endpoint(&self.infer_path);
         let value: Value = serde_json::from_slice(bytes)
             .map_err(|error| remote(&endpoint, format!("the response is not JSON: {error}")))?;
         let outputs = value
@@ -328,16 +511,273 @@ impl Model for OipModel {
         self.info.check_input(inputs)?;
         let mut values = Vec::with_capacity(inputs.len() * self.info.n_classes);
         let mut kind = ScoreKind::Logits;
-        let step = self.options.max_batch.max(1);
+        let step = self.client.options.max_batch.max(1);
         for start in (0..inputs.len()).step_by(step) {
             let end = (start + step).min(inputs.len());
             let chunk = inputs.slice(start, end);
             let bytes =
-                self.request(Method::POST, &self.infer_path, infer_request(&chunk, None))?;
+                self.client.request(Method::POST, &self.infer_path, infer_request(&chunk, None))?;
             let scores = self.parse_scores(&bytes, end - start)?;
             kind = scores.kind();
             values.extend_from_slice(scores.as_slice());
         }
         Ok(Scores::new(values, self.info.n_classes, kind))
+    }
+}
+
+/// What a JSON endpoint's output holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonScores {
+    /// Unnormalised scores per class.
+    Logits,
+    /// Probabilities per class.
+    Probabilities,
+    /// Only the predicted class index per sample (a decision-only API); turned into one-hot
+    /// probabilities, so only decision-based attacks and label metrics are meaningful.
+    Labels,
+}
+
+/// A model behind any JSON API: a request template with placeholders and a JSON pointer to the
+/// output.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct JsonOptions {
+    /// Transport: timeout, retries, budget, rate limit, headers, TLS, batch size.
+    pub http: OipOptions,
+    /// The request body. String values that are exactly `"{{inputs}}"` become the batch as
+    /// nested arrays `[n][...sample shape]`, `"{{input}}"` the single sample (batches are then
+    /// sent one sample per request), `"{{shape}}"` the batch's shape `[n, ...]` and `"{{n}}"`
+    /// the batch size.
+    pub template: Value,
+    /// RFC 6901 pointer to the output: `n` rows of `k` numbers, `n·k` numbers, or (with
+    /// [`JsonScores::Labels`]) `n` class indices; for one-sample requests a single row or label.
+    pub output: String,
+    /// What the output holds.
+    pub scores: JsonScores,
+    /// The shape of one sample.
+    pub input_shape: Vec<usize>,
+    /// The number of classes.
+    pub n_classes: usize,
+}
+
+impl JsonOptions {
+    /// Options for a JSON endpoint.
+    pub fn new(
+        http: OipOptions,
+        template: Value,
+        output: String,
+        scores: JsonScores,
+        input_shape: Vec<usize>,
+        n_classes: usize,
+    ) -> JsonOptions {
+        JsonOptions { http, template, output, scores, input_shape, n_classes }
+    }
+}
+
+/// A classifier behind a JSON API described by a [`JsonOptions`] template.
+pub struct JsonModel {
+    info: ModelInfo,
+    client: Client,
+    path: String,
+    options: JsonOptions,
+    one_sample: bool,
+}
+
+impl std::fmt::Debug for JsonModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsonModel")
+            .field("info", &self.info)
+            .field("endpoint", &self.client.endpoint(&self.path))
+            .finish_non_exhaustive()
+    }
+}
+
+fn mentions(value: &Value, placeholder: &str) -> bool {
+    match value {
+        Value::String(s) => s == placeholder,
+        Value::Array(items) => items.iter().any(|v| mentions(v, placeholder)),
+        Value::Object(map) => map.values().any(|v| mentions(v, placeholder)),
+        _ => false,
+    }
+}
+
+fn nested(values: &[f32], shape: &[usize]) -> Value {
+    match shape.split_first() {
+        None => values.first().map_or(Value::Null, |v| serde_json::json!(v)),
+        Some((_, [])) => Value::Array(values.iter().map(|v| serde_json::json!(v)).collect()),
+        Some((&n, rest)) => {
+            let size: usize = rest.iter().product();
+            Value::Array((0..n).map(|i| nested(&values[i * size..(i + 1) * size], rest)).collect())
+        }
+    }
+}
+
+fn fill(template: &Value, batch: &Batch) -> Value {
+    match template {
+        Value::String(s) if s == "{{inputs}}" => nested(batch.as_slice(), batch.shape()),
+        Value::String(s) if s == "{{input}}" => nested(batch.as_slice(), batch.sample_shape()),
+        Value::String(s) if s == "{{shape}}" => serde_json::json!(batch.shape()),
+        Value::String(s) if s == "{{n}}" => serde_json::json!(batch.len()),
+        Value::Array(items) => Value::Array(items.iter().map(|v| fill(v, batch)).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), fill(v, batch))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+impl JsonModel {
+    /// A model posting filled templates to `url` (`http(s)://host[:port]/path`). Nothing is
+    /// sent until the first prediction.
+    ///
+    /// # Errors
+    /// [`ModelError::Remote`] for an unusable URL, a template without an input placeholder, or
+    /// a pointer that is not one.
+    pub fn new(url: &str, name: &str, options: JsonOptions) -> Result<JsonModel, ModelError> {
+        let (client, path) = Client::new(url, options.http.clone())?;
+        let path = if path.is_empty() { "/".to_string() } else { path };
+        let batched = mentions(&options.template, "{{inputs}}");
+        let one_sample = mentions(&options.template, "{{input}}");
+        if !batched && !one_sample {
+            return Err(remote(
+                url,
+                "the request template has no \"{{inputs}}\" or \"{{input}}\" placeholder",
+            ));
+        }
+        if !(options.output.is_empty() || options.output.starts_with('/')) {
+            return Err(remote(
+                url,
+                format!("`{}` is not a JSON pointer such as /predictions", options.output),
+            ));
+        }
+        if options.input_shape.is_empty() || options.n_classes < 2 {
+            return Err(remote(url, "a JSON target needs an input shape and at least 2 classes"));
+        }
+        let info = ModelInfo::new(
+            name,
+            "json",
+            options.input_shape.clone(),
+            options.n_classes,
+            options.http.bounds,
+        );
+        Ok(JsonModel { info, client, path, options, one_sample: one_sample && !batched })
+    }
+
+    fn scores(&self, bytes: &[u8], n: usize) -> Result<Vec<f32>, ModelError> {
+        let endpoint = self.client.endpoint(&self.path);
+        let value: Value = serde_json::from_slice(bytes)
+            .map_err(|error| remote(&endpoint, format!("the response is not JSON: {error}")))?;
+        let output = value.pointer(&self.options.output).ok_or_else(|| {
+            remote(&endpoint, format!("the response has nothing at `{}`", self.options.output))
+        })?;
+        let k = self.options.n_classes;
+        let number = |v: &Value| v.as_f64().filter(|v| v.is_finite()).map(|v| v as f32);
+        let bad = |what: &str| remote(&endpoint, format!("`{}` {what}", self.options.output));
+        if self.options.scores == JsonScores::Labels {
+            let labels: Vec<&Value> = match output {
+                Value::Array(items) => items.iter().collect(),
+                single if n == 1 => vec![single],
+                _ => return Err(bad("is not an array of class indices")),
+            };
+            if labels.len() != n {
+                return Err(bad(&format!("holds {} labels for {n} samples", labels.len())));
+            }
+            let mut out = vec![0.0; n * k];
+            for (i, label) in labels.iter().enumerate() {
+                let class = label
+                    .as_u64()
+                    .filter(|&c| (c as usize) < k)
+                    .ok_or_else(|| bad(&format!("holds `{label}`, not a class index below {k}")))?;
+                out[i * k + class as usize] = 1.0;
+            }
+            return Ok(out);
+        }
+        let rows: Vec<f32> = match output {
+            Value::Array(items) if items.iter().all(Value::is_array) => items
+                .iter()
+                .flat_map(|row| row.as_array().into_iter().flatten())
+                .map(number)
+                .collect::<Option<_>>()
+                .ok_or_else(|| bad("holds a value that is not a finite number"))?,
+            Value::Array(items) => items
+                .iter()
+                .map(number)
+                .collect::<Option<_>>()
+                .ok_or_else(|| bad("holds a value that is not a finite number"))?,
+            _ => return Err(bad("is not an array of scores")),
+        };
+        if rows.len() != n * k {
+            return Err(bad(&format!("holds {} values, expected {n} × {k}", rows.len())));
+        }
+        Ok(rows)
+    }
+}
+
+impl Model for JsonModel {
+    fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    fn predict(&self, inputs: &Batch) -> Result<Scores, ModelError> {
+        self.info.check_input(inputs)?;
+        let mut values = Vec::with_capacity(inputs.len() * self.info.n_classes);
+        let step = if self.one_sample { 1 } else { self.options.http.max_batch.max(1) };
+        for start in (0..inputs.len()).step_by(step) {
+            let end = (start + step).min(inputs.len());
+            let chunk = inputs.slice(start, end);
+            let body = Bytes::from(fill(&self.options.template, &chunk).to_string());
+            let bytes = self.client.request(Method::POST, &self.path, body)?;
+            values.extend(self.scores(&bytes, end - start)?);
+        }
+        let kind = match self.options.scores {
+            JsonScores::Logits => ScoreKind::Logits,
+            JsonScores::Probabilities | JsonScores::Labels => ScoreKind::Probabilities,
+        };
+        Ok(Scores::new(values, self.info.n_classes, kind))
+    }
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "a failed unwrap fails the test")]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_split_into_scheme_authority_host_and_path() {
+        assert_eq!(
+            split_url("http://127.0.0.1:8080"),
+            Some((false, "127.0.0.1:8080".into(), "127.0.0.1".into(), String::new()))
+        );
+        assert_eq!(
+            split_url("https://models.example/v1/predict/"),
+            Some((
+                true,
+                "models.example:443".into(),
+                "models.example".into(),
+                "/v1/predict".into()
+            ))
+        );
+        assert_eq!(
+            split_url("http://[::1]:9000/x"),
+            Some((false, "[::1]:9000".into(), "::1".into(), "/x".into()))
+        );
+        assert_eq!(split_url("ftp://x"), None);
+        assert_eq!(split_url("http://host:notaport"), None);
+    }
+
+    #[test]
+    fn templates_fill_batches_samples_and_shapes() {
+        let batch = Batch::new(vec![1.0, 2.0, 3.0, 4.0], vec![2, 2]).unwrap();
+        let template = serde_json::json!({"instances": "{{inputs}}", "shape": "{{shape}}", "n": "{{n}}", "keep": "x"});
+        assert_eq!(
+            fill(&template, &batch),
+            serde_json::json!({"instances": [[1.0, 2.0], [3.0, 4.0]], "shape": [2, 2], "n": 2, "keep": "x"})
+        );
+        let one = batch.slice(1, 2);
+        assert_eq!(
+            fill(&serde_json::json!({"x": "{{input}}"}), &one),
+            serde_json::json!({"x": [3.0, 4.0]})
+        );
+        assert!(mentions(&template, "{{inputs}}") && !mentions(&template, "{{input}}"));
     }
 }

@@ -45,6 +45,10 @@ pub struct EngineConfig {
     /// Serve live Prometheus metrics (load counters, proxy counters) here during a systems
     /// run; loopback only.
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// The environment variables the plan's header values refer to
+    /// ([`Plan::env_vars`](crate::Plan::env_vars)), read by the caller: the engine never reads
+    /// the environment. Their values are never reported.
+    pub env: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for EngineConfig {
@@ -54,6 +58,7 @@ impl Default for EngineConfig {
             exemplars_per_point: 6,
             stressor_version: env!("CARGO_PKG_VERSION").to_string(),
             metrics_addr: None,
+            env: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -125,6 +130,14 @@ pub enum EngineError {
     /// This build has no tensor backend for the built-in models.
     #[error("this build of stressor has no candle backend for built-in models")]
     NoBackend,
+    /// A header refers to an environment variable that is not set.
+    #[error("header `{header}` needs the environment variable {variable}, which is not set")]
+    Secret {
+        /// The header's name.
+        header: String,
+        /// The variable.
+        variable: String,
+    },
     /// The systems run could not start (the server, proxy or load generator).
     #[error("system run: {reason}")]
     System {
@@ -565,13 +578,75 @@ pub fn load_model(
         TargetPlan::Ensemble { members, combine } => {
             Ok(Box::new(load_ensemble(members, *combine, config, sink)?))
         }
-        TargetPlan::Http { url, name, max_batch, timeout_ms } => {
-            let mut options = stressor_model::http::OipOptions::default();
-            options.max_batch = *max_batch;
-            options.timeout = std::time::Duration::from_millis(*timeout_ms);
+        TargetPlan::Http { url, name, max_batch, timeout_ms, transport } => {
+            let options = http_options(*max_batch, *timeout_ms, transport, config)?;
             Ok(Box::new(stressor_model::http::OipModel::connect(url, name, options)?))
         }
+        TargetPlan::Json {
+            url,
+            name,
+            max_batch,
+            timeout_ms,
+            transport,
+            template,
+            response,
+            scores,
+            input_shape,
+            classes,
+        } => {
+            use stressor_model::http::{JsonOptions, JsonScores};
+            let http = http_options(*max_batch, *timeout_ms, transport, config)?;
+            let scores = match scores.as_str() {
+                "probabilities" => JsonScores::Probabilities,
+                "labels" => JsonScores::Labels,
+                _ => JsonScores::Logits,
+            };
+            let options = JsonOptions::new(
+                http,
+                template.clone(),
+                response.clone(),
+                scores,
+                input_shape.clone(),
+                *classes,
+            );
+            Ok(Box::new(stressor_model::http::JsonModel::new(url, name, options)?))
+        }
     }
+}
+
+/// An HTTP target's transport options, header values resolved from `config.env`.
+#[cfg(feature = "candle")]
+fn http_options(
+    max_batch: usize,
+    timeout_ms: u64,
+    transport: &crate::plan::TransportPlan,
+    config: &EngineConfig,
+) -> Result<stressor_model::http::OipOptions, EngineError> {
+    let mut options = stressor_model::http::OipOptions::default();
+    options.max_batch = max_batch;
+    options.timeout = std::time::Duration::from_millis(timeout_ms);
+    options.retries = transport.retries;
+    options.retry_budget = transport.retry_budget;
+    options.rate_limit = transport.rate_limit;
+    options.ca_file = transport.ca_file.clone();
+    for (name, template) in &transport.headers {
+        let mut value = String::new();
+        let mut rest = template.as_str();
+        while let Some(start) = rest.find("${") {
+            value.push_str(&rest[..start]);
+            let end = rest[start..].find('}').map_or(rest.len(), |e| start + e);
+            let variable = &rest[start + 2..end];
+            let secret = config.env.get(variable).ok_or_else(|| EngineError::Secret {
+                header: name.clone(),
+                variable: variable.to_string(),
+            })?;
+            value.push_str(secret);
+            rest = rest.get(end + 1..).unwrap_or("");
+        }
+        value.push_str(rest);
+        options.headers.push((name.clone(), value));
+    }
+    Ok(options)
 }
 
 /// A progress callback for training that reports under the step id `train`.

@@ -257,6 +257,40 @@ pub struct TargetOptions {
     /// For `onnx`: what the graph outputs, `logits` (default) or `probabilities`.
     #[serde(default)]
     pub output: Option<Spanned<String>>,
+    /// For `http` and `json`: extra request headers; `${NAME}` in a value is replaced by the
+    /// environment variable NAME when the run starts (`Authorization = "Bearer ${TOKEN}"`), so
+    /// secrets stay out of the file. Values never appear in reports or errors.
+    #[serde(default)]
+    pub headers: Option<Spanned<std::collections::BTreeMap<String, String>>>,
+    /// For `http` and `json` over https: a PEM file of certificates to trust besides the
+    /// system's roots (relative to the scenario file).
+    #[serde(default)]
+    pub ca_file: Option<Spanned<String>>,
+    /// For `http` and `json`: at most this many requests per second.
+    #[serde(default)]
+    pub rate_limit: Option<Spanned<f64>>,
+    /// For `http` and `json`: retries of a failed request (default 2).
+    #[serde(default)]
+    pub retries: Option<Spanned<u64>>,
+    /// For `http` and `json`: the share of requests that retries may add (default 0.2).
+    #[serde(default)]
+    pub retry_budget: Option<Spanned<f64>>,
+    /// For `json`: the request body, with `"{{inputs}}"` (the batch as nested arrays),
+    /// `"{{input}}"` (one sample), `"{{shape}}"` and `"{{n}}"` placeholders.
+    #[serde(default)]
+    pub template: Option<Spanned<toml::Table>>,
+    /// For `json`: a JSON pointer to the scores (or labels) in the response.
+    #[serde(default)]
+    pub response: Option<Spanned<String>>,
+    /// For `json`: what the response holds, `logits` (default), `probabilities` or `labels`.
+    #[serde(default)]
+    pub scores: Option<Spanned<String>>,
+    /// For `json`: the shape of one sample, e.g. `[1, 28, 28]`.
+    #[serde(default)]
+    pub input_shape: Option<Spanned<Vec<u64>>>,
+    /// For `json`: the number of classes.
+    #[serde(default)]
+    pub classes: Option<Spanned<u64>>,
 }
 
 /// An ONNX graph's input convention.

@@ -14,6 +14,7 @@ use crate::options::{
 pub use stressor_corruption::{Corruption, Lighting};
 pub use system::{RecoveryPlan, SYSTEM_METRICS, SystemPlan};
 
+mod http;
 mod system;
 
 /// The seed used when a scenario gives none.
@@ -237,7 +238,7 @@ pub enum TargetPlan {
     },
     /// A model behind an Open Inference Protocol (KServe V2) endpoint.
     Http {
-        /// The base URL, `http://host:port`.
+        /// The base URL, `http(s)://host[:port]`.
         url: String,
         /// The served model's name.
         name: String,
@@ -245,6 +246,31 @@ pub enum TargetPlan {
         max_batch: usize,
         /// Per-request timeout in milliseconds.
         timeout_ms: u64,
+        /// Headers, TLS, rate limit and retries.
+        transport: TransportPlan,
+    },
+    /// A model behind any JSON API, described by a request template and a response pointer.
+    Json {
+        /// The full URL requests are posted to.
+        url: String,
+        /// A name for reports.
+        name: String,
+        /// Samples per request (one when the template takes `"{{input}}"`).
+        max_batch: usize,
+        /// Per-request timeout in milliseconds.
+        timeout_ms: u64,
+        /// Headers, TLS, rate limit and retries.
+        transport: TransportPlan,
+        /// The request body template.
+        template: serde_json::Value,
+        /// JSON pointer to the output.
+        response: String,
+        /// `logits`, `probabilities` or `labels`.
+        scores: String,
+        /// One sample's shape.
+        input_shape: Vec<usize>,
+        /// Classes.
+        classes: usize,
     },
     /// Several models answering as one.
     Ensemble {
@@ -465,6 +491,78 @@ impl AttackKind {
     /// Whether the attack needs input gradients.
     pub fn is_white_box(self) -> bool {
         !matches!(self, AttackKind::Square | AttackKind::HopSkipJump)
+    }
+}
+
+/// How an HTTP target is reached beyond its URL.
+#[derive(Clone, PartialEq, Default)]
+pub struct TransportPlan {
+    /// Header names and value templates (`${NAME}` is an environment variable).
+    pub headers: Vec<(String, String)>,
+    /// Extra trusted certificates (PEM).
+    pub ca_file: Option<PathBuf>,
+    /// Requests per second at most.
+    pub rate_limit: Option<f64>,
+    /// Retries per request.
+    pub retries: u32,
+    /// Share of requests retries may add.
+    pub retry_budget: f64,
+}
+
+impl std::fmt::Debug for TransportPlan {
+    /// Header values are left out: a literal one may be a secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("TransportPlan")
+            .field("headers", &names)
+            .field("ca_file", &self.ca_file)
+            .field("rate_limit", &self.rate_limit)
+            .field("retries", &self.retries)
+            .field("retry_budget", &self.retry_budget)
+            .finish()
+    }
+}
+
+impl TransportPlan {
+    /// The environment variables the header values refer to (`${NAME}`).
+    pub fn env_vars(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        for (_, value) in &self.headers {
+            let mut rest = value.as_str();
+            while let Some(start) = rest.find("${") {
+                let Some(end) = rest[start..].find('}') else { break };
+                names.push(rest[start + 2..start + end].to_string());
+                rest = &rest[start + end + 1..];
+            }
+        }
+        names
+    }
+}
+
+impl Plan {
+    /// Every environment variable the plan's header values refer to, for the caller to read
+    /// (the engine never reads the environment).
+    pub fn env_vars(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        let mut visit = |target: &TargetPlan| {
+            let mut stack = vec![target];
+            while let Some(t) = stack.pop() {
+                match t {
+                    TargetPlan::Http { transport, .. } | TargetPlan::Json { transport, .. } => {
+                        names.extend(transport.env_vars());
+                    }
+                    TargetPlan::Ensemble { members, .. } => stack.extend(members.iter()),
+                    _ => {}
+                }
+            }
+        };
+        visit(&self.target);
+        if let Some(baseline) = &self.baseline {
+            visit(baseline);
+        }
+        names.sort();
+        names.dedup();
+        names
     }
 }
 
@@ -977,14 +1075,31 @@ impl Planner<'_> {
                 format!("`{key}` only applies to `kind = \"onnx\"`")
             });
         }
-        if kind != "http" {
+        if kind != "http" && kind != "json" {
             let keys = [
                 ("url", options.url.as_ref().map(Spanned::span)),
                 ("max_batch", options.max_batch.as_ref().map(Spanned::span)),
                 ("timeout_ms", options.timeout_ms.as_ref().map(Spanned::span)),
+                ("headers", options.headers.as_ref().map(Spanned::span)),
+                ("ca_file", options.ca_file.as_ref().map(Spanned::span)),
+                ("rate_limit", options.rate_limit.as_ref().map(Spanned::span)),
+                ("retries", options.retries.as_ref().map(Spanned::span)),
+                ("retry_budget", options.retry_budget.as_ref().map(Spanned::span)),
             ];
             self.foreign_keys(section, &keys, |key| {
-                format!("`{key}` only applies to `kind = \"http\"`")
+                format!("`{key}` only applies to `kind = \"http\"` and `kind = \"json\"`")
+            });
+        }
+        if kind != "json" {
+            let keys = [
+                ("template", options.template.as_ref().map(Spanned::span)),
+                ("response", options.response.as_ref().map(Spanned::span)),
+                ("scores", options.scores.as_ref().map(Spanned::span)),
+                ("input_shape", options.input_shape.as_ref().map(Spanned::span)),
+                ("classes", options.classes.as_ref().map(Spanned::span)),
+            ];
+            self.foreign_keys(section, &keys, |key| {
+                format!("`{key}` only applies to `kind = \"json\"`")
             });
         }
         if kind != "ensemble" {
@@ -1067,54 +1182,34 @@ impl Planner<'_> {
                     return builtin;
                 };
                 let text = url.get_ref().trim_end_matches('/');
-                let authority = text.strip_prefix("http://").unwrap_or("");
+                let authority = text
+                    .strip_prefix("http://")
+                    .or_else(|| text.strip_prefix("https://"))
+                    .unwrap_or("");
                 if authority.is_empty() || authority.contains('/') {
                     self.problem(
                         url.span(),
                         &format!("{section}.url"),
-                        format!("`{text}` is not http://host:port"),
-                        Some("the Open Inference Protocol paths (/v2/models/...) are added by stressor; https is not supported yet".into()),
+                        format!("`{text}` is not http://host:port or https://host[:port]"),
+                        Some("the Open Inference Protocol paths (/v2/models/...) are added by stressor".into()),
                     );
                 }
-                let max_batch = match &options.max_batch {
-                    Some(n) if *n.get_ref() == 0 => {
-                        self.problem(
-                            n.span(),
-                            &format!("{section}.max_batch"),
-                            "must be at least 1".into(),
-                            None,
-                        );
-                        256
-                    }
-                    Some(n) => usize::try_from(*n.get_ref()).unwrap_or(256),
-                    None => 256,
-                };
-                let timeout_ms = match &options.timeout_ms {
-                    Some(t) if *t.get_ref() == 0 => {
-                        self.problem(
-                            t.span(),
-                            &format!("{section}.timeout_ms"),
-                            "must be at least 1".into(),
-                            None,
-                        );
-                        30_000
-                    }
-                    Some(t) => *t.get_ref(),
-                    None => 30_000,
-                };
+                let (max_batch, timeout_ms) = self.batch_and_timeout(options, section);
                 TargetPlan::Http {
                     url: text.to_string(),
                     name: name.get_ref().clone(),
                     max_batch,
                     timeout_ms,
+                    transport: self.transport(options, section),
                 }
             }
+            "json" => self.json_target(options, section).unwrap_or(builtin),
             other => {
                 self.problem(
                     options.kind.span(),
                     &format!("{section}.kind"),
                     format!("unknown target kind `{other}`"),
-                    Some("known kinds: builtin, safetensors, onnx, ensemble, http".into()),
+                    Some("known kinds: builtin, safetensors, onnx, ensemble, http, json".into()),
                 );
                 builtin
             }

@@ -116,6 +116,21 @@ impl Planner<'_> {
             );
             return None;
         }
+        match target {
+            TargetPlan::Http { url, .. } if url.starts_with("https://") => self.problem(
+                spanned.span(),
+                "system",
+                "the systems run loads plain http:// endpoints (the load generator does not speak TLS)".into(),
+                None,
+            ),
+            TargetPlan::Json { .. } => self.problem(
+                spanned.span(),
+                "system",
+                "the systems run sends Open Inference Protocol requests; a `json` target cannot take them".into(),
+                Some("use a local target (served by stressor) or `kind = \"http\"`".into()),
+            ),
+            _ => {}
+        }
         if steps.iter().any(|s| s.id == SystemPlan::STEP_ID) {
             self.problem(
                 spanned.span(),
