@@ -215,7 +215,9 @@ pub(crate) async fn read_message(
         if buffer.len() > MAX_MESSAGE {
             return Err(format!("a message over {MAX_MESSAGE} bytes"));
         }
-        buffer.reserve(32 * 1024);
+        if buffer.capacity() - buffer.len() < 4096 {
+            buffer.reserve(32 * 1024);
+        }
         match reader.read_buf(buffer).await {
             Ok(0) => at_eof = true,
             Ok(_) => {}

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use rand::Rng as _;
 use stressor_core::Rng;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -320,17 +320,19 @@ pub(crate) async fn raw_direction(
     let mut close = close_tx.subscribe();
     let mut reader_close = close_tx.subscribe();
     let read = async move {
-        let mut buffer = BytesMut::with_capacity(CHUNK);
+        // One scratch buffer; each chunk is copied out at its own size, so small messages do
+        // not each cost a fresh 32 KiB allocation.
+        let mut scratch = vec![0u8; CHUNK];
         loop {
-            buffer.reserve(CHUNK);
             let read = tokio::select! {
-                read = reader.read_buf(&mut buffer) => read,
+                read = reader.read(&mut scratch) => read,
                 _ = reader_close.changed() => return,
             };
             match read {
                 Ok(0) | Err(_) => return,
-                Ok(_) => {
-                    let chunk = Chunk { data: buffer.split().freeze(), at: Instant::now() };
+                Ok(n) => {
+                    let chunk =
+                        Chunk { data: Bytes::copy_from_slice(&scratch[..n]), at: Instant::now() };
                     if tx.send(chunk).await.is_err() {
                         return;
                     }
