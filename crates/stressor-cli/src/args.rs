@@ -98,6 +98,14 @@ pub(crate) struct LoadArgs {
     /// per request, in turn); the returned labels are checked, so accuracy is measured too.
     #[arg(long, value_name = "N")]
     pub(crate) infer_samples: Option<usize>,
+    /// OpenAI-compatible chat-completions bodies with this user prompt (repeatable: prompts in
+    /// turn), for an LLM endpoint such as `http://127.0.0.1:8000/v1/chat/completions`; an
+    /// answer without `choices[0].message.content` counts as `invalid_body`.
+    #[arg(long, value_name = "PROMPT", conflicts_with_all = ["body", "infer_samples"])]
+    pub(crate) chat: Vec<String>,
+    /// The `model` field of --chat requests.
+    #[arg(long, value_name = "NAME", default_value = "default", requires = "chat")]
+    pub(crate) chat_model: String,
     /// An extra header, repeatable: `Name: value`.
     #[arg(long, short = 'H')]
     pub(crate) header: Vec<String>,

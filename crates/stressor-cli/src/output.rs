@@ -639,8 +639,21 @@ pub(crate) fn load(args: &LoadArgs) -> i32 {
                 }
             }
         }
+        (None, None) if !args.chat.is_empty() => {
+            let options = stressor_model::http::ChatOptions::default();
+            let bodies = args
+                .chat
+                .iter()
+                .map(|prompt| {
+                    let messages = [stressor_model::http::ChatMessage::user(prompt.clone())];
+                    stressor_model::http::chat_request(&args.chat_model, &messages, &options)
+                })
+                .collect();
+            (bodies, Vec::new())
+        }
         (None, None) => (Vec::new(), Vec::new()),
     };
+    let chat = !args.chat.is_empty();
     let method = match &args.method {
         Some(method) => match method.to_ascii_uppercase().parse::<stressor_load::Method>() {
             Ok(method) => method,
@@ -698,7 +711,13 @@ pub(crate) fn load(args: &LoadArgs) -> i32 {
             }
             None => None,
         };
-        let check: std::sync::Arc<stressor_load::ResponseCheck> = if labels.is_empty() {
+        let check: std::sync::Arc<stressor_load::ResponseCheck> = if chat {
+            std::sync::Arc::new(|_, body: &[u8]| {
+                stressor_model::http::parse_chat_reply(body)
+                    .map(|_| None)
+                    .map_err(|_| stressor_load::UnreadableBody)
+            })
+        } else if labels.is_empty() {
             std::sync::Arc::new(|_, _: &[u8]| Ok(None))
         } else {
             std::sync::Arc::new(move |i, body: &[u8]| {

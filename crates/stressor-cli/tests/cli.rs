@@ -942,3 +942,83 @@ fn a_json_template_target_with_a_secret_header_gives_the_builtin_results() {
         + &text(&output.stderr);
     assert!(!everything.contains("sekret-token"), "the header value is never reported");
 }
+
+/// A minimal OpenAI-compatible server on a thread: reads one request per connection and
+/// answers `body` (then closes). Returns its address.
+fn fixed_answer_server(body: &'static str) -> String {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut seen = Vec::new();
+                let mut buffer = [0u8; 4096];
+                loop {
+                    let Ok(n) = stream.read(&mut buffer) else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    seen.extend_from_slice(&buffer[..n]);
+                    let text = String::from_utf8_lossy(&seen).to_string();
+                    let Some(end) = text.find("\r\n\r\n") else { continue };
+                    let length: usize = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if seen.len() < end + 4 + length {
+                        continue;
+                    }
+                    let request: serde_json::Value =
+                        serde_json::from_slice(&seen[end + 4..end + 4 + length])
+                            .unwrap_or_default();
+                    assert_eq!(request["messages"][0]["role"], "user");
+                    seen.clear();
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if stream.write_all(response.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn load_chat_sends_openai_requests_and_checks_the_answers() {
+    let good = fixed_answer_server(
+        r#"{"choices":[{"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]}"#,
+    );
+    let bad = fixed_answer_server(r#"{"answer":"hi"}"#);
+    for (addr, ok) in [(good, true), (bad, false)] {
+        let output = stressor()
+            .args([
+                "load",
+                &format!("http://{addr}/v1/chat/completions"),
+                "--chat",
+                "hello",
+                "--chat",
+                "bonjour",
+            ])
+            .args(["--chat-model", "tiny", "--rate", "20", "--duration", "1s", "--json"])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let errors = report["errorDistribution"]["invalid_body"].as_u64().unwrap_or(0);
+        if ok {
+            assert_eq!(report["summary"]["successRate"], 1.0, "{report}");
+        } else {
+            assert_eq!(errors, report["summary"]["requests"].as_u64().unwrap(), "{report}");
+        }
+    }
+}

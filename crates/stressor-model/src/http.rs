@@ -781,3 +781,148 @@ mod tests {
         assert!(mentions(&template, "{{inputs}}") && !mentions(&template, "{{input}}"));
     }
 }
+
+/// One message of a chat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatMessage {
+    /// `system`, `user` or `assistant`.
+    pub role: String,
+    /// The text.
+    pub content: String,
+}
+
+impl ChatMessage {
+    /// A `user` message.
+    pub fn user(content: impl Into<String>) -> ChatMessage {
+        ChatMessage { role: "user".into(), content: content.into() }
+    }
+
+    /// A `system` message.
+    pub fn system(content: impl Into<String>) -> ChatMessage {
+        ChatMessage { role: "system".into(), content: content.into() }
+    }
+}
+
+/// Sampling settings of a chat request; unset fields are left to the server.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct ChatOptions {
+    /// Transport: timeout, retries, budget, rate limit, headers (e.g. the API key), TLS.
+    pub http: OipOptions,
+    /// Sampling temperature (0 for the most deterministic answers).
+    pub temperature: Option<f64>,
+    /// The most tokens in the answer.
+    pub max_tokens: Option<u32>,
+    /// A sampling seed, for servers that honour it.
+    pub seed: Option<u64>,
+}
+
+/// A chat model's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatReply {
+    /// The first choice's text.
+    pub content: String,
+    /// Why it stopped (`stop`, `length`, …), if the server says.
+    pub finish_reason: Option<String>,
+    /// Tokens in the prompt, if reported.
+    pub prompt_tokens: Option<u64>,
+    /// Tokens in the answer, if reported.
+    pub completion_tokens: Option<u64>,
+}
+
+/// The OpenAI-compatible chat-completions request body for `model` and `messages`.
+///
+/// # Examples
+/// ```
+/// use stressor_model::http::{ChatMessage, ChatOptions, chat_request};
+/// let body = chat_request("m", &[ChatMessage::user("hi")], &ChatOptions::default());
+/// assert_eq!(std::str::from_utf8(&body).unwrap(), r#"{"messages":[{"content":"hi","role":"user"}],"model":"m"}"#);
+/// ```
+pub fn chat_request(model: &str, messages: &[ChatMessage], options: &ChatOptions) -> Bytes {
+    let mut body = serde_json::json!({
+        "model": model,
+        "messages": messages
+            .iter()
+            .map(|m| serde_json::json!({"role": m.role, "content": m.content}))
+            .collect::<Vec<_>>(),
+    });
+    if let Some(t) = options.temperature {
+        body["temperature"] = serde_json::json!(t);
+    }
+    if let Some(n) = options.max_tokens {
+        body["max_tokens"] = serde_json::json!(n);
+    }
+    if let Some(seed) = options.seed {
+        body["seed"] = serde_json::json!(seed);
+    }
+    Bytes::from(body.to_string())
+}
+
+/// Reads an OpenAI-compatible chat-completions response: the first choice's message.
+///
+/// # Errors
+/// A message naming what is missing when the body is not such a response.
+pub fn parse_chat_reply(body: &[u8]) -> Result<ChatReply, String> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|error| format!("the response is not JSON: {error}"))?;
+    let choice =
+        value.get("choices").and_then(|c| c.get(0)).ok_or("the response has no `choices[0]`")?;
+    let content = choice
+        .pointer("/message/content")
+        .and_then(Value::as_str)
+        .ok_or("`choices[0].message.content` is missing or not a string")?
+        .to_string();
+    let usage = |key: &str| value.get("usage").and_then(|u| u.get(key)).and_then(Value::as_u64);
+    Ok(ChatReply {
+        content,
+        finish_reason: choice.get("finish_reason").and_then(Value::as_str).map(str::to_string),
+        prompt_tokens: usage("prompt_tokens"),
+        completion_tokens: usage("completion_tokens"),
+    })
+}
+
+/// A chat model behind an OpenAI-compatible `POST {base}/chat/completions` endpoint (OpenAI,
+/// vLLM, llama.cpp's server, Ollama, LiteLLM, …), for chatbot scenarios.
+pub struct ChatModel {
+    client: Client,
+    path: String,
+    model: String,
+    options: ChatOptions,
+}
+
+impl std::fmt::Debug for ChatModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChatModel")
+            .field("endpoint", &self.client.endpoint(&self.path))
+            .field("model", &self.model)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChatModel {
+    /// A client for `base_url` (e.g. `http://127.0.0.1:8000/v1`) and `model`. Nothing is sent
+    /// until the first chat.
+    ///
+    /// # Errors
+    /// [`ModelError::Remote`] for an unusable URL or TLS setup.
+    pub fn new(base_url: &str, model: &str, options: ChatOptions) -> Result<ChatModel, ModelError> {
+        let (client, prefix) = Client::new(base_url.trim_end_matches('/'), options.http.clone())?;
+        Ok(ChatModel {
+            client,
+            path: format!("{prefix}/chat/completions"),
+            model: model.to_string(),
+            options,
+        })
+    }
+
+    /// Sends `messages` and returns the first choice.
+    ///
+    /// # Errors
+    /// [`ModelError::Remote`] when the endpoint fails (after retries within the budget) or the
+    /// answer is not a chat completion.
+    pub fn chat(&self, messages: &[ChatMessage]) -> Result<ChatReply, ModelError> {
+        let body = chat_request(&self.model, messages, &self.options);
+        let bytes = self.client.request(Method::POST, &self.path, body)?;
+        parse_chat_reply(&bytes).map_err(|reason| remote(&self.client.endpoint(&self.path), reason))
+    }
+}

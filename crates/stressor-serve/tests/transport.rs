@@ -253,3 +253,54 @@ fn the_rate_limit_spaces_requests() {
         "{elapsed:?}"
     );
 }
+
+/// An OpenAI-compatible chat server: answers the last user message reversed, with usage, and
+/// 401 without the right key.
+fn chat_server() -> (tokio::runtime::Runtime, SocketAddr) {
+    use axum::http::{HeaderMap, StatusCode};
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let addr = runtime.block_on(async {
+        let app = axum::Router::new().route(
+            "/v1/chat/completions",
+            axum::routing::post(|headers: HeaderMap, body: axum::body::Bytes| async move {
+                if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer right-key") {
+                    return (StatusCode::UNAUTHORIZED, r#"{"error":{"message":"bad key"}}"#.to_string());
+                }
+                let request: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                let last = request["messages"].as_array().unwrap().last().unwrap()["content"].as_str().unwrap();
+                let answer: String = last.chars().rev().collect();
+                let reply = serde_json::json!({
+                    "id": "x", "object": "chat.completion", "model": request["model"],
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": last.len(), "completion_tokens": answer.len(), "total_tokens": 2 * last.len()}
+                });
+                (StatusCode::OK, reply.to_string())
+            }),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        addr
+    });
+    (runtime, addr)
+}
+
+#[test]
+fn an_openai_compatible_chat_endpoint_answers_and_a_bad_key_is_not_retried() {
+    use stressor_model::http::{ChatMessage, ChatModel, ChatOptions};
+    let (_runtime, addr) = chat_server();
+    let mut options = ChatOptions::default();
+    options.http.headers = vec![("Authorization".into(), "Bearer right-key".into())];
+    options.temperature = Some(0.0);
+    let chat = ChatModel::new(&format!("http://{addr}/v1"), "tiny", options.clone()).unwrap();
+    let reply = chat.chat(&[ChatMessage::system("be brief"), ChatMessage::user("hello")]).unwrap();
+    assert_eq!(reply.content, "olleh");
+    assert_eq!(reply.finish_reason.as_deref(), Some("stop"));
+    assert_eq!((reply.prompt_tokens, reply.completion_tokens), (Some(5), Some(5)));
+    options.http.headers = vec![("Authorization".into(), "Bearer wrong-key".into())];
+    let refused = ChatModel::new(&format!("http://{addr}/v1"), "tiny", options).unwrap();
+    let error = refused.chat(&[ChatMessage::user("hi")]).unwrap_err().to_string();
+    assert!(error.contains("401") && !error.contains("attempts"), "a client error is not retried: {error}");
+    assert!(!error.contains("wrong-key"));
+}
