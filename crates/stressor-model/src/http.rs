@@ -47,6 +47,8 @@ pub struct OipOptions {
     /// PEM certificates trusted for `https` besides the system's root store (a private CA, a
     /// self-signed server).
     pub ca_file: Option<std::path::PathBuf>,
+    /// Requests in flight at once when a batch is split (one connection each).
+    pub max_concurrency: usize,
 }
 
 /// Retries always allowed, whatever the budget.
@@ -64,6 +66,7 @@ impl Default for OipOptions {
             rate_limit: None,
             retry_budget: 0.2,
             ca_file: None,
+            max_concurrency: 1,
         }
     }
 }
@@ -86,7 +89,8 @@ pub(crate) struct Client {
     scheme: Scheme,
     options: OipOptions,
     runtime: tokio::runtime::Runtime,
-    connection: Mutex<Option<SendRequest<Full<Bytes>>>>,
+    /// Idle keep-alive connections (one per request in flight at most).
+    connection: Mutex<Vec<SendRequest<Full<Bytes>>>>,
     /// Requests and retries so far, for the retry budget.
     counts: Mutex<(u64, u64)>,
     /// When the next request may leave under the rate limit.
@@ -145,6 +149,26 @@ pub fn infer_request(inputs: &Batch, id: Option<&str>) -> Bytes {
     }
     body.push_str("]}]}");
     Bytes::from(body)
+}
+
+/// Polls every future to completion, concurrently on one task; outputs in order.
+async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => *output = Some(value),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
 }
 
 fn remote(endpoint: &str, reason: impl Into<String>) -> ModelError {
@@ -235,7 +259,7 @@ impl Client {
             scheme,
             options,
             runtime,
-            connection: Mutex::new(None),
+            connection: Mutex::new(Vec::new()),
             counts: Mutex::new((0, 0)),
             next_slot: Mutex::new(None),
         };
@@ -247,7 +271,7 @@ impl Client {
     }
 
     /// Waits for the rate limit's next slot.
-    fn pace(&self) {
+    async fn pace(&self) {
         let Some(rate) = self.options.rate_limit.filter(|r| *r > 0.0) else {
             return;
         };
@@ -262,7 +286,7 @@ impl Client {
             slot.saturating_duration_since(now)
         };
         if !wait.is_zero() {
-            std::thread::sleep(wait);
+            tokio::time::sleep(wait).await;
         }
     }
 
@@ -285,21 +309,48 @@ impl Client {
         path: &str,
         body: Bytes,
     ) -> Result<Bytes, ModelError> {
+        self.runtime.block_on(self.request_async(method, path, body))
+    }
+
+    /// Several requests, at most `max_concurrency` in flight, answers in order.
+    pub(crate) fn request_all(
+        &self,
+        method: &Method,
+        path: &str,
+        bodies: Vec<Bytes>,
+    ) -> Result<Vec<Bytes>, ModelError> {
+        let width = self.options.max_concurrency.max(1);
+        let mut out = Vec::with_capacity(bodies.len());
+        for wave in bodies.chunks(width) {
+            let futures = wave
+                .iter()
+                .map(|body| self.request_async(method.clone(), path, body.clone()))
+                .collect();
+            for answer in self.runtime.block_on(join_all(futures)) {
+                out.push(answer?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn request_async(
+        &self,
+        method: Method,
+        path: &str,
+        body: Bytes,
+    ) -> Result<Bytes, ModelError> {
         let endpoint = self.endpoint(path);
         self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner).0 += 1;
         let mut last;
         let mut attempts = 0;
         loop {
             attempts += 1;
-            self.pace();
-            // The timer must be made inside the runtime.
-            let attempt = self.runtime.block_on(async {
-                tokio::time::timeout(
-                    self.options.timeout,
-                    self.attempt(method.clone(), path, body.clone()),
-                )
-                .await
-            });
+            self.pace().await;
+            let attempt = tokio::time::timeout(
+                self.options.timeout,
+                self.attempt(method.clone(), path, body.clone()),
+            )
+            .await;
             match attempt {
                 Ok(Ok((status, bytes))) if status.is_success() => return Ok(bytes),
                 Ok(Ok((status, bytes))) => {
@@ -314,7 +365,6 @@ impl Client {
                 Ok(Err(error)) => last = error,
                 Err(_) => last = format!("no answer within {:?}", self.options.timeout),
             }
-            *self.lock() = None;
             if attempts > self.options.retries {
                 break;
             }
@@ -326,7 +376,7 @@ impl Client {
         Err(remote(&endpoint, format!("{last} (after {attempts} attempts)")))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<SendRequest<Full<Bytes>>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<SendRequest<Full<Bytes>>>> {
         self.connection.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
@@ -365,10 +415,14 @@ impl Client {
         path: &str,
         body: Bytes,
     ) -> Result<(StatusCode, Bytes), String> {
-        let cached = self.lock().take();
+        let cached = {
+            let mut idle = self.lock();
+            idle.retain(|sender| !sender.is_closed());
+            idle.pop()
+        };
         let mut sender = match cached {
-            Some(sender) if !sender.is_closed() => sender,
-            _ => self.connect().await?,
+            Some(sender) => sender,
+            None => self.connect().await?,
         };
         sender.ready().await.map_err(|error| format!("the connection closed: {error}"))?;
         let mut request = Request::builder()
@@ -397,7 +451,8 @@ impl Client {
                 )
             })?
             .to_bytes();
-        *self.lock() = Some(sender);
+        // Back to the pool only after a whole answer; a failed attempt drops its connection.
+        self.lock().push(sender);
         Ok((status, bytes))
     }
 }
@@ -512,12 +567,16 @@ impl Model for OipModel {
         let mut values = Vec::with_capacity(inputs.len() * self.info.n_classes);
         let mut kind = ScoreKind::Logits;
         let step = self.client.options.max_batch.max(1);
-        for start in (0..inputs.len()).step_by(step) {
-            let end = (start + step).min(inputs.len());
-            let chunk = inputs.slice(start, end);
-            let bytes =
-                self.client.request(Method::POST, &self.infer_path, infer_request(&chunk, None))?;
-            let scores = self.parse_scores(&bytes, end - start)?;
+        let starts: Vec<usize> = (0..inputs.len()).step_by(step).collect();
+        let bodies = starts
+            .iter()
+            .map(|&start| {
+                infer_request(&inputs.slice(start, (start + step).min(inputs.len())), None)
+            })
+            .collect();
+        let answers = self.client.request_all(&Method::POST, &self.infer_path, bodies)?;
+        for (&start, bytes) in starts.iter().zip(&answers) {
+            let scores = self.parse_scores(bytes, (start + step).min(inputs.len()) - start)?;
             kind = scores.kind();
             values.extend_from_slice(scores.as_slice());
         }
@@ -722,12 +781,17 @@ impl Model for JsonModel {
         self.info.check_input(inputs)?;
         let mut values = Vec::with_capacity(inputs.len() * self.info.n_classes);
         let step = if self.one_sample { 1 } else { self.options.http.max_batch.max(1) };
-        for start in (0..inputs.len()).step_by(step) {
-            let end = (start + step).min(inputs.len());
-            let chunk = inputs.slice(start, end);
-            let body = Bytes::from(fill(&self.options.template, &chunk).to_string());
-            let bytes = self.client.request(Method::POST, &self.path, body)?;
-            values.extend(self.scores(&bytes, end - start)?);
+        let starts: Vec<usize> = (0..inputs.len()).step_by(step).collect();
+        let bodies = starts
+            .iter()
+            .map(|&start| {
+                let chunk = inputs.slice(start, (start + step).min(inputs.len()));
+                Bytes::from(fill(&self.options.template, &chunk).to_string())
+            })
+            .collect();
+        let answers = self.client.request_all(&Method::POST, &self.path, bodies)?;
+        for (&start, bytes) in starts.iter().zip(&answers) {
+            values.extend(self.scores(bytes, (start + step).min(inputs.len()) - start)?);
         }
         let kind = match self.options.scores {
             JsonScores::Logits => ScoreKind::Logits,

@@ -629,6 +629,7 @@ fn http_options(
     options.retry_budget = transport.retry_budget;
     options.rate_limit = transport.rate_limit;
     options.ca_file = transport.ca_file.clone();
+    options.max_concurrency = transport.max_concurrency;
     for (name, template) in &transport.headers {
         let mut value = String::new();
         let mut rest = template.as_str();

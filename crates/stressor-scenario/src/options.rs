@@ -269,6 +269,9 @@ pub struct TargetOptions {
     /// For `http` and `json`: at most this many requests per second.
     #[serde(default)]
     pub rate_limit: Option<Spanned<f64>>,
+    /// For `http` and `json`: requests in flight at once when a batch is split (default 1).
+    #[serde(default)]
+    pub max_concurrency: Option<Spanned<u64>>,
     /// For `http` and `json`: retries of a failed request (default 2).
     #[serde(default)]
     pub retries: Option<Spanned<u64>>,

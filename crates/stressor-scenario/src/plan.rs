@@ -507,6 +507,8 @@ pub struct TransportPlan {
     pub retries: u32,
     /// Share of requests retries may add.
     pub retry_budget: f64,
+    /// Requests in flight at once.
+    pub max_concurrency: usize,
 }
 
 impl std::fmt::Debug for TransportPlan {
@@ -519,6 +521,7 @@ impl std::fmt::Debug for TransportPlan {
             .field("rate_limit", &self.rate_limit)
             .field("retries", &self.retries)
             .field("retry_budget", &self.retry_budget)
+            .field("max_concurrency", &self.max_concurrency)
             .finish()
     }
 }
@@ -1085,6 +1088,7 @@ impl Planner<'_> {
                 ("rate_limit", options.rate_limit.as_ref().map(Spanned::span)),
                 ("retries", options.retries.as_ref().map(Spanned::span)),
                 ("retry_budget", options.retry_budget.as_ref().map(Spanned::span)),
+                ("max_concurrency", options.max_concurrency.as_ref().map(Spanned::span)),
             ];
             self.foreign_keys(section, &keys, |key| {
                 format!("`{key}` only applies to `kind = \"http\"` and `kind = \"json\"`")

@@ -301,6 +301,60 @@ fn an_openai_compatible_chat_endpoint_answers_and_a_bad_key_is_not_retried() {
     options.http.headers = vec![("Authorization".into(), "Bearer wrong-key".into())];
     let refused = ChatModel::new(&format!("http://{addr}/v1"), "tiny", options).unwrap();
     let error = refused.chat(&[ChatMessage::user("hi")]).unwrap_err().to_string();
-    assert!(error.contains("401") && !error.contains("attempts"), "a client error is not retried: {error}");
+    assert!(
+        error.contains("401") && !error.contains("attempts"),
+        "a client error is not retried: {error}"
+    );
     assert!(!error.contains("wrong-key"));
+}
+
+#[test]
+fn a_concurrency_limit_keeps_that_many_requests_in_flight() {
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let in_flight = Arc::new(AtomicU64::new(0));
+    let peak = Arc::new(AtomicU64::new(0));
+    let (now, top) = (Arc::clone(&in_flight), Arc::clone(&peak));
+    let addr = runtime.block_on(async move {
+        let app = axum::Router::new().route(
+            "/predict",
+            axum::routing::post(move || {
+                let (now, top) = (Arc::clone(&now), Arc::clone(&top));
+                async move {
+                    let current = now.fetch_add(1, Ordering::SeqCst) + 1;
+                    top.fetch_max(current, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    now.fetch_sub(1, Ordering::SeqCst);
+                    r#"{"y": [[0.1, 0.9, 0.0]]}"#
+                }
+            }),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        addr
+    });
+    let mut options = OipOptions::default();
+    options.max_batch = 1;
+    options.max_concurrency = 4;
+    let model = JsonModel::new(
+        &format!("http://{addr}/predict"),
+        "slow",
+        JsonOptions::new(
+            options,
+            serde_json::json!({"x": "{{inputs}}"}),
+            "/y".into(),
+            JsonScores::Probabilities,
+            vec![4],
+            3,
+        ),
+    )
+    .unwrap();
+    let start = Instant::now();
+    let scores = model.predict(&inputs(8)).unwrap();
+    let elapsed = start.elapsed();
+    assert_eq!(scores.predictions(), vec![1; 8]);
+    assert_eq!(peak.load(Ordering::SeqCst), 4);
+    // Two waves of four 100 ms requests, not eight in a row.
+    assert!(elapsed < Duration::from_millis(600), "{elapsed:?}");
 }

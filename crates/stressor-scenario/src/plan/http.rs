@@ -43,7 +43,23 @@ impl Planner<'_> {
     }
 
     pub(super) fn transport(&mut self, options: &TargetOptions, section: &str) -> TransportPlan {
-        let mut plan = TransportPlan { retries: 2, retry_budget: 0.2, ..TransportPlan::default() };
+        let mut plan = TransportPlan {
+            retries: 2,
+            retry_budget: 0.2,
+            max_concurrency: 1,
+            ..TransportPlan::default()
+        };
+        if let Some(n) = &options.max_concurrency {
+            match usize::try_from(*n.get_ref()) {
+                Ok(n) if (1..=256).contains(&n) => plan.max_concurrency = n,
+                _ => self.problem(
+                    n.span(),
+                    &format!("{section}.max_concurrency"),
+                    "must be between 1 and 256".into(),
+                    None,
+                ),
+            }
+        }
         if let Some(headers) = &options.headers {
             for (name, value) in headers.get_ref() {
                 let valid_name = !name.is_empty()
