@@ -316,13 +316,38 @@ pub(crate) async fn raw_direction(
     mut pipe: Pipe,
     close_tx: Arc<watch::Sender<Close>>,
 ) {
-    let (tx, mut rx) = mpsc::channel::<Chunk>(64);
     let mut close = close_tx.subscribe();
+    let mut scratch = vec![0u8; CHUNK];
+    // Fast path while no byte toxic acts on this direction: copy straight through, watching
+    // for toxics to arrive (then the timestamped path below takes over mid-connection).
+    while pipe.active.is_empty() {
+        tokio::select! {
+            biased;
+            changed = close.changed() => {
+                let flow = match (changed, *close.borrow()) {
+                    (Ok(()), Close::Open) => continue,
+                    (Ok(()), Close::Reset) => Flow::Reset,
+                    _ => Flow::Close,
+                };
+                return stop(&close_tx, flow, writer);
+            }
+            _ = pipe.changes.changed() => pipe.refresh(),
+            read = reader.read(&mut scratch) => match read {
+                Ok(0) | Err(_) => return pipe.finish(&mut writer).await,
+                Ok(n) => {
+                    if writer.write_all(&scratch[..n]).await.is_err() {
+                        return stop(&close_tx, Flow::Close, writer);
+                    }
+                    pipe.shared.stats.count_bytes(pipe.stream, n);
+                }
+            },
+        }
+    }
+    let (tx, mut rx) = mpsc::channel::<Chunk>(64);
     let mut reader_close = close_tx.subscribe();
     let read = async move {
         // One scratch buffer; each chunk is copied out at its own size, so small messages do
         // not each cost a fresh 32 KiB allocation.
-        let mut scratch = vec![0u8; CHUNK];
         loop {
             let read = tokio::select! {
                 read = reader.read(&mut scratch) => read,
