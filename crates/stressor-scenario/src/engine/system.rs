@@ -7,8 +7,7 @@ use std::sync::Arc;
 use hdrhistogram::Histogram;
 use stressor_core::{
     Clock, Dataset, Estimate, Event, EventSink, Interval, IntervalMethod, MetricValue, Recovery,
-    Seed, StepInfo, StepKind, StepPoint, StepResult, Timeline, TimelinePoint, TimelineWindow,
-    WindowKind,
+    Seed, StepInfo, StepKind, StepResult, Timeline, TimelinePoint, TimelineWindow, WindowKind,
 };
 use stressor_load::{LoadConfig, LoadReport, Profile};
 use stressor_model::Model;
@@ -256,15 +255,7 @@ pub(super) fn run_system(
     Ok(StepResult {
         info,
         parameters,
-        points: vec![StepPoint {
-            dial_value: None,
-            metrics,
-            per_class: Vec::new(),
-            confusion_growth: Vec::new(),
-            exemplars: Vec::new(),
-            loss_trace: Vec::new(),
-            calibration: None,
-        }],
+        points: vec![super::summary_point(metrics)],
         elapsed: clock.elapsed().saturating_sub(started),
     })
 }
