@@ -1,0 +1,328 @@
+//! Drift statistics between a reference sample and a current one.
+//!
+//! Per numeric feature: the two-sample Kolmogorov–Smirnov statistic ([`ks_2samp`]) and the
+//! 1-D Wasserstein distance ([`wasserstein`]); between two distributions over the same bins or
+//! categories: Jensen–Shannon distance ([`jensen_shannon`]), Hellinger distance
+//! ([`hellinger`]) and the population stability index ([`psi`]); for categorical features the
+//! χ² test of a contingency table ([`chi2_contingency`]). Numeric features become
+//! distributions with [`Bins::quantiles`] of the reference.
+//!
+//! Every value is checked against scipy (`ks_2samp`, `wasserstein_distance`,
+//! `jensenshannon`, `chi2_contingency`) and numpy on committed fixtures
+//! (`tests/fixtures/make.py`).
+//!
+//! Non-goals (yet): the drift generators, streaming sketches and the multivariate tests.
+//!
+//! ```
+//! let reference = [0.1, 0.4, 0.35, 0.8];
+//! let current = [0.6, 0.9, 0.7, 1.2];
+//! let ks = stressor_drift::ks_2samp(&reference, &current).unwrap();
+//! assert_eq!(ks.statistic, 0.75);
+//! ```
+
+#![warn(missing_docs)]
+
+use statrs::distribution::{ChiSquared, ContinuousCDF as _};
+
+/// Why a statistic cannot be computed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DriftError {
+    /// A sample is empty.
+    #[error("the {0} sample is empty")]
+    Empty(&'static str),
+    /// A value is NaN or infinite.
+    #[error("the {0} sample holds a value that is not a finite number")]
+    NotFinite(&'static str),
+    /// Two distributions or table rows differ in length, or a table is too small.
+    #[error("{0}")]
+    Shape(String),
+}
+
+fn check(values: &[f64], which: &'static str) -> Result<(), DriftError> {
+    if values.is_empty() {
+        return Err(DriftError::Empty(which));
+    }
+    if values.iter().any(|v| !v.is_finite()) {
+        return Err(DriftError::NotFinite(which));
+    }
+    Ok(())
+}
+
+fn sorted(values: &[f64]) -> Vec<f64> {
+    let mut out = values.to_vec();
+    out.sort_by(f64::total_cmp);
+    out
+}
+
+/// A two-sample Kolmogorov–Smirnov test.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KsResult {
+    /// The largest distance between the two empirical CDFs (scipy's `ks_2samp` statistic).
+    pub statistic: f64,
+    /// The asymptotic p-value: the Kolmogorov distribution's survival function at
+    /// `√(n·m/(n+m))·D` (scipy's `kstwobign.sf`).
+    pub pvalue: f64,
+}
+
+/// The two-sample Kolmogorov–Smirnov statistic (two-sided) and its asymptotic p-value.
+///
+/// # Errors
+/// [`DriftError`] for an empty sample or a non-finite value.
+pub fn ks_2samp(reference: &[f64], current: &[f64]) -> Result<KsResult, DriftError> {
+    check(reference, "reference")?;
+    check(current, "current")?;
+    let (a, b) = (sorted(reference), sorted(current));
+    let (n, m) = (a.len() as f64, b.len() as f64);
+    let (mut i, mut j) = (0usize, 0usize);
+    let mut statistic = 0.0f64;
+    // Walk the merged values; at each distinct value both CDFs include every tie.
+    while i < a.len() || j < b.len() {
+        let value = match (a.get(i), b.get(j)) {
+            (Some(&x), Some(&y)) => x.min(y),
+            (Some(&x), None) => x,
+            (None, Some(&y)) => y,
+            (None, None) => break,
+        };
+        while i < a.len() && a[i] <= value {
+            i += 1;
+        }
+        while j < b.len() && b[j] <= value {
+            j += 1;
+        }
+        statistic = statistic.max((i as f64 / n - j as f64 / m).abs());
+    }
+    let en = n * m / (n + m);
+    Ok(KsResult { statistic, pvalue: kolmogorov_sf(en.sqrt() * statistic) })
+}
+
+/// The survival function of the Kolmogorov distribution, `2 Σ (−1)^(k−1) e^(−2k²x²)`, with
+/// the Jacobi theta form for small `x` where the alternating series converges slowly.
+pub fn kolmogorov_sf(x: f64) -> f64 {
+    if x <= 0.0 {
+        return 1.0;
+    }
+    if x < 1.0 {
+        // CDF = √(2π)/x Σ_{k≥1} e^{−(2k−1)²π²/(8x²)}.
+        let mut sum = 0.0;
+        for k in 1..=50 {
+            let term = (-((2 * k - 1) as f64).powi(2) * std::f64::consts::PI.powi(2)
+                / (8.0 * x * x))
+                .exp();
+            sum += term;
+            if term < 1e-300 {
+                break;
+            }
+        }
+        return (1.0 - (2.0 * std::f64::consts::PI).sqrt() / x * sum).clamp(0.0, 1.0);
+    }
+    let mut sum = 0.0;
+    for k in 1..=100 {
+        let k = f64::from(k);
+        let term = (-2.0 * k * k * x * x).exp();
+        sum += if k as u64 % 2 == 1 { term } else { -term };
+        if term < 1e-300 {
+            break;
+        }
+    }
+    (2.0 * sum).clamp(0.0, 1.0)
+}
+
+/// The 1-D Wasserstein (earth mover's) distance between the two samples' empirical
+/// distributions: `∫ |F_ref − F_cur|` (scipy's `wasserstein_distance`).
+///
+/// # Errors
+/// [`DriftError`] for an empty sample or a non-finite value.
+pub fn wasserstein(reference: &[f64], current: &[f64]) -> Result<f64, DriftError> {
+    check(reference, "reference")?;
+    check(current, "current")?;
+    let (a, b) = (sorted(reference), sorted(current));
+    let mut all: Vec<f64> = a.iter().chain(&b).copied().collect();
+    all.sort_by(f64::total_cmp);
+    let (n, m) = (a.len() as f64, b.len() as f64);
+    let (mut i, mut j) = (0usize, 0usize);
+    let mut total = 0.0;
+    for pair in all.windows(2) {
+        let (x, next) = (pair[0], pair[1]);
+        while i < a.len() && a[i] <= x {
+            i += 1;
+        }
+        while j < b.len() && b[j] <= x {
+            j += 1;
+        }
+        total += (i as f64 / n - j as f64 / m).abs() * (next - x);
+    }
+    Ok(total)
+}
+
+/// Normalises non-negative weights to probabilities.
+fn normalise(weights: &[f64], which: &'static str) -> Result<Vec<f64>, DriftError> {
+    check(weights, which)?;
+    if weights.iter().any(|w| *w < 0.0) {
+        return Err(DriftError::Shape(format!("the {which} distribution has a negative weight")));
+    }
+    let total: f64 = weights.iter().sum();
+    if total <= 0.0 {
+        return Err(DriftError::Shape(format!("the {which} distribution sums to 0")));
+    }
+    Ok(weights.iter().map(|w| w / total).collect())
+}
+
+fn pair(reference: &[f64], current: &[f64]) -> Result<(Vec<f64>, Vec<f64>), DriftError> {
+    if reference.len() != current.len() {
+        return Err(DriftError::Shape(format!(
+            "the distributions have {} and {} bins",
+            reference.len(),
+            current.len()
+        )));
+    }
+    Ok((normalise(reference, "reference")?, normalise(current, "current")?))
+}
+
+/// The Jensen–Shannon *distance* (the square root of the divergence) between two distributions
+/// given as non-negative weights over the same bins (normalised first), in natural log units,
+/// or in bits with `base = 2.0` (scipy's `jensenshannon(p, q, base)`).
+///
+/// # Errors
+/// [`DriftError`] for different lengths, negative weights or a zero total.
+pub fn jensen_shannon(
+    reference: &[f64],
+    current: &[f64],
+    base: Option<f64>,
+) -> Result<f64, DriftError> {
+    let (p, q) = pair(reference, current)?;
+    let rel = |x: f64, y: f64| if x > 0.0 { x * (x / y).ln() } else { 0.0 };
+    let divergence: f64 = p
+        .iter()
+        .zip(&q)
+        .map(|(&x, &y)| {
+            let m = (x + y) / 2.0;
+            rel(x, m) + rel(y, m)
+        })
+        .sum::<f64>()
+        / 2.0;
+    let divergence = match base {
+        Some(base) => divergence / base.ln(),
+        None => divergence,
+    };
+    Ok(divergence.max(0.0).sqrt())
+}
+
+/// The Hellinger distance `√(½ Σ (√p − √q)²)` between two distributions (normalised first).
+///
+/// # Errors
+/// [`DriftError`] for different lengths, negative weights or a zero total.
+pub fn hellinger(reference: &[f64], current: &[f64]) -> Result<f64, DriftError> {
+    let (p, q) = pair(reference, current)?;
+    let sum: f64 = p.iter().zip(&q).map(|(x, y)| (x.sqrt() - y.sqrt()).powi(2)).sum();
+    Ok((0.5 * sum).sqrt())
+}
+
+/// The share every bin is floored at in [`psi`], so an empty bin does not make it infinite.
+pub const PSI_FLOOR: f64 = 1e-4;
+
+/// The population stability index `Σ (c − r)·ln(c / r)` of the current distribution against
+/// the reference (both normalised, each share floored at [`PSI_FLOOR`]). Rule of thumb: < 0.1
+/// stable, 0.1–0.25 moderate shift, > 0.25 major shift.
+///
+/// # Errors
+/// [`DriftError`] for different lengths, negative weights or a zero total.
+pub fn psi(reference: &[f64], current: &[f64]) -> Result<f64, DriftError> {
+    let (r, c) = pair(reference, current)?;
+    Ok(r.iter()
+        .zip(&c)
+        .map(|(&r, &c)| {
+            let (r, c) = (r.max(PSI_FLOOR), c.max(PSI_FLOOR));
+            (c - r) * (c / r).ln()
+        })
+        .sum())
+}
+
+/// The χ² test of independence of a contingency table.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Chi2Result {
+    /// Pearson's χ² statistic (with Yates' continuity correction for one degree of freedom,
+    /// as scipy's `chi2_contingency` does by default).
+    pub statistic: f64,
+    /// Its p-value.
+    pub pvalue: f64,
+    /// Degrees of freedom.
+    pub dof: usize,
+}
+
+/// The χ² test of a contingency table given as rows of counts (for drift: one row for the
+/// reference and one for the current sample, a column per category).
+///
+/// # Errors
+/// [`DriftError::Shape`] for ragged rows, fewer than 2 rows or columns, or a row or column
+/// summing to 0.
+pub fn chi2_contingency(table: &[Vec<f64>]) -> Result<Chi2Result, DriftError> {
+    let rows = table.len();
+    let cols = table.first().map_or(0, Vec::len);
+    if rows < 2 || cols < 2 || table.iter().any(|r| r.len() != cols) {
+        return Err(DriftError::Shape(
+            "a contingency table needs at least 2 × 2 cells and equal rows".into(),
+        ));
+    }
+    if table.iter().flatten().any(|v| !v.is_finite() || *v < 0.0) {
+        return Err(DriftError::Shape("a contingency table holds counts ≥ 0".into()));
+    }
+    let row_sums: Vec<f64> = table.iter().map(|r| r.iter().sum()).collect();
+    let col_sums: Vec<f64> = (0..cols).map(|c| table.iter().map(|r| r[c]).sum()).collect();
+    let total: f64 = row_sums.iter().sum();
+    if row_sums.contains(&0.0) || col_sums.contains(&0.0) {
+        return Err(DriftError::Shape("a row or column of the contingency table sums to 0".into()));
+    }
+    let dof = (rows - 1) * (cols - 1);
+    let mut statistic = 0.0;
+    for (r, row) in table.iter().enumerate() {
+        for (c, &observed) in row.iter().enumerate() {
+            let expected = row_sums[r] * col_sums[c] / total;
+            let mut observed = observed;
+            if dof == 1 {
+                // Yates: move each observation half a count towards its expectation.
+                let diff = expected - observed;
+                observed += diff.signum() * diff.abs().min(0.5);
+            }
+            statistic += (observed - expected).powi(2) / expected;
+        }
+    }
+    let pvalue = ChiSquared::new(dof as f64).map_or(f64::NAN, |d| d.sf(statistic));
+    Ok(Chi2Result { statistic, pvalue, dof })
+}
+
+/// Bin edges for turning a numeric feature into a distribution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bins {
+    /// Inner edges, increasing; bin `i` holds values in `(edges[i-1], edges[i]]`, the first
+    /// everything up to `edges[0]`, the last everything above the last edge.
+    pub edges: Vec<f64>,
+}
+
+impl Bins {
+    /// `k` bins at the reference's quantiles (ties merge bins).
+    ///
+    /// # Errors
+    /// [`DriftError`] for an empty reference, a non-finite value or `k < 2`.
+    pub fn quantiles(reference: &[f64], k: usize) -> Result<Bins, DriftError> {
+        check(reference, "reference")?;
+        if k < 2 {
+            return Err(DriftError::Shape("quantile bins need k ≥ 2".into()));
+        }
+        let values = sorted(reference);
+        let mut edges: Vec<f64> =
+            (1..k).map(|i| values[((i * values.len()) / k).min(values.len() - 1)]).collect();
+        edges.dedup();
+        Ok(Bins { edges })
+    }
+
+    /// Counts per bin.
+    pub fn counts(&self, values: &[f64]) -> Vec<f64> {
+        let mut counts = vec![0.0; self.edges.len() + 1];
+        for v in values {
+            let bin = self.edges.partition_point(|edge| edge < v);
+            counts[bin] += 1.0;
+        }
+        counts
+    }
+}

@@ -1,0 +1,110 @@
+//! Every statistic against scipy/numpy reference values (tests/fixtures/make.py).
+
+#![expect(clippy::unwrap_used, reason = "tests unwrap to fail loudly")]
+
+use serde_json::Value;
+
+fn fixtures() -> Vec<Value> {
+    let text = include_str!("fixtures/scipy.json");
+    let value: Value = serde_json::from_str(text).unwrap();
+    value["cases"].as_array().unwrap().clone()
+}
+
+fn floats(value: &Value) -> Vec<f64> {
+    value.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect()
+}
+
+fn close(got: f64, expected: f64, what: &str) {
+    let tolerance = 1e-9 * expected.abs().max(1.0);
+    assert!((got - expected).abs() <= tolerance, "{what}: {got} vs scipy {expected}");
+}
+
+#[test]
+fn numeric_statistics_equal_scipy() {
+    let mut n = 0;
+    for case in fixtures().iter().filter(|c| c["kind"] == "numeric") {
+        let name = case["name"].as_str().unwrap();
+        let (a, b) = (floats(&case["a"]), floats(&case["b"]));
+        let ks = stressor_drift::ks_2samp(&a, &b).unwrap();
+        close(ks.statistic, case["ks_statistic"].as_f64().unwrap(), &format!("{name} KS"));
+        close(ks.pvalue, case["ks_pvalue_asymptotic"].as_f64().unwrap(), &format!("{name} KS p"));
+        close(
+            stressor_drift::wasserstein(&a, &b).unwrap(),
+            case["wasserstein"].as_f64().unwrap(),
+            &format!("{name} W1"),
+        );
+        n += 1;
+    }
+    assert_eq!(n, 5);
+}
+
+#[test]
+fn distribution_distances_equal_scipy() {
+    let mut n = 0;
+    for case in fixtures().iter().filter(|c| c["kind"] == "distribution") {
+        let name = case["name"].as_str().unwrap();
+        let (p, q) = (floats(&case["p"]), floats(&case["q"]));
+        close(
+            stressor_drift::jensen_shannon(&p, &q, None).unwrap(),
+            case["jensenshannon"].as_f64().unwrap(),
+            &format!("{name} JS"),
+        );
+        close(
+            stressor_drift::jensen_shannon(&p, &q, Some(2.0)).unwrap(),
+            case["jensenshannon_base2"].as_f64().unwrap(),
+            &format!("{name} JS bits"),
+        );
+        close(
+            stressor_drift::hellinger(&p, &q).unwrap(),
+            case["hellinger"].as_f64().unwrap(),
+            &format!("{name} Hellinger"),
+        );
+        close(
+            stressor_drift::psi(&p, &q).unwrap(),
+            case["psi"].as_f64().unwrap(),
+            &format!("{name} PSI"),
+        );
+        n += 1;
+    }
+    assert_eq!(n, 3);
+}
+
+#[test]
+fn contingency_tests_equal_scipy() {
+    let mut n = 0;
+    for case in fixtures().iter().filter(|c| c["kind"] == "contingency") {
+        let name = case["name"].as_str().unwrap();
+        let table: Vec<Vec<f64>> = case["table"].as_array().unwrap().iter().map(floats).collect();
+        let result = stressor_drift::chi2_contingency(&table).unwrap();
+        close(result.statistic, case["chi2_statistic"].as_f64().unwrap(), &format!("{name} χ²"));
+        close(result.pvalue, case["chi2_pvalue"].as_f64().unwrap(), &format!("{name} χ² p"));
+        assert_eq!(result.dof as u64, case["dof"].as_u64().unwrap());
+        n += 1;
+    }
+    assert_eq!(n, 3);
+}
+
+#[test]
+fn bad_inputs_are_errors_not_panics() {
+    use stressor_drift::*;
+    assert!(matches!(ks_2samp(&[], &[1.0]), Err(DriftError::Empty("reference"))));
+    assert!(matches!(wasserstein(&[1.0], &[f64::NAN]), Err(DriftError::NotFinite("current"))));
+    assert!(jensen_shannon(&[1.0, 2.0], &[1.0], None).is_err());
+    assert!(psi(&[0.0, 0.0], &[1.0, 1.0]).is_err());
+    assert!(chi2_contingency(&[vec![1.0, 2.0]]).is_err());
+    assert!(chi2_contingency(&[vec![1.0, 0.0], vec![2.0, 0.0]]).is_err());
+    assert!(Bins::quantiles(&[1.0, 2.0], 1).is_err());
+}
+
+#[test]
+fn identical_samples_show_no_drift_and_quantile_bins_split_evenly() {
+    let values: Vec<f64> = (0..1000).map(|i| f64::from(i) / 10.0).collect();
+    let ks = stressor_drift::ks_2samp(&values, &values).unwrap();
+    assert_eq!((ks.statistic, ks.pvalue), (0.0, 1.0));
+    assert_eq!(stressor_drift::wasserstein(&values, &values).unwrap(), 0.0);
+    let bins = stressor_drift::Bins::quantiles(&values, 10).unwrap();
+    let counts = bins.counts(&values);
+    assert_eq!(counts.len(), 10);
+    assert!(counts.iter().all(|&c| (c - 100.0).abs() <= 1.0), "{counts:?}");
+    assert!(stressor_drift::psi(&counts, &counts).unwrap().abs() < 1e-15);
+}
