@@ -60,9 +60,48 @@ fn sorted(values: &[f64]) -> Vec<f64> {
 pub struct KsResult {
     /// The largest distance between the two empirical CDFs (scipy's `ks_2samp` statistic).
     pub statistic: f64,
+    /// The p-value: exact (lattice-path count, as scipy's default for samples up to
+    /// [`KS_EXACT_MAX`]) or asymptotic beyond.
+    pub pvalue: f64,
+    /// Whether `pvalue` is exact.
+    pub exact: bool,
     /// The asymptotic p-value: the Kolmogorov distribution's survival function at
     /// `√(n·m/(n+m))·D` (scipy's `kstwobign.sf`).
-    pub pvalue: f64,
+    pub pvalue_asymptotic: f64,
+}
+
+/// Samples up to this size get the exact p-value (scipy's `ks_2samp` threshold).
+pub const KS_EXACT_MAX: usize = 10_000;
+
+/// The exact two-sided p-value `P(D ≥ d)` for samples of sizes `m` and `n` under the null:
+/// the share of the `C(m+n, m)` monotone lattice paths from `(0, 0)` to `(m, n)` that leave
+/// the band `|i/m − j/n| < d` (Hodges 1957). O(m·n) time, O(n) memory.
+pub fn ks_exact_pvalue(m: usize, n: usize, d: f64) -> f64 {
+    if d <= 0.0 {
+        return 1.0;
+    }
+    let (mi, ni) = (m as i128, n as i128);
+    // d·m·n is an integer for an observed statistic; a hair of tolerance absorbs rounding.
+    let h = (d * (m * n) as f64 - 1e-7).ceil() as i128;
+    let inside = |i: usize, j: usize| (i as i128 * ni - j as i128 * mi).abs() < h;
+    // u[j]: the share of paths to (i, j) that stayed inside, of all C(i+j, i) paths there.
+    let mut u = vec![0.0f64; n + 1];
+    u[0] = 1.0;
+    for j in 1..=n {
+        u[j] = if inside(0, j) { u[j - 1] } else { 0.0 };
+    }
+    for i in 1..=m {
+        u[0] = if inside(i, 0) { u[0] } else { 0.0 };
+        for j in 1..=n {
+            u[j] = if inside(i, j) {
+                let total = (i + j) as f64;
+                (i as f64 / total) * u[j] + (j as f64 / total) * u[j - 1]
+            } else {
+                0.0
+            };
+        }
+    }
+    (1.0 - u[n]).clamp(0.0, 1.0)
 }
 
 /// The two-sample Kolmogorov–Smirnov statistic (two-sided) and its asymptotic p-value.
@@ -93,7 +132,10 @@ pub fn ks_2samp(reference: &[f64], current: &[f64]) -> Result<KsResult, DriftErr
         statistic = statistic.max((i as f64 / n - j as f64 / m).abs());
     }
     let en = n * m / (n + m);
-    Ok(KsResult { statistic, pvalue: kolmogorov_sf(en.sqrt() * statistic) })
+    let asymptotic = kolmogorov_sf(en.sqrt() * statistic);
+    let exact = a.len().max(b.len()) <= KS_EXACT_MAX;
+    let pvalue = if exact { ks_exact_pvalue(a.len(), b.len(), statistic) } else { asymptotic };
+    Ok(KsResult { statistic, pvalue, exact, pvalue_asymptotic: asymptotic })
 }
 
 /// The survival function of the Kolmogorov distribution, `2 Σ (−1)^(k−1) e^(−2k²x²)`, with

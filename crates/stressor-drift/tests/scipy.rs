@@ -27,7 +27,13 @@ fn numeric_statistics_equal_scipy() {
         let (a, b) = (floats(&case["a"]), floats(&case["b"]));
         let ks = stressor_drift::ks_2samp(&a, &b).unwrap();
         close(ks.statistic, case["ks_statistic"].as_f64().unwrap(), &format!("{name} KS"));
-        close(ks.pvalue, case["ks_pvalue_asymptotic"].as_f64().unwrap(), &format!("{name} KS p"));
+        close(ks.pvalue, case["ks_pvalue"].as_f64().unwrap(), &format!("{name} KS p"));
+        assert_eq!(ks.exact, case["ks_method"] == "exact");
+        close(
+            ks.pvalue_asymptotic,
+            case["ks_pvalue_asymptotic"].as_f64().unwrap(),
+            &format!("{name} KS asymptotic p"),
+        );
         close(
             stressor_drift::wasserstein(&a, &b).unwrap(),
             case["wasserstein"].as_f64().unwrap(),
@@ -100,7 +106,7 @@ fn bad_inputs_are_errors_not_panics() {
 fn identical_samples_show_no_drift_and_quantile_bins_split_evenly() {
     let values: Vec<f64> = (0..1000).map(|i| f64::from(i) / 10.0).collect();
     let ks = stressor_drift::ks_2samp(&values, &values).unwrap();
-    assert_eq!((ks.statistic, ks.pvalue), (0.0, 1.0));
+    assert_eq!((ks.statistic, ks.pvalue, ks.pvalue_asymptotic), (0.0, 1.0, 1.0));
     assert_eq!(stressor_drift::wasserstein(&values, &values).unwrap(), 0.0);
     let bins = stressor_drift::Bins::quantiles(&values, 10).unwrap();
     let counts = bins.counts(&values);
