@@ -4,7 +4,8 @@
 //! 1-D Wasserstein distance ([`wasserstein`]); between two distributions over the same bins or
 //! categories: Jensen–Shannon distance ([`jensen_shannon`]), Hellinger distance
 //! ([`hellinger`]) and the population stability index ([`psi`]); for categorical features the
-//! χ² test of a contingency table ([`chi2_contingency`]). Numeric features become
+//! χ² test of a contingency table ([`chi2_contingency`]); p-values over many features are
+//! adjusted with [`adjust`] (Bonferroni, Holm, Benjamini–Hochberg/Yekutieli). Numeric features become
 //! distributions with [`Bins::quantiles`] of the reference.
 //!
 //! Every value is checked against scipy (`ks_2samp`, `wasserstein_distance`,
@@ -367,4 +368,63 @@ impl Bins {
         }
         counts
     }
+}
+
+/// How p-values over many features are adjusted for testing them all at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Correction {
+    /// None: each feature on its own.
+    None,
+    /// Bonferroni: `min(1, k·p)`; controls the family-wise error rate.
+    Bonferroni,
+    /// Holm's step-down; controls the family-wise error rate, never worse than Bonferroni.
+    Holm,
+    /// Benjamini–Hochberg; controls the false discovery rate for independent or positively
+    /// dependent tests (scipy's `false_discovery_control(method="bh")`).
+    BenjaminiHochberg,
+    /// Benjamini–Yekutieli; the false discovery rate under any dependence (`method="by"`).
+    BenjaminiYekutieli,
+}
+
+/// Adjusted p-values, in the input order.
+///
+/// # Errors
+/// [`DriftError`] for a p-value outside [0, 1] or not a number.
+pub fn adjust(pvalues: &[f64], correction: Correction) -> Result<Vec<f64>, DriftError> {
+    if pvalues.iter().any(|p| !(0.0..=1.0).contains(p)) {
+        return Err(DriftError::Shape("p-values must lie in [0, 1]".into()));
+    }
+    let k = pvalues.len();
+    let mut order: Vec<usize> = (0..k).collect();
+    order.sort_by(|&a, &b| pvalues[a].total_cmp(&pvalues[b]));
+    let mut out = vec![0.0; k];
+    match correction {
+        Correction::None => out.copy_from_slice(pvalues),
+        Correction::Bonferroni => {
+            for (o, p) in out.iter_mut().zip(pvalues) {
+                *o = (p * k as f64).min(1.0);
+            }
+        }
+        Correction::Holm => {
+            let mut running = 0.0f64;
+            for (rank, &index) in order.iter().enumerate() {
+                running = running.max(((k - rank) as f64 * pvalues[index]).min(1.0));
+                out[index] = running;
+            }
+        }
+        Correction::BenjaminiHochberg | Correction::BenjaminiYekutieli => {
+            let harmonic: f64 = if correction == Correction::BenjaminiYekutieli {
+                (1..=k).map(|i| 1.0 / i as f64).sum()
+            } else {
+                1.0
+            };
+            // Step-up: from the largest p down, the running minimum of p·k·c / rank.
+            let mut running = 1.0f64;
+            for (rank, &index) in order.iter().enumerate().rev() {
+                running = running.min(pvalues[index] * k as f64 * harmonic / (rank + 1) as f64);
+                out[index] = running.min(1.0);
+            }
+        }
+    }
+    Ok(out)
 }

@@ -114,3 +114,28 @@ fn identical_samples_show_no_drift_and_quantile_bins_split_evenly() {
     assert!(counts.iter().all(|&c| (c - 100.0).abs() <= 1.0), "{counts:?}");
     assert!(stressor_drift::psi(&counts, &counts).unwrap().abs() < 1e-15);
 }
+
+#[test]
+fn multiple_testing_corrections_equal_scipy() {
+    use stressor_drift::{Correction, adjust};
+    let mut n = 0;
+    for case in fixtures().iter().filter(|c| c["kind"] == "multiple-testing") {
+        let name = case["name"].as_str().unwrap();
+        let p = floats(&case["p"]);
+        for (key, correction) in [
+            ("bh", Correction::BenjaminiHochberg),
+            ("by", Correction::BenjaminiYekutieli),
+            ("holm", Correction::Holm),
+            ("bonferroni", Correction::Bonferroni),
+        ] {
+            let got = adjust(&p, correction).unwrap();
+            for (g, e) in got.iter().zip(floats(&case[key])) {
+                close(*g, e, &format!("{name} {key}"));
+            }
+        }
+        assert_eq!(adjust(&p, Correction::None).unwrap(), p);
+        n += 1;
+    }
+    assert_eq!(n, 3);
+    assert!(adjust(&[0.5, 1.5], Correction::Holm).is_err());
+}
