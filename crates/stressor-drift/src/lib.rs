@@ -50,10 +50,43 @@ fn check(values: &[f64], which: &'static str) -> Result<(), DriftError> {
     Ok(())
 }
 
+/// `values` in increasing order. The floats are mapped to integers with the same order
+/// (IEEE 754 bits, negatives flipped), sorted as integers — cheaper to compare than
+/// `f64::total_cmp` — and mapped back.
 fn sorted(values: &[f64]) -> Vec<f64> {
-    let mut out = values.to_vec();
-    out.sort_by(f64::total_cmp);
-    out
+    const SIGN: u64 = 1 << 63;
+    let mut keys: Vec<u64> = values
+        .iter()
+        .map(|v| {
+            let bits = v.to_bits();
+            if bits & SIGN != 0 { !bits } else { bits | SIGN }
+        })
+        .collect();
+    keys.sort_unstable();
+    keys.into_iter().map(|k| f64::from_bits(if k & SIGN != 0 { k & !SIGN } else { !k })).collect()
+}
+
+/// A sample sorted once, so a reference can be compared with many current samples (or one
+/// sample with several statistics) without sorting it again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SortedSample {
+    values: Vec<f64>,
+}
+
+impl SortedSample {
+    /// Sorts `values`.
+    ///
+    /// # Errors
+    /// [`DriftError`] for an empty sample or a non-finite value.
+    pub fn new(values: &[f64], which: &'static str) -> Result<SortedSample, DriftError> {
+        check(values, which)?;
+        Ok(SortedSample { values: sorted(values) })
+    }
+
+    /// The sorted values.
+    pub fn values(&self) -> &[f64] {
+        &self.values
+    }
 }
 
 /// A two-sample Kolmogorov–Smirnov test.
@@ -110,9 +143,15 @@ pub fn ks_exact_pvalue(m: usize, n: usize, d: f64) -> f64 {
 /// # Errors
 /// [`DriftError`] for an empty sample or a non-finite value.
 pub fn ks_2samp(reference: &[f64], current: &[f64]) -> Result<KsResult, DriftError> {
-    check(reference, "reference")?;
-    check(current, "current")?;
-    let (a, b) = (sorted(reference), sorted(current));
+    Ok(ks_sorted(
+        &SortedSample::new(reference, "reference")?,
+        &SortedSample::new(current, "current")?,
+    ))
+}
+
+/// [`ks_2samp`] on samples sorted already.
+pub fn ks_sorted(reference: &SortedSample, current: &SortedSample) -> KsResult {
+    let (a, b) = (&reference.values, &current.values);
     let (n, m) = (a.len() as f64, b.len() as f64);
     let (mut i, mut j) = (0usize, 0usize);
     let mut statistic = 0.0f64;
@@ -136,7 +175,7 @@ pub fn ks_2samp(reference: &[f64], current: &[f64]) -> Result<KsResult, DriftErr
     let asymptotic = kolmogorov_sf(en.sqrt() * statistic);
     let exact = a.len().max(b.len()) <= KS_EXACT_MAX;
     let pvalue = if exact { ks_exact_pvalue(a.len(), b.len(), statistic) } else { asymptotic };
-    Ok(KsResult { statistic, pvalue, exact, pvalue_asymptotic: asymptotic })
+    KsResult { statistic, pvalue, exact, pvalue_asymptotic: asymptotic }
 }
 
 /// The survival function of the Kolmogorov distribution, `2 Σ (−1)^(k−1) e^(−2k²x²)`, with
@@ -177,25 +216,39 @@ pub fn kolmogorov_sf(x: f64) -> f64 {
 /// # Errors
 /// [`DriftError`] for an empty sample or a non-finite value.
 pub fn wasserstein(reference: &[f64], current: &[f64]) -> Result<f64, DriftError> {
-    check(reference, "reference")?;
-    check(current, "current")?;
-    let (a, b) = (sorted(reference), sorted(current));
-    let mut all: Vec<f64> = a.iter().chain(&b).copied().collect();
-    all.sort_by(f64::total_cmp);
+    Ok(wasserstein_sorted(
+        &SortedSample::new(reference, "reference")?,
+        &SortedSample::new(current, "current")?,
+    ))
+}
+
+/// [`wasserstein`] on samples sorted already: one merge, no further sort.
+pub fn wasserstein_sorted(reference: &SortedSample, current: &SortedSample) -> f64 {
+    let (a, b) = (&reference.values, &current.values);
     let (n, m) = (a.len() as f64, b.len() as f64);
     let (mut i, mut j) = (0usize, 0usize);
     let mut total = 0.0;
-    for pair in all.windows(2) {
-        let (x, next) = (pair[0], pair[1]);
-        while i < a.len() && a[i] <= x {
+    let mut previous: Option<f64> = None;
+    // Between consecutive merged values x < next, the CDFs are constant: counts ≤ x.
+    while i < a.len() || j < b.len() {
+        let value = match (a.get(i), b.get(j)) {
+            (Some(&x), Some(&y)) => x.min(y),
+            (Some(&x), None) => x,
+            (None, Some(&y)) => y,
+            (None, None) => break,
+        };
+        if let Some(x) = previous {
+            total += (i as f64 / n - j as f64 / m).abs() * (value - x);
+        }
+        while i < a.len() && a[i] <= value {
             i += 1;
         }
-        while j < b.len() && b[j] <= x {
+        while j < b.len() && b[j] <= value {
             j += 1;
         }
-        total += (i as f64 / n - j as f64 / m).abs() * (next - x);
+        previous = Some(value);
     }
-    Ok(total)
+    total
 }
 
 /// Normalises non-negative weights to probabilities.
