@@ -32,6 +32,27 @@ pub(crate) enum Command {
     Load(LoadArgs),
     /// Run the fault-injecting proxy with its Toxiproxy-compatible API.
     Proxy(ProxyArgs),
+    /// Compare two CSV files column by column: which features drifted, and by how much.
+    Drift(DriftArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DriftArgs {
+    /// The reference data (CSV with a header row).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) reference: PathBuf,
+    /// The current data (CSV with the same columns).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) current: PathBuf,
+    /// Significance level after the correction; a column below it has drifted.
+    #[arg(long, default_value_t = 0.05)]
+    pub(crate) alpha: f64,
+    /// Multiple-testing correction across columns: none, bonferroni, holm, bh, by.
+    #[arg(long, default_value = "bh")]
+    pub(crate) correction: String,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]

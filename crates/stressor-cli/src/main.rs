@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         args::Command::Serve(serve) => output::serve(&serve),
         args::Command::Load(load) => output::load(&load),
         args::Command::Proxy(proxy) => output::proxy(&proxy),
+        args::Command::Drift(drift) => output::drift(&drift),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(101))
 }

@@ -22,7 +22,7 @@ use stressor_scenario::{EngineConfig, EngineError, Plan, ScenarioError};
 use stressor_schema::ExitCode as exit_code;
 
 use crate::args::{
-    CheckArgs, DemoArgs, Format, LoadArgs, ProxyArgs, RunArgs, RunOptions, ServeArgs,
+    CheckArgs, DemoArgs, DriftArgs, Format, LoadArgs, ProxyArgs, RunArgs, RunOptions, ServeArgs,
 };
 use crate::progress::ProgressSink;
 
@@ -502,6 +502,99 @@ pub(crate) fn proxy(args: &ProxyArgs) -> i32 {
             exit_code::BUG
         }
     }
+}
+
+/// `stressor drift`: per-column drift between two CSV files; exit 1 when a column drifted.
+pub(crate) fn drift(args: &DriftArgs) -> i32 {
+    use stressor_drift::Correction;
+    use stressor_drift::table::{Table, compare};
+    let correction = match args.correction.as_str() {
+        "none" => Correction::None,
+        "bonferroni" => Correction::Bonferroni,
+        "holm" => Correction::Holm,
+        "bh" => Correction::BenjaminiHochberg,
+        "by" => Correction::BenjaminiYekutieli,
+        other => {
+            say!("error: --correction must be none, bonferroni, holm, bh or by, not `{other}`");
+            return exit_code::USAGE;
+        }
+    };
+    if !(args.alpha > 0.0 && args.alpha < 1.0) {
+        say!("error: --alpha must lie strictly between 0 and 1");
+        return exit_code::USAGE;
+    }
+    let tables =
+        Table::from_csv(&args.reference).and_then(|r| Ok((r, Table::from_csv(&args.current)?)));
+    let (reference, current) = match tables {
+        Ok(tables) => tables,
+        Err(error) => {
+            print_error_chain(&error);
+            return exit_code::TARGET_UNUSABLE;
+        }
+    };
+    let drifts = match compare(&reference, &current, correction, args.alpha) {
+        Ok(drifts) => drifts,
+        Err(error) => {
+            print_error_chain(&error);
+            return exit_code::TARGET_UNUSABLE;
+        }
+    };
+    let n_drifted = drifts.iter().filter(|d| d.drifted).count();
+    let mut out = std::io::stdout().lock();
+    let written = if args.json {
+        let columns: Vec<serde_json::Value> = drifts
+            .iter()
+            .map(|d| {
+                serde_json::json!({
+                    "column": d.column, "kind": d.kind, "test": d.test, "statistic": d.statistic,
+                    "pvalue": d.pvalue, "pvalue_adjusted": d.pvalue_adjusted, "psi": d.psi,
+                    "jensen_shannon": d.jensen_shannon, "wasserstein": d.wasserstein, "drifted": d.drifted,
+                })
+            })
+            .collect();
+        let report = serde_json::json!({
+            "reference": {"path": args.reference.display().to_string(), "rows": reference.rows},
+            "current": {"path": args.current.display().to_string(), "rows": current.rows},
+            "alpha": args.alpha, "correction": args.correction, "drifted": n_drifted, "columns": columns,
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&report).unwrap_or_default())
+    } else {
+        let mut text = format!(
+            "reference {} rows, current {} rows, correction {}, alpha {}\n{:<20} {:<6} {:>10} {:>10} {:>10} {:>8} {:>8} {:>10}  drifted\n",
+            reference.rows,
+            current.rows,
+            args.correction,
+            args.alpha,
+            "column",
+            "test",
+            "statistic",
+            "p",
+            "p adj",
+            "PSI",
+            "JS",
+            "W1"
+        );
+        for d in &drifts {
+            text.push_str(&format!(
+                "{:<20} {:<6} {:>10.4} {:>10.3e} {:>10.3e} {:>8.4} {:>8.4} {:>10}  {}\n",
+                d.column,
+                d.test,
+                d.statistic,
+                d.pvalue,
+                d.pvalue_adjusted,
+                d.psi,
+                d.jensen_shannon,
+                d.wasserstein.map_or("-".to_string(), |w| format!("{w:.4}")),
+                if d.drifted { "DRIFT" } else { "" }
+            ));
+        }
+        text.push_str(&format!("{n_drifted} of {} columns drifted\n", drifts.len()));
+        write!(out, "{text}")
+    };
+    if written.is_err() {
+        return exit_code::BUG;
+    }
+    if n_drifted > 0 { exit_code::GATES_FAILED } else { exit_code::PASS }
 }
 
 /// Ctrl-C, or SIGTERM on Unix.

@@ -1022,3 +1022,80 @@ fn load_chat_sends_openai_requests_and_checks_the_answers() {
         }
     }
 }
+
+/// `n` rows of `age` (numeric), `income` (numeric, shifted by `shift` for the first `drifted`
+/// rows) and `region` (categorical).
+fn drift_csv(path: &Path, n: usize, shift: f64, drifted: usize, regions: &[&str]) {
+    let mut text = String::from("age,income,region\n");
+    for i in 0..n {
+        // A deterministic spread: a low-discrepancy sequence in place of random draws.
+        let u = ((i as f64 + 0.5) * 0.618_033_988_75).fract();
+        let income = 30.0 + 20.0 * u + if i < drifted { shift } else { 0.0 };
+        let age = 20.0 + ((i * 7919) % 50) as f64;
+        text.push_str(&format!("{age},{income},{}\n", regions[i % regions.len()]));
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn drift_compares_csv_columns_and_names_bad_files() {
+    let dir = scratch("drift");
+    let (reference, same, shifted) =
+        (dir.join("ref.csv"), dir.join("same.csv"), dir.join("shifted.csv"));
+    drift_csv(&reference, 2000, 0.0, 0, &["north", "south"]);
+    drift_csv(&same, 1500, 0.0, 0, &["north", "south"]);
+    // Half the rows come from a population shifted by 10 (a "50 % drift" of income), and a
+    // new region appears.
+    drift_csv(&shifted, 1500, 10.0, 750, &["north", "south", "east"]);
+    let run = |current: &Path, extra: &[&str]| {
+        stressor()
+            .args(["drift", "--reference"])
+            .arg(&reference)
+            .arg("--current")
+            .arg(current)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let calm = run(&same, &[]);
+    assert_eq!(calm.status.code(), Some(0), "{}{}", text(&calm.stdout), text(&calm.stderr));
+    assert!(text(&calm.stdout).contains("0 of 3 columns drifted"));
+    let output = run(&shifted, &["--json"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let column = |name: &str| {
+        report["columns"].as_array().unwrap().iter().find(|c| c["column"] == name).unwrap().clone()
+    };
+    assert_eq!(column("income")["drifted"], true);
+    // Half the rows shifted by half the range: the CDFs part by 0.25 at most.
+    let d = column("income")["statistic"].as_f64().unwrap();
+    assert!((d - 0.25).abs() < 0.02, "{d}");
+    assert_eq!(column("age")["drifted"], false);
+    assert_eq!(column("region")["test"], "chi2");
+    assert_eq!(column("region")["drifted"], true);
+
+    let missing = dir.join("missing.csv");
+    std::fs::write(&missing, "age,region\n30,north\n").unwrap();
+    let output = run(&missing, &[]);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(
+        text(&output.stderr).contains("column `income` is missing"),
+        "{}",
+        text(&output.stderr)
+    );
+    let wrong_type = dir.join("wrong-type.csv");
+    std::fs::write(&wrong_type, "age,income,region\n30,high,north\n31,low,south\n").unwrap();
+    let output = run(&wrong_type, &[]);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(text(&output.stderr).contains("`income` is numeric"), "{}", text(&output.stderr));
+    let empty = dir.join("empty.csv");
+    std::fs::write(&empty, "").unwrap();
+    let output = run(&empty, &[]);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(text(&output.stderr).contains("empty.csv"), "{}", text(&output.stderr));
+    let ragged = dir.join("ragged.csv");
+    std::fs::write(&ragged, "age,income,region\n30,40,north\n31\n").unwrap();
+    let output = run(&ragged, &[]);
+    assert!(text(&output.stderr).contains("line 3"), "{}", text(&output.stderr));
+    assert_eq!(run(&same, &["--correction", "fdr"]).status.code(), Some(2));
+}

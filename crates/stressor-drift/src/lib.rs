@@ -23,6 +23,8 @@
 
 #![warn(missing_docs)]
 
+pub mod table;
+
 use statrs::distribution::{ChiSquared, ContinuousCDF as _};
 
 /// Why a statistic cannot be computed.
