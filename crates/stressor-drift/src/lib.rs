@@ -151,19 +151,16 @@ pub fn ks_2samp(reference: &[f64], current: &[f64]) -> Result<KsResult, DriftErr
     ))
 }
 
-/// [`ks_2samp`] on samples sorted already.
-pub fn ks_sorted(reference: &SortedSample, current: &SortedSample) -> KsResult {
-    let (a, b) = (&reference.values, &current.values);
-    let (n, m) = (a.len() as f64, b.len() as f64);
+/// Walks the distinct values of two sorted samples in increasing order, yielding each value
+/// with the counts of `a` and `b` at or below it (both empirical CDFs include every tie).
+fn merged_steps<'s>(a: &'s [f64], b: &'s [f64]) -> impl Iterator<Item = (f64, usize, usize)> + 's {
     let (mut i, mut j) = (0usize, 0usize);
-    let mut statistic = 0.0f64;
-    // Walk the merged values; at each distinct value both CDFs include every tie.
-    while i < a.len() || j < b.len() {
+    std::iter::from_fn(move || {
         let value = match (a.get(i), b.get(j)) {
             (Some(&x), Some(&y)) => x.min(y),
             (Some(&x), None) => x,
             (None, Some(&y)) => y,
-            (None, None) => break,
+            (None, None) => return None,
         };
         while i < a.len() && a[i] <= value {
             i += 1;
@@ -171,8 +168,17 @@ pub fn ks_sorted(reference: &SortedSample, current: &SortedSample) -> KsResult {
         while j < b.len() && b[j] <= value {
             j += 1;
         }
-        statistic = statistic.max((i as f64 / n - j as f64 / m).abs());
-    }
+        Some((value, i, j))
+    })
+}
+
+/// [`ks_2samp`] on samples sorted already.
+pub fn ks_sorted(reference: &SortedSample, current: &SortedSample) -> KsResult {
+    let (a, b) = (&reference.values, &current.values);
+    let (n, m) = (a.len() as f64, b.len() as f64);
+    let statistic = merged_steps(a, b)
+        .map(|(_, i, j)| (i as f64 / n - j as f64 / m).abs())
+        .fold(0.0f64, f64::max);
     let en = n * m / (n + m);
     let asymptotic = kolmogorov_sf(en.sqrt() * statistic);
     let exact = a.len().max(b.len()) <= KS_EXACT_MAX;
@@ -228,27 +234,14 @@ pub fn wasserstein(reference: &[f64], current: &[f64]) -> Result<f64, DriftError
 pub fn wasserstein_sorted(reference: &SortedSample, current: &SortedSample) -> f64 {
     let (a, b) = (&reference.values, &current.values);
     let (n, m) = (a.len() as f64, b.len() as f64);
-    let (mut i, mut j) = (0usize, 0usize);
+    // Between consecutive distinct values x < next the CDFs hold their values at x.
     let mut total = 0.0;
-    let mut previous: Option<f64> = None;
-    // Between consecutive merged values x < next, the CDFs are constant: counts ≤ x.
-    while i < a.len() || j < b.len() {
-        let value = match (a.get(i), b.get(j)) {
-            (Some(&x), Some(&y)) => x.min(y),
-            (Some(&x), None) => x,
-            (None, Some(&y)) => y,
-            (None, None) => break,
-        };
-        if let Some(x) = previous {
-            total += (i as f64 / n - j as f64 / m).abs() * (value - x);
+    let mut previous: Option<(f64, f64)> = None;
+    for (value, i, j) in merged_steps(a, b) {
+        if let Some((x, gap)) = previous {
+            total += gap * (value - x);
         }
-        while i < a.len() && a[i] <= value {
-            i += 1;
-        }
-        while j < b.len() && b[j] <= value {
-            j += 1;
-        }
-        previous = Some(value);
+        previous = Some((value, (i as f64 / n - j as f64 / m).abs()));
     }
     total
 }
