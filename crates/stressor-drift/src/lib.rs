@@ -12,7 +12,10 @@
 //! `jensenshannon`, `chi2_contingency`) and numpy on committed fixtures
 //! (`tests/fixtures/make.py`).
 //!
-//! Non-goals (yet): the drift generators, streaming sketches and the multivariate tests.
+//! [`inject`] makes drift with a dial in [0, 1] (mixtures, scale, prior, category and missing
+//! values), seeded and nested so a larger dial keeps a smaller one's rows.
+//!
+//! Non-goals (yet): streaming sketches and the multivariate tests.
 //!
 //! ```
 //! let reference = [0.1, 0.4, 0.35, 0.8];
@@ -23,6 +26,7 @@
 
 #![warn(missing_docs)]
 
+pub mod inject;
 pub mod table;
 
 use statrs::distribution::{ChiSquared, ContinuousCDF as _};
