@@ -400,11 +400,18 @@ impl Bins {
     /// # Errors
     /// [`DriftError`] for an empty reference, a non-finite value or `k < 2`.
     pub fn quantiles(reference: &[f64], k: usize) -> Result<Bins, DriftError> {
-        check(reference, "reference")?;
+        Bins::from_sorted(&SortedSample::new(reference, "reference")?, k)
+    }
+
+    /// [`Bins::quantiles`] of a reference sorted already.
+    ///
+    /// # Errors
+    /// [`DriftError::Shape`] for `k < 2`.
+    pub fn from_sorted(reference: &SortedSample, k: usize) -> Result<Bins, DriftError> {
         if k < 2 {
             return Err(DriftError::Shape("quantile bins need k ≥ 2".into()));
         }
-        let values = sorted(reference);
+        let values = &reference.values;
         let mut edges: Vec<f64> =
             (1..k).map(|i| values[((i * values.len()) / k).min(values.len() - 1)]).collect();
         edges.dedup();

@@ -182,7 +182,7 @@ pub fn compare(
                     SortedSample::new(b, "current").map_err(wrap)?,
                 );
                 let ks = crate::ks_sorted(&sa, &sb);
-                let bins = Bins::quantiles(a, 10).map_err(wrap)?;
+                let bins = Bins::from_sorted(&sa, 10).map_err(wrap)?;
                 let (ca, cb) = (bins.counts(a), bins.counts(b));
                 FeatureDrift {
                     column: name.clone(),

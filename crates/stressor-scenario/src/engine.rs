@@ -630,23 +630,9 @@ fn http_options(
     options.rate_limit = transport.rate_limit;
     options.ca_file = transport.ca_file.clone();
     options.max_concurrency = transport.max_concurrency;
-    for (name, template) in &transport.headers {
-        let mut value = String::new();
-        let mut rest = template.as_str();
-        while let Some(start) = rest.find("${") {
-            value.push_str(&rest[..start]);
-            let end = rest[start..].find('}').map_or(rest.len(), |e| start + e);
-            let variable = &rest[start + 2..end];
-            let secret = config.env.get(variable).ok_or_else(|| EngineError::Secret {
-                header: name.clone(),
-                variable: variable.to_string(),
-            })?;
-            value.push_str(secret);
-            rest = rest.get(end + 1..).unwrap_or("");
-        }
-        value.push_str(rest);
-        options.headers.push((name.clone(), value));
-    }
+    options.headers = transport
+        .resolve_headers(&config.env)
+        .map_err(|(header, variable)| EngineError::Secret { header, variable })?;
     Ok(options)
 }
 

@@ -530,16 +530,51 @@ impl TransportPlan {
     /// The environment variables the header values refer to (`${NAME}`).
     pub fn env_vars(&self) -> Vec<String> {
         let mut names = Vec::new();
-        for (_, value) in &self.headers {
-            let mut rest = value.as_str();
-            while let Some(start) = rest.find("${") {
-                let Some(end) = rest[start..].find('}') else { break };
-                names.push(rest[start + 2..start + end].to_string());
-                rest = &rest[start + end + 1..];
-            }
+        for (_, template) in &self.headers {
+            let _ = expand(template, |name| {
+                names.push(name.to_string());
+                Some(String::new())
+            });
         }
         names
     }
+
+    /// The headers with every `${NAME}` replaced from `env`.
+    ///
+    /// # Errors
+    /// `(header, variable)` for the first variable `env` lacks.
+    pub fn resolve_headers(
+        &self,
+        env: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Vec<(String, String)>, (String, String)> {
+        self.headers
+            .iter()
+            .map(|(name, template)| {
+                expand(template, |variable| env.get(variable).cloned())
+                    .map(|value| (name.clone(), value))
+                    .map_err(|variable| (name.clone(), variable))
+            })
+            .collect()
+    }
+}
+
+/// `template` with each `${NAME}` replaced by `lookup(NAME)`; the first name it lacks is the
+/// error. An unclosed `${` runs to the end of the text (the planner reports it).
+fn expand(
+    template: &str,
+    mut lookup: impl FnMut(&str) -> Option<String>,
+) -> Result<String, String> {
+    let mut value = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("${") {
+        value.push_str(&rest[..start]);
+        let end = rest[start..].find('}').map_or(rest.len(), |e| start + e);
+        let variable = &rest[start + 2..end];
+        value.push_str(&lookup(variable).ok_or_else(|| variable.to_string())?);
+        rest = rest.get(end + 1..).unwrap_or("");
+    }
+    value.push_str(rest);
+    Ok(value)
 }
 
 impl Plan {
