@@ -32,16 +32,17 @@ pub(crate) enum Command {
     Load(LoadArgs),
     /// Run the fault-injecting proxy with its Toxiproxy-compatible API.
     Proxy(ProxyArgs),
-    /// Compare two CSV files column by column: which features drifted, and by how much.
+    /// Compare two CSV or Parquet files column by column: which features drifted, and by how
+    /// much.
     Drift(DriftArgs),
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct DriftArgs {
-    /// The reference data (CSV with a header row).
+    /// The reference data: Parquet (`.parquet`, `.pq`) or CSV with a header row.
     #[arg(long, value_name = "FILE")]
     pub(crate) reference: PathBuf,
-    /// The current data (CSV with the same columns).
+    /// The current data, with the same columns (Parquet or CSV).
     #[arg(long, value_name = "FILE")]
     pub(crate) current: PathBuf,
     /// Significance level after the correction; a column below it has drifted.
@@ -50,6 +51,9 @@ pub(crate) struct DriftArgs {
     /// Multiple-testing correction across columns: none, bonferroni, holm, bh, by.
     #[arg(long, default_value = "bh")]
     pub(crate) correction: String,
+    /// The gate: exit 1 when more columns than this drifted.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) max_drifted: usize,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub(crate) json: bool,

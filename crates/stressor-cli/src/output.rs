@@ -504,10 +504,12 @@ pub(crate) fn proxy(args: &ProxyArgs) -> i32 {
     }
 }
 
-/// `stressor drift`: per-column drift between two CSV files; exit 1 when a column drifted.
+/// `stressor drift`: per-column drift between two CSV or Parquet files; exit 1 when more
+/// columns drifted than `--max-drifted`.
 pub(crate) fn drift(args: &DriftArgs) -> i32 {
     use stressor_drift::Correction;
-    use stressor_drift::table::{Table, compare};
+    use stressor_drift::compare::compare;
+    use stressor_tabular::Table;
     let correction = match args.correction.as_str() {
         "none" => Correction::None,
         "bonferroni" => Correction::Bonferroni,
@@ -523,8 +525,7 @@ pub(crate) fn drift(args: &DriftArgs) -> i32 {
         say!("error: --alpha must lie strictly between 0 and 1");
         return exit_code::USAGE;
     }
-    let tables =
-        Table::from_csv(&args.reference).and_then(|r| Ok((r, Table::from_csv(&args.current)?)));
+    let tables = Table::read(&args.reference).and_then(|r| Ok((r, Table::read(&args.current)?)));
     let (reference, current) = match tables {
         Ok(tables) => tables,
         Err(error) => {
@@ -548,14 +549,16 @@ pub(crate) fn drift(args: &DriftArgs) -> i32 {
                 serde_json::json!({
                     "column": d.column, "kind": d.kind, "test": d.test, "statistic": d.statistic,
                     "pvalue": d.pvalue, "pvalue_adjusted": d.pvalue_adjusted, "psi": d.psi,
-                    "jensen_shannon": d.jensen_shannon, "wasserstein": d.wasserstein, "drifted": d.drifted,
+                    "jensen_shannon": d.jensen_shannon, "wasserstein": d.wasserstein,
+                    "missing_reference": d.missing.0, "missing_current": d.missing.1, "drifted": d.drifted,
                 })
             })
             .collect();
         let report = serde_json::json!({
             "reference": {"path": args.reference.display().to_string(), "rows": reference.rows},
             "current": {"path": args.current.display().to_string(), "rows": current.rows},
-            "alpha": args.alpha, "correction": args.correction, "drifted": n_drifted, "columns": columns,
+            "alpha": args.alpha, "correction": args.correction, "drifted": n_drifted,
+            "max_drifted": args.max_drifted, "columns": columns,
         });
         writeln!(out, "{}", serde_json::to_string_pretty(&report).unwrap_or_default())
     } else {
@@ -588,13 +591,17 @@ pub(crate) fn drift(args: &DriftArgs) -> i32 {
                 if d.drifted { "DRIFT" } else { "" }
             ));
         }
-        text.push_str(&format!("{n_drifted} of {} columns drifted\n", drifts.len()));
+        text.push_str(&format!(
+            "{n_drifted} of {} columns drifted (gate: at most {})\n",
+            drifts.len(),
+            args.max_drifted
+        ));
         write!(out, "{text}")
     };
     if written.is_err() {
         return exit_code::BUG;
     }
-    if n_drifted > 0 { exit_code::GATES_FAILED } else { exit_code::PASS }
+    if n_drifted > args.max_drifted { exit_code::GATES_FAILED } else { exit_code::PASS }
 }
 
 /// Ctrl-C, or SIGTERM on Unix.

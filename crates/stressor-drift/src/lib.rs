@@ -26,8 +26,8 @@
 
 #![warn(missing_docs)]
 
+pub mod compare;
 pub mod inject;
-pub mod table;
 
 use statrs::distribution::{ChiSquared, ContinuousCDF as _};
 

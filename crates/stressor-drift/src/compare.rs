@@ -1,41 +1,13 @@
-//! Tables of features from CSV files, and their column-by-column comparison.
+//! Two tables compared column by column.
 
-use std::path::{Path, PathBuf};
+use stressor_tabular::{Column, Table};
 
 use crate::{Bins, Correction, DriftError, SortedSample};
 
-/// One column of a table.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Column {
-    /// Every value parsed as a number.
-    Numeric(Vec<f64>),
-    /// Anything else: categories as text.
-    Categorical(Vec<String>),
-}
-
-/// A table of named columns, all the same length.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Table {
-    /// Where it was read from.
-    pub path: PathBuf,
-    /// Column names and values, in file order.
-    pub columns: Vec<(String, Column)>,
-    /// Rows.
-    pub rows: usize,
-}
-
-/// Why a table cannot be read or compared.
+/// Why two tables cannot be compared.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum TableError {
-    /// The file cannot be read or is not CSV.
-    #[error("{}: {message}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// What went wrong, with the line where there is one.
-        message: String,
-    },
+pub enum CompareError {
     /// The two tables do not match.
     #[error("{0}")]
     Mismatch(String),
@@ -48,67 +20,6 @@ pub enum TableError {
         #[source]
         source: DriftError,
     },
-}
-
-impl Table {
-    /// Reads a CSV file with a header row. A column whose every non-empty value parses as a
-    /// finite number is numeric; any other column is categorical. Empty numeric cells are
-    /// errors naming the line (missing values need an explicit category).
-    ///
-    /// # Errors
-    /// [`TableError::Read`] naming the file and line: unreadable, no header, no rows, ragged
-    /// rows.
-    pub fn from_csv(path: &Path) -> Result<Table, TableError> {
-        let error = |message: String| TableError::Read { path: path.to_path_buf(), message };
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .from_path(path)
-            .map_err(|e| error(e.to_string()))?;
-        let names: Vec<String> = reader
-            .headers()
-            .map_err(|e| error(e.to_string()))?
-            .iter()
-            .map(|h| h.trim().to_string())
-            .collect();
-        if names.is_empty() || names.iter().all(String::is_empty) {
-            return Err(error("no header row".into()));
-        }
-        let mut cells: Vec<Vec<String>> = vec![Vec::new(); names.len()];
-        for (i, record) in reader.records().enumerate() {
-            let record = record.map_err(|e| error(format!("line {}: {e}", i + 2)))?;
-            if record.len() != names.len() {
-                return Err(error(format!(
-                    "line {}: {} fields, the header has {}",
-                    i + 2,
-                    record.len(),
-                    names.len()
-                )));
-            }
-            for (column, field) in cells.iter_mut().zip(record.iter()) {
-                column.push(field.trim().to_string());
-            }
-        }
-        let rows = cells.first().map_or(0, Vec::len);
-        if rows == 0 {
-            return Err(error("no data rows".into()));
-        }
-        let columns = names
-            .into_iter()
-            .zip(cells)
-            .map(|(name, values)| {
-                let numbers: Option<Vec<f64>> = values
-                    .iter()
-                    .map(|v| v.parse::<f64>().ok().filter(|x| x.is_finite()))
-                    .collect();
-                let column = match numbers {
-                    Some(numbers) => Column::Numeric(numbers),
-                    None => Column::Categorical(values),
-                };
-                (name, column)
-            })
-            .collect();
-        Ok(Table { path: path.to_path_buf(), columns, rows })
-    }
 }
 
 /// How one column drifted.
@@ -132,6 +43,9 @@ pub struct FeatureDrift {
     pub jensen_shannon: f64,
     /// Wasserstein distance (numeric only).
     pub wasserstein: Option<f64>,
+    /// The share of missing values in the reference and in the current table (the tests
+    /// use the present values).
+    pub missing: (f64, f64),
     /// Whether the adjusted p-value is below the significance level.
     pub drifted: bool,
 }
@@ -139,14 +53,14 @@ pub struct FeatureDrift {
 /// Compares every column of `current` with the same column of `reference`.
 ///
 /// # Errors
-/// [`TableError::Mismatch`] naming the columns missing from `current` or whose type differs;
-/// [`TableError::Statistic`] when a statistic cannot be computed.
+/// [`CompareError::Mismatch`] naming the columns missing from `current` or whose type differs;
+/// [`CompareError::Statistic`] when a statistic cannot be computed.
 pub fn compare(
     reference: &Table,
     current: &Table,
     correction: Correction,
     alpha: f64,
-) -> Result<Vec<FeatureDrift>, TableError> {
+) -> Result<Vec<FeatureDrift>, CompareError> {
     let mut problems = Vec::new();
     for (name, column) in &reference.columns {
         match current.columns.iter().find(|(n, _)| n == name) {
@@ -154,14 +68,11 @@ pub fn compare(
                 problems.push(format!("column `{name}` is missing from {}", current.path.display()))
             }
             Some((_, other)) if std::mem::discriminant(column) != std::mem::discriminant(other) => {
-                let kind = |c: &Column| {
-                    if matches!(c, Column::Numeric(_)) { "numeric" } else { "categorical" }
-                };
                 problems.push(format!(
                     "column `{name}` is {} in {} but {} in {}",
-                    kind(column),
+                    column.kind(),
                     reference.path.display(),
-                    kind(other),
+                    other.kind(),
                     current.path.display()
                 ));
             }
@@ -169,14 +80,17 @@ pub fn compare(
         }
     }
     if !problems.is_empty() {
-        return Err(TableError::Mismatch(problems.join("; ")));
+        return Err(CompareError::Mismatch(problems.join("; ")));
     }
     let mut out = Vec::new();
     for (name, column) in &reference.columns {
         let Some((_, other)) = current.columns.iter().find(|(n, _)| n == name) else { continue };
-        let wrap = |source: DriftError| TableError::Statistic { column: name.clone(), source };
+        let wrap = |source: DriftError| CompareError::Statistic { column: name.clone(), source };
         let drift = match (column, other) {
             (Column::Numeric(a), Column::Numeric(b)) => {
+                let present =
+                    |v: &[f64]| -> Vec<f64> { v.iter().copied().filter(|x| !x.is_nan()).collect() };
+                let (a, b) = (&present(a), &present(b));
                 let (sa, sb) = (
                     SortedSample::new(a, "reference").map_err(wrap)?,
                     SortedSample::new(b, "current").map_err(wrap)?,
@@ -194,6 +108,7 @@ pub fn compare(
                     psi: crate::psi(&ca, &cb).map_err(wrap)?,
                     jensen_shannon: crate::jensen_shannon(&ca, &cb, None).map_err(wrap)?,
                     wasserstein: Some(crate::wasserstein_sorted(&sa, &sb)),
+                    missing: (column.missing_share(), other.missing_share()),
                     drifted: false,
                 }
             }
@@ -224,6 +139,7 @@ pub fn compare(
                     psi: crate::psi(&ca, &cb).map_err(wrap)?,
                     jensen_shannon: crate::jensen_shannon(&ca, &cb, None).map_err(wrap)?,
                     wasserstein: None,
+                    missing: (column.missing_share(), other.missing_share()),
                     drifted: false,
                 }
             }
@@ -233,7 +149,7 @@ pub fn compare(
     }
     let pvalues: Vec<f64> = out.iter().map(|d| d.pvalue).collect();
     let adjusted = crate::adjust(&pvalues, correction)
-        .map_err(|source| TableError::Statistic { column: "(all)".into(), source })?;
+        .map_err(|source| CompareError::Statistic { column: "(all)".into(), source })?;
     for (drift, p) in out.iter_mut().zip(adjusted) {
         drift.pvalue_adjusted = p;
         drift.drifted = p < alpha;

@@ -1,0 +1,180 @@
+//! Feature encoding: numeric columns standardised (missing values become the training mean,
+//! so 0), categorical columns one-hot over the training categories (an unseen or missing
+//! category is all zeros), and the target column read as 0/1.
+
+use crate::{Column, Table, TableError};
+
+/// A dense row-major matrix of encoded features.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Matrix {
+    /// Rows.
+    pub rows: usize,
+    /// Columns.
+    pub cols: usize,
+    /// `rows × cols` values, row after row.
+    pub data: Vec<f64>,
+}
+
+impl Matrix {
+    /// Row `i`.
+    pub fn row(&self, i: usize) -> &[f64] {
+        &self.data[i * self.cols..(i + 1) * self.cols]
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Encoding {
+    Numeric { mean: f64, scale: f64 },
+    OneHot { categories: Vec<String> },
+}
+
+/// How a table's feature columns become a [`Matrix`], fitted on training rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Encoder {
+    features: Vec<(String, Encoding)>,
+    width: usize,
+}
+
+impl Encoder {
+    /// Fits an encoding for `features` of `table`.
+    ///
+    /// # Errors
+    /// [`TableError::Shape`] naming a missing column or one with no values.
+    pub fn fit(table: &Table, features: &[String]) -> Result<Encoder, TableError> {
+        let mut out = Vec::with_capacity(features.len());
+        let mut width = 0;
+        for name in features {
+            let encoding = match table.require(name)? {
+                Column::Numeric(values) => {
+                    let present: Vec<f64> =
+                        values.iter().copied().filter(|v| !v.is_nan()).collect();
+                    if present.is_empty() {
+                        return Err(TableError::Shape(format!(
+                            "{}: column `{name}` has no values",
+                            table.path.display()
+                        )));
+                    }
+                    let n = present.len() as f64;
+                    let mean = present.iter().sum::<f64>() / n;
+                    let var = present.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+                    width += 1;
+                    Encoding::Numeric { mean, scale: if var > 0.0 { var.sqrt() } else { 1.0 } }
+                }
+                Column::Categorical(values) => {
+                    let mut categories: Vec<String> =
+                        values.iter().filter(|v| !v.is_empty()).cloned().collect();
+                    categories.sort();
+                    categories.dedup();
+                    width += categories.len();
+                    Encoding::OneHot { categories }
+                }
+            };
+            out.push((name.clone(), encoding));
+        }
+        Ok(Encoder { features: out, width })
+    }
+
+    /// The encoded width.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// The encoded columns' names: the feature for numeric ones, `feature=category` for
+    /// one-hot ones.
+    pub fn names(&self) -> Vec<String> {
+        let mut names = Vec::with_capacity(self.width);
+        for (name, encoding) in &self.features {
+            match encoding {
+                Encoding::Numeric { .. } => names.push(name.clone()),
+                Encoding::OneHot { categories } => {
+                    names.extend(categories.iter().map(|c| format!("{name}={c}")));
+                }
+            }
+        }
+        names
+    }
+
+    /// Encodes `table`'s rows.
+    ///
+    /// # Errors
+    /// [`TableError::Shape`] naming a feature that is missing or of another kind.
+    pub fn transform(&self, table: &Table) -> Result<Matrix, TableError> {
+        let mut data = vec![0.0; table.rows * self.width];
+        let mut offset = 0;
+        for (name, encoding) in &self.features {
+            match (encoding, table.require(name)?) {
+                (Encoding::Numeric { mean, scale }, Column::Numeric(values)) => {
+                    for (i, v) in values.iter().enumerate() {
+                        data[i * self.width + offset] =
+                            if v.is_nan() { 0.0 } else { (v - mean) / scale };
+                    }
+                    offset += 1;
+                }
+                (Encoding::OneHot { categories }, Column::Categorical(values)) => {
+                    for (i, v) in values.iter().enumerate() {
+                        if let Ok(k) = categories.binary_search(v) {
+                            data[i * self.width + offset + k] = 1.0;
+                        }
+                    }
+                    offset += categories.len();
+                }
+                (_, column) => {
+                    return Err(TableError::Shape(format!(
+                        "{}: column `{name}` is {}, but the model was trained on {}",
+                        table.path.display(),
+                        column.kind(),
+                        match encoding {
+                            Encoding::Numeric { .. } => "numeric",
+                            Encoding::OneHot { .. } => "categorical",
+                        }
+                    )));
+                }
+            }
+        }
+        Ok(Matrix { rows: table.rows, cols: self.width, data })
+    }
+}
+
+/// The target column as 0/1: 1 where the value equals `positive` (a category, or a number
+/// written as text such as `1`).
+///
+/// # Errors
+/// [`TableError::Shape`] when the column is missing, has a missing value, or `positive` never
+/// occurs.
+pub fn labels(table: &Table, target: &str, positive: &str) -> Result<Vec<u8>, TableError> {
+    let labels: Vec<u8> = match table.require(target)? {
+        Column::Categorical(values) => {
+            if let Some(row) = values.iter().position(String::is_empty) {
+                return Err(TableError::Shape(format!(
+                    "{}: target `{target}` is missing on data row {}",
+                    table.path.display(),
+                    row + 1
+                )));
+            }
+            values.iter().map(|v| u8::from(v == positive)).collect()
+        }
+        Column::Numeric(values) => {
+            let positive: f64 = positive.parse().map_err(|_| {
+                TableError::Shape(format!(
+                    "{}: target `{target}` is numeric, so the positive class must be a number, not `{positive}`",
+                    table.path.display()
+                ))
+            })?;
+            if let Some(row) = values.iter().position(|v| v.is_nan()) {
+                return Err(TableError::Shape(format!(
+                    "{}: target `{target}` is missing on data row {}",
+                    table.path.display(),
+                    row + 1
+                )));
+            }
+            values.iter().map(|&v| u8::from(v == positive)).collect()
+        }
+    };
+    if !labels.contains(&1) {
+        return Err(TableError::Shape(format!(
+            "{}: target `{target}` never equals the positive class `{positive}`",
+            table.path.display()
+        )));
+    }
+    Ok(labels)
+}
