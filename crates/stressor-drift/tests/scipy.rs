@@ -44,6 +44,38 @@ fn numeric_statistics_equal_scipy() {
     assert_eq!(n, 5);
 }
 
+/// `(i·mult mod modulus)/modulus·scale + offset` for `i < count`, as make.py computes it.
+fn modular(spec: &serde_json::Value) -> Vec<f64> {
+    let s = floats(spec);
+    let (count, mult, modulus) = (s[0] as i64, s[1] as i64, s[2] as i64);
+    (0..count).map(|i| ((i * mult) % modulus) as f64 / modulus as f64 * s[3] + s[4]).collect()
+}
+
+#[test]
+fn large_sample_pvalues_equal_scipys_kstwo() {
+    let mut n = 0;
+    for case in fixtures().iter().filter(|c| c["kind"] == "numeric-generated") {
+        let name = case["name"].as_str().unwrap();
+        let (a, b) = (modular(&case["a"]), modular(&case["b"]));
+        let ks = stressor_drift::ks_2samp(&a, &b).unwrap();
+        assert!(!ks.exact && case["ks_method"] == "asymp", "{name}");
+        close(ks.statistic, case["ks_statistic"].as_f64().unwrap(), &format!("{name} KS"));
+        close(ks.pvalue, case["ks_pvalue"].as_f64().unwrap(), &format!("{name} KS p"));
+        close(
+            ks.pvalue_asymptotic,
+            case["ks_pvalue_asymptotic"].as_f64().unwrap(),
+            &format!("{name} KS asymptotic p"),
+        );
+        close(
+            stressor_drift::wasserstein(&a, &b).unwrap(),
+            case["wasserstein"].as_f64().unwrap(),
+            &format!("{name} W1"),
+        );
+        n += 1;
+    }
+    assert_eq!(n, 2);
+}
+
 #[test]
 fn distribution_distances_equal_scipy() {
     let mut n = 0;
