@@ -1,5 +1,8 @@
 //! Two tables compared column by column.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
 use stressor_tabular::{Column, Table};
 
 use crate::{Bins, Correction, DriftError, SortedSample};
@@ -29,7 +32,9 @@ pub struct FeatureDrift {
     pub column: String,
     /// `numeric` or `categorical`.
     pub kind: &'static str,
-    /// The test: `ks` (numeric) or `chi2` (categorical).
+    /// The test: `ks` (numeric), `ks+missing` (numeric with missing values: KS on the present
+    /// values and χ² on missingness, Bonferroni-combined), `missing` (no value left in the
+    /// current table), or `chi2` (categorical; missing is a category).
     pub test: &'static str,
     /// Its statistic.
     pub statistic: f64,
@@ -50,109 +55,234 @@ pub struct FeatureDrift {
     pub drifted: bool,
 }
 
-/// Compares every column of `current` with the same column of `reference`.
+/// One reference column's statistics, computed once.
+#[derive(Debug, Clone)]
+enum ColumnSketch {
+    Numeric { sorted: SortedSample, bins: Bins, reference_counts: Vec<f64>, missing: f64 },
+    Categorical { counts: BTreeMap<String, f64>, missing: f64 },
+}
+
+/// A reference table's per-column statistics — sorted values and quantile bins for numeric
+/// columns, category counts for categorical ones — computed once and compared with any number
+/// of current tables.
+#[derive(Debug, Clone)]
+pub struct Reference {
+    path: PathBuf,
+    rows: usize,
+    columns: Vec<(String, ColumnSketch)>,
+}
+
+impl Reference {
+    /// Precomputes `table`'s statistics.
+    ///
+    /// # Errors
+    /// [`CompareError::Statistic`] for a numeric column with no values.
+    pub fn new(table: &Table) -> Result<Reference, CompareError> {
+        let mut columns = Vec::with_capacity(table.columns.len());
+        for (name, column) in &table.columns {
+            let wrap =
+                |source: DriftError| CompareError::Statistic { column: name.clone(), source };
+            let sketch = match column {
+                Column::Numeric(values) => {
+                    let present = present(values);
+                    let sorted = SortedSample::new(&present, "reference").map_err(wrap)?;
+                    let bins = Bins::from_sorted(&sorted, 10).map_err(wrap)?;
+                    let reference_counts = bins.counts(&present);
+                    ColumnSketch::Numeric {
+                        sorted,
+                        bins,
+                        reference_counts,
+                        missing: column.missing_share(),
+                    }
+                }
+                Column::Categorical(values) => {
+                    let mut counts = BTreeMap::new();
+                    for v in values {
+                        *counts.entry(v.clone()).or_insert(0.0) += 1.0;
+                    }
+                    ColumnSketch::Categorical { counts, missing: column.missing_share() }
+                }
+            };
+            columns.push((name.clone(), sketch));
+        }
+        Ok(Reference { path: table.path.clone(), rows: table.rows, columns })
+    }
+
+    /// Rows in the reference.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Compares every reference column with the same column of `current`: KS (numeric) or χ²
+    /// (categorical), PSI and Jensen–Shannon over the reference's bins or the categories,
+    /// Wasserstein for numbers; p-values corrected across columns with `correction`, and a
+    /// column drifted when its corrected p-value is below `alpha`.
+    ///
+    /// # Errors
+    /// [`CompareError::Mismatch`] naming the columns missing from `current` or whose type
+    /// differs; [`CompareError::Statistic`] when a statistic cannot be computed.
+    pub fn compare(
+        &self,
+        current: &Table,
+        correction: Correction,
+        alpha: f64,
+    ) -> Result<Vec<FeatureDrift>, CompareError> {
+        let mut problems = Vec::new();
+        for (name, sketch) in &self.columns {
+            let kind = match sketch {
+                ColumnSketch::Numeric { .. } => "numeric",
+                ColumnSketch::Categorical { .. } => "categorical",
+            };
+            match current.column(name) {
+                None => problems
+                    .push(format!("column `{name}` is missing from {}", current.path.display())),
+                Some(other) if other.kind() != kind => problems.push(format!(
+                    "column `{name}` is {kind} in {} but {} in {}",
+                    self.path.display(),
+                    other.kind(),
+                    current.path.display()
+                )),
+                Some(_) => {}
+            }
+        }
+        if !problems.is_empty() {
+            return Err(CompareError::Mismatch(problems.join("; ")));
+        }
+        let mut out = Vec::with_capacity(self.columns.len());
+        for (name, sketch) in &self.columns {
+            let Some(other) = current.column(name) else { continue };
+            let wrap =
+                |source: DriftError| CompareError::Statistic { column: name.clone(), source };
+            let drift = match (sketch, other) {
+                (
+                    ColumnSketch::Numeric { sorted, bins, reference_counts, missing },
+                    Column::Numeric(b),
+                ) => {
+                    let current_missing = other.missing_share();
+                    let b = present(b);
+                    // Missingness as a 2×2 table (present, missing) × (reference, current).
+                    let missing_test = if *missing > 0.0 || current_missing > 0.0 {
+                        let (nr, nc) = (self.rows as f64, other.len() as f64);
+                        let table = [
+                            vec![nr * (1.0 - missing), nr * missing],
+                            vec![nc * (1.0 - current_missing), nc * current_missing],
+                        ];
+                        let absent = table[0][1] + table[1][1];
+                        let present_total = table[0][0] + table[1][0];
+                        if absent > 0.0 && present_total > 0.0 {
+                            Some(crate::chi2_contingency(&table).map_err(wrap)?.pvalue)
+                        } else {
+                            Some(1.0)
+                        }
+                    } else {
+                        None
+                    };
+                    if b.is_empty() {
+                        // Nothing left to compare but the missingness itself.
+                        FeatureDrift {
+                            column: name.clone(),
+                            kind: "numeric",
+                            test: "missing",
+                            statistic: (current_missing - missing).abs(),
+                            pvalue: missing_test.unwrap_or(1.0),
+                            pvalue_adjusted: missing_test.unwrap_or(1.0),
+                            psi: f64::NAN,
+                            jensen_shannon: f64::NAN,
+                            wasserstein: None,
+                            missing: (*missing, current_missing),
+                            drifted: false,
+                        }
+                    } else {
+                        let sb = SortedSample::new(&b, "current").map_err(wrap)?;
+                        let ks = crate::ks_sorted(sorted, &sb);
+                        let cb = bins.counts(&b);
+                        // With missing values, the KS test on the present values and the χ²
+                        // test on missingness, Bonferroni-combined.
+                        let (test, pvalue) = match missing_test {
+                            None => ("ks", ks.pvalue),
+                            Some(p) => ("ks+missing", (2.0 * ks.pvalue.min(p)).min(1.0)),
+                        };
+                        FeatureDrift {
+                            column: name.clone(),
+                            kind: "numeric",
+                            test,
+                            statistic: ks.statistic,
+                            pvalue,
+                            pvalue_adjusted: pvalue,
+                            psi: crate::psi(reference_counts, &cb).map_err(wrap)?,
+                            jensen_shannon: crate::jensen_shannon(reference_counts, &cb, None)
+                                .map_err(wrap)?,
+                            wasserstein: Some(crate::wasserstein_sorted(sorted, &sb)),
+                            missing: (*missing, current_missing),
+                            drifted: false,
+                        }
+                    }
+                }
+                (ColumnSketch::Categorical { counts, missing }, Column::Categorical(b)) => {
+                    let mut current_counts: BTreeMap<&str, f64> = BTreeMap::new();
+                    for v in b {
+                        *current_counts.entry(v.as_str()).or_insert(0.0) += 1.0;
+                    }
+                    let mut categories: Vec<&str> = counts.keys().map(String::as_str).collect();
+                    categories.extend(current_counts.keys());
+                    categories.sort_unstable();
+                    categories.dedup();
+                    let ca: Vec<f64> =
+                        categories.iter().map(|c| counts.get(*c).copied().unwrap_or(0.0)).collect();
+                    let cb: Vec<f64> = categories
+                        .iter()
+                        .map(|c| current_counts.get(c).copied().unwrap_or(0.0))
+                        .collect();
+                    let (statistic, pvalue) = if categories.len() < 2 {
+                        (0.0, 1.0)
+                    } else {
+                        let chi2 =
+                            crate::chi2_contingency(&[ca.clone(), cb.clone()]).map_err(wrap)?;
+                        (chi2.statistic, chi2.pvalue)
+                    };
+                    FeatureDrift {
+                        column: name.clone(),
+                        kind: "categorical",
+                        test: "chi2",
+                        statistic,
+                        pvalue,
+                        pvalue_adjusted: pvalue,
+                        psi: crate::psi(&ca, &cb).map_err(wrap)?,
+                        jensen_shannon: crate::jensen_shannon(&ca, &cb, None).map_err(wrap)?,
+                        wasserstein: None,
+                        missing: (*missing, other.missing_share()),
+                        drifted: false,
+                    }
+                }
+                _ => continue,
+            };
+            out.push(drift);
+        }
+        let pvalues: Vec<f64> = out.iter().map(|d| d.pvalue).collect();
+        let adjusted = crate::adjust(&pvalues, correction)
+            .map_err(|source| CompareError::Statistic { column: "(all)".into(), source })?;
+        for (drift, p) in out.iter_mut().zip(adjusted) {
+            drift.pvalue_adjusted = p;
+            drift.drifted = p < alpha;
+        }
+        Ok(out)
+    }
+}
+
+fn present(values: &[f64]) -> Vec<f64> {
+    values.iter().copied().filter(|x| !x.is_nan()).collect()
+}
+
+/// Compares every column of `current` with the same column of `reference`; see
+/// [`Reference::compare`].
 ///
 /// # Errors
-/// [`CompareError::Mismatch`] naming the columns missing from `current` or whose type differs;
-/// [`CompareError::Statistic`] when a statistic cannot be computed.
+/// As [`Reference::new`] and [`Reference::compare`].
 pub fn compare(
     reference: &Table,
     current: &Table,
     correction: Correction,
     alpha: f64,
 ) -> Result<Vec<FeatureDrift>, CompareError> {
-    let mut problems = Vec::new();
-    for (name, column) in &reference.columns {
-        match current.columns.iter().find(|(n, _)| n == name) {
-            None => {
-                problems.push(format!("column `{name}` is missing from {}", current.path.display()))
-            }
-            Some((_, other)) if std::mem::discriminant(column) != std::mem::discriminant(other) => {
-                problems.push(format!(
-                    "column `{name}` is {} in {} but {} in {}",
-                    column.kind(),
-                    reference.path.display(),
-                    other.kind(),
-                    current.path.display()
-                ));
-            }
-            Some(_) => {}
-        }
-    }
-    if !problems.is_empty() {
-        return Err(CompareError::Mismatch(problems.join("; ")));
-    }
-    let mut out = Vec::new();
-    for (name, column) in &reference.columns {
-        let Some((_, other)) = current.columns.iter().find(|(n, _)| n == name) else { continue };
-        let wrap = |source: DriftError| CompareError::Statistic { column: name.clone(), source };
-        let drift = match (column, other) {
-            (Column::Numeric(a), Column::Numeric(b)) => {
-                let present =
-                    |v: &[f64]| -> Vec<f64> { v.iter().copied().filter(|x| !x.is_nan()).collect() };
-                let (a, b) = (&present(a), &present(b));
-                let (sa, sb) = (
-                    SortedSample::new(a, "reference").map_err(wrap)?,
-                    SortedSample::new(b, "current").map_err(wrap)?,
-                );
-                let ks = crate::ks_sorted(&sa, &sb);
-                let bins = Bins::from_sorted(&sa, 10).map_err(wrap)?;
-                let (ca, cb) = (bins.counts(a), bins.counts(b));
-                FeatureDrift {
-                    column: name.clone(),
-                    kind: "numeric",
-                    test: "ks",
-                    statistic: ks.statistic,
-                    pvalue: ks.pvalue,
-                    pvalue_adjusted: ks.pvalue,
-                    psi: crate::psi(&ca, &cb).map_err(wrap)?,
-                    jensen_shannon: crate::jensen_shannon(&ca, &cb, None).map_err(wrap)?,
-                    wasserstein: Some(crate::wasserstein_sorted(&sa, &sb)),
-                    missing: (column.missing_share(), other.missing_share()),
-                    drifted: false,
-                }
-            }
-            (Column::Categorical(a), Column::Categorical(b)) => {
-                let mut categories: Vec<&String> = a.iter().chain(b.iter()).collect();
-                categories.sort();
-                categories.dedup();
-                let count = |values: &[String]| -> Vec<f64> {
-                    categories
-                        .iter()
-                        .map(|c| values.iter().filter(|v| v == c).count() as f64)
-                        .collect()
-                };
-                let (ca, cb) = (count(a), count(b));
-                let (statistic, pvalue) = if categories.len() < 2 {
-                    (0.0, 1.0)
-                } else {
-                    let chi2 = crate::chi2_contingency(&[ca.clone(), cb.clone()]).map_err(wrap)?;
-                    (chi2.statistic, chi2.pvalue)
-                };
-                FeatureDrift {
-                    column: name.clone(),
-                    kind: "categorical",
-                    test: "chi2",
-                    statistic,
-                    pvalue,
-                    pvalue_adjusted: pvalue,
-                    psi: crate::psi(&ca, &cb).map_err(wrap)?,
-                    jensen_shannon: crate::jensen_shannon(&ca, &cb, None).map_err(wrap)?,
-                    wasserstein: None,
-                    missing: (column.missing_share(), other.missing_share()),
-                    drifted: false,
-                }
-            }
-            _ => continue,
-        };
-        out.push(drift);
-    }
-    let pvalues: Vec<f64> = out.iter().map(|d| d.pvalue).collect();
-    let adjusted = crate::adjust(&pvalues, correction)
-        .map_err(|source| CompareError::Statistic { column: "(all)".into(), source })?;
-    for (drift, p) in out.iter_mut().zip(adjusted) {
-        drift.pvalue_adjusted = p;
-        drift.drifted = p < alpha;
-    }
-    Ok(out)
+    Reference::new(reference)?.compare(current, correction, alpha)
 }

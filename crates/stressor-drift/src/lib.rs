@@ -28,6 +28,9 @@
 
 pub mod compare;
 pub mod inject;
+mod kstwo;
+pub mod recovery;
+pub mod stream;
 
 use statrs::distribution::{ChiSquared, ContinuousCDF as _};
 
@@ -100,8 +103,9 @@ impl SortedSample {
 pub struct KsResult {
     /// The largest distance between the two empirical CDFs (scipy's `ks_2samp` statistic).
     pub statistic: f64,
-    /// The p-value: exact (lattice-path count, as scipy's default for samples up to
-    /// [`KS_EXACT_MAX`]) or asymptotic beyond.
+    /// The p-value as scipy's `ks_2samp` gives it by default: exact (lattice-path count) for
+    /// samples up to [`KS_EXACT_MAX`], beyond that the finite-n Kolmogorov distribution
+    /// `kstwo.sf(D, round(n·m/(n+m)))`.
     pub pvalue: f64,
     /// Whether `pvalue` is exact.
     pub exact: bool,
@@ -186,7 +190,11 @@ pub fn ks_sorted(reference: &SortedSample, current: &SortedSample) -> KsResult {
     let en = n * m / (n + m);
     let asymptotic = kolmogorov_sf(en.sqrt() * statistic);
     let exact = a.len().max(b.len()) <= KS_EXACT_MAX;
-    let pvalue = if exact { ks_exact_pvalue(a.len(), b.len(), statistic) } else { asymptotic };
+    let pvalue = if exact {
+        ks_exact_pvalue(a.len(), b.len(), statistic)
+    } else {
+        kstwo::kstwo_sf(statistic, en.round() as u64)
+    };
     KsResult { statistic, pvalue, exact, pvalue_asymptotic: asymptotic }
 }
 
