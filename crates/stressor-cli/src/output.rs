@@ -44,8 +44,10 @@ pub(crate) fn init_tracing(verbose: u8) {
 }
 
 pub(crate) fn run(args: &RunArgs) -> i32 {
-    match stressor_scenario::load(&args.scenario) {
-        Ok(plan) => execute(plan, &args.options, default_out_dir(&plan_name(&args.scenario))),
+    let out = default_out_dir(&plan_name(&args.scenario));
+    match stressor_scenario::load_scenario(&args.scenario) {
+        Ok(stressor_scenario::Scenario::Model(plan)) => execute(plan, &args.options, out),
+        Ok(stressor_scenario::Scenario::Drift(plan)) => execute_drift(plan, &args.options, out),
         Err(error) => scenario_error(&error),
     }
 }
@@ -61,12 +63,12 @@ pub(crate) fn demo(args: &DemoArgs) -> i32 {
 }
 
 pub(crate) fn check(args: &CheckArgs) -> i32 {
-    let plan = match stressor_scenario::load(&args.scenario) {
-        Ok(plan) => plan,
+    let mut out = std::io::stdout().lock();
+    let res = match stressor_scenario::load_scenario(&args.scenario) {
+        Ok(stressor_scenario::Scenario::Model(plan)) => write_plan(&mut out, &plan),
+        Ok(stressor_scenario::Scenario::Drift(plan)) => write_drift_plan(&mut out, &plan),
         Err(error) => return scenario_error(&error),
     };
-    let mut out = std::io::stdout().lock();
-    let res = write_plan(&mut out, &plan);
     match res {
         Ok(()) => exit_code::PASS,
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => exit_code::PASS,
@@ -125,6 +127,33 @@ fn write_plan(out: &mut dyn std::io::Write, plan: &Plan) -> std::io::Result<()> 
         for gate in &mitigation.gates {
             writeln!(out, "  gate {}", gate.id)?;
         }
+    }
+    writeln!(out, "ok: the scenario is valid")
+}
+
+fn write_drift_plan(
+    out: &mut dyn std::io::Write,
+    plan: &stressor_scenario::DriftPlan,
+) -> std::io::Result<()> {
+    writeln!(out, "drift scenario {} ({})", plan.name, plan.source)?;
+    if let Some(description) = &plan.description {
+        writeln!(out, "  {description}")?;
+    }
+    writeln!(out, "seed     {}", plan.seed.value())?;
+    writeln!(out, "data     {:?}, target {} = {}", plan.data, plan.target.0, plan.target.1)?;
+    writeln!(out, "model    {:?}", plan.model)?;
+    writeln!(
+        out,
+        "stream   {} steps × {} rows, drift {:?}",
+        plan.steps, plan.batch_rows, plan.schedule
+    )?;
+    for transform in &plan.transforms {
+        writeln!(out, "  transform {transform:?}")?;
+    }
+    let policies: Vec<&str> = plan.policies.iter().map(|p| p.name()).collect();
+    writeln!(out, "policies {}", policies.join(", "))?;
+    for gate in &plan.gates {
+        writeln!(out, "  gate {}", gate.id)?;
     }
     writeln!(out, "ok: the scenario is valid")
 }
@@ -226,6 +255,43 @@ fn execute(mut plan: Plan, options: &RunOptions, default_out: PathBuf) -> i32 {
         stressor_scenario::run(&plan, &config, &clock, &mut tee)
     };
     progress.finish();
+    finish(outcome, collector, options, &out_dir)
+}
+
+/// Runs a drift scenario and reports it like any other run.
+fn execute_drift(
+    mut plan: stressor_scenario::DriftPlan,
+    options: &RunOptions,
+    default_out: PathBuf,
+) -> i32 {
+    if let Some(seed) = options.seed {
+        plan.seed = Seed::new(seed);
+    }
+    let out_dir = options.out.clone().unwrap_or(default_out);
+    say!(
+        "stressor: drift scenario `{}`, seed {}, reports in {}",
+        plan.name,
+        plan.seed.value(),
+        out_dir.display()
+    );
+    let clock = WallClock(Instant::now());
+    let mut collector = Collector::new();
+    let mut progress = ProgressSink::new(!options.no_progress);
+    let outcome = {
+        let mut tee = Tee { collector: &mut collector, progress: &mut progress };
+        stressor_scenario::run_drift(&plan, &EngineConfig::default(), &clock, &mut tee)
+    };
+    progress.finish();
+    finish(outcome, collector, options, &out_dir)
+}
+
+/// Writes the reports of a finished run and prints its summary; the exit code.
+fn finish(
+    outcome: Result<stressor_scenario::RunOutcome, EngineError>,
+    collector: Collector,
+    options: &RunOptions,
+    out_dir: &Path,
+) -> i32 {
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(error) => return engine_error(&error),
@@ -242,7 +308,7 @@ fn execute(mut plan: Plan, options: &RunOptions, default_out: PathBuf) -> i32 {
         Verdict::Fail => exit_code::GATES_FAILED,
     };
     // Write the files first: the results must not be lost if stdout is closed.
-    if let Err(error) = write_reports(&record, &out_dir) {
+    if let Err(error) = write_reports(&record, out_dir) {
         say!("error: {error:#}");
         say!("hint: choose a writable directory with --out");
         code = exit_code::USAGE;

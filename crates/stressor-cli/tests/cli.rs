@@ -1099,3 +1099,97 @@ fn drift_compares_csv_columns_and_names_bad_files() {
     assert!(text(&output.stderr).contains("line 3"), "{}", text(&output.stderr));
     assert_eq!(run(&same, &["--correction", "fdr"]).status.code(), Some(2));
 }
+
+#[test]
+fn drift_scenario_reports_detection_retraining_and_recovery() {
+    let dir = scratch("drift-scenario");
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/credit-drift.toml");
+    let output = stressor().arg("run").arg(&scenario).arg("--out").arg(&dir).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}{}", text(&output.stdout), text(&output.stderr));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    let steps = report["steps"].as_array().unwrap();
+    let ids: Vec<&str> = steps.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["none", "periodic", "drift-triggered"]);
+    let metric = |step: usize, name: &str| steps[step]["points"][0]["metrics"][name].clone();
+    for (i, step) in steps.iter().enumerate() {
+        assert_eq!(step["kind"], "drift");
+        let timeline = &step["drift_timeline"];
+        assert_eq!(timeline["steps"].as_array().unwrap().len(), 30);
+        assert_eq!(timeline["drift_start"], 10);
+        // Every policy saw the same drift.
+        assert_eq!(timeline["steps"][10]["drift_share"], 0.5);
+        assert_eq!(metric(i, "time_to_detect_steps")["value"], 0.0);
+    }
+    // No retraining: the scorecard stays broken; drift-triggered retraining brings it back.
+    let lost = |i: usize| metric(i, "accuracy_lost")["value"].as_f64().unwrap();
+    assert!(metric(0, "time_to_recover_steps")["value"].is_null());
+    assert!(metric(2, "time_to_recover_steps")["value"].as_f64().is_some());
+    assert!(lost(2) < lost(0), "{} vs {}", lost(2), lost(0));
+    let last = |i: usize| metric(i, "final_accuracy")["value"].as_f64().unwrap();
+    assert!(last(2) > last(0) + 0.1, "{} vs {}", last(2), last(0));
+    let worst = metric(0, "worst_accuracy")["value"].as_f64().unwrap();
+    let pre = metric(0, "pre_drift_accuracy")["value"].as_f64().unwrap();
+    assert!(worst < pre - 0.1, "{worst} vs {pre}");
+    assert_eq!(metric(2, "final_accuracy")["n"], 300);
+    assert!(metric(2, "final_accuracy")["ci"]["lower"].as_f64().is_some());
+    assert!(report["gates"].as_array().unwrap().iter().all(|g| g["passed"] == true));
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("Drift and recovery: the policies compared"));
+    assert!(html.matches("<svg").count() >= 4);
+    // Same seed, same report (apart from timings).
+    let again = scratch("drift-scenario-again");
+    let output = stressor().arg("run").arg(&scenario).arg("--out").arg(&again).output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let redacted = |path: &Path| {
+        let mut report: stressor_schema::Report =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        report.redact_timings();
+        serde_json::to_string(&report).unwrap()
+    };
+    assert_eq!(redacted(&dir.join("report.json")), redacted(&again.join("report.json")));
+}
+
+#[test]
+fn drift_scenario_mistakes_name_their_key_or_column() {
+    let dir = scratch("drift-scenario-bad");
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "name = \"bad\"\n[drift]\ndata = \"german-credit\"\ndial = 1.5\nonset = \"slow\"\n\
+         [[drift.transforms]]\nkind = \"tilt\"\n[[drift.gates]]\npolicy = \"sometimes\"\n\
+         metric = \"final_accuracy\"\nmin = 0.5\n",
+    )
+    .unwrap();
+    let output = stressor().arg("check").arg(&bad).output().unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    for needle in [
+        "bad.toml:4",
+        "drift.dial",
+        "drift.onset",
+        "drift.transforms[0].kind",
+        "no policy `sometimes`",
+    ] {
+        assert!(stderr.contains(needle), "{needle} missing from {stderr}");
+    }
+    // A transform on a column the data lacks is found when the data is read: exit 3.
+    let csv = dir.join("loans.csv");
+    let mut rows = String::from("amount,region,default\n");
+    for i in 0..400 {
+        rows.push_str(&format!("{},{},{}\n", 1000 + i * 7 % 300, ["n", "s"][i % 2], i % 3 == 0));
+    }
+    std::fs::write(&csv, rows).unwrap();
+    let scenario = dir.join("loans.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"loans\"\n[drift]\ndata = \"loans.csv\"\ntarget = \"default\"\npositive = \"true\"\n\
+         eval_rows = 100\ntrain_rows = 150\ndial = 0.5\n[[drift.transforms]]\nkind = \"scale\"\n\
+         column = \"income\"\nfactor = 2\n",
+    )
+    .unwrap();
+    let output =
+        stressor().arg("run").arg(&scenario).arg("--out").arg(dir.join("out")).output().unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
+    assert!(text(&output.stderr).contains("no column `income`"), "{}", text(&output.stderr));
+}

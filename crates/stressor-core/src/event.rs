@@ -31,6 +31,9 @@ pub enum Event {
     Warning(Warning),
     /// A step's per-second time series (systems steps), sent before its `StepFinished`.
     Timeline(Timeline),
+    /// A drift step's per-step time series (one retraining policy over the stream), sent
+    /// before its `StepFinished`.
+    DriftTimeline(DriftTimeline),
     /// A live endpoint opened for the run (e.g. Prometheus metrics during a systems step).
     Endpoint {
         /// What it serves.
@@ -117,6 +120,8 @@ pub enum StepKind {
     Summary,
     /// A systems run: a load profile against a served model, with faults injected.
     System,
+    /// A drift stream under one retraining policy: detection, retraining and recovery.
+    Drift,
 }
 
 /// The results of one step.
@@ -332,4 +337,65 @@ pub struct Recovery {
     pub recovered_at: Option<f64>,
     /// `recovered_at − window_end` (0 when the system never left tolerance).
     pub time_to_recover: Option<f64>,
+}
+
+/// One retraining policy over a drifting stream: a point per step of the stream and what
+/// happened when.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DriftTimeline {
+    /// The step's id (the policy).
+    pub step_id: String,
+    /// The policy's name (`none`, `periodic`, `drift-triggered`).
+    pub policy: String,
+    /// The first stream step with drift.
+    pub drift_start: usize,
+    /// The first stream step with the drift in full effect.
+    pub drift_full: usize,
+    /// The pre-drift accuracy the recovery is measured against.
+    pub pre_drift_accuracy: f64,
+    /// How close to it counts as recovered.
+    pub tolerance: f64,
+    /// One point per stream step.
+    pub points: Vec<DriftPoint>,
+    /// Drift start, detection, false alarms, retrains and deployments, in order.
+    pub events: Vec<DriftEvent>,
+}
+
+/// One step of a drifting stream.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DriftPoint {
+    /// The stream step.
+    pub step: usize,
+    /// The share of drifted rows.
+    pub drift_share: f64,
+    /// The deployed model's accuracy on the held-out evaluation rows under this step's drift.
+    pub accuracy: f64,
+    /// Its expected calibration error there.
+    pub ece: f64,
+    /// Evaluation rows.
+    pub eval_rows: usize,
+    /// Accuracy estimated without labels (mean confidence on the production batch).
+    pub estimated_accuracy: f64,
+    /// The detector's statistic (the largest KS statistic over features).
+    pub drift_statistic: f64,
+    /// The smallest corrected p-value over features.
+    pub drift_pvalue: f64,
+    /// The feature with that p-value.
+    pub top_feature: String,
+    /// Whether the detector fired.
+    pub alarm: bool,
+    /// Which model served (0 = the first).
+    pub model_version: usize,
+}
+
+/// Something that happened on a drifting stream.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DriftEvent {
+    /// The stream step.
+    pub step: usize,
+    /// `drift-start`, `drift-full`, `detected`, `false-alarm`, `retrain`, `retrain-failed`,
+    /// `deployed`.
+    pub kind: String,
+    /// Details.
+    pub detail: String,
 }

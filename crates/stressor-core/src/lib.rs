@@ -31,9 +31,10 @@ pub use estimate::{
     wilson_interval,
 };
 pub use event::{
-    CalibrationCurves, ClassAccuracy, ConfusionGrowth, Event, EventSink, Exemplar, GateOutcome,
-    MetricValue, Recovery, ReliabilityBin, RunInfo, StepInfo, StepKind, StepPoint, StepResult,
-    Timeline, TimelinePoint, TimelineWindow, Warning, WindowKind,
+    CalibrationCurves, ClassAccuracy, ConfusionGrowth, DriftEvent, DriftPoint, DriftTimeline,
+    Event, EventSink, Exemplar, GateOutcome, MetricValue, Recovery, ReliabilityBin, RunInfo,
+    StepInfo, StepKind, StepPoint, StepResult, Timeline, TimelinePoint, TimelineWindow, Warning,
+    WindowKind,
 };
 pub use gate::{Comparison, Gate, GateBound, Verdict};
 pub use seed::{Rng, Seed};

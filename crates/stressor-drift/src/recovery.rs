@@ -464,11 +464,7 @@ fn run_policy(
                     events.push(Event {
                         step,
                         kind: "retrain",
-                        detail: format!(
-                            "{} rows (steps {from}–{last}), {:.1} ms",
-                            rows.rows,
-                            seconds * 1e3
-                        ),
+                        detail: format!("{} rows (steps {from}–{last})", rows.rows),
                     });
                     events.push(Event {
                         step: step + 1,
@@ -483,6 +479,7 @@ fn run_policy(
             }
         }
     }
+    events.sort_by_key(|e| e.step);
     Ok(summarise(c, policy, steps, events, retrains, detected, false_alarms))
 }
 

@@ -51,6 +51,11 @@ pub fn to_report(record: &RunRecord) -> schema::Report {
             let mut step = to_step(result);
             step.timeline =
                 record.timelines.iter().find(|t| t.step_id == result.info.id).map(to_timeline);
+            step.drift_timeline = record
+                .drift_timelines
+                .iter()
+                .find(|t| t.step_id == result.info.id)
+                .map(to_drift_timeline);
             step
         })
         .collect();
@@ -86,7 +91,7 @@ pub fn write(record: &RunRecord, mut out: impl Write) -> Result<(), Error> {
 /// #     stressor_version: "0.1.0".into() };
 /// let record = stressor_report::RunRecord::new(info);
 /// let text = stressor_report::json::to_string(&record);
-/// assert!(text.contains("\"format_version\": \"1.2\""));
+/// assert!(text.contains("\"format_version\": \"1.3\""));
 /// ```
 pub fn to_string(record: &RunRecord) -> String {
     let mut text = serde_json::to_string_pretty(&to_report(record))
@@ -109,6 +114,7 @@ fn to_step(result: &core::StepResult) -> schema::Step {
         core::StepKind::Mitigation => schema::StepKind::Mitigation,
         core::StepKind::Summary => schema::StepKind::Summary,
         core::StepKind::System => schema::StepKind::System,
+        core::StepKind::Drift => schema::StepKind::Drift,
         _ => schema::StepKind::Unknown,
     };
     let mut step = schema::Step::new(&info.id, kind, &info.description);
@@ -118,6 +124,34 @@ fn to_step(result: &core::StepResult) -> schema::Step {
     step.points = result.points.iter().map(to_point).collect();
     step.duration_ms = Some(to_millis(result.elapsed));
     step
+}
+
+fn to_drift_timeline(timeline: &core::DriftTimeline) -> schema::DriftTimeline {
+    schema::DriftTimeline::new(
+        &timeline.policy,
+        (timeline.drift_start as u64, timeline.drift_full as u64),
+        (timeline.pre_drift_accuracy, timeline.tolerance),
+        timeline
+            .points
+            .iter()
+            .map(|p| {
+                schema::DriftStep::new(
+                    p.step as u64,
+                    p.drift_share,
+                    [p.accuracy, p.ece, p.estimated_accuracy, p.drift_statistic, p.drift_pvalue],
+                    p.eval_rows as u64,
+                    &p.top_feature,
+                    p.alarm,
+                    p.model_version as u64,
+                )
+            })
+            .collect(),
+        timeline
+            .events
+            .iter()
+            .map(|e| schema::DriftEvent::new(e.step as u64, &e.kind, &e.detail))
+            .collect(),
+    )
 }
 
 fn to_timeline(timeline: &core::Timeline) -> schema::Timeline {

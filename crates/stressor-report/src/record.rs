@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use stressor_core::{
-    Event, EventSink, GateOutcome, RunInfo, StepInfo, StepResult, Timeline, Verdict, Warning,
+    DriftTimeline, Event, EventSink, GateOutcome, RunInfo, StepInfo, StepResult, Timeline, Verdict,
+    Warning,
 };
 
 use crate::Error;
@@ -30,6 +31,8 @@ pub struct RunRecord {
     pub elapsed: Option<Duration>,
     /// Time series of systems steps, by step id.
     pub timelines: Vec<Timeline>,
+    /// Time series of drift steps, by step id.
+    pub drift_timelines: Vec<DriftTimeline>,
 }
 
 /// An [`EventSink`] that accumulates a run's events into a [`RunRecord`].
@@ -62,6 +65,7 @@ impl RunRecord {
             verdict: None,
             elapsed: None,
             timelines: Vec::new(),
+            drift_timelines: Vec::new(),
         }
     }
 
@@ -115,6 +119,7 @@ impl EventSink for Collector {
             Event::GateEvaluated(outcome) => record.gates.push(outcome.clone()),
             Event::Warning(warning) => record.warnings.push(warning.clone()),
             Event::Timeline(timeline) => record.timelines.push(timeline.clone()),
+            Event::DriftTimeline(timeline) => record.drift_timelines.push(timeline.clone()),
             Event::RunFinished { verdict, elapsed } => {
                 record.verdict = Some(*verdict);
                 record.elapsed = Some(*elapsed);

@@ -24,9 +24,11 @@ use crate::plan::{
 };
 
 mod compare;
+mod drift;
 mod system;
 
 use compare::run_mitigation;
+pub use drift::run_drift;
 
 /// The version of the built-in model's training recipe (architecture, data slice, initialisation)
 /// in cache file names; bump it when any of them changes.
@@ -142,6 +144,12 @@ pub enum EngineError {
     #[error("system run: {reason}")]
     System {
         /// What went wrong.
+        reason: String,
+    },
+    /// A drift scenario could not run (its data, a transform's column, a model fit).
+    #[error("drift: {reason}")]
+    Drift {
+        /// What went wrong, naming the file or column.
         reason: String,
     },
 }

@@ -33,6 +33,34 @@ mod measure;
 pub mod options;
 pub mod plan;
 
-pub use engine::{EngineConfig, EngineError, RunOutcome, load_model, run, run_with};
+pub use engine::{EngineConfig, EngineError, RunOutcome, load_model, run, run_drift, run_with};
 pub use error::{Problem, ScenarioError};
-pub use plan::{Plan, load};
+pub use plan::{DriftPlan, Plan, load};
+
+/// A scenario file of either form.
+#[derive(Debug, Clone)]
+#[expect(clippy::large_enum_variant, reason = "one per run")]
+pub enum Scenario {
+    /// A model under stress: `[target]`, `[data]`, steps, mitigations, a systems run.
+    Model(Plan),
+    /// A drifting stream and retraining policies: `[drift]`.
+    Drift(DriftPlan),
+}
+
+/// Reads and plans the scenario at `path`: a drift scenario when its top level has `[drift]`,
+/// a model scenario otherwise.
+///
+/// # Errors
+/// As [`load`] and [`plan::plan_drift`].
+pub fn load_scenario(path: &std::path::Path) -> Result<Scenario, ScenarioError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ScenarioError::Read { path: path.to_path_buf(), source })?;
+    let is_drift = text
+        .parse::<toml::Table>()
+        .is_ok_and(|table| table.contains_key("drift") && !table.contains_key("target"));
+    if is_drift {
+        plan::plan_drift(&text, path).map(Scenario::Drift)
+    } else {
+        plan::plan(&text, path).map(Scenario::Model)
+    }
+}

@@ -11,9 +11,11 @@ use crate::options::{
     CalibrationOptions, DataOptions, DialValue, GateOptions, InputOptions, MitigationOptions,
     OneOrMany, ScenarioOptions, StepOptions, TargetOptions, TargetedOptions,
 };
+pub use drift::{DRIFT_METRICS, DriftData, DriftPlan, plan_drift};
 pub use stressor_corruption::{Corruption, Lighting};
 pub use system::{RecoveryPlan, SYSTEM_METRICS, SystemPlan};
 
+mod drift;
 mod http;
 mod system;
 

@@ -26,7 +26,8 @@
 //! JSON `null` and read back as NaN, because JSON has no NaN.
 //!
 //! Timing fields ([`RunSection::started_at`], [`RunSection::duration_ms`],
-//! [`Step::duration_ms`]) are the only ones that differ between two runs of the same scenario
+//! [`Step::duration_ms`], systems timelines and the `retrain_wall_ms…` metrics of drift steps)
+//! are the only ones that differ between two runs of the same scenario
 //! with the same seed; [`Report::redact_timings`] clears them.
 //!
 //! Non-goals: producing reports (that is `stressor-report`) and reading scenarios.
@@ -52,14 +53,14 @@ mod report;
 
 pub use exit_code::ExitCode;
 pub use report::{
-    Calibration, ClassAccuracy, Comparison, ConfusionGrowth, DataSection, Dial, Exemplar,
-    GateBound, GateResult, Interval, IntervalMethod, Metric, Point, Recovery, ReliabilityBin,
-    Report, RunSection, Step, StepKind, TargetSection, Timeline, TimelineSecond, TimelineWindow,
-    Verdict, Warning,
+    Calibration, ClassAccuracy, Comparison, ConfusionGrowth, DataSection, Dial, DriftEvent,
+    DriftStep, DriftTimeline, Exemplar, GateBound, GateResult, Interval, IntervalMethod, Metric,
+    Point, Recovery, ReliabilityBin, Report, RunSection, Step, StepKind, TargetSection, Timeline,
+    TimelineSecond, TimelineWindow, Verdict, Warning,
 };
 
 /// The report format version this crate writes (`MAJOR.MINOR`).
-pub const FORMAT_VERSION: &str = "1.2";
+pub const FORMAT_VERSION: &str = "1.3";
 
 /// The JSON Schema of [`Report`], as committed at `docs/report.schema.json`.
 ///

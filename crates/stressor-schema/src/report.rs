@@ -113,6 +113,139 @@ pub struct Step {
     /// A systems step's per-second time series, windows and recovery times (since 1.2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeline: Option<Timeline>,
+    /// A drift step's per-step time series and events (since 1.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift_timeline: Option<DriftTimeline>,
+}
+
+/// One retraining policy over a drifting stream (since 1.3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct DriftTimeline {
+    /// The policy (`none`, `periodic`, `drift-triggered`).
+    pub policy: String,
+    /// The first stream step with drift.
+    pub drift_start: u64,
+    /// The first stream step with the drift in full effect.
+    pub drift_full: u64,
+    /// The pre-drift accuracy recovery is measured against.
+    #[serde(with = "crate::float::nullable")]
+    #[schemars(with = "Option<f64>")]
+    pub pre_drift_accuracy: f64,
+    /// How close to it counts as recovered.
+    pub tolerance: f64,
+    /// One entry per stream step.
+    pub steps: Vec<DriftStep>,
+    /// What happened when.
+    pub events: Vec<DriftEvent>,
+}
+
+/// One step of a drifting stream (since 1.3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct DriftStep {
+    /// The stream step.
+    pub step: u64,
+    /// The share of drifted rows.
+    pub drift_share: f64,
+    /// Accuracy on the held-out evaluation rows under this step's drift.
+    #[serde(with = "crate::float::nullable")]
+    #[schemars(with = "Option<f64>")]
+    pub accuracy: f64,
+    /// Expected calibration error there.
+    #[serde(with = "crate::float::nullable")]
+    #[schemars(with = "Option<f64>")]
+    pub ece: f64,
+    /// Evaluation rows.
+    pub eval_rows: u64,
+    /// Accuracy estimated without labels (mean confidence on the production batch).
+    #[serde(with = "crate::float::nullable")]
+    #[schemars(with = "Option<f64>")]
+    pub estimated_accuracy: f64,
+    /// The detector's statistic (the largest KS statistic over features).
+    #[serde(with = "crate::float::nullable")]
+    #[schemars(with = "Option<f64>")]
+    pub drift_statistic: f64,
+    /// The smallest corrected p-value over features.
+    #[serde(with = "crate::float::nullable")]
+    #[schemars(with = "Option<f64>")]
+    pub drift_pvalue: f64,
+    /// The feature with that p-value.
+    pub top_feature: String,
+    /// Whether the detector fired.
+    pub alarm: bool,
+    /// Which model served (0 = the first).
+    pub model_version: u64,
+}
+
+/// Something that happened on a drifting stream (since 1.3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct DriftEvent {
+    /// The stream step.
+    pub step: u64,
+    /// `drift-start`, `drift-full`, `detected`, `false-alarm`, `retrain`, `retrain-failed`,
+    /// `deployed`.
+    pub kind: String,
+    /// Details.
+    pub detail: String,
+}
+
+impl DriftTimeline {
+    /// A drift timeline.
+    pub fn new(
+        policy: impl Into<String>,
+        (drift_start, drift_full): (u64, u64),
+        (pre_drift_accuracy, tolerance): (f64, f64),
+        steps: Vec<DriftStep>,
+        events: Vec<DriftEvent>,
+    ) -> DriftTimeline {
+        DriftTimeline {
+            policy: policy.into(),
+            drift_start,
+            drift_full,
+            pre_drift_accuracy,
+            tolerance,
+            steps,
+            events,
+        }
+    }
+}
+
+impl DriftStep {
+    /// One stream step; `values` are accuracy, ECE, estimated accuracy, drift statistic and
+    /// drift p-value.
+    pub fn new(
+        step: u64,
+        drift_share: f64,
+        values: [f64; 5],
+        eval_rows: u64,
+        top_feature: impl Into<String>,
+        alarm: bool,
+        model_version: u64,
+    ) -> DriftStep {
+        let [accuracy, ece, estimated_accuracy, drift_statistic, drift_pvalue] = values;
+        DriftStep {
+            step,
+            drift_share,
+            accuracy,
+            ece,
+            eval_rows,
+            estimated_accuracy,
+            drift_statistic,
+            drift_pvalue,
+            top_feature: top_feature.into(),
+            alarm,
+            model_version,
+        }
+    }
+}
+
+impl DriftEvent {
+    /// An event.
+    pub fn new(step: u64, kind: impl Into<String>, detail: impl Into<String>) -> DriftEvent {
+        DriftEvent { step, kind: kind.into(), detail: detail.into() }
+    }
 }
 
 /// A systems step over time (since 1.2). Timing-dependent: redacted for comparisons.
@@ -251,6 +384,8 @@ pub enum StepKind {
     Summary,
     /// A load profile against a served model with faults injected (since 1.2).
     System,
+    /// A drifting stream under one retraining policy (since 1.3).
+    Drift,
     /// A kind this version does not know (written by a newer minor version).
     #[serde(other)]
     #[schemars(skip)]
@@ -553,6 +688,10 @@ impl Report {
         for step in &mut self.steps {
             step.duration_ms = None;
             step.timeline = None;
+            // Retraining wall times (drift steps) are timings too.
+            for point in &mut step.points {
+                point.metrics.retain(|name, _| !name.starts_with("retrain_wall_ms"));
+            }
         }
     }
 
@@ -614,6 +753,7 @@ impl Step {
             points: Vec::new(),
             duration_ms: None,
             timeline: None,
+            drift_timeline: None,
         }
     }
 }

@@ -138,7 +138,7 @@ fn realistic_report_validates_against_committed_schema() {
 fn realistic_report_round_trips() {
     let report = realistic_report();
     let json = serde_json::to_string_pretty(&report).unwrap();
-    assert!(json.contains(r#""format_version": "1.2""#));
+    assert!(json.contains(r#""format_version": "1.3""#));
     assert!(!json.contains("NaN"));
     let back: Report = serde_json::from_str(&json).unwrap();
     // NaN != NaN, so compare through JSON again.

@@ -1,0 +1,248 @@
+//! Running a drift scenario: load the rows, run the recovery loop for every policy over the
+//! same stream, report one step per policy with its timeline, evaluate the gates.
+
+use stressor_core::{
+    Clock, DriftEvent, DriftPoint, DriftTimeline, Estimate, Event, EventSink, MetricValue, RunInfo,
+    StepInfo, StepKind, StepPoint, StepResult, Verdict,
+};
+use stressor_drift::recovery::{LoopConfig, LoopData, PolicyRun, run as run_loop};
+use stressor_drift::stream::Onset;
+use stressor_tabular::{Synthetic, Table, german_credit};
+
+use super::{EngineConfig, EngineError, RunOutcome, evaluate_gate};
+use crate::plan::{DriftData, DriftPlan};
+
+/// Runs a drift scenario, sending every event to `sink`.
+///
+/// # Errors
+/// [`EngineError::Drift`] when the data cannot be read or split, a transform or feature names
+/// a bad column, or a model cannot be fitted.
+pub fn run_drift(
+    plan: &DriftPlan,
+    config: &EngineConfig,
+    clock: &dyn Clock,
+    sink: &mut dyn EventSink,
+) -> Result<RunOutcome, EngineError> {
+    let started = clock.elapsed();
+    let fail = |e: &dyn std::fmt::Display| EngineError::Drift { reason: e.to_string() };
+    let (data, features, data_name) = match &plan.data {
+        DriftData::Synthetic { features } => {
+            let generator = Synthetic { features: *features, sharpness: 4.0 };
+            let data = LoopData::synthetic(
+                generator,
+                plan.train_rows,
+                plan.eval_rows,
+                &plan.transforms,
+                plan.seed.derive("data"),
+            )
+            .map_err(|e| fail(&e))?;
+            let mut names: Vec<String> = (0..*features).map(|j| format!("x{j}")).collect();
+            names.push("segment".into());
+            (data, names, format!("synthetic ({features} numeric features + segment)"))
+        }
+        DriftData::GermanCredit | DriftData::File(_) => {
+            let table = match &plan.data {
+                DriftData::File(path) => Table::read(path).map_err(|e| fail(&e))?,
+                _ => german_credit(),
+            };
+            let features = match &plan.features {
+                Some(features) => features.clone(),
+                None => table
+                    .columns
+                    .iter()
+                    .map(|(n, _)| n.clone())
+                    .filter(|n| *n != plan.target.0)
+                    .collect(),
+            };
+            let data = LoopData::from_table(
+                &table,
+                (&plan.target.0, &plan.target.1),
+                plan.eval_rows,
+                plan.train_rows,
+                &plan.transforms,
+                plan.seed.derive("data"),
+            )
+            .map_err(|e| fail(&e))?;
+            let name = match &plan.data {
+                DriftData::File(path) => path.display().to_string(),
+                _ => "german-credit (vendored, 1 000 applicants)".into(),
+            };
+            (data, features, name)
+        }
+    };
+    sink.event(&Event::RunStarted(RunInfo {
+        scenario_name: plan.name.clone(),
+        scenario_source: plan.source.clone(),
+        seed: plan.seed.value(),
+        target_name: format!("{} (built-in, retrained in-process)", plan.model.name()),
+        target_kind: "tabular".into(),
+        input_shape: vec![features.len()],
+        class_names: vec![format!("not {}", plan.target.1), plan.target.1.clone()],
+        data_name,
+        n_samples: plan.eval_rows,
+        stressor_version: config.stressor_version.clone(),
+    }));
+    let loop_config = LoopConfig {
+        steps: plan.steps,
+        batch_rows: plan.batch_rows,
+        schedule: plan.schedule,
+        transforms: plan.transforms.clone(),
+        model: plan.model,
+        features,
+        target: plan.target.clone(),
+        label_delay: plan.label_delay,
+        window: plan.window,
+        alpha: plan.alpha,
+        correction: plan.correction,
+        detector_window: plan.detector_window,
+        tolerance: plan.tolerance,
+        hold: plan.hold,
+        ece_bins: plan.ece_bins,
+    };
+    let runs = run_loop(&data, &loop_config, &plan.policies, plan.seed.derive("stream"))
+        .map_err(|e| fail(&e))?;
+    let mut results = Vec::with_capacity(runs.len());
+    for run in &runs {
+        let info = StepInfo {
+            id: run.policy.name().to_string(),
+            kind: StepKind::Drift,
+            description: describe(plan, run),
+            dial_name: Some("drift share".into()),
+            dial_values: vec![plan.schedule.dial],
+        };
+        sink.event(&Event::StepStarted(info.clone()));
+        sink.event(&Event::DriftTimeline(timeline(plan, run)));
+        let result = StepResult {
+            info,
+            parameters: parameters(plan, run),
+            points: vec![point(plan, run)],
+            elapsed: std::time::Duration::from_secs_f64(
+                run.retrains.iter().map(|r| r.seconds).sum(),
+            ),
+        };
+        sink.event(&Event::StepFinished(result.clone()));
+        results.push(result);
+    }
+    let mut n_failed = 0;
+    for gate in &plan.gates {
+        let outcome = evaluate_gate(gate, &results);
+        if !outcome.passed {
+            n_failed += 1;
+        }
+        sink.event(&Event::GateEvaluated(outcome));
+    }
+    let verdict = if n_failed == 0 { Verdict::Pass } else { Verdict::Fail };
+    sink.event(&Event::RunFinished { verdict, elapsed: clock.elapsed().saturating_sub(started) });
+    Ok(RunOutcome { verdict, n_gates: plan.gates.len(), n_failed })
+}
+
+fn describe(plan: &DriftPlan, run: &PolicyRun) -> String {
+    let policy = match run.policy {
+        stressor_drift::recovery::Policy::None => "no retraining".to_string(),
+        stressor_drift::recovery::Policy::Periodic { every } => {
+            format!("retraining every {every} steps")
+        }
+        stressor_drift::recovery::Policy::Triggered { cooldown } => {
+            format!("retraining when the detector fires (cooldown {cooldown} steps)")
+        }
+    };
+    let onset = match plan.schedule.onset {
+        Onset::Sudden => "suddenly".to_string(),
+        Onset::Gradual { steps } => format!("gradually over {steps} steps"),
+    };
+    format!(
+        "{:.0} % drift from step {} ({onset}) over {} steps of {} rows; {policy}",
+        plan.schedule.dial * 100.0,
+        plan.schedule.start,
+        plan.steps,
+        plan.batch_rows
+    )
+}
+
+fn parameters(plan: &DriftPlan, run: &PolicyRun) -> Vec<(String, String)> {
+    let transforms: Vec<String> = plan.transforms.iter().map(|t| format!("{t:?}")).collect();
+    vec![
+        ("model".into(), plan.model.name().into()),
+        ("transforms".into(), transforms.join("; ")),
+        ("label_delay".into(), plan.label_delay.to_string()),
+        (
+            "window".into(),
+            format!("{} steps ({} rows)", plan.window, plan.window * plan.batch_rows),
+        ),
+        (
+            "detector".into(),
+            format!("KS/χ² per feature, {:?} at α = {}", plan.correction, plan.alpha),
+        ),
+        ("tolerance".into(), format!("{} for {} steps", plan.tolerance, plan.hold)),
+        ("eval_rows".into(), plan.eval_rows.to_string()),
+        ("policy".into(), run.policy.name().into()),
+    ]
+}
+
+fn point(plan: &DriftPlan, run: &PolicyRun) -> StepPoint {
+    let n = plan.eval_rows as u64;
+    let proportion =
+        |p: f64| Estimate::proportion((p * n as f64).round().clamp(0.0, n as f64) as u64, n);
+    let steps = plan.steps as u64;
+    let or_nan = |v: Option<usize>| v.map_or(f64::NAN, |v| v as f64);
+    let mean_ms = if run.retrains.is_empty() {
+        f64::NAN
+    } else {
+        run.retrains.iter().map(|r| r.seconds * 1e3).sum::<f64>() / run.retrains.len() as f64
+    };
+    let metric = |name: &str, estimate: Estimate| MetricValue { name: name.into(), estimate };
+    StepPoint {
+        dial_value: Some(plan.schedule.dial),
+        metrics: vec![
+            metric("pre_drift_accuracy", proportion(run.pre_drift_accuracy)),
+            metric("worst_accuracy", proportion(run.worst_accuracy)),
+            metric("final_accuracy", proportion(run.final_accuracy)),
+            metric("pre_drift_ece", Estimate::exact(run.pre_drift_ece, n)),
+            metric("final_ece", Estimate::exact(run.final_ece, n)),
+            metric("time_to_detect_steps", Estimate::exact(or_nan(run.time_to_detect), steps)),
+            metric("false_alarms", Estimate::exact(run.false_alarms as f64, steps)),
+            metric("retrains", Estimate::exact(run.retrains.len() as f64, steps)),
+            metric("retrain_wall_ms", Estimate::exact(mean_ms, run.retrains.len() as u64)),
+            metric("time_to_recover_steps", Estimate::exact(or_nan(run.time_to_recover), steps)),
+            metric("accuracy_lost", Estimate::exact(run.accuracy_lost, steps)),
+        ],
+        per_class: Vec::new(),
+        confusion_growth: Vec::new(),
+        exemplars: Vec::new(),
+        loss_trace: Vec::new(),
+        calibration: None,
+    }
+}
+
+fn timeline(plan: &DriftPlan, run: &PolicyRun) -> DriftTimeline {
+    DriftTimeline {
+        step_id: run.policy.name().to_string(),
+        policy: run.policy.name().to_string(),
+        drift_start: plan.schedule.start,
+        drift_full: plan.schedule.full().min(plan.steps.saturating_sub(1)),
+        pre_drift_accuracy: run.pre_drift_accuracy,
+        tolerance: plan.tolerance,
+        points: run
+            .steps
+            .iter()
+            .map(|s| DriftPoint {
+                step: s.step,
+                drift_share: s.drift_share,
+                accuracy: s.accuracy,
+                ece: s.ece,
+                eval_rows: s.eval_rows,
+                estimated_accuracy: s.estimated_accuracy,
+                drift_statistic: s.drift_statistic,
+                drift_pvalue: s.drift_pvalue,
+                top_feature: s.top_feature.clone(),
+                alarm: s.alarm,
+                model_version: s.model_version,
+            })
+            .collect(),
+        events: run
+            .events
+            .iter()
+            .map(|e| DriftEvent { step: e.step, kind: e.kind.into(), detail: e.detail.clone() })
+            .collect(),
+    }
+}
