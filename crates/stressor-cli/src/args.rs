@@ -54,6 +54,16 @@ pub(crate) struct DriftArgs {
     /// The gate: exit 1 when more columns than this drifted.
     #[arg(long, default_value_t = 0)]
     pub(crate) max_drifted: usize,
+    /// Also run the multivariate tests over whole rows: MMD (Gaussian kernel, permutation
+    /// test) and a domain classifier; either below alpha also fails the gate.
+    #[arg(long)]
+    pub(crate) multivariate: bool,
+    /// Rows drawn (seeded) from each file for the multivariate tests.
+    #[arg(long, default_value_t = 1000, requires = "multivariate")]
+    pub(crate) multivariate_rows: usize,
+    /// Seed of the multivariate tests' subsamples, folds and permutations.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) seed: u64,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub(crate) json: bool,

@@ -607,6 +607,19 @@ pub(crate) fn drift(args: &DriftArgs) -> i32 {
         }
     };
     let n_drifted = drifts.iter().filter(|d| d.drifted).count();
+    let multivariate = if args.multivariate {
+        match multivariate_tests(&reference, &current, args) {
+            Ok(tests) => Some(tests),
+            Err(error) => {
+                say!("error: multivariate tests: {error}");
+                return exit_code::TARGET_UNUSABLE;
+            }
+        }
+    } else {
+        None
+    };
+    let multivariate_drift =
+        multivariate.is_some_and(|(m, d)| m.pvalue < args.alpha || d.pvalue < args.alpha);
     let mut out = std::io::stdout().lock();
     let written = if args.json {
         let columns: Vec<serde_json::Value> = drifts
@@ -625,6 +638,12 @@ pub(crate) fn drift(args: &DriftArgs) -> i32 {
             "current": {"path": args.current.display().to_string(), "rows": current.rows},
             "alpha": args.alpha, "correction": args.correction, "drifted": n_drifted,
             "max_drifted": args.max_drifted, "columns": columns,
+            "multivariate": multivariate.map(|(m, d)| serde_json::json!({
+                "rows_each": args.multivariate_rows, "seed": args.seed,
+                "mmd": {"mmd2": m.mmd2, "pvalue": m.pvalue, "bandwidth": m.bandwidth, "permutations": m.permutations},
+                "domain_classifier": {"auroc": d.auroc, "pvalue": d.pvalue, "folds": d.folds},
+                "drifted": multivariate_drift,
+            })),
         });
         writeln!(out, "{}", serde_json::to_string_pretty(&report).unwrap_or_default())
     } else {
@@ -657,6 +676,19 @@ pub(crate) fn drift(args: &DriftArgs) -> i32 {
                 if d.drifted { "DRIFT" } else { "" }
             ));
         }
+        if let Some((m, d)) = multivariate {
+            text.push_str(&format!(
+                "multivariate (up to {} rows each): MMD² {:.4} (σ {:.3}), permutation p {:.4} ({} permutations); domain classifier AUROC {:.3}, p {:.2e}{}\n",
+                args.multivariate_rows,
+                m.mmd2,
+                m.bandwidth,
+                m.pvalue,
+                m.permutations,
+                d.auroc,
+                d.pvalue,
+                if multivariate_drift { "  DRIFT" } else { "" }
+            ));
+        }
         text.push_str(&format!(
             "{n_drifted} of {} columns drifted (gate: at most {})\n",
             drifts.len(),
@@ -667,7 +699,41 @@ pub(crate) fn drift(args: &DriftArgs) -> i32 {
     if written.is_err() {
         return exit_code::BUG;
     }
-    if n_drifted > args.max_drifted { exit_code::GATES_FAILED } else { exit_code::PASS }
+    if n_drifted > args.max_drifted || multivariate_drift {
+        exit_code::GATES_FAILED
+    } else {
+        exit_code::PASS
+    }
+}
+
+/// MMD and the domain classifier on up to `--multivariate-rows` seeded rows of each table,
+/// every column encoded as the reference's encoder does it (standardised numbers, one-hot
+/// categories).
+fn multivariate_tests(
+    reference: &stressor_tabular::Table,
+    current: &stressor_tabular::Table,
+    args: &DriftArgs,
+) -> Result<
+    (stressor_drift::multivariate::MmdResult, stressor_drift::multivariate::DomainClassifierResult),
+    String,
+> {
+    use rand::seq::index::sample;
+    let seed = Seed::new(args.seed);
+    let names: Vec<String> = reference.columns.iter().map(|(n, _)| n.clone()).collect();
+    let encoder = stressor_tabular::Encoder::fit(reference, &names).map_err(|e| e.to_string())?;
+    let subsample = |table: &stressor_tabular::Table, label: &str| {
+        let k = args.multivariate_rows.min(table.rows);
+        let mut rows = sample(&mut seed.derive(label).rng(), table.rows, k).into_vec();
+        rows.sort_unstable();
+        encoder.transform(&table.take(&rows)).map_err(|e| e.to_string())
+    };
+    let (a, b) = (subsample(reference, "reference")?, subsample(current, "current")?);
+    let mmd = stressor_drift::multivariate::mmd(&a, &b, None, 500, seed.derive("mmd"))
+        .map_err(|e| e.to_string())?;
+    let classifier =
+        stressor_drift::multivariate::domain_classifier(&a, &b, 5, seed.derive("classifier"))
+            .map_err(|e| e.to_string())?;
+    Ok((mmd, classifier))
 }
 
 /// Ctrl-C, or SIGTERM on Unix.

@@ -1073,6 +1073,16 @@ fn drift_compares_csv_columns_and_names_bad_files() {
     assert_eq!(column("age")["drifted"], false);
     assert_eq!(column("region")["test"], "chi2");
     assert_eq!(column("region")["drifted"], true);
+    // The multivariate tests over whole rows agree, and stay quiet without drift.
+    let output = run(&shifted, &["--json", "--multivariate", "--multivariate-rows", "400"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let multivariate = &report["multivariate"];
+    assert!(multivariate["mmd"]["pvalue"].as_f64().unwrap() < 0.01, "{multivariate}");
+    assert!(multivariate["domain_classifier"]["auroc"].as_f64().unwrap() > 0.6, "{multivariate}");
+    let calm = run(&same, &["--multivariate", "--multivariate-rows", "400"]);
+    assert_eq!(calm.status.code(), Some(0), "{}", text(&calm.stdout));
+    assert!(text(&calm.stdout).contains("domain classifier AUROC"));
 
     let missing = dir.join("missing.csv");
     std::fs::write(&missing, "age,region\n30,north\n").unwrap();

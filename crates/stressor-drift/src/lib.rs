@@ -29,6 +29,7 @@
 pub mod compare;
 pub mod inject;
 mod kstwo;
+pub mod multivariate;
 pub mod recovery;
 pub mod stream;
 

@@ -171,3 +171,29 @@ fn multiple_testing_corrections_equal_scipy() {
     assert_eq!(n, 3);
     assert!(adjust(&[0.5, 1.5], Correction::Holm).is_err());
 }
+
+fn matrix(rows: &serde_json::Value) -> stressor_tabular::Matrix {
+    let rows: Vec<Vec<f64>> = rows.as_array().unwrap().iter().map(floats).collect();
+    let cols = rows[0].len();
+    stressor_tabular::Matrix { rows: rows.len(), cols, data: rows.concat() }
+}
+
+#[test]
+fn mmd_equals_numpy_and_its_permutation_test_separates_shift_from_none() {
+    use stressor_drift::multivariate::mmd;
+    let mut n = 0;
+    for case in fixtures().iter().filter(|c| c["kind"] == "mmd") {
+        let name = case["name"].as_str().unwrap();
+        let (x, y) = (matrix(&case["x"]), matrix(&case["y"]));
+        let result = mmd(&x, &y, None, 500, stressor_core::Seed::new(1)).unwrap();
+        close(result.bandwidth, case["bandwidth"].as_f64().unwrap(), &format!("{name} σ"));
+        close(result.mmd2, case["mmd2"].as_f64().unwrap(), &format!("{name} MMD²"));
+        if name == "mmd-shifted" {
+            assert!(result.pvalue < 0.01, "{name}: p {}", result.pvalue);
+        } else {
+            assert!(result.pvalue > 0.05, "{name}: p {}", result.pvalue);
+        }
+        n += 1;
+    }
+    assert_eq!(n, 2);
+}
