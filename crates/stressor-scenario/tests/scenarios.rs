@@ -18,13 +18,20 @@ fn every_shipped_scenario_plans() {
     for entry in std::fs::read_dir(&dir).expect("scenarios/ exists") {
         let path = entry.expect("readable entry").path();
         if path.extension().is_some_and(|e| e == "toml") {
-            let plan = stressor_scenario::load(&path)
+            let scenario = stressor_scenario::load_scenario(&path)
                 .unwrap_or_else(|error| panic!("{} does not plan:\n{error}", path.display()));
-            assert!(
-                !plan.steps.is_empty() || plan.system.is_some(),
-                "{} has no step and no system run",
-                path.display()
-            );
+            match scenario {
+                stressor_scenario::Scenario::Model(plan) => assert!(
+                    !plan.steps.is_empty() || plan.system.is_some(),
+                    "{} has no step and no system run",
+                    path.display()
+                ),
+                stressor_scenario::Scenario::Drift(plan) => assert!(
+                    !plan.policies.is_empty() && !plan.transforms.is_empty(),
+                    "{} has no policy or no transform",
+                    path.display()
+                ),
+            }
             n += 1;
         }
     }
