@@ -54,6 +54,10 @@ pub(crate) struct DriftArgs {
     /// The gate: exit 1 when more columns than this drifted.
     #[arg(long, default_value_t = 0)]
     pub(crate) max_drifted: usize,
+    /// Read the current file in chunks of this many rows, holding only the reference's
+    /// statistics and one chunk: exact KS from counts, PSI, JS and χ²; no Wasserstein.
+    #[arg(long, value_name = "ROWS", value_parser = clap::value_parser!(u64).range(1..), conflicts_with = "multivariate")]
+    pub(crate) chunk_rows: Option<u64>,
     /// Also run the multivariate tests over whole rows: MMD (Gaussian kernel, permutation
     /// test) and a domain classifier; either below alpha also fails the gate.
     #[arg(long)]

@@ -574,7 +574,6 @@ pub(crate) fn proxy(args: &ProxyArgs) -> i32 {
 /// columns drifted than `--max-drifted`.
 pub(crate) fn drift(args: &DriftArgs) -> i32 {
     use stressor_drift::Correction;
-    use stressor_drift::compare::compare;
     use stressor_tabular::Table;
     let correction = match args.correction.as_str() {
         "none" => Correction::None,
@@ -591,24 +590,44 @@ pub(crate) fn drift(args: &DriftArgs) -> i32 {
         say!("error: --alpha must lie strictly between 0 and 1");
         return exit_code::USAGE;
     }
-    let tables = Table::read(&args.reference).and_then(|r| Ok((r, Table::read(&args.current)?)));
-    let (reference, current) = match tables {
-        Ok(tables) => tables,
+    let reference = match Table::read(&args.reference) {
+        Ok(table) => table,
         Err(error) => {
             print_error_chain(&error);
             return exit_code::TARGET_UNUSABLE;
         }
     };
-    let drifts = match compare(&reference, &current, correction, args.alpha) {
-        Ok(drifts) => drifts,
+    // The reference's statistics once; the current file whole, or in chunks when asked.
+    let compared = stressor_drift::compare::Reference::new(&reference)
+        .map_err(|e| e.to_string())
+        .and_then(|sketch| match args.chunk_rows {
+            Some(rows) => {
+                let mut acc = sketch.accumulator();
+                let rows = usize::try_from(rows).unwrap_or(usize::MAX);
+                stressor_tabular::for_each_chunk(&args.current, rows, &sketch.kinds(), |chunk| {
+                    acc.push(&chunk).map_err(|e| stressor_tabular::TableError::Shape(e.to_string()))
+                })
+                .map_err(|e| e.to_string())?;
+                let drifts = acc.finish(correction, args.alpha).map_err(|e| e.to_string())?;
+                Ok((drifts, acc.rows(), None))
+            }
+            None => {
+                let current = Table::read(&args.current).map_err(|e| e.to_string())?;
+                let drifts =
+                    sketch.compare(&current, correction, args.alpha).map_err(|e| e.to_string())?;
+                Ok((drifts, current.rows, Some(current)))
+            }
+        });
+    let (drifts, current_rows, current) = match compared {
+        Ok(compared) => compared,
         Err(error) => {
-            print_error_chain(&error);
+            say!("error: {error}");
             return exit_code::TARGET_UNUSABLE;
         }
     };
     let n_drifted = drifts.iter().filter(|d| d.drifted).count();
-    let multivariate = if args.multivariate {
-        match multivariate_tests(&reference, &current, args) {
+    let multivariate = if let (true, Some(current)) = (args.multivariate, &current) {
+        match multivariate_tests(&reference, current, args) {
             Ok(tests) => Some(tests),
             Err(error) => {
                 say!("error: multivariate tests: {error}");
@@ -635,7 +654,7 @@ pub(crate) fn drift(args: &DriftArgs) -> i32 {
             .collect();
         let report = serde_json::json!({
             "reference": {"path": args.reference.display().to_string(), "rows": reference.rows},
-            "current": {"path": args.current.display().to_string(), "rows": current.rows},
+            "current": {"path": args.current.display().to_string(), "rows": current_rows},
             "alpha": args.alpha, "correction": args.correction, "drifted": n_drifted,
             "max_drifted": args.max_drifted, "columns": columns,
             "multivariate": multivariate.map(|(m, d)| serde_json::json!({
@@ -650,7 +669,7 @@ pub(crate) fn drift(args: &DriftArgs) -> i32 {
         let mut text = format!(
             "reference {} rows, current {} rows, correction {}, alpha {}\n{:<20} {:<6} {:>10} {:>10} {:>10} {:>8} {:>8} {:>10}  drifted\n",
             reference.rows,
-            current.rows,
+            current_rows,
             args.correction,
             args.alpha,
             "column",

@@ -1073,6 +1073,25 @@ fn drift_compares_csv_columns_and_names_bad_files() {
     assert_eq!(column("age")["drifted"], false);
     assert_eq!(column("region")["test"], "chi2");
     assert_eq!(column("region")["drifted"], true);
+    // In chunks, holding only the reference's statistics: the same statistics and p-values.
+    let output = run(&shifted, &["--json", "--chunk-rows", "97"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let chunked: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(chunked["current"]["rows"], 1500);
+    for (whole, part) in
+        report["columns"].as_array().unwrap().iter().zip(chunked["columns"].as_array().unwrap())
+    {
+        for key in ["column", "test", "statistic", "pvalue", "pvalue_adjusted", "psi", "drifted"] {
+            assert_eq!(whole[key], part[key], "{key} of {}", whole["column"]);
+        }
+        assert!(part["wasserstein"].is_null());
+    }
+    let bad_number = dir.join("bad-number.csv");
+    std::fs::write(&bad_number, "age,income,region\n30,40,north\n31,lots,south\n").unwrap();
+    let output = run(&bad_number, &["--chunk-rows", "1"]);
+    assert_eq!(output.status.code(), Some(3));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("line 3") && stderr.contains("`income`"), "{stderr}");
     // The multivariate tests over whole rows agree, and stay quiet without drift.
     let output = run(&shifted, &["--json", "--multivariate", "--multivariate-rows", "400"]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));

@@ -269,6 +269,209 @@ impl Reference {
     }
 }
 
+/// A current table fed in chunks against a [`Reference`]: exact KS statistics from counts
+/// ([`crate::streaming::StreamingKs`]), bin and category counts, missing counts — memory
+/// bounded by the reference, not the current data. Wasserstein needs the current values
+/// themselves and is left out.
+#[derive(Debug, Clone)]
+pub struct Accumulator<'r> {
+    reference: &'r Reference,
+    columns: Vec<Accumulated>,
+    rows: usize,
+}
+
+#[derive(Debug, Clone)]
+enum Accumulated {
+    Numeric { ks: crate::streaming::StreamingKs, bins: Vec<f64>, missing: u64 },
+    Categorical { counts: BTreeMap<String, f64> },
+}
+
+impl Reference {
+    /// The columns and kinds a current table must have, for chunked reading.
+    pub fn kinds(&self) -> Vec<(String, &'static str)> {
+        self.columns
+            .iter()
+            .map(|(name, sketch)| {
+                let kind = match sketch {
+                    ColumnSketch::Numeric { .. } => "numeric",
+                    ColumnSketch::Categorical { .. } => "categorical",
+                };
+                (name.clone(), kind)
+            })
+            .collect()
+    }
+
+    /// An accumulator for a current table read in chunks.
+    pub fn accumulator(&self) -> Accumulator<'_> {
+        let columns = self
+            .columns
+            .iter()
+            .map(|(_, sketch)| match sketch {
+                ColumnSketch::Numeric { sorted, reference_counts, .. } => Accumulated::Numeric {
+                    ks: crate::streaming::StreamingKs::new(sorted),
+                    bins: vec![0.0; reference_counts.len()],
+                    missing: 0,
+                },
+                ColumnSketch::Categorical { .. } => {
+                    Accumulated::Categorical { counts: BTreeMap::new() }
+                }
+            })
+            .collect();
+        Accumulator { reference: self, columns, rows: 0 }
+    }
+}
+
+impl Accumulator<'_> {
+    /// Adds a chunk of the current table.
+    ///
+    /// # Errors
+    /// [`CompareError::Mismatch`] naming a missing column or one of another kind.
+    pub fn push(&mut self, chunk: &Table) -> Result<(), CompareError> {
+        for ((name, sketch), acc) in self.reference.columns.iter().zip(&mut self.columns) {
+            let column = chunk.column(name).ok_or_else(|| {
+                CompareError::Mismatch(format!(
+                    "column `{name}` is missing from {}",
+                    chunk.path.display()
+                ))
+            })?;
+            match (acc, column, sketch) {
+                (
+                    Accumulated::Numeric { ks, bins, missing },
+                    Column::Numeric(values),
+                    ColumnSketch::Numeric { bins: edges, .. },
+                ) => {
+                    let present = present(values);
+                    *missing += (values.len() - present.len()) as u64;
+                    ks.push(&present).map_err(|source| CompareError::Statistic {
+                        column: name.clone(),
+                        source,
+                    })?;
+                    for (total, count) in bins.iter_mut().zip(edges.counts(&present)) {
+                        *total += count;
+                    }
+                }
+                (Accumulated::Categorical { counts }, Column::Categorical(values), _) => {
+                    for v in values {
+                        *counts.entry(v.clone()).or_insert(0.0) += 1.0;
+                    }
+                }
+                (_, other, _) => {
+                    return Err(CompareError::Mismatch(format!(
+                        "column `{name}` is {} in {}, not as in {}",
+                        other.kind(),
+                        chunk.path.display(),
+                        self.reference.path.display()
+                    )));
+                }
+            }
+        }
+        self.rows += chunk.rows;
+        Ok(())
+    }
+
+    /// Rows pushed.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// The comparison over every chunk pushed: as [`Reference::compare`] on the whole current
+    /// table, without Wasserstein.
+    ///
+    /// # Errors
+    /// [`CompareError::Statistic`] when a numeric column had no value.
+    pub fn finish(
+        &self,
+        correction: Correction,
+        alpha: f64,
+    ) -> Result<Vec<FeatureDrift>, CompareError> {
+        let mut out = Vec::with_capacity(self.columns.len());
+        for ((name, sketch), acc) in self.reference.columns.iter().zip(&self.columns) {
+            let wrap =
+                |source: DriftError| CompareError::Statistic { column: name.clone(), source };
+            match (sketch, acc) {
+                (
+                    ColumnSketch::Numeric { reference_counts, missing, .. },
+                    Accumulated::Numeric { ks, bins, missing: current_missing },
+                ) => {
+                    let result = ks.finish().map_err(wrap)?;
+                    let current_missing = *current_missing as f64 / self.rows.max(1) as f64;
+                    let (test, pvalue) = if *missing > 0.0 || current_missing > 0.0 {
+                        let (nr, nc) = (self.reference.rows as f64, self.rows as f64);
+                        let table = [
+                            vec![nr * (1.0 - missing), nr * missing],
+                            vec![nc * (1.0 - current_missing), nc * current_missing],
+                        ];
+                        let p = crate::chi2_contingency(&table).map_or(1.0, |c| c.pvalue);
+                        ("ks+missing", (2.0 * result.pvalue.min(p)).min(1.0))
+                    } else {
+                        ("ks", result.pvalue)
+                    };
+                    out.push(FeatureDrift {
+                        column: name.clone(),
+                        kind: "numeric",
+                        test,
+                        statistic: result.statistic,
+                        pvalue,
+                        pvalue_adjusted: pvalue,
+                        psi: crate::psi(reference_counts, bins).map_err(wrap)?,
+                        jensen_shannon: crate::jensen_shannon(reference_counts, bins, None)
+                            .map_err(wrap)?,
+                        wasserstein: None,
+                        missing: (*missing, current_missing),
+                        drifted: false,
+                    });
+                }
+                (
+                    ColumnSketch::Categorical { counts, missing },
+                    Accumulated::Categorical { counts: current },
+                ) => {
+                    let mut categories: Vec<&str> = counts.keys().map(String::as_str).collect();
+                    categories.extend(current.keys().map(String::as_str));
+                    categories.sort_unstable();
+                    categories.dedup();
+                    let ca: Vec<f64> =
+                        categories.iter().map(|c| counts.get(*c).copied().unwrap_or(0.0)).collect();
+                    let cb: Vec<f64> = categories
+                        .iter()
+                        .map(|c| current.get(*c).copied().unwrap_or(0.0))
+                        .collect();
+                    let (statistic, pvalue) = if categories.len() < 2 {
+                        (0.0, 1.0)
+                    } else {
+                        let chi2 =
+                            crate::chi2_contingency(&[ca.clone(), cb.clone()]).map_err(wrap)?;
+                        (chi2.statistic, chi2.pvalue)
+                    };
+                    let current_missing =
+                        current.get("").copied().unwrap_or(0.0) / self.rows.max(1) as f64;
+                    out.push(FeatureDrift {
+                        column: name.clone(),
+                        kind: "categorical",
+                        test: "chi2",
+                        statistic,
+                        pvalue,
+                        pvalue_adjusted: pvalue,
+                        psi: crate::psi(&ca, &cb).map_err(wrap)?,
+                        jensen_shannon: crate::jensen_shannon(&ca, &cb, None).map_err(wrap)?,
+                        wasserstein: None,
+                        missing: (*missing, current_missing),
+                        drifted: false,
+                    });
+                }
+                _ => {}
+            }
+        }
+        let pvalues: Vec<f64> = out.iter().map(|d| d.pvalue).collect();
+        let adjusted = crate::adjust(&pvalues, correction)
+            .map_err(|source| CompareError::Statistic { column: "(all)".into(), source })?;
+        for (drift, p) in out.iter_mut().zip(adjusted) {
+            drift.pvalue_adjusted = p;
+            drift.drifted = p < alpha;
+        }
+        Ok(out)
+    }
+}
+
 fn present(values: &[f64]) -> Vec<f64> {
     values.iter().copied().filter(|x| !x.is_nan()).collect()
 }

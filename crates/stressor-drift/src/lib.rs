@@ -32,6 +32,7 @@ mod kstwo;
 pub mod multivariate;
 pub mod recovery;
 pub mod stream;
+pub mod streaming;
 
 use statrs::distribution::{ChiSquared, ContinuousCDF as _};
 
@@ -188,11 +189,19 @@ pub fn ks_sorted(reference: &SortedSample, current: &SortedSample) -> KsResult {
     let statistic = merged_steps(a, b)
         .map(|(_, i, j)| (i as f64 / n - j as f64 / m).abs())
         .fold(0.0f64, f64::max);
+    ks_result(statistic, a.len(), b.len())
+}
+
+/// The KS result for `statistic` between samples of sizes `n` and `m`: scipy's default
+/// p-value and the asymptotic one.
+fn ks_result(statistic: f64, n_a: usize, n_b: usize) -> KsResult {
+    let (a, b) = (n_a, n_b);
+    let (n, m) = (a as f64, b as f64);
     let en = n * m / (n + m);
     let asymptotic = kolmogorov_sf(en.sqrt() * statistic);
-    let exact = a.len().max(b.len()) <= KS_EXACT_MAX;
+    let exact = a.max(b) <= KS_EXACT_MAX;
     let pvalue = if exact {
-        ks_exact_pvalue(a.len(), b.len(), statistic)
+        ks_exact_pvalue(a, b, statistic)
     } else {
         kstwo::kstwo_sf(statistic, en.round() as u64)
     };

@@ -22,7 +22,7 @@ pub use german::{GERMAN_CREDIT_POSITIVE, GERMAN_CREDIT_TARGET, german_credit};
 pub use logistic::Logistic;
 pub use model::{ModelSpec, Pipeline};
 pub use synthetic::{Regime, Synthetic, bayes_accuracy};
-pub use table::{Column, Table};
+pub use table::{Column, Table, for_each_chunk};
 
 use std::path::PathBuf;
 

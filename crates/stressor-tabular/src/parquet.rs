@@ -61,6 +61,60 @@ pub fn read(path: &Path) -> Result<Table, TableError> {
     Table::new(path.to_path_buf(), named)
 }
 
+/// Reads the Parquet file at `path` in record batches of at most `rows` rows, each column
+/// named in `kinds` as that kind; see [`crate::table::for_each_chunk`].
+///
+/// # Errors
+/// [`TableError::Read`] naming the file and column.
+pub fn for_each_chunk(
+    path: &Path,
+    rows: usize,
+    kinds: &[(String, &'static str)],
+    mut f: impl FnMut(Table) -> Result<(), TableError>,
+) -> Result<usize, TableError> {
+    let error = |message: String| TableError::Read { path: path.to_path_buf(), message };
+    let file = std::fs::File::open(path).map_err(|e| error(e.to_string()))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| error(format!("not a Parquet file: {e}")))?;
+    let schema = Arc::clone(builder.schema());
+    let mut wanted = Vec::with_capacity(kinds.len());
+    for (name, kind) in kinds {
+        let (index, field) = schema
+            .column_with_name(name)
+            .ok_or_else(|| error(format!("column `{name}` is missing")))?;
+        let numeric = *kind == "numeric";
+        if kind_of(field.data_type()) != Some(numeric) {
+            return Err(error(format!(
+                "column `{name}` is {kind} in the reference but has type {} here",
+                field.data_type()
+            )));
+        }
+        wanted.push((name.clone(), numeric, index));
+    }
+    let reader = builder.with_batch_size(rows.max(1)).build().map_err(|e| error(e.to_string()))?;
+    let mut total = 0;
+    for batch in reader {
+        let batch = batch.map_err(|e| error(format!("after row {total}: {e}")))?;
+        let mut columns = Vec::with_capacity(wanted.len());
+        for (name, numeric, index) in &wanted {
+            let mut column = if *numeric {
+                Column::Numeric(Vec::new())
+            } else {
+                Column::Categorical(Vec::new())
+            };
+            append(&mut column, batch.column(*index))
+                .map_err(|e| error(format!("column `{name}`: {e}")))?;
+            columns.push((name.clone(), column));
+        }
+        total += batch.num_rows();
+        f(Table { path: path.to_path_buf(), columns, rows: batch.num_rows() })?;
+    }
+    if total == 0 {
+        return Err(error("no data rows".into()));
+    }
+    Ok(total)
+}
+
 /// `Some(true)` for numeric types, `Some(false)` for text-like ones.
 fn kind_of(data_type: &DataType) -> Option<bool> {
     match data_type {

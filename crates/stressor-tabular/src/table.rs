@@ -231,6 +231,101 @@ impl Table {
     }
 }
 
+/// Reads the file at `path` (Parquet by extension, else CSV) in chunks of at most `rows` rows,
+/// each column read as the kind `kinds` gives it (a column not named there is skipped), and
+/// hands each chunk to `f`; only one chunk is held at a time. Returns the rows read.
+///
+/// # Errors
+/// [`TableError::Read`] naming the file and line (CSV) or column: unreadable, a missing
+/// column, a value that is not a number in a numeric column, ragged lines, no rows; or what
+/// `f` returns.
+pub fn for_each_chunk(
+    path: &Path,
+    rows: usize,
+    kinds: &[(String, &'static str)],
+    mut f: impl FnMut(Table) -> Result<(), TableError>,
+) -> Result<usize, TableError> {
+    if matches!(path.extension().and_then(|e| e.to_str()), Some("parquet" | "pq")) {
+        return crate::parquet::for_each_chunk(path, rows, kinds, f);
+    }
+    let error = |message: String| TableError::Read { path: path.to_path_buf(), message };
+    let file = std::fs::File::open(path).map_err(|e| error(e.to_string()))?;
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(file);
+    let names: Vec<String> = reader
+        .headers()
+        .map_err(|e| error(e.to_string()))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    let mut wanted = Vec::with_capacity(kinds.len());
+    for (name, kind) in kinds {
+        let index = names
+            .iter()
+            .position(|n| n == name)
+            .ok_or_else(|| error(format!("column `{name}` is missing")))?;
+        wanted.push((name.clone(), *kind, index));
+    }
+    let empty = |wanted: &[(String, &'static str, usize)]| -> Vec<(String, Column)> {
+        wanted
+            .iter()
+            .map(|(name, kind, _)| {
+                let column = if *kind == "numeric" {
+                    Column::Numeric(Vec::with_capacity(rows))
+                } else {
+                    Column::Categorical(Vec::with_capacity(rows))
+                };
+                (name.clone(), column)
+            })
+            .collect()
+    };
+    let mut chunk = empty(&wanted);
+    let mut in_chunk = 0;
+    let mut total = 0;
+    for (i, record) in reader.records().enumerate() {
+        let line = i + 2;
+        let record = record.map_err(|e| error(format!("line {line}: {e}")))?;
+        if record.len() != names.len() {
+            return Err(error(format!(
+                "line {line}: {} fields, the header has {}",
+                record.len(),
+                names.len()
+            )));
+        }
+        for ((name, _, index), (_, column)) in wanted.iter().zip(chunk.iter_mut()) {
+            let field = record.get(*index).unwrap_or("").trim();
+            match column {
+                Column::Numeric(values) => {
+                    let value = if MISSING.contains(&field) {
+                        f64::NAN
+                    } else {
+                        field.parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| {
+                            error(format!(
+                                "line {line}: column `{name}` is numeric in the reference, but `{field}` is not a number"
+                            ))
+                        })?
+                    };
+                    values.push(value);
+                }
+                Column::Categorical(values) => values.push(field.to_string()),
+            }
+        }
+        in_chunk += 1;
+        total += 1;
+        if in_chunk == rows {
+            let full = std::mem::replace(&mut chunk, empty(&wanted));
+            f(Table { path: path.to_path_buf(), columns: full, rows: in_chunk })?;
+            in_chunk = 0;
+        }
+    }
+    if in_chunk > 0 {
+        f(Table { path: path.to_path_buf(), columns: chunk, rows: in_chunk })?;
+    }
+    if total == 0 {
+        return Err(error("no data rows".into()));
+    }
+    Ok(total)
+}
+
 fn infer(values: Vec<String>) -> Column {
     let mut any_number = false;
     let numbers: Option<Vec<f64>> = values

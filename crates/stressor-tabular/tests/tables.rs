@@ -97,6 +97,25 @@ fn parquet_reads_numbers_text_dictionaries_and_nulls() {
             ["lo", "hi", "lo", "lo", "lo", "hi", "lo", "lo"].map(String::from).to_vec();
         assert_eq!(t.column("dict").unwrap(), &Column::Categorical(dict));
         assert!(matches!(t.column("flags").unwrap(), Column::Categorical(v) if v[0] == "true"));
+        // In chunks of 3 rows, only the named columns, as the given kinds: the same values.
+        let kinds = [("floats".to_string(), "numeric"), ("dict".to_string(), "categorical")];
+        let mut floats = Vec::new();
+        let mut sizes = Vec::new();
+        let total = stressor_tabular::for_each_chunk(&path, 3, &kinds, |chunk| {
+            sizes.push(chunk.rows);
+            assert_eq!(chunk.columns.len(), 2);
+            if let Some(Column::Numeric(v)) = chunk.column("floats") {
+                floats.extend_from_slice(v);
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(total, 8);
+        assert!(sizes.iter().all(|&n| n <= 3) && sizes.iter().sum::<usize>() == 8, "{sizes:?}");
+        assert_eq!(floats, [0.5, 1.5, 2.5, 3.5].repeat(2));
+        let wrong = [("text".to_string(), "numeric")];
+        let err = stressor_tabular::for_each_chunk(&path, 3, &wrong, |_| Ok(())).unwrap_err();
+        assert!(err.to_string().contains("`text` is numeric in the reference"), "{err}");
     }
     let bogus = d.join("bogus.parquet");
     std::fs::write(&bogus, "a,b\n1,2\n").unwrap();
