@@ -647,7 +647,7 @@ pub(crate) fn drift(args: &DriftArgs) -> i32 {
                 serde_json::json!({
                     "column": d.column, "kind": d.kind, "test": d.test, "statistic": d.statistic,
                     "pvalue": d.pvalue, "pvalue_adjusted": d.pvalue_adjusted, "psi": d.psi,
-                    "jensen_shannon": d.jensen_shannon, "wasserstein": d.wasserstein,
+                    "jensen_shannon": d.jensen_shannon, "hellinger": d.hellinger, "wasserstein": d.wasserstein,
                     "missing_reference": d.missing.0, "missing_current": d.missing.1, "drifted": d.drifted,
                 })
             })
@@ -667,7 +667,7 @@ pub(crate) fn drift(args: &DriftArgs) -> i32 {
         writeln!(out, "{}", serde_json::to_string_pretty(&report).unwrap_or_default())
     } else {
         let mut text = format!(
-            "reference {} rows, current {} rows, correction {}, alpha {}\n{:<20} {:<6} {:>10} {:>10} {:>10} {:>8} {:>8} {:>10}  drifted\n",
+            "reference {} rows, current {} rows, correction {}, alpha {}\n{:<20} {:<10} {:>10} {:>10} {:>10} {:>8} {:>8} {:>8} {:>10}  drifted\n",
             reference.rows,
             current_rows,
             args.correction,
@@ -679,11 +679,12 @@ pub(crate) fn drift(args: &DriftArgs) -> i32 {
             "p adj",
             "PSI",
             "JS",
+            "Hellinger",
             "W1"
         );
         for d in &drifts {
             text.push_str(&format!(
-                "{:<20} {:<6} {:>10.4} {:>10.3e} {:>10.3e} {:>8.4} {:>8.4} {:>10}  {}\n",
+                "{:<20} {:<10} {:>10.4} {:>10.3e} {:>10.3e} {:>8.4} {:>8.4} {:>8.4} {:>10}  {}\n",
                 d.column,
                 d.test,
                 d.statistic,
@@ -691,6 +692,7 @@ pub(crate) fn drift(args: &DriftArgs) -> i32 {
                 d.pvalue_adjusted,
                 d.psi,
                 d.jensen_shannon,
+                d.hellinger,
                 d.wasserstein.map_or("-".to_string(), |w| format!("{w:.4}")),
                 if d.drifted { "DRIFT" } else { "" }
             ));

@@ -46,6 +46,8 @@ pub struct FeatureDrift {
     pub psi: f64,
     /// Jensen–Shannon distance over the same bins or categories.
     pub jensen_shannon: f64,
+    /// Hellinger distance over the same bins or categories.
+    pub hellinger: f64,
     /// Wasserstein distance (numeric only).
     pub wasserstein: Option<f64>,
     /// The share of missing values in the reference and in the current table (the tests
@@ -188,6 +190,7 @@ impl Reference {
                             pvalue_adjusted: missing_test.unwrap_or(1.0),
                             psi: f64::NAN,
                             jensen_shannon: f64::NAN,
+                            hellinger: f64::NAN,
                             wasserstein: None,
                             missing: (*missing, current_missing),
                             drifted: false,
@@ -212,6 +215,7 @@ impl Reference {
                             psi: crate::psi(reference_counts, &cb).map_err(wrap)?,
                             jensen_shannon: crate::jensen_shannon(reference_counts, &cb, None)
                                 .map_err(wrap)?,
+                            hellinger: crate::hellinger(reference_counts, &cb).map_err(wrap)?,
                             wasserstein: Some(crate::wasserstein_sorted(sorted, &sb)),
                             missing: (*missing, current_missing),
                             drifted: false,
@@ -249,6 +253,7 @@ impl Reference {
                         pvalue_adjusted: pvalue,
                         psi: crate::psi(&ca, &cb).map_err(wrap)?,
                         jensen_shannon: crate::jensen_shannon(&ca, &cb, None).map_err(wrap)?,
+                        hellinger: crate::hellinger(&ca, &cb).map_err(wrap)?,
                         wasserstein: None,
                         missing: (*missing, other.missing_share()),
                         drifted: false,
@@ -416,6 +421,7 @@ impl Accumulator<'_> {
                         psi: crate::psi(reference_counts, bins).map_err(wrap)?,
                         jensen_shannon: crate::jensen_shannon(reference_counts, bins, None)
                             .map_err(wrap)?,
+                        hellinger: crate::hellinger(reference_counts, bins).map_err(wrap)?,
                         wasserstein: None,
                         missing: (*missing, current_missing),
                         drifted: false,
@@ -453,6 +459,7 @@ impl Accumulator<'_> {
                         pvalue_adjusted: pvalue,
                         psi: crate::psi(&ca, &cb).map_err(wrap)?,
                         jensen_shannon: crate::jensen_shannon(&ca, &cb, None).map_err(wrap)?,
+                        hellinger: crate::hellinger(&ca, &cb).map_err(wrap)?,
                         wasserstein: None,
                         missing: (*missing, current_missing),
                         drifted: false,

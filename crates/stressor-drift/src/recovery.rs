@@ -99,8 +99,8 @@ pub struct StepRecord {
     /// The accuracy estimated without labels: the mean confidence on the production batch
     /// (confidence-based performance estimation, as NannyML's CBPE).
     pub estimated_accuracy: f64,
-    /// The largest KS statistic over numeric features (or the largest Cramér-free χ² share
-    /// when all are categorical): the drift statistic on the chart.
+    /// The largest KS statistic over numeric features (the largest Jensen–Shannon distance
+    /// when no feature is numeric): the drift statistic on the chart.
     pub drift_statistic: f64,
     /// The smallest corrected p-value over features.
     pub drift_pvalue: f64,

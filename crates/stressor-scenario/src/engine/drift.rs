@@ -99,10 +99,19 @@ pub fn run_drift(
         hold: plan.hold,
         ece_bins: plan.ece_bins,
     };
-    let runs = run_loop(&data, &loop_config, &plan.policies, plan.seed.derive("stream"))
-        .map_err(|e| fail(&e))?;
+    // One policy at a time, each timed; the stream depends on the seed only, so every policy
+    // sees the same one.
+    let mut runs = Vec::with_capacity(plan.policies.len());
+    for policy in &plan.policies {
+        let policy_started = clock.elapsed();
+        let run = run_loop(&data, &loop_config, &[*policy], plan.seed.derive("stream"))
+            .map_err(|e| fail(&e))?
+            .pop()
+            .ok_or_else(|| EngineError::Drift { reason: "the loop returned no run".into() })?;
+        runs.push((run, clock.elapsed().saturating_sub(policy_started)));
+    }
     let mut results = Vec::with_capacity(runs.len());
-    for run in &runs {
+    for (run, elapsed) in &runs {
         let info = StepInfo {
             id: run.policy.name().to_string(),
             kind: StepKind::Drift,
@@ -116,9 +125,7 @@ pub fn run_drift(
             info,
             parameters: parameters(plan, run),
             points: vec![point(plan, run)],
-            elapsed: std::time::Duration::from_secs_f64(
-                run.retrains.iter().map(|r| r.seconds).sum(),
-            ),
+            elapsed: *elapsed,
         };
         sink.event(&Event::StepFinished(result.clone()));
         results.push(result);
