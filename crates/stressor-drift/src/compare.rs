@@ -163,22 +163,12 @@ impl Reference {
                     let current_missing = other.missing_share();
                     let b = present(b);
                     // Missingness as a 2×2 table (present, missing) × (reference, current).
-                    let missing_test = if *missing > 0.0 || current_missing > 0.0 {
-                        let (nr, nc) = (self.rows as f64, other.len() as f64);
-                        let table = [
-                            vec![nr * (1.0 - missing), nr * missing],
-                            vec![nc * (1.0 - current_missing), nc * current_missing],
-                        ];
-                        let absent = table[0][1] + table[1][1];
-                        let present_total = table[0][0] + table[1][0];
-                        if absent > 0.0 && present_total > 0.0 {
-                            Some(crate::chi2_contingency(&table).map_err(wrap)?.pvalue)
-                        } else {
-                            Some(1.0)
-                        }
-                    } else {
-                        None
-                    };
+                    let missing_test = (*missing > 0.0 || current_missing > 0.0).then(|| {
+                        missingness_pvalue(
+                            (self.rows as f64, *missing),
+                            (other.len() as f64, current_missing),
+                        )
+                    });
                     if b.is_empty() {
                         // Nothing left to compare but the missingness itself.
                         FeatureDrift {
@@ -227,49 +217,18 @@ impl Reference {
                     for v in b {
                         *current_counts.entry(v.as_str()).or_insert(0.0) += 1.0;
                     }
-                    let mut categories: Vec<&str> = counts.keys().map(String::as_str).collect();
-                    categories.extend(current_counts.keys());
-                    categories.sort_unstable();
-                    categories.dedup();
-                    let ca: Vec<f64> =
-                        categories.iter().map(|c| counts.get(*c).copied().unwrap_or(0.0)).collect();
-                    let cb: Vec<f64> = categories
-                        .iter()
-                        .map(|c| current_counts.get(c).copied().unwrap_or(0.0))
-                        .collect();
-                    let (statistic, pvalue) = if categories.len() < 2 {
-                        (0.0, 1.0)
-                    } else {
-                        let chi2 =
-                            crate::chi2_contingency(&[ca.clone(), cb.clone()]).map_err(wrap)?;
-                        (chi2.statistic, chi2.pvalue)
-                    };
-                    FeatureDrift {
-                        column: name.clone(),
-                        kind: "categorical",
-                        test: "chi2",
-                        statistic,
-                        pvalue,
-                        pvalue_adjusted: pvalue,
-                        psi: crate::psi(&ca, &cb).map_err(wrap)?,
-                        jensen_shannon: crate::jensen_shannon(&ca, &cb, None).map_err(wrap)?,
-                        hellinger: crate::hellinger(&ca, &cb).map_err(wrap)?,
-                        wasserstein: None,
-                        missing: (*missing, other.missing_share()),
-                        drifted: false,
-                    }
+                    categorical_drift(
+                        name,
+                        counts,
+                        &current_counts,
+                        (*missing, other.missing_share()),
+                    )?
                 }
                 _ => continue,
             };
             out.push(drift);
         }
-        let pvalues: Vec<f64> = out.iter().map(|d| d.pvalue).collect();
-        let adjusted = crate::adjust(&pvalues, correction)
-            .map_err(|source| CompareError::Statistic { column: "(all)".into(), source })?;
-        for (drift, p) in out.iter_mut().zip(adjusted) {
-            drift.pvalue_adjusted = p;
-            drift.drifted = p < alpha;
-        }
+        correct(&mut out, correction, alpha)?;
         Ok(out)
     }
 }
@@ -401,12 +360,10 @@ impl Accumulator<'_> {
                     let result = ks.finish().map_err(wrap)?;
                     let current_missing = *current_missing as f64 / self.rows.max(1) as f64;
                     let (test, pvalue) = if *missing > 0.0 || current_missing > 0.0 {
-                        let (nr, nc) = (self.reference.rows as f64, self.rows as f64);
-                        let table = [
-                            vec![nr * (1.0 - missing), nr * missing],
-                            vec![nc * (1.0 - current_missing), nc * current_missing],
-                        ];
-                        let p = crate::chi2_contingency(&table).map_or(1.0, |c| c.pvalue);
+                        let p = missingness_pvalue(
+                            (self.reference.rows as f64, *missing),
+                            (self.rows as f64, current_missing),
+                        );
                         ("ks+missing", (2.0 * result.pvalue.min(p)).min(1.0))
                     } else {
                         ("ks", result.pvalue)
@@ -431,52 +388,91 @@ impl Accumulator<'_> {
                     ColumnSketch::Categorical { counts, missing },
                     Accumulated::Categorical { counts: current },
                 ) => {
-                    let mut categories: Vec<&str> = counts.keys().map(String::as_str).collect();
-                    categories.extend(current.keys().map(String::as_str));
-                    categories.sort_unstable();
-                    categories.dedup();
-                    let ca: Vec<f64> =
-                        categories.iter().map(|c| counts.get(*c).copied().unwrap_or(0.0)).collect();
-                    let cb: Vec<f64> = categories
-                        .iter()
-                        .map(|c| current.get(*c).copied().unwrap_or(0.0))
-                        .collect();
-                    let (statistic, pvalue) = if categories.len() < 2 {
-                        (0.0, 1.0)
-                    } else {
-                        let chi2 =
-                            crate::chi2_contingency(&[ca.clone(), cb.clone()]).map_err(wrap)?;
-                        (chi2.statistic, chi2.pvalue)
-                    };
                     let current_missing =
                         current.get("").copied().unwrap_or(0.0) / self.rows.max(1) as f64;
-                    out.push(FeatureDrift {
-                        column: name.clone(),
-                        kind: "categorical",
-                        test: "chi2",
-                        statistic,
-                        pvalue,
-                        pvalue_adjusted: pvalue,
-                        psi: crate::psi(&ca, &cb).map_err(wrap)?,
-                        jensen_shannon: crate::jensen_shannon(&ca, &cb, None).map_err(wrap)?,
-                        hellinger: crate::hellinger(&ca, &cb).map_err(wrap)?,
-                        wasserstein: None,
-                        missing: (*missing, current_missing),
-                        drifted: false,
-                    });
+                    let current: BTreeMap<&str, f64> =
+                        current.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+                    out.push(categorical_drift(
+                        name,
+                        counts,
+                        &current,
+                        (*missing, current_missing),
+                    )?);
                 }
                 _ => {}
             }
         }
-        let pvalues: Vec<f64> = out.iter().map(|d| d.pvalue).collect();
-        let adjusted = crate::adjust(&pvalues, correction)
-            .map_err(|source| CompareError::Statistic { column: "(all)".into(), source })?;
-        for (drift, p) in out.iter_mut().zip(adjusted) {
-            drift.pvalue_adjusted = p;
-            drift.drifted = p < alpha;
-        }
+        correct(&mut out, correction, alpha)?;
         Ok(out)
     }
+}
+
+/// The χ² test of missingness, (present, missing) × (reference, current), from each side's
+/// rows and missing share; 1 when nothing or everything is missing on both sides.
+fn missingness_pvalue((nr, missing_r): (f64, f64), (nc, missing_c): (f64, f64)) -> f64 {
+    let table = [
+        vec![nr * (1.0 - missing_r), nr * missing_r],
+        vec![nc * (1.0 - missing_c), nc * missing_c],
+    ];
+    if table[0][1] + table[1][1] > 0.0 && table[0][0] + table[1][0] > 0.0 {
+        crate::chi2_contingency(&table).map_or(1.0, |c| c.pvalue)
+    } else {
+        1.0
+    }
+}
+
+/// A categorical column's drift: χ², PSI, JS and Hellinger over the union of categories
+/// (missing, "", is a category).
+fn categorical_drift(
+    name: &str,
+    reference: &BTreeMap<String, f64>,
+    current: &BTreeMap<&str, f64>,
+    missing: (f64, f64),
+) -> Result<FeatureDrift, CompareError> {
+    let wrap = |source: DriftError| CompareError::Statistic { column: name.to_string(), source };
+    let mut categories: Vec<&str> = reference.keys().map(String::as_str).collect();
+    categories.extend(current.keys());
+    categories.sort_unstable();
+    categories.dedup();
+    let ca: Vec<f64> =
+        categories.iter().map(|c| reference.get(*c).copied().unwrap_or(0.0)).collect();
+    let cb: Vec<f64> = categories.iter().map(|c| current.get(c).copied().unwrap_or(0.0)).collect();
+    let (statistic, pvalue) = if categories.len() < 2 {
+        (0.0, 1.0)
+    } else {
+        let chi2 = crate::chi2_contingency(&[ca.clone(), cb.clone()]).map_err(wrap)?;
+        (chi2.statistic, chi2.pvalue)
+    };
+    Ok(FeatureDrift {
+        column: name.to_string(),
+        kind: "categorical",
+        test: "chi2",
+        statistic,
+        pvalue,
+        pvalue_adjusted: pvalue,
+        psi: crate::psi(&ca, &cb).map_err(wrap)?,
+        jensen_shannon: crate::jensen_shannon(&ca, &cb, None).map_err(wrap)?,
+        hellinger: crate::hellinger(&ca, &cb).map_err(wrap)?,
+        wasserstein: None,
+        missing,
+        drifted: false,
+    })
+}
+
+/// Corrects the p-values across columns and marks the drifted ones.
+fn correct(
+    out: &mut [FeatureDrift],
+    correction: Correction,
+    alpha: f64,
+) -> Result<(), CompareError> {
+    let pvalues: Vec<f64> = out.iter().map(|d| d.pvalue).collect();
+    let adjusted = crate::adjust(&pvalues, correction)
+        .map_err(|source| CompareError::Statistic { column: "(all)".into(), source })?;
+    for (drift, p) in out.iter_mut().zip(adjusted) {
+        drift.pvalue_adjusted = p;
+        drift.drifted = p < alpha;
+    }
+    Ok(())
 }
 
 fn present(values: &[f64]) -> Vec<f64> {

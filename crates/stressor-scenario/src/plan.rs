@@ -703,15 +703,7 @@ pub fn load(path: &Path) -> Result<Plan, ScenarioError> {
 /// [`ScenarioError::Parse`] for TOML or format errors, [`ScenarioError::Invalid`] listing every
 /// invalid value.
 pub fn plan(text: &str, path: &Path) -> Result<Plan, ScenarioError> {
-    let options: ScenarioOptions = toml::from_str(text).map_err(|error| {
-        let (line, column) = error.span().map_or((1, 1), |span| line_column(text, span.start));
-        ScenarioError::Parse {
-            path: path.to_path_buf(),
-            line,
-            column,
-            message: error.message().trim().to_string(),
-        }
-    })?;
+    let options: ScenarioOptions = parse(text, path)?;
     let mut planner = Planner { text, path, problems: Vec::new(), ensemble: false };
     let plan = planner.plan(options);
     if planner.problems.is_empty() {
@@ -719,6 +711,19 @@ pub fn plan(text: &str, path: &Path) -> Result<Plan, ScenarioError> {
     } else {
         Err(ScenarioError::Invalid { path: path.to_path_buf(), problems: planner.problems })
     }
+}
+
+/// `text` deserialised, or the TOML or format error with its line and column.
+fn parse<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result<T, ScenarioError> {
+    toml::from_str(text).map_err(|error| {
+        let (line, column) = error.span().map_or((1, 1), |span| line_column(text, span.start));
+        ScenarioError::Parse {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message: error.message().trim().to_string(),
+        }
+    })
 }
 
 struct Planner<'a> {

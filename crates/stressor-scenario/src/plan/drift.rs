@@ -102,16 +102,7 @@ pub struct DriftPlan {
 /// [`ScenarioError::Parse`] for TOML or format errors, [`ScenarioError::Invalid`] listing every
 /// invalid value with its line, column and key.
 pub fn plan_drift(text: &str, path: &std::path::Path) -> Result<DriftPlan, ScenarioError> {
-    let options: DriftScenarioOptions = toml::from_str(text).map_err(|error| {
-        let (line, column) =
-            error.span().map_or((1, 1), |span| super::line_column(text, span.start));
-        ScenarioError::Parse {
-            path: path.to_path_buf(),
-            line,
-            column,
-            message: error.message().trim().to_string(),
-        }
-    })?;
+    let options: DriftScenarioOptions = super::parse(text, path)?;
     let mut planner = Planner { text, path, problems: Vec::new(), ensemble: false };
     let plan = planner.drift(options);
     if planner.problems.is_empty() {
