@@ -1222,3 +1222,46 @@ fn drift_scenario_mistakes_name_their_key_or_column() {
     assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
     assert!(text(&output.stderr).contains("no column `income`"), "{}", text(&output.stderr));
 }
+
+#[test]
+fn a_users_onnx_model_serves_first_and_built_in_retrains_take_over() {
+    let dir = scratch("drift-onnx");
+    let onnx = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../stressor-onnx/tests/fixtures/tabular_logistic.onnx");
+    // The fixture's boundary is the synthetic generator's before the drift; the drift turns it
+    // by 90°, which no feature test can see, and periodic retraining learns the new one.
+    let scenario = dir.join("onnx.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "name = \"onnx-drift\"\nseed = 3\n[drift]\ndata = \"synthetic\"\nmodel = \"onnx\"\n\
+             path = {:?}\nfeatures = [\"x0\", \"x1\", \"x2\", \"x3\"]\nsteps = 24\nbatch_rows = 400\n\
+             start = 8\ndial = 1.0\npolicies = [\"none\", \"periodic\"]\nevery = 6\n\
+             [[drift.transforms]]\nkind = \"rotate\"\ndegrees = 90\n",
+            onnx.display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let output = stressor().arg("run").arg(&scenario).arg("--out").arg(&out).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}{}", text(&output.stdout), text(&output.stderr));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert!(report["target"]["name"].as_str().unwrap().contains("tabular_logistic.onnx"));
+    let metric = |step: usize, name: &str| {
+        report["steps"][step]["points"][0]["metrics"][name]["value"].as_f64()
+    };
+    // The ONNX model is the Bayes boundary without the segment bias: well above chance.
+    assert!(metric(0, "pre_drift_accuracy").unwrap() > 0.8);
+    assert!(metric(0, "worst_accuracy").unwrap() < 0.65);
+    assert_eq!(metric(0, "time_to_recover_steps"), None);
+    assert!(metric(1, "final_accuracy").unwrap() > 0.8);
+    // A categorical feature cannot be fed to it: exit 3 naming the column.
+    let bad = dir.join("bad.toml");
+    let text_of_scenario = std::fs::read_to_string(&scenario).unwrap();
+    std::fs::write(&bad, text_of_scenario.replace("\"x3\"]", "\"segment\"]")).unwrap();
+    let output =
+        stressor().arg("run").arg(&bad).arg("--out").arg(dir.join("bad")).output().unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    assert!(text(&output.stderr).contains("`segment` is categorical"), "{}", text(&output.stderr));
+}

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use stressor_calibration::{Binning, expected_calibration_error};
 use stressor_core::Seed;
-use stressor_tabular::{ModelSpec, Pipeline, Regime, Synthetic, Table, TableError};
+use stressor_tabular::{ModelSpec, Pipeline, Regime, Scorer, Synthetic, Table, TableError};
 
 use crate::Correction;
 use crate::compare::{CompareError, Reference};
@@ -192,6 +192,9 @@ pub struct LoopData {
     pub eval: Draw,
     /// Production rows.
     pub source: Source,
+    /// The first deployed model when it is not fitted on `train` (a user's ONNX model, say);
+    /// retrains always fit the built-in model.
+    pub initial: Option<std::sync::Arc<dyn Scorer>>,
 }
 
 impl LoopData {
@@ -235,6 +238,7 @@ impl LoopData {
             train: table.take(train_idx),
             eval: eval_draw,
             source: Source::Table { pool, labels: pool_labels },
+            initial: None,
         })
     }
 
@@ -253,7 +257,7 @@ impl LoopData {
         let source = Source::Synthetic(generator);
         let (train, _) = generator.sample(train_rows, Regime::default(), seed.derive("train"))?;
         let eval = source.draw(eval_rows, transforms, seed.derive("eval"))?;
-        Ok(LoopData { train, eval, source })
+        Ok(LoopData { train, eval, source, initial: None })
     }
 }
 
@@ -357,7 +361,10 @@ fn run_policy(
             table.columns.iter().filter(|(n, _)| c.features.contains(n)).cloned().collect();
         Table { path: table.path.clone(), columns, rows: table.rows }
     };
-    let mut model = fit(&data.train, 0)?;
+    let mut model: std::sync::Arc<dyn Scorer> = match &data.initial {
+        Some(initial) => std::sync::Arc::clone(initial),
+        None => std::sync::Arc::new(fit(&data.train, 0)?),
+    };
     let mut reference = Reference::new(&features_only(&data.train))?;
     let mut version = 0;
     let mut deployed_at = 0usize;
@@ -383,9 +390,9 @@ fn run_policy(
         let share = c.schedule.share(step);
         // Score the deployed model on the evaluation rows under this step's drift.
         let (eval, eval_labels) = data.eval.mix(&chosen(eval_rows, share, eval_seed));
-        let proba = model.predict(&eval)?;
+        let proba = model.score(&eval)?;
         let (batch, batch_labels) = &batches[step];
-        let batch_proba = model.predict(batch)?;
+        let batch_proba = model.score(batch)?;
         // The detector: the most recent `detector_window` batches against the reference.
         let first = (step + 1).saturating_sub(c.detector_window);
         let mut current = features_only(&batches[first].0);
@@ -455,7 +462,7 @@ fn run_policy(
             let seconds = started.elapsed().as_secs_f64();
             match refit {
                 Ok(refit) => {
-                    model = refit;
+                    model = std::sync::Arc::new(refit);
                     reference = Reference::new(&features_only(&rows))?;
                     version += 1;
                     deployed_at = step + 1;

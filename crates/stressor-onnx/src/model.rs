@@ -145,7 +145,8 @@ impl OnnxModel {
     /// # Errors
     /// [`OnnxError::Decode`] when the bytes are not an ONNX model, [`OnnxError::UnsupportedOp`]
     /// (naming the op and the node), [`OnnxError::BadAttribute`], [`OnnxError::Invalid`],
-    /// [`OnnxError::DynamicShape`] when the input is not `[batch, c, h, w]` with fixed `c, h, w`,
+    /// [`OnnxError::DynamicShape`] when the input is not `[batch, c, h, w]` with fixed `c, h, w`
+    /// (or, for a tabular graph, `[batch, features]` with fixed `features`),
     /// [`OnnxError::Node`] when a trial run on zeros fails (weights that do not fit the data),
     /// [`OnnxError::Output`] when the output is not `[batch, classes]`, [`OnnxError::Spec`] when
     /// the spec's mean/std or the class names do not fit.
@@ -177,9 +178,10 @@ impl OnnxModel {
     ) -> Result<OnnxModel, OnnxError> {
         let graph = Graph::parse(label, bytes)?;
         let dynamic = |reason: String| OnnxError::DynamicShape { model: label.to_string(), reason };
-        if graph.input_dims.len() != 4 {
+        let tabular = graph.input_dims.len() == 2;
+        if !tabular && graph.input_dims.len() != 4 {
             return Err(dynamic(format!(
-                "the input `{}` has rank {}; stressor feeds images as [batch, c, h, w] or [batch, h, w, c]",
+                "the input `{}` has rank {}; stressor feeds images as [batch, c, h, w] or [batch, h, w, c], and tabular rows as [batch, features]",
                 graph.input,
                 graph.input_dims.len()
             )));
@@ -191,16 +193,23 @@ impl OnnxModel {
                 graph.input
             ))),
         };
-        let (c, h, w) = match spec.layout {
-            Layout::Nchw => (fixed(1)?, fixed(2)?, fixed(3)?),
-            Layout::Nhwc => (fixed(3)?, fixed(1)?, fixed(2)?),
+        // A tabular graph takes rows of features; its "channels" for the affine are features.
+        let (input_shape, channels) = if tabular {
+            let features = fixed(1)?;
+            (vec![features], features)
+        } else {
+            let (c, h, w) = match spec.layout {
+                Layout::Nchw => (fixed(1)?, fixed(2)?, fixed(3)?),
+                Layout::Nhwc => (fixed(3)?, fixed(1)?, fixed(2)?),
+            };
+            (vec![c, h, w], c)
         };
         let fixed_batch = match graph.input_dims[0] {
             Dim::Fixed(b) => Some(b),
             Dim::Symbolic => None,
         };
         let spec_error = |reason: String| OnnxError::Spec { model: label.to_string(), reason };
-        let affine = input_affine(&spec, c).map_err(spec_error)?;
+        let affine = input_affine(&spec, channels, tabular).map_err(spec_error)?;
         let logits = match spec.output {
             OutputKind::Logits => LogitsSource::Value(graph.output.clone()),
             OutputKind::Probabilities => match graph.nodes.last() {
@@ -214,12 +223,15 @@ impl OnnxModel {
                 _ => LogitsSource::LogOfOutput,
             },
         };
-        let info = ModelInfo::new(name, "onnx", vec![c, h, w], 1, Bounds::UNIT);
+        // Tabular features have no natural range; images live in [0, 1].
+        let bounds = if tabular { Bounds { min: f32::MIN, max: f32::MAX } } else { Bounds::UNIT };
+        let info = ModelInfo::new(name, "onnx", input_shape.clone(), 1, bounds);
         let mut model =
             OnnxModel { info, graph, spec, class_names: None, affine, fixed_batch, logits };
         // A trial run on zeros finds weights that do not fit the data, and the class count.
         let probe_n = fixed_batch.unwrap_or(1);
-        let probe = Tensor::zeros((probe_n, c, h, w), DType::F32, &Device::Cpu)
+        let probe_shape: Vec<usize> = std::iter::once(probe_n).chain(input_shape).collect();
+        let probe = Tensor::zeros(probe_shape, DType::F32, &Device::Cpu)
             .map_err(|e| OnnxError::Invalid { model: label.to_string(), reason: e.to_string() })?;
         let output =
             model.graph_output(&probe, &model.graph.output).map_err(|e| node_error(label, e))?;
@@ -252,8 +264,10 @@ impl OnnxModel {
             x = x.broadcast_mul(&a)?.broadcast_add(&b)?;
         }
         match self.spec.layout {
-            Layout::Nchw => Ok(x),
-            Layout::Nhwc => x.permute((0, 2, 3, 1))?.contiguous(),
+            Layout::Nhwc if self.info.input_shape.len() == 3 => {
+                x.permute((0, 2, 3, 1))?.contiguous()
+            }
+            _ => Ok(x),
         }
     }
 
@@ -325,9 +339,9 @@ impl OnnxModel {
         let len = inputs.sample_len();
         let mut data = inputs.as_slice()[start * len..end * len].to_vec();
         data.resize(padded * len, 0.0);
-        let shape = &self.info.input_shape;
-        Tensor::from_vec(data, (padded, shape[0], shape[1], shape[2]), &Device::Cpu)
-            .map_err(|e| self.backend(&e.to_string()))
+        let shape: Vec<usize> =
+            std::iter::once(padded).chain(self.info.input_shape.iter().copied()).collect();
+        Tensor::from_vec(data, shape, &Device::Cpu).map_err(|e| self.backend(&e.to_string()))
     }
 
     fn rows(&self, t: &Tensor, rows: usize) -> Result<Vec<f32>, ModelError> {
@@ -443,7 +457,11 @@ impl Differentiable for OnnxModel {
 
 /// The per-channel factor and offset `(scale / std, −mean / std)` as `[1, c, 1, 1]` tensors, or
 /// `None` for the identity.
-fn input_affine(spec: &InputSpec, channels: usize) -> Result<Option<(Tensor, Tensor)>, String> {
+fn input_affine(
+    spec: &InputSpec,
+    channels: usize,
+    tabular: bool,
+) -> Result<Option<(Tensor, Tensor)>, String> {
     if !(spec.scale.is_finite() && spec.scale > 0.0) {
         return Err(format!("scale {} is not a positive number", spec.scale));
     }
@@ -466,7 +484,8 @@ fn input_affine(spec: &InputSpec, channels: usize) -> Result<Option<(Tensor, Ten
         return Ok(None);
     }
     let tensor = |v: Vec<f32>| {
-        Tensor::from_vec(v, (1, channels, 1, 1), &Device::Cpu).map_err(|e| e.to_string())
+        let shape = if tabular { vec![1, channels] } else { vec![1, channels, 1, 1] };
+        Tensor::from_vec(v, shape, &Device::Cpu).map_err(|e| e.to_string())
     };
     Ok(Some((tensor(a)?, tensor(b)?)))
 }

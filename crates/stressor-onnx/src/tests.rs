@@ -444,3 +444,27 @@ fn graphs_that_do_not_fit_are_errors() {
         "{err}"
     );
 }
+
+#[test]
+fn tabular_graphs_take_rows_of_features_and_have_gradients() {
+    let f = fixture("tabular_logistic");
+    let spec = InputSpec { output: OutputKind::Probabilities, ..InputSpec::default() };
+    let model = OnnxModel::from_bytes("tabular_logistic", &f.bytes, spec, None).unwrap();
+    assert_eq!(model.info().input_shape, vec![4]);
+    assert_eq!(model.info().n_classes, 2);
+    let inputs = Batch::new(f.input.clone(), f.input_shape.clone()).unwrap();
+    let scores = model.predict(&inputs).unwrap();
+    assert_close(scores.as_slice(), &f.output, 1e-6, "tabular_logistic");
+    // The logits are the softmax's input, and their input gradient is the weight row.
+    let (logits, gradient) = model
+        .logits_and_gradient(&inputs, &mut |l| l.chunks(2).flat_map(|_| [0.0f32, 1.0]).collect())
+        .unwrap();
+    assert_eq!(logits.len(), 12);
+    let w = [0.5f32.sqrt() * 4.0, 0.5f32.sqrt() * 4.0, 0.8, 0.8];
+    for row in gradient.as_slice().chunks(4) {
+        assert_close(row, &w, 1e-5, "d logit_1 / d x");
+    }
+    // A batch of the wrong width is an error, not a panic.
+    let bad = Batch::new(vec![0.0; 3], vec![1, 3]).unwrap();
+    assert!(model.predict(&bad).is_err());
+}

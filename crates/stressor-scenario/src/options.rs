@@ -564,9 +564,20 @@ pub struct DriftOptions {
     /// Numeric features of the synthetic source.
     #[serde(default)]
     pub synthetic_features: Option<Spanned<u64>>,
-    /// `logistic` or `boosted`.
+    /// `logistic`, `boosted`, or `onnx` (a user's model at `path` serves first; retrains fit
+    /// `retrain_model`).
     #[serde(default)]
     pub model: Option<Spanned<String>>,
+    /// `onnx`: the model file, taking `[batch, features]` (the numeric `features`, in order).
+    #[serde(default)]
+    pub path: Option<Spanned<String>>,
+    /// `onnx`: what its output holds, `probabilities` (default) or `logits`; class 1 is the
+    /// positive class.
+    #[serde(default)]
+    pub output: Option<Spanned<String>>,
+    /// `onnx`: the built-in model retrains fit, `logistic` (default) or `boosted`.
+    #[serde(default)]
+    pub retrain_model: Option<Spanned<String>>,
     /// Logistic regression's inverse regularisation strength.
     #[serde(default)]
     pub c: Option<Spanned<f64>>,

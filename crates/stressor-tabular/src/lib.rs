@@ -20,7 +20,7 @@ pub use boost::{BoostParams, Boosted};
 pub use encode::{Encoder, Matrix, labels};
 pub use german::{GERMAN_CREDIT_POSITIVE, GERMAN_CREDIT_TARGET, german_credit};
 pub use logistic::Logistic;
-pub use model::{ModelSpec, Pipeline};
+pub use model::{ModelSpec, Pipeline, Scorer};
 pub use synthetic::{Regime, Synthetic, bayes_accuracy};
 pub use table::{Column, Table, for_each_chunk};
 

@@ -79,3 +79,19 @@ impl Pipeline {
         })
     }
 }
+
+/// Anything that gives the probability of the positive class for a table's rows: a fitted
+/// [`Pipeline`], or a user's model (an ONNX graph, say) wrapped by the caller.
+pub trait Scorer: std::fmt::Debug + Send + Sync {
+    /// The probability of the positive class for each row.
+    ///
+    /// # Errors
+    /// [`TableError`] naming a feature that is missing or cannot be fed to the model.
+    fn score(&self, table: &Table) -> Result<Vec<f64>, TableError>;
+}
+
+impl Scorer for Pipeline {
+    fn score(&self, table: &Table) -> Result<Vec<f64>, TableError> {
+        self.predict(table)
+    }
+}

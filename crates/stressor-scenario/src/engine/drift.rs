@@ -36,8 +36,11 @@ pub fn run_drift(
                 plan.seed.derive("data"),
             )
             .map_err(|e| fail(&e))?;
-            let mut names: Vec<String> = (0..*features).map(|j| format!("x{j}")).collect();
-            names.push("segment".into());
+            let names = plan.features.clone().unwrap_or_else(|| {
+                let mut names: Vec<String> = (0..*features).map(|j| format!("x{j}")).collect();
+                names.push("segment".into());
+                names
+            });
             (data, names, format!("synthetic ({features} numeric features + segment)"))
         }
         DriftData::GermanCredit | DriftData::File(_) => {
@@ -70,11 +73,18 @@ pub fn run_drift(
             (data, features, name)
         }
     };
+    let mut data = data;
+    let mut target_name = format!("{} (built-in, retrained in-process)", plan.model.name());
+    if let Some((path, probabilities)) = &plan.onnx {
+        data.initial = Some(onnx_scorer(path, *probabilities, &features)?);
+        target_name =
+            format!("{} (ONNX; retrains fit the built-in {})", path.display(), plan.model.name());
+    }
     sink.event(&Event::RunStarted(RunInfo {
         scenario_name: plan.name.clone(),
         scenario_source: plan.source.clone(),
         seed: plan.seed.value(),
-        target_name: format!("{} (built-in, retrained in-process)", plan.model.name()),
+        target_name,
         target_kind: "tabular".into(),
         input_shape: vec![features.len()],
         class_names: vec![format!("not {}", plan.target.1), plan.target.1.clone()],
@@ -251,5 +261,87 @@ fn timeline(plan: &DriftPlan, run: &PolicyRun) -> DriftTimeline {
             .iter()
             .map(|e| DriftEvent { step: e.step, kind: e.kind.into(), detail: e.detail.clone() })
             .collect(),
+    }
+}
+
+/// A user's ONNX classifier over the numeric `features` (in order) as the loop's first model;
+/// class 1 is the positive class.
+#[cfg(feature = "candle")]
+fn onnx_scorer(
+    path: &std::path::Path,
+    probabilities: bool,
+    features: &[String],
+) -> Result<std::sync::Arc<dyn stressor_tabular::Scorer>, EngineError> {
+    let spec = stressor_onnx::InputSpec {
+        output: if probabilities {
+            stressor_onnx::OutputKind::Probabilities
+        } else {
+            stressor_onnx::OutputKind::Logits
+        },
+        ..stressor_onnx::InputSpec::default()
+    };
+    let model = stressor_onnx::OnnxModel::load(path, spec, None).map_err(|source| {
+        EngineError::Onnx { path: path.to_path_buf(), source: Box::new(source) }
+    })?;
+    let info = stressor_model::Model::info(&model);
+    if info.input_shape != [features.len()] || info.n_classes != 2 {
+        return Err(EngineError::Drift {
+            reason: format!(
+                "{} takes input {:?} and gives {} classes; the scenario feeds {} features ({}) and needs 2 classes",
+                path.display(),
+                info.input_shape,
+                info.n_classes,
+                features.len(),
+                features.join(", ")
+            ),
+        });
+    }
+    Ok(std::sync::Arc::new(OnnxScorer { model, features: features.to_vec() }))
+}
+
+#[cfg(not(feature = "candle"))]
+fn onnx_scorer(
+    _path: &std::path::Path,
+    _probabilities: bool,
+    _features: &[String],
+) -> Result<std::sync::Arc<dyn stressor_tabular::Scorer>, EngineError> {
+    Err(EngineError::NoBackend)
+}
+
+/// An ONNX model fed a table's numeric feature columns as `[rows, features]`.
+#[cfg(feature = "candle")]
+#[derive(Debug)]
+struct OnnxScorer {
+    model: stressor_onnx::OnnxModel,
+    features: Vec<String>,
+}
+
+#[cfg(feature = "candle")]
+impl stressor_tabular::Scorer for OnnxScorer {
+    fn score(&self, table: &Table) -> Result<Vec<f64>, stressor_tabular::TableError> {
+        use stressor_tabular::{Column, TableError};
+        let d = self.features.len();
+        let mut data = vec![0.0f32; table.rows * d];
+        for (j, name) in self.features.iter().enumerate() {
+            let Column::Numeric(values) = table.require(name)? else {
+                return Err(TableError::Shape(format!(
+                    "the ONNX model takes numbers, but `{name}` is categorical"
+                )));
+            };
+            if let Some(row) = values.iter().position(|v| v.is_nan()) {
+                return Err(TableError::Shape(format!(
+                    "the ONNX model cannot take the missing value of `{name}` on row {}",
+                    row + 1
+                )));
+            }
+            for (i, v) in values.iter().enumerate() {
+                data[i * d + j] = *v as f32;
+            }
+        }
+        let batch = stressor_core::Batch::new(data, vec![table.rows, d])
+            .map_err(|e| TableError::Shape(e.to_string()))?;
+        let scores = stressor_model::Model::predict(&self.model, &batch)
+            .map_err(|e| TableError::Shape(format!("the ONNX model failed: {e}")))?;
+        Ok(scores.probabilities().chunks(2).map(|p| f64::from(p[1])).collect())
     }
 }

@@ -64,8 +64,11 @@ pub struct DriftPlan {
     pub eval_rows: usize,
     /// Rows the first model trains on.
     pub train_rows: usize,
-    /// The classifier.
+    /// The classifier (retrains fit it; it also serves first unless `onnx` is set).
     pub model: ModelSpec,
+    /// A user's ONNX model that serves first: its path and whether its output holds
+    /// probabilities (else logits).
+    pub onnx: Option<(PathBuf, bool)>,
     /// Stream steps.
     pub steps: usize,
     /// Production rows per step.
@@ -154,7 +157,47 @@ impl Planner<'_> {
                 None,
             );
         }
-        let model = match d.model.as_ref().map(|m| (m.get_ref().as_str(), m.span())) {
+        let mut onnx = None;
+        let mut kind = d.model.as_ref().map(|m| (m.get_ref().as_str(), m.span()));
+        if let Some(("onnx", at)) = kind {
+            match &d.path {
+                Some(path) => {
+                    let probabilities =
+                        match d.output.as_ref().map(|o| (o.get_ref().as_str(), o.span())) {
+                            None | Some(("probabilities", _)) => true,
+                            Some(("logits", _)) => false,
+                            Some((other, at)) => {
+                                self.problem(
+                                    at,
+                                    "drift.output",
+                                    format!("unknown output `{other}`"),
+                                    Some("use probabilities or logits".into()),
+                                );
+                                true
+                            }
+                        };
+                    onnx = Some((self.relative(path.get_ref()), probabilities));
+                }
+                None => self.problem(
+                    at.clone(),
+                    "drift.path",
+                    "`model = \"onnx\"` needs `path`, the model file".into(),
+                    None,
+                ),
+            }
+            if d.features.is_none() {
+                self.problem(at, "drift.features", "`model = \"onnx\"` needs `features`, the numeric columns the graph takes, in order".into(), None);
+            }
+            kind = d.retrain_model.as_ref().map(|m| (m.get_ref().as_str(), m.span()));
+        } else if let Some(extra) = d.path.as_ref().or(d.retrain_model.as_ref()) {
+            self.problem(
+                extra.span(),
+                "drift.path",
+                "`path` and `retrain_model` belong to `model = \"onnx\"`".into(),
+                None,
+            );
+        }
+        let model = match kind {
             None | Some(("logistic", _)) => {
                 let c = d.c.as_ref().map_or(1.0, |c| *c.get_ref());
                 if !(c > 0.0 && c.is_finite()) {
@@ -173,7 +216,9 @@ impl Planner<'_> {
                     at,
                     "drift.model",
                     format!("unknown model `{other}`"),
-                    Some("use logistic or boosted".into()),
+                    Some(
+                        "use logistic, boosted or onnx (retrain_model: logistic or boosted)".into(),
+                    ),
                 );
                 ModelSpec::Logistic { c: 1.0 }
             }
@@ -327,6 +372,7 @@ impl Planner<'_> {
             eval_rows: count(self, &d.eval_rows, "eval_rows", eval_default),
             train_rows: count(self, &d.train_rows, "train_rows", train_default),
             model,
+            onnx,
             steps,
             batch_rows: count(self, &d.batch_rows, "batch_rows", 100),
             schedule: Schedule { start, onset, dial },
