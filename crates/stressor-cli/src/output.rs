@@ -148,7 +148,7 @@ fn write_drift_plan(
         plan.steps, plan.batch_rows, plan.schedule
     )?;
     for transform in &plan.transforms {
-        writeln!(out, "  transform {transform:?}")?;
+        writeln!(out, "  transform {transform}")?;
     }
     let policies: Vec<&str> = plan.policies.iter().map(|p| p.name()).collect();
     writeln!(out, "policies {}", policies.join(", "))?;

@@ -28,21 +28,25 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-fn run_scenario(dir: &Path, scenario: &str, extra: &[&str]) -> Output {
-    let path = dir.join("scenario.toml");
-    std::fs::write(&path, scenario).unwrap();
-    let _guard = TRAIN_ONCE.lock().unwrap_or_else(|e| e.into_inner());
-    stressor()
+/// `stressor run` of `path` with reports in `dir/out` and the shared model cache.
+fn run_command(dir: &Path, path: &Path) -> Command {
+    let mut command = stressor();
+    command
         .arg("run")
-        .arg(&path)
+        .arg(path)
         .arg("--out")
         .arg(dir.join("out"))
         .arg("--cache-dir")
         .arg(cache_dir())
-        .arg("--no-progress")
-        .args(extra)
-        .output()
-        .unwrap()
+        .arg("--no-progress");
+    command
+}
+
+fn run_scenario(dir: &Path, scenario: &str, extra: &[&str]) -> Output {
+    let path = dir.join("scenario.toml");
+    std::fs::write(&path, scenario).unwrap();
+    let _guard = TRAIN_ONCE.lock().unwrap_or_else(|e| e.into_inner());
+    run_command(dir, &path).args(extra).output().unwrap()
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -791,17 +795,8 @@ fn a_system_scenario_serves_loads_injects_faults_and_measures_recovery() {
     let path = dir.join("scenario.toml");
     std::fs::write(&path, SYSTEM).unwrap();
     let _guard = TRAIN_ONCE.lock().unwrap_or_else(|e| e.into_inner());
-    let (mut child, addr) = spawn_until(
-        stressor()
-            .arg("run")
-            .arg(&path)
-            .arg("--out")
-            .arg(dir.join("out"))
-            .arg("--cache-dir")
-            .arg(cache_dir())
-            .args(["--no-progress", "--metrics-addr", "127.0.0.1:0"]),
-        "metrics on",
-    );
+    let (mut child, addr) =
+        spawn_until(run_command(&dir, &path).args(["--metrics-addr", "127.0.0.1:0"]), "metrics on");
     // Live counters while the load runs: the load generator's and the proxy's.
     std::thread::sleep(std::time::Duration::from_millis(1500));
     let metrics = http(&addr, "GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");

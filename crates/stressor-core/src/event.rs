@@ -374,9 +374,13 @@ pub struct DriftPoint {
     pub ece: f64,
     /// Evaluation rows.
     pub eval_rows: usize,
-    /// Accuracy estimated without labels (mean confidence on the production batch).
+    /// Accuracy on this step's production batch (known only once its labels arrive).
+    pub batch_accuracy: f64,
+    /// Accuracy estimated without labels: the mean confidence on the production batch
+    /// (confidence-based performance estimation, as NannyML's CBPE).
     pub estimated_accuracy: f64,
-    /// The detector's statistic (the largest KS statistic over features).
+    /// The detector's statistic: the largest KS statistic over numeric features (the largest
+    /// Jensen–Shannon distance when no feature is numeric).
     pub drift_statistic: f64,
     /// The smallest corrected p-value over features.
     pub drift_pvalue: f64,

@@ -27,8 +27,8 @@ fn check_dial(dial: f64) -> Result<(), DriftError> {
 }
 
 /// The rows a dial picks: a seeded permutation's first `round(dial·n)`, so a larger dial's
-/// rows include a smaller one's.
-fn chosen(n: usize, dial: f64, seed: Seed) -> Vec<bool> {
+/// rows include a smaller one's. Shared by the column generators here and the stream's mix.
+pub fn chosen(n: usize, dial: f64, seed: Seed) -> Vec<bool> {
     let mut order: Vec<usize> = (0..n).collect();
     order.shuffle(&mut seed.rng());
     let k = (dial * n as f64).round() as usize;

@@ -10,12 +10,13 @@
 use std::time::Instant;
 
 use stressor_calibration::{Binning, expected_calibration_error};
-use stressor_core::Seed;
+use stressor_core::{DriftEvent, DriftPoint, Seed};
 use stressor_tabular::{ModelSpec, Pipeline, Regime, Scorer, Synthetic, Table, TableError};
 
 use crate::Correction;
 use crate::compare::{CompareError, Reference};
-use crate::stream::{Draw, Schedule, Source, Transform, chosen};
+use crate::inject::chosen;
+use crate::stream::{Draw, Schedule, Source, Transform};
 
 /// When the model is retrained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,48 +82,6 @@ pub struct LoopConfig {
     pub ece_bins: usize,
 }
 
-/// One step of one policy's run.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StepRecord {
-    /// The step.
-    pub step: usize,
-    /// The share of drifted rows.
-    pub drift_share: f64,
-    /// The deployed model's accuracy on the evaluation rows under this step's drift.
-    pub accuracy: f64,
-    /// Its expected calibration error there.
-    pub ece: f64,
-    /// Evaluation rows.
-    pub eval_rows: usize,
-    /// Accuracy on this step's production batch (known only once labels arrive).
-    pub batch_accuracy: f64,
-    /// The accuracy estimated without labels: the mean confidence on the production batch
-    /// (confidence-based performance estimation, as NannyML's CBPE).
-    pub estimated_accuracy: f64,
-    /// The largest KS statistic over numeric features (the largest Jensen–Shannon distance
-    /// when no feature is numeric): the drift statistic on the chart.
-    pub drift_statistic: f64,
-    /// The smallest corrected p-value over features.
-    pub drift_pvalue: f64,
-    /// The feature with that p-value.
-    pub top_feature: String,
-    /// Whether the detector fired.
-    pub alarm: bool,
-    /// Which model served (0 = the first).
-    pub model_version: usize,
-}
-
-/// Something that happened in a run.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Event {
-    /// The step.
-    pub step: usize,
-    /// `drift-start`, `drift-full`, `detected`, `false-alarm`, `retrain`, `deployed`.
-    pub kind: &'static str,
-    /// Details.
-    pub detail: String,
-}
-
 /// One retrain.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Retrain {
@@ -140,9 +99,9 @@ pub struct PolicyRun {
     /// The policy.
     pub policy: Policy,
     /// Every step.
-    pub steps: Vec<StepRecord>,
+    pub steps: Vec<DriftPoint>,
     /// What happened, in order.
-    pub events: Vec<Event>,
+    pub events: Vec<DriftEvent>,
     /// Every retrain.
     pub retrains: Vec<Retrain>,
     /// Mean accuracy over the steps before the drift.
@@ -165,6 +124,8 @@ pub struct PolicyRun {
     pub final_accuracy: f64,
     /// Mean ECE over the last `hold` steps.
     pub final_ece: f64,
+    /// Wall time of this policy's run (the shared stream drawn once before), seconds.
+    pub seconds: f64,
 }
 
 /// Why the loop cannot run.
@@ -331,7 +292,10 @@ pub fn run(
     let eval_rows = data.eval.base.rows;
     let mut runs = Vec::with_capacity(policies.len());
     for &policy in policies {
-        runs.push(run_policy(data, c, policy, &batches, eval_rows, eval_seed, seed)?);
+        let started = Instant::now();
+        let mut run = run_policy(data, c, policy, &batches, eval_rows, eval_seed, seed)?;
+        run.seconds = started.elapsed().as_secs_f64();
+        runs.push(run);
     }
     Ok(runs)
 }
@@ -374,15 +338,15 @@ fn run_policy(
     let mut retrains = Vec::new();
     let mut detected = None;
     let mut false_alarms = 0;
-    events.push(Event {
+    events.push(DriftEvent {
         step: c.schedule.start,
-        kind: "drift-start",
+        kind: "drift-start".into(),
         detail: format!("share rises to {}", c.schedule.dial),
     });
     if c.schedule.full() != c.schedule.start && c.schedule.full() < c.steps {
-        events.push(Event {
+        events.push(DriftEvent {
             step: c.schedule.full(),
-            kind: "drift-full",
+            kind: "drift-full".into(),
             detail: format!("share {}", c.schedule.dial),
         });
     }
@@ -394,12 +358,21 @@ fn run_policy(
         let (batch, batch_labels) = &batches[step];
         let batch_proba = model.score(batch)?;
         // The detector: the most recent `detector_window` batches against the reference.
+        // The reference reads its own columns by name, so the batch goes in as it is; only a
+        // window of several batches is joined.
         let first = (step + 1).saturating_sub(c.detector_window);
-        let mut current = features_only(&batches[first].0);
-        for (table, _) in &batches[first + 1..=step] {
-            current = current.concat(&features_only(table))?;
-        }
-        let drifts = reference.compare(&current, c.correction, c.alpha)?;
+        let pooled;
+        let current = if first == step {
+            batch
+        } else {
+            let mut joined = batches[first].0.clone();
+            for (table, _) in &batches[first + 1..=step] {
+                joined = joined.concat(table)?;
+            }
+            pooled = joined;
+            &pooled
+        };
+        let drifts = reference.compare(current, c.correction, c.alpha)?;
         let top = drifts.iter().min_by(|a, b| a.pvalue_adjusted.total_cmp(&b.pvalue_adjusted));
         let ks_max = drifts
             .iter()
@@ -407,7 +380,7 @@ fn run_policy(
             .map(|d| d.statistic)
             .fold(f64::NAN, f64::max);
         let alarm = drifts.iter().any(|d| d.drifted);
-        steps.push(StepRecord {
+        steps.push(DriftPoint {
             step,
             drift_share: share,
             accuracy: accuracy(&proba, &eval_labels),
@@ -432,10 +405,10 @@ fn run_policy(
             });
             if step < c.schedule.start {
                 false_alarms += 1;
-                events.push(Event { step, kind: "false-alarm", detail: top });
+                events.push(DriftEvent { step, kind: "false-alarm".into(), detail: top });
             } else if detected.is_none() {
                 detected = Some(step);
-                events.push(Event { step, kind: "detected", detail: top });
+                events.push(DriftEvent { step, kind: "detected".into(), detail: top });
             }
         }
         // Retraining: decide, then fit on the labelled window; the new model serves next step.
@@ -468,19 +441,23 @@ fn run_policy(
                     deployed_at = step + 1;
                     pending = None;
                     retrains.push(Retrain { step, rows: rows.rows, seconds });
-                    events.push(Event {
+                    events.push(DriftEvent {
                         step,
-                        kind: "retrain",
+                        kind: "retrain".into(),
                         detail: format!("{} rows (steps {from}–{last})", rows.rows),
                     });
-                    events.push(Event {
+                    events.push(DriftEvent {
                         step: step + 1,
-                        kind: "deployed",
+                        kind: "deployed".into(),
                         detail: format!("model v{version}"),
                     });
                 }
                 Err(e) => {
-                    events.push(Event { step, kind: "retrain-failed", detail: e.to_string() });
+                    events.push(DriftEvent {
+                        step,
+                        kind: "retrain-failed".into(),
+                        detail: e.to_string(),
+                    });
                     pending = None;
                 }
             }
@@ -493,8 +470,8 @@ fn run_policy(
 fn summarise(
     c: &LoopConfig,
     policy: Policy,
-    steps: Vec<StepRecord>,
-    events: Vec<Event>,
+    steps: Vec<DriftPoint>,
+    events: Vec<DriftEvent>,
     retrains: Vec<Retrain>,
     detected: Option<usize>,
     false_alarms: usize,
@@ -526,6 +503,7 @@ fn summarise(
         worst_accuracy: after.iter().map(|s| s.accuracy).fold(f64::INFINITY, f64::min),
         final_accuracy: mean(&mut tail.iter().map(|s| s.accuracy)),
         final_ece: mean(&mut tail.iter().map(|s| s.ece)),
+        seconds: 0.0,
         steps,
         events,
         retrains,

@@ -11,7 +11,6 @@
 //! at a larger one, so the stream changes smoothly with time and with the dial.
 
 use rand::Rng as _;
-use rand::seq::SliceRandom as _;
 use stressor_core::Seed;
 use stressor_tabular::{Column, Regime, Synthetic, Table, TableError, labels};
 
@@ -112,6 +111,27 @@ pub enum Transform {
     },
 }
 
+impl std::fmt::Display for Transform {
+    /// As reports and `stressor check` show it: `scale credit_amount ×100`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Transform::Shift { column, sigmas } => write!(f, "shift {column} by {sigmas} σ"),
+            Transform::Scale { column, factor } => write!(f, "scale {column} ×{factor}"),
+            Transform::Category { column, from: Some(from), to } => {
+                write!(f, "{column}: {from} → {to}")
+            }
+            Transform::Category { column, from: None, to } => write!(f, "{column}: any → {to}"),
+            Transform::Missing { column } => write!(f, "{column} missing"),
+            Transform::Prior { class } => write!(f, "drawn from class {class}"),
+            Transform::FlipLabel { subgroup: None } => write!(f, "label flipped"),
+            Transform::FlipLabel { subgroup: Some((column, value)) } => {
+                write!(f, "label flipped where {column} = {value}")
+            }
+            Transform::Rotate { degrees } => write!(f, "boundary rotated {degrees}°"),
+        }
+    }
+}
+
 /// Where the rows come from.
 #[derive(Debug, Clone)]
 pub enum Source {
@@ -177,19 +197,6 @@ impl Draw {
         let rows = chosen.len();
         (Table { path: self.base.path.clone(), columns, rows }, labels)
     }
-}
-
-/// The rows a share picks: a seeded permutation's first `round(share·n)`, so a larger share's
-/// rows include a smaller one's.
-pub fn chosen(n: usize, share: f64, seed: Seed) -> Vec<bool> {
-    let mut order: Vec<usize> = (0..n).collect();
-    order.shuffle(&mut seed.rng());
-    let k = ((share.clamp(0.0, 1.0) * n as f64).round() as usize).min(n);
-    let mut picked = vec![false; n];
-    for &i in &order[..k] {
-        picked[i] = true;
-    }
-    picked
 }
 
 impl Source {
@@ -290,12 +297,7 @@ impl Source {
         match self {
             Source::Synthetic(_) => Ok(1.0),
             Source::Table { pool, .. } => match pool.require(column)? {
-                Column::Numeric(v) => {
-                    let present: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
-                    let n = present.len().max(1) as f64;
-                    let mean = present.iter().sum::<f64>() / n;
-                    Ok((present.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt())
-                }
+                Column::Numeric(v) => Ok(stressor_tabular::mean_and_std(v).map_or(0.0, |(_, s)| s)),
                 Column::Categorical(_) => Err(TableError::Shape(format!(
                     "drift `shift` needs a numeric column; `{column}` is categorical"
                 ))),

@@ -85,7 +85,7 @@ fn fifty_percent_drift_is_detected_and_retraining_recovers() {
     );
     assert!(triggered.final_ece < triggered.pre_drift_ece + 0.05);
     // The events tell the story in order.
-    let kinds: Vec<&str> = triggered.events.iter().map(|e| e.kind).collect();
+    let kinds: Vec<&str> = triggered.events.iter().map(|e| e.kind.as_str()).collect();
     let at = |k: &str| kinds.iter().position(|x| *x == k).unwrap();
     assert!(at("drift-start") < at("detected") && at("detected") < at("retrain"));
     assert!(at("retrain") < at("deployed"));

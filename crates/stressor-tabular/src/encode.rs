@@ -46,19 +46,14 @@ impl Encoder {
         for name in features {
             let encoding = match table.require(name)? {
                 Column::Numeric(values) => {
-                    let present: Vec<f64> =
-                        values.iter().copied().filter(|v| !v.is_nan()).collect();
-                    if present.is_empty() {
-                        return Err(TableError::Shape(format!(
+                    let (mean, std) = mean_and_std(values).ok_or_else(|| {
+                        TableError::Shape(format!(
                             "{}: column `{name}` has no values",
                             table.path.display()
-                        )));
-                    }
-                    let n = present.len() as f64;
-                    let mean = present.iter().sum::<f64>() / n;
-                    let var = present.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+                        ))
+                    })?;
                     width += 1;
-                    Encoding::Numeric { mean, scale: if var > 0.0 { var.sqrt() } else { 1.0 } }
+                    Encoding::Numeric { mean, scale: if std > 0.0 { std } else { 1.0 } }
                 }
                 Column::Categorical(values) => {
                     let mut categories: Vec<String> =
@@ -133,6 +128,19 @@ impl Encoder {
         }
         Ok(Matrix { rows: table.rows, cols: self.width, data })
     }
+}
+
+/// The mean and population standard deviation of the values that are not missing (NaN);
+/// `None` when every value is missing.
+pub fn mean_and_std(values: &[f64]) -> Option<(f64, f64)> {
+    let present = values.iter().filter(|v| !v.is_nan());
+    let n = present.clone().count();
+    if n == 0 {
+        return None;
+    }
+    let mean = present.clone().sum::<f64>() / n as f64;
+    let var = present.map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
+    Some((mean, var.sqrt()))
 }
 
 /// The target column as 0/1: 1 where the value equals `positive` (a category, or a number

@@ -17,7 +17,7 @@ mod synthetic;
 mod table;
 
 pub use boost::{BoostParams, Boosted};
-pub use encode::{Encoder, Matrix, labels};
+pub use encode::{Encoder, Matrix, labels, mean_and_std};
 pub use german::{GERMAN_CREDIT_POSITIVE, GERMAN_CREDIT_TARGET, german_credit};
 pub use logistic::Logistic;
 pub use model::{ModelSpec, Pipeline, Scorer};

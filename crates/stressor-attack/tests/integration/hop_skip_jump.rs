@@ -87,10 +87,7 @@ fn ratios(outcome: &AttackOutcome, inputs: &Batch, smallest: &[f32], norm: Norm)
 fn finds_the_smallest_perturbation_of_a_linear_model() {
     let problem = binary(32, 10, Seed::new(31));
     for norm in [Norm::L2, Norm::Linf] {
-        let smallest = match norm {
-            Norm::L2 => &problem.l2,
-            Norm::Linf => &problem.linf,
-        };
+        let smallest = problem.smallest(norm);
         let attack = HopSkipJump { norm, max_queries: 5000, ..HopSkipJump::default() };
         // ε is no constraint here: every adversarial found counts.
         let outcome = run(
@@ -118,10 +115,7 @@ fn finds_the_smallest_perturbation_of_a_linear_model() {
 fn a_boundary_beyond_epsilon_is_no_success() {
     let problem = binary(16, 8, Seed::new(32));
     for norm in [Norm::L2, Norm::Linf] {
-        let smallest = match norm {
-            Norm::L2 => &problem.l2,
-            Norm::Linf => &problem.linf,
-        };
+        let smallest = problem.smallest(norm);
         let attack = HopSkipJump { norm, max_queries: 800, ..HopSkipJump::default() };
         for (i, smallest) in smallest.iter().enumerate() {
             let inputs = problem.inputs.select(&[i]);

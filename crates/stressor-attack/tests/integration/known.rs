@@ -20,6 +20,16 @@ pub(crate) struct Binary {
     pub(crate) l2: Vec<f32>,
 }
 
+impl Binary {
+    /// The smallest flipping perturbation of each sample in `norm`.
+    pub(crate) fn smallest(&self, norm: Norm) -> &[f32] {
+        match norm {
+            Norm::Linf => &self.linf,
+            Norm::L2 => &self.l2,
+        }
+    }
+}
+
 pub(crate) fn binary(d: usize, n: usize, seed: Seed) -> Binary {
     let w = uniform_batch(1, &[d], -1.0, 1.0, seed.derive("w")).into_parts().0;
     let b = 0.1;
@@ -83,10 +93,7 @@ fn flips(
 fn white_box_attacks_flip_exactly_above_the_linear_threshold() {
     let problem = binary(8, 20, Seed::new(11));
     for norm in [Norm::Linf, Norm::L2] {
-        let thresholds = match norm {
-            Norm::Linf => &problem.linf,
-            Norm::L2 => &problem.l2,
-        };
+        let thresholds = problem.smallest(norm);
         for attack in white_box_attacks(norm) {
             let above = flips(attack.as_ref(), &problem, thresholds, 1.05, norm);
             assert!(above.iter().all(|s| *s), "{} {norm:?} at 1.05×: {above:?}", attack.name());

@@ -2,8 +2,8 @@
 //! same stream, report one step per policy with its timeline, evaluate the gates.
 
 use stressor_core::{
-    Clock, DriftEvent, DriftPoint, DriftTimeline, Estimate, Event, EventSink, MetricValue, RunInfo,
-    StepInfo, StepKind, StepPoint, StepResult, Verdict,
+    Clock, DriftTimeline, Estimate, Event, EventSink, MetricValue, RunInfo, StepInfo, StepKind,
+    StepPoint, StepResult, Verdict,
 };
 use stressor_drift::recovery::{LoopConfig, LoopData, PolicyRun, run as run_loop};
 use stressor_drift::stream::Onset;
@@ -109,19 +109,10 @@ pub fn run_drift(
         hold: plan.hold,
         ece_bins: plan.ece_bins,
     };
-    // One policy at a time, each timed; the stream depends on the seed only, so every policy
-    // sees the same one.
-    let mut runs = Vec::with_capacity(plan.policies.len());
-    for policy in &plan.policies {
-        let policy_started = clock.elapsed();
-        let run = run_loop(&data, &loop_config, &[*policy], plan.seed.derive("stream"))
-            .map_err(|e| fail(&e))?
-            .pop()
-            .ok_or_else(|| EngineError::Drift { reason: "the loop returned no run".into() })?;
-        runs.push((run, clock.elapsed().saturating_sub(policy_started)));
-    }
+    let runs = run_loop(&data, &loop_config, &plan.policies, plan.seed.derive("stream"))
+        .map_err(|e| fail(&e))?;
     let mut results = Vec::with_capacity(runs.len());
-    for (run, elapsed) in &runs {
+    for run in &runs {
         let info = StepInfo {
             id: run.policy.name().to_string(),
             kind: StepKind::Drift,
@@ -135,7 +126,7 @@ pub fn run_drift(
             info,
             parameters: parameters(plan, run),
             points: vec![point(plan, run)],
-            elapsed: *elapsed,
+            elapsed: std::time::Duration::from_secs_f64(run.seconds),
         };
         sink.event(&Event::StepFinished(result.clone()));
         results.push(result);
@@ -177,7 +168,7 @@ fn describe(plan: &DriftPlan, run: &PolicyRun) -> String {
 }
 
 fn parameters(plan: &DriftPlan, run: &PolicyRun) -> Vec<(String, String)> {
-    let transforms: Vec<String> = plan.transforms.iter().map(|t| format!("{t:?}")).collect();
+    let transforms: Vec<String> = plan.transforms.iter().map(ToString::to_string).collect();
     vec![
         ("model".into(), plan.model.name().into()),
         ("transforms".into(), transforms.join("; ")),
@@ -239,28 +230,8 @@ fn timeline(plan: &DriftPlan, run: &PolicyRun) -> DriftTimeline {
         drift_full: plan.schedule.full().min(plan.steps.saturating_sub(1)),
         pre_drift_accuracy: run.pre_drift_accuracy,
         tolerance: plan.tolerance,
-        points: run
-            .steps
-            .iter()
-            .map(|s| DriftPoint {
-                step: s.step,
-                drift_share: s.drift_share,
-                accuracy: s.accuracy,
-                ece: s.ece,
-                eval_rows: s.eval_rows,
-                estimated_accuracy: s.estimated_accuracy,
-                drift_statistic: s.drift_statistic,
-                drift_pvalue: s.drift_pvalue,
-                top_feature: s.top_feature.clone(),
-                alarm: s.alarm,
-                model_version: s.model_version,
-            })
-            .collect(),
-        events: run
-            .events
-            .iter()
-            .map(|e| DriftEvent { step: e.step, kind: e.kind.into(), detail: e.detail.clone() })
-            .collect(),
+        points: run.steps.clone(),
+        events: run.events.clone(),
     }
 }
 
