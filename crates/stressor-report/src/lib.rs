@@ -45,6 +45,7 @@ mod error;
 mod image;
 mod number;
 mod record;
+mod window;
 
 pub mod html;
 pub mod json;

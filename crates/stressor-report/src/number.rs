@@ -158,7 +158,14 @@ pub(crate) fn metric_label(name: &str) -> &str {
 }
 
 /// Whether a metric is a proportion in [0, 1].
+///
+/// A system step's per-window metric is what its metric is: `error_rate.surge` is a proportion.
 pub(crate) fn is_proportion(name: &str) -> bool {
+    if let Some((metric, _)) = name.split_once('.')
+        && crate::window::METRICS.iter().any(|(known, _)| *known == metric)
+    {
+        return is_proportion(metric);
+    }
     name.ends_with("accuracy")
         || name.starts_with("member_accuracy.")
         || matches!(name, "member_disagreement" | "ensemble_gain")
@@ -179,9 +186,41 @@ pub(crate) fn value(name: &str, value: f64) -> String {
     }
 }
 
-/// A value and its interval: `0.612 [0.581, 0.642]`.
+/// Whether `estimate` of metric `name` is a count: an exact quantity (no interval, as
+/// [`Estimate::exact`] makes) whose value is a whole number, and not a proportion.
+///
+/// Rates and durations (`throughput`, `max_ms`, `time_to_recover_s`) are measured in a unit
+/// and keep their decimals, so that a column of them reads alike.
+pub(crate) fn is_count(name: &str, estimate: &Estimate) -> bool {
+    estimate.ci.is_none() && is_whole(name, estimate.value)
+}
+
+/// The value of `estimate` for people: a count as an integer (`3`), anything else as
+/// [`value`] writes it.
+pub(crate) fn estimate_value(name: &str, estimate: &Estimate) -> String {
+    if is_count(name, estimate) { integer(estimate.value) } else { value(name, estimate.value) }
+}
+
+/// Whether `value` of metric `name` is a whole number of something counted, not a proportion
+/// or a measurement in a unit.
+fn is_whole(name: &str, value: f64) -> bool {
+    let metric = name.split_once('.').map_or(name, |(metric, _)| metric);
+    let measured = metric == "throughput" || metric.ends_with("_ms") || metric.ends_with("_s");
+    value.is_finite()
+        && value.fract() == 0.0
+        && value.abs() < 1e15
+        && !measured
+        && !is_proportion(name)
+}
+
+fn integer(value: f64) -> String {
+    // `+ 0.0` turns a negative zero into a positive one.
+    format!("{:.0}", value + 0.0)
+}
+
+/// A value and its interval: `0.612 [0.581, 0.642]`; a count without one: `3`.
 pub(crate) fn estimate(name: &str, estimate: &Estimate) -> String {
-    let mut text = value(name, estimate.value);
+    let mut text = estimate_value(name, estimate);
     if let Some(ci) = estimate.ci {
         text.push_str(&format!(" [{}, {}]", value(name, ci.lower), value(name, ci.upper)));
     }
@@ -228,7 +267,8 @@ pub(crate) fn largest_dial_point(step: &StepResult) -> Option<&StepPoint> {
         .or_else(|| step.points.last())
 }
 
-/// A gate's condition: `robust_accuracy >= 0.300` plus `(lower CI bound)` where it applies.
+/// A gate's condition: `robust_accuracy >= 0.300` plus `(lower CI bound)` where it applies;
+/// a whole threshold on a count is an integer (`retrains <= 2`).
 pub(crate) fn gate_condition(gate: &Gate) -> String {
     let comparison = match gate.comparison {
         Comparison::AtLeast => ">=",
@@ -239,7 +279,12 @@ pub(crate) fn gate_condition(gate: &Gate) -> String {
         GateBound::Lower => " (lower CI bound)",
         GateBound::Upper => " (upper CI bound)",
     };
-    format!("{comparison} {}{bound}", value(&gate.metric, gate.threshold))
+    let threshold = if is_whole(&gate.metric, gate.threshold) {
+        integer(gate.threshold)
+    } else {
+        value(&gate.metric, gate.threshold)
+    };
+    format!("{comparison} {threshold}{bound}")
 }
 
 /// The dial name of step `step_id` (`epsilon`), or `dial` when the step has none or is unknown.
@@ -281,5 +326,25 @@ mod tests {
         assert_eq!(dial(0.5), "0.5000");
         assert_eq!(dial(2.0), "2.00");
         assert_eq!(significant(0.000123456, 3), "0.000123");
+    }
+
+    #[test]
+    fn counts_print_as_integers() {
+        assert_eq!(estimate("retrains", &Estimate::exact(3.0, 30)), "3");
+        assert_eq!(estimate("false_alarms", &Estimate::exact(0.0, 30)), "0");
+        assert_eq!(estimate("false_alarms", &Estimate::exact(-0.0, 30)), "0");
+        assert_eq!(estimate_value("requests", &Estimate::exact(1523.0, 1523)), "1523");
+        // Not counts: a fraction, a proportion, an estimate with an interval, NaN ("never").
+        assert_eq!(estimate("accuracy_lost", &Estimate::exact(1.5, 30)), "1.500");
+        assert_eq!(estimate("ece", &Estimate::exact(0.0, 30)), "0.000");
+        assert_eq!(estimate("worst_accuracy", &Estimate::exact(1.0, 30)), "1.000");
+        assert_eq!(estimate("time_to_recover_steps", &Estimate::exact(f64::NAN, 30)), "n/a");
+        assert_eq!(estimate("time_to_recover_s", &Estimate::exact(f64::INFINITY, 1)), "n/a");
+        // Rates and durations keep their decimals; a window's error rate is a proportion.
+        assert_eq!(estimate("throughput", &Estimate::exact(20.0, 40)), "20.00");
+        assert_eq!(estimate("time_to_recover_s.surge", &Estimate::exact(1.0, 1)), "1.000");
+        assert_eq!(value("error_rate.surge", 0.05), "0.050");
+        let mean = Estimate::mean(&[2.0, 4.0], stressor_core::Seed::new(1));
+        assert!(estimate("retrain_wall_ms", &mean).starts_with("3.000 ["));
     }
 }

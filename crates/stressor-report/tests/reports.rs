@@ -9,9 +9,10 @@ use std::time::Duration;
 use base64::Engine as _;
 use rand::Rng as _;
 use stressor_core::{
-    CalibrationCurves, ClassAccuracy, Comparison, ConfusionGrowth, Estimate, Event, EventSink,
-    Exemplar, Gate, GateBound, GateOutcome, MetricValue, ReliabilityBin, RunInfo, Seed, StepInfo,
-    StepKind, StepPoint, StepResult, Verdict, Warning,
+    CalibrationCurves, ClassAccuracy, Comparison, ConfusionGrowth, DriftEvent, DriftPoint,
+    DriftTimeline, Estimate, Event, EventSink, Exemplar, Gate, GateBound, GateOutcome, MetricValue,
+    Recovery, ReliabilityBin, RunInfo, Seed, StepInfo, StepKind, StepPoint, StepResult, Timeline,
+    TimelinePoint, TimelineWindow, Verdict, Warning, WindowKind,
 };
 use stressor_report::{Collector, RunRecord, html, json, junit, summary};
 
@@ -480,4 +481,455 @@ fn html_renders_rgb_exemplars_in_colour() {
     let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
     let frame = reader.next_frame(&mut pixels).unwrap();
     assert_eq!((frame.width, frame.height, frame.color_type), (96, 96, png::ColorType::Rgb));
+}
+
+/// A point without a dial value holding `metrics`.
+fn summary_point(metrics: Vec<MetricValue>) -> StepPoint {
+    StepPoint {
+        dial_value: None,
+        metrics,
+        per_class: vec![],
+        confusion_growth: vec![],
+        exemplars: vec![],
+        loss_trace: vec![],
+        calibration: None,
+    }
+}
+
+/// A latency quantile with an order-statistic-like interval.
+fn latency(value: f64, n: u64) -> Estimate {
+    Estimate {
+        value,
+        n,
+        ci: Some(stressor_core::Interval {
+            lower: value * 0.9,
+            upper: value * 1.1,
+            level: 0.95,
+            method: stressor_core::IntervalMethod::OrderStatistic,
+        }),
+    }
+}
+
+const SLOW: &str = "slow <b>network</b>";
+
+/// A finished system run as the system family reports it: whole-run metrics, the same per
+/// window (`baseline`, a latency fault and a surge) and the time to recover from each window.
+fn system_record() -> RunRecord {
+    let mut record = RunRecord::new(info());
+    let windows = [("baseline", 40, 0, 12.0), (SLOW, 40, 2, 130.0), ("surge", 100, 9, 48.0)];
+    let mut metrics = vec![
+        metric("requests", Estimate::exact(280.0, 280)),
+        metric("throughput", Estimate::exact(27.9, 280)),
+        metric("error_rate", Estimate::proportion(11, 280)),
+        metric("p50_ms", latency(12.4, 269)),
+        metric("p90_ms", latency(25.1, 269)),
+        metric("p99_ms", latency(131.0, 269)),
+        metric("p999_ms", latency(139.0, 269)),
+        metric("max_ms", Estimate::exact(141.0, 269)),
+        metric("accuracy", Estimate::proportion(248, 269)),
+    ];
+    for (name, requests, errors, p99) in windows {
+        metrics.extend([
+            metric(&format!("error_rate.{name}"), Estimate::proportion(errors, requests)),
+            metric(&format!("p50_ms.{name}"), latency(p99 / 2.0, requests - errors)),
+            metric(&format!("p99_ms.{name}"), latency(p99, requests - errors)),
+            metric(
+                &format!("throughput.{name}"),
+                Estimate::exact((requests - errors) as f64 / 2.0, requests),
+            ),
+            metric(
+                &format!("accuracy.{name}"),
+                Estimate::proportion(requests - errors - 1, requests),
+            ),
+        ]);
+    }
+    metrics.extend([
+        metric(&format!("time_to_recover_s.{SLOW}"), Estimate::exact(1.0, 1)),
+        metric("time_to_recover_s.surge", Estimate::exact(f64::INFINITY, 1)),
+        metric("time_to_recover_s", Estimate::exact(f64::INFINITY, 2)),
+    ]);
+    record.steps.push(StepResult {
+        info: StepInfo {
+            id: "system".into(),
+            kind: StepKind::System,
+            description: "load 2s@20 → 1s@100 → 7s@20 on http://127.0.0.1:9/predict through the \
+                          fault proxy with faults slow <b>network</b>, and a surge on top of it all"
+                .into(),
+            dial_name: None,
+            dial_values: vec![],
+        },
+        parameters: vec![("connections".into(), "8".into())],
+        points: vec![summary_point(metrics)],
+        elapsed: Duration::from_secs(10),
+    });
+    record.timelines.push(Timeline {
+        step_id: "system".into(),
+        seconds: (0..10)
+            .map(|t| TimelinePoint {
+                t: f64::from(t),
+                requests: 20,
+                ok: 19,
+                errors: 1,
+                p99_ms: Some(12.0),
+                checked: 19,
+                correct: 18,
+            })
+            .collect(),
+        windows: vec![
+            TimelineWindow {
+                name: SLOW.into(),
+                kind: WindowKind::Fault,
+                detail: "latency".into(),
+                start: 2.0,
+                stop: 4.0,
+            },
+            TimelineWindow {
+                name: "surge".into(),
+                kind: WindowKind::Surge,
+                detail: "load".into(),
+                start: 5.0,
+                stop: 6.0,
+            },
+        ],
+        recoveries: vec![
+            Recovery {
+                window: SLOW.into(),
+                window_end: 4.0,
+                recovered_at: Some(5.0),
+                time_to_recover: Some(1.0),
+            },
+            Recovery {
+                window: "surge".into(),
+                window_end: 6.0,
+                recovered_at: None,
+                time_to_recover: None,
+            },
+        ],
+    });
+    record.verdict = Some(Verdict::Pass);
+    record.elapsed = Some(Duration::from_secs(10));
+    record
+}
+
+/// Two drift policies as the drift family reports them; `none` never recovers (NaN).
+fn drift_record() -> RunRecord {
+    let mut record = RunRecord::new(info());
+    for (policy, retrains, recover) in [("none", 0.0, f64::NAN), ("drift-triggered", 3.0, 4.0)] {
+        let points = vec![StepPoint {
+            dial_value: Some(0.5),
+            metrics: vec![
+                metric("pre_drift_accuracy", Estimate::proportion(270, 300)),
+                metric("worst_accuracy", Estimate::proportion(180, 300)),
+                metric("final_accuracy", Estimate::proportion(260, 300)),
+                metric("pre_drift_ece", Estimate::exact(0.031, 300)),
+                metric("final_ece", Estimate::exact(0.052, 300)),
+                metric("time_to_detect_steps", Estimate::exact(0.0, 30)),
+                metric("false_alarms", Estimate::exact(1.0, 30)),
+                metric("retrains", Estimate::exact(retrains, 30)),
+                metric("retrain_wall_ms", Estimate::exact(12.5, 3)),
+                metric("time_to_recover_steps", Estimate::exact(recover, 30)),
+                metric("accuracy_lost", Estimate::exact(2.25, 30)),
+            ],
+            ..summary_point(vec![])
+        }];
+        record.steps.push(StepResult {
+            info: StepInfo {
+                id: policy.into(),
+                kind: StepKind::Drift,
+                description: format!("policy {policy}"),
+                dial_name: Some("drift share".into()),
+                dial_values: vec![0.5],
+            },
+            parameters: vec![],
+            points,
+            elapsed: Duration::from_secs(1),
+        });
+        record.drift_timelines.push(DriftTimeline {
+            step_id: policy.into(),
+            policy: policy.into(),
+            drift_start: 2,
+            drift_full: 3,
+            pre_drift_accuracy: 0.9,
+            tolerance: 0.02,
+            points: (0..6)
+                .map(|step| DriftPoint {
+                    step,
+                    accuracy: if step < 2 { 0.9 } else { 0.7 },
+                    eval_rows: 300,
+                    ..DriftPoint::default()
+                })
+                .collect(),
+            events: vec![DriftEvent { step: 2, kind: "detected".into(), detail: HOSTILE.into() }],
+        });
+    }
+    record.gates.push(GateOutcome {
+        gate: Gate {
+            id: "drift-triggered/retrains".into(),
+            step_id: "drift-triggered".into(),
+            metric: "retrains".into(),
+            at: None,
+            comparison: Comparison::AtMost,
+            threshold: 2.0,
+            bound: GateBound::Value,
+        },
+        observed: Some(Estimate::exact(3.0, 30)),
+        observed_at: None,
+        passed: false,
+    });
+    record.verdict = Some(Verdict::Fail);
+    record.elapsed = Some(Duration::from_secs(3));
+    record
+}
+
+/// The resolved `color` and `background` of an element with tag `tag` and classes `classes`
+/// under `css`: rules with a compound selector of an optional tag and classes apply, the more
+/// specific and then the later winning; an unset colour is the body's, an unset background
+/// the body's (the element is transparent over the page).
+fn resolved_colours(css: &str, tag: &str, classes: &[&str]) -> (String, String) {
+    let mut colour: Option<((usize, usize), String)> = None;
+    let mut background: Option<((usize, usize), String)> = None;
+    let mut body = (String::new(), String::new());
+    for rule in css.split('}') {
+        let Some((selectors, declarations)) = rule.split_once('{') else { continue };
+        for selector in selectors.split(',').map(str::trim) {
+            let mut parts = selector.split('.');
+            let selector_tag = parts.next().unwrap();
+            let selector_classes: Vec<&str> = parts.collect();
+            if selector.is_empty()
+                || selector.contains([' ', '>', ':', '+', '~', '['])
+                || !selector_tag.chars().all(|c| c.is_ascii_alphanumeric())
+            {
+                continue;
+            }
+            for declaration in declarations.split(';') {
+                let Some((property, value)) = declaration.split_once(':') else { continue };
+                let hex = value.split_whitespace().find(|v| v.starts_with('#'));
+                let Some(hex) = hex else { continue };
+                let property = property.trim();
+                if selector == "body" {
+                    match property {
+                        "color" => body.0 = hex.to_owned(),
+                        "background" | "background-color" => body.1 = hex.to_owned(),
+                        _ => {}
+                    }
+                }
+                let applies = (selector_tag.is_empty() || selector_tag == tag)
+                    && !(selector_tag.is_empty() && selector_classes.is_empty())
+                    && selector_classes.iter().all(|c| classes.contains(c));
+                if !applies {
+                    continue;
+                }
+                let specificity = (selector_classes.len(), usize::from(!selector_tag.is_empty()));
+                let slot = match property {
+                    "color" => &mut colour,
+                    "background" | "background-color" => &mut background,
+                    _ => continue,
+                };
+                if slot.as_ref().is_none_or(|(s, _)| specificity >= *s) {
+                    *slot = Some((specificity, hex.to_owned()));
+                }
+            }
+        }
+    }
+    let colour = colour.map_or(body.0.clone(), |(_, c)| c);
+    let background = background.map_or(body.1.clone(), |(_, b)| b);
+    (
+        if colour.is_empty() { "#000".into() } else { colour },
+        if background.is_empty() { "#fff".into() } else { background },
+    )
+}
+
+/// The WCAG 2 contrast ratio of two `#rgb` or `#rrggbb` colours.
+fn contrast(a: &str, b: &str) -> f64 {
+    let luminance = |hex: &str| {
+        let hex = hex.trim_start_matches('#');
+        let hex: String =
+            if hex.len() == 3 { hex.chars().flat_map(|c| [c, c]).collect() } else { hex.into() };
+        let channel = |i: usize| {
+            let c = f64::from(u8::from_str_radix(&hex[i..i + 2], 16).unwrap()) / 255.0;
+            if c <= 0.03928 { c / 12.92 } else { ((c + 0.055) / 1.055).powf(2.4) }
+        };
+        0.2126 * channel(0) + 0.7152 * channel(2) + 0.0722 * channel(4)
+    };
+    let (la, lb) = (luminance(a), luminance(b));
+    (la.max(lb) + 0.05) / (la.min(lb) + 0.05)
+}
+
+fn style_of(page: &str) -> &str {
+    let start = page.find("<style>").unwrap() + "<style>".len();
+    &page[start..page.find("</style>").unwrap()]
+}
+
+/// Every element of `page` whose class list holds a status class: its tag and classes.
+fn status_elements(page: &str) -> Vec<(String, Vec<String>)> {
+    page.split('<')
+        .skip(1)
+        .filter_map(|tag| {
+            let name: String = tag.chars().take_while(char::is_ascii_alphanumeric).collect();
+            let classes = tag.split_once(" class=\"")?.1.split('"').next()?;
+            let classes: Vec<String> = classes.split_whitespace().map(str::to_owned).collect();
+            classes
+                .iter()
+                .any(|c| matches!(c.as_str(), "pass" | "fail" | "incomplete"))
+                .then_some((name, classes))
+        })
+        .collect()
+}
+
+#[test]
+fn html_status_text_contrasts_with_its_background() {
+    let mut pages = vec![
+        html::to_string(&record(), &html::HtmlConfig::default()),
+        html::to_string(&system_record(), &html::HtmlConfig::default()),
+        html::to_string(&RunRecord::new(info()), &html::HtmlConfig::default()),
+    ];
+    let mut passed = record();
+    passed.verdict = Some(Verdict::Pass);
+    pages.push(html::to_string(&passed, &html::HtmlConfig::default()));
+    let mut seen = std::collections::BTreeSet::new();
+    for page in &pages {
+        let css = style_of(page);
+        for (tag, classes) in status_elements(page) {
+            let classes: Vec<&str> = classes.iter().map(String::as_str).collect();
+            let (colour, background) = resolved_colours(css, &tag, &classes);
+            let ratio = contrast(&colour, &background);
+            assert!(
+                ratio >= 4.5,
+                "<{tag} class=\"{}\">: {colour} on {background}, contrast {ratio:.2}",
+                classes.join(" ")
+            );
+            seen.insert(format!("{tag}.{}", classes.join(".")));
+        }
+    }
+    // The verdict badge in all three states, and the status text in tables.
+    for expected in ["span.badge.pass", "span.badge.fail", "span.badge.incomplete", "td.fail"] {
+        assert!(seen.contains(expected), "{expected} not rendered: {seen:?}");
+    }
+    let css = style_of(&pages[0]);
+    assert_eq!(
+        resolved_colours(css, "span", &["badge", "pass"]),
+        ("#fff".into(), "#1b7f3b".into())
+    );
+    assert_eq!(
+        resolved_colours(css, "span", &["badge", "fail"]),
+        ("#fff".into(), "#b3261e".into())
+    );
+}
+
+#[test]
+fn html_tables_scroll_instead_of_widening_the_page() {
+    let css_rule = |css: &str, selector: &str| -> String {
+        let start = css.find(&format!("\n{selector} {{")).unwrap_or_else(|| panic!("{selector}"));
+        css[start..].split('}').next().unwrap().to_owned()
+    };
+    for record in [record(), system_record(), drift_record()] {
+        let page = html::to_string(&record, &html::HtmlConfig::default());
+        let tables = page.matches("<table").count();
+        assert!(tables >= 2, "{page}");
+        assert_eq!(page.matches("<div class=\"scroll\"><table").count(), tables, "{page}");
+        assert_eq!(page.matches("</table></div>").count(), tables);
+        let css = style_of(&page);
+        assert!(css_rule(css, ".scroll").contains("overflow-x: auto"), "{css}");
+        assert!(css_rule(css, "body").contains("overflow-wrap: anywhere"), "{css}");
+        assert!(css_rule(css, "svg.chart").contains("max-width: min(100%"), "{css}");
+        assert!(css_rule(css, "img, svg").contains("max-width: 100%"), "{css}");
+    }
+}
+
+#[test]
+fn summary_shows_a_system_step_per_window_in_short_lines() {
+    let text = summary::to_string(&system_record());
+    for line in text.lines() {
+        assert!(line.chars().count() <= 120, "{} chars: {line}\n{text}", line.chars().count());
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let header = lines.iter().position(|l| l.trim_start().starts_with("window ")).unwrap();
+    for column in ["requests", "p50 ms", "p99 ms", "error rate", "accuracy", "throughput"] {
+        assert!(lines[header].contains(column), "{}", lines[header]);
+    }
+    let rows: Vec<&str> = lines[header + 1..header + 5].to_vec();
+    let names: Vec<&str> =
+        rows.iter().map(|row| row.trim_start().split("  ").next().unwrap()).collect();
+    assert_eq!(names, ["whole run", "baseline", SLOW, "surge"], "{text}");
+    // Counts as integers, the accuracy with its interval, the recovery per window.
+    assert!(rows[0].contains("  280  "), "{text}");
+    assert!(rows[0].contains("0.922 ["), "{text}");
+    assert!(rows[0].contains("not recovered (worst)"), "{text}");
+    assert!(rows[2].contains("  40  ") && rows[2].ends_with("1.000 s"), "{text}");
+    assert!(rows[3].ends_with("not recovered"), "{text}");
+    assert!(lines[header + 5].contains("p99.9 139.0 ms"), "{text}");
+    // No metric is listed by its raw per-window name.
+    assert!(!text.contains("p99_ms.surge") && !text.contains("error_rate."), "{text}");
+}
+
+#[test]
+fn html_shows_a_system_step_per_window() {
+    let page = html::to_string(&system_record(), &html::HtmlConfig::default());
+    assert!(page.contains("<table class=\"windows\">"), "{page}");
+    let table =
+        page.split("<table class=\"windows\">").nth(1).unwrap().split("</table>").next().unwrap();
+    let rows: Vec<&str> = table.lines().filter(|l| l.starts_with("<tr>")).collect();
+    assert_eq!(rows.len(), 5, "header, whole run, baseline, slow, surge:\n{table}");
+    for (row, name) in
+        rows[1..].iter().zip(["whole run", "baseline", "slow &lt;b&gt;network&lt;/b&gt;", "surge"])
+    {
+        assert!(row.starts_with(&format!("<tr><th class=\"id\">{name}</th>")), "{row}");
+    }
+    for column in [
+        "requests",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "error rate",
+        "accuracy",
+        "time to recover",
+    ] {
+        assert!(rows[0].contains(&format!(">{column}</th>")), "{column}: {}", rows[0]);
+    }
+    // One column per metric: each window's p99 is in that column, named as in report.json.
+    assert!(rows[4].contains("<td title=\"p99_ms.surge\">48.00"), "{}", rows[4]);
+    assert!(rows[1].contains("<td title=\"requests\">280</td>"), "{}", rows[1]);
+    assert!(rows[2].contains("<td title=\"n of error_rate.baseline\">40</td>"), "{}", rows[2]);
+    assert!(rows[3].contains("fault: latency, 2.0–4.0&nbsp;s"), "{}", rows[3]);
+    assert!(!page.contains("<th title=\"p99_ms.surge\">"), "no column per window metric");
+    assert!(page.contains("System: system") && page.contains("Time to recover"));
+    assert!(!page.contains("<b>"), "window names are escaped");
+}
+
+#[test]
+fn counts_print_as_integers_and_never_stays_readable() {
+    let record = drift_record();
+    let text = summary::to_string(&record);
+    assert!(!text.contains("3.000") && !text.contains("2.000"), "{text}");
+    assert!(text.contains("retrains <= 2 "), "{text}");
+    // One row per policy; a policy that never recovered keeps printing `n/a`.
+    let row = |policy: &str| -> Vec<&str> {
+        let line = text.lines().find(|l| l.starts_with(&format!("  {policy} "))).unwrap();
+        line.split_whitespace().collect()
+    };
+    let header = text.lines().find(|l| l.starts_with("  policy ")).unwrap();
+    assert!(header.contains("  retrains  recover  "), "{text}");
+    assert_eq!(row("drift-triggered")[6..9], ["1", "3", "4"], "{text}");
+    assert_eq!(row("none")[6..9], ["1", "0", "n/a"], "{text}");
+    assert!(text.lines().all(|l| l.chars().count() <= 120), "{text}");
+    assert!(text.contains("observed 3\n"), "{text}");
+    let page = html::to_string(&record, &html::HtmlConfig::default());
+    assert!(
+        page.contains(
+            "<td class=\"id\">drift-triggered</td><td>0</td><td>1</td><td>3</td><td>4</td>"
+        ),
+        "{page}"
+    );
+    assert!(
+        page.contains(
+            "<td class=\"id\">none</td><td>0</td><td>1</td><td>0</td><td>not within the run</td>"
+        ),
+        "{page}"
+    );
+    assert!(page.contains("3 <span class=\"n\">n=30</span>"), "{page}");
+    assert!(!page.contains("3.000"), "{page}");
+    let xml = junit::to_string(&record).unwrap();
+    assert!(xml.contains("message=\"observed 3, required &lt;= 2\""), "{xml}");
+    assert!(xml.contains("value=\"observed 3\""), "{xml}");
 }
