@@ -4,8 +4,11 @@
 //! picks exit codes (see `stressor_schema::exit_code`). Everything else is a library.
 
 mod args;
+mod cmd;
+mod families;
 mod output;
 mod progress;
+mod signal;
 
 use std::process::ExitCode;
 
@@ -19,13 +22,13 @@ fn main() -> ExitCode {
     let cli = args::Cli::parse();
     output::init_tracing(cli.verbose);
     let code = match cli.command {
-        args::Command::Run(run) => output::run(&run),
-        args::Command::Check(check) => output::check(&check),
-        args::Command::Demo(demo) => output::demo(&demo),
-        args::Command::Serve(serve) => output::serve(&serve),
-        args::Command::Load(load) => output::load(&load),
-        args::Command::Proxy(proxy) => output::proxy(&proxy),
-        args::Command::Drift(drift) => output::drift(&drift),
+        args::Command::Run(run) => cmd::run::run(&run),
+        args::Command::Check(check) => cmd::check::run(&check),
+        args::Command::Demo(demo) => cmd::demo::run(&demo),
+        args::Command::Serve(serve) => cmd::serve::run(&serve),
+        args::Command::Load(load) => cmd::load::run(&load),
+        args::Command::Proxy(proxy) => cmd::proxy::run(&proxy),
+        args::Command::Drift(drift) => cmd::drift::run(&drift),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(101))
 }

@@ -3,16 +3,17 @@
 
 use std::path::PathBuf;
 
-use stressor_core::{Gate, Seed};
+use std::ops::{Deref, DerefMut};
+
+use stressor_core::Gate;
+use stressor_scenario::options::GateOptions;
 use stressor_drift::Correction;
 use stressor_drift::recovery::Policy;
 use stressor_drift::stream::{Onset, Schedule, Transform};
 use stressor_tabular::{BoostParams, ModelSpec};
 use toml::Spanned;
 
-use super::Planner;
-use crate::ScenarioError;
-use crate::options::{DriftOptions, DriftScenarioOptions, GateOptions, TransformOptions};
+use crate::options::{DriftOptions, TransformOptions};
 
 /// The metrics of each policy's drift step.
 pub const DRIFT_METRICS: &[&str] = &[
@@ -46,14 +47,6 @@ pub enum DriftData {
 /// A drift scenario ready to run.
 #[derive(Debug, Clone)]
 pub struct DriftPlan {
-    /// The scenario's name.
-    pub name: String,
-    /// Its description.
-    pub description: Option<String>,
-    /// Where it came from.
-    pub source: String,
-    /// The root seed.
-    pub seed: Seed,
     /// The rows.
     pub data: DriftData,
     /// The label column and its positive class.
@@ -99,26 +92,34 @@ pub struct DriftPlan {
     pub gates: Vec<Gate>,
 }
 
-/// Plans a drift scenario.
-///
-/// # Errors
-/// [`ScenarioError::Parse`] for TOML or format errors, [`ScenarioError::Invalid`] listing every
-/// invalid value with its line, column and key.
-pub fn plan_drift(text: &str, path: &std::path::Path) -> Result<DriftPlan, ScenarioError> {
-    let options: DriftScenarioOptions = super::parse(text, path)?;
-    let mut planner = Planner { text, path, problems: Vec::new(), ensemble: false };
-    let plan = planner.drift(options);
-    if planner.problems.is_empty() {
-        Ok(plan)
-    } else {
-        Err(ScenarioError::Invalid { path: path.to_path_buf(), problems: planner.problems })
+/// Plans `[drift]`.
+pub(crate) fn plan(
+    planner: &mut stressor_scenario::Planner<'_>,
+    drift: Spanned<DriftOptions>,
+) -> DriftPlan {
+    Planner(planner).drift(drift)
+}
+
+/// The shared planner, with the drift family's checks.
+struct Planner<'p, 'a>(&'p mut stressor_scenario::Planner<'a>);
+
+impl<'a> Deref for Planner<'_, 'a> {
+    type Target = stressor_scenario::Planner<'a>;
+    fn deref(&self) -> &Self::Target {
+        self.0
     }
 }
 
-impl Planner<'_> {
-    fn drift(&mut self, options: DriftScenarioOptions) -> DriftPlan {
-        let span = options.drift.span();
-        let d: DriftOptions = options.drift.into_inner();
+impl DerefMut for Planner<'_, '_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.0
+    }
+}
+
+impl Planner<'_, '_> {
+    fn drift(&mut self, drift: Spanned<DriftOptions>) -> DriftPlan {
+        let span = drift.span();
+        let d: DriftOptions = drift.into_inner();
         let count = |planner: &mut Self, v: &Option<Spanned<u64>>, key: &str, default: u64| match v
         {
             Some(v) if *v.get_ref() == 0 => {
@@ -362,10 +363,6 @@ impl Planner<'_> {
             _ => 400,
         };
         DriftPlan {
-            name: options.name,
-            description: options.description,
-            source: self.path.display().to_string(),
-            seed: Seed::new(options.seed.unwrap_or(0)),
             data,
             target: (target, positive),
             features: d.features.as_ref().map(|f| f.get_ref().clone()),

@@ -1,30 +1,40 @@
 //! Running a drift scenario: load the rows, run the recovery loop for every policy over the
-//! same stream, report one step per policy with its timeline, evaluate the gates.
+//! same stream, report one step per policy with its timeline.
 
 use stressor_core::{
-    Clock, DriftTimeline, Estimate, Event, EventSink, MetricValue, RunInfo, StepInfo, StepKind,
-    StepPoint, StepResult, Verdict,
+    DriftTimeline, Estimate, Event, MetricValue, RunInfo, StepInfo, StepKind, StepPoint,
+    StepResult,
 };
 use stressor_drift::recovery::{LoopConfig, LoopData, PolicyRun, run as run_loop};
 use stressor_drift::stream::Onset;
 use stressor_tabular::{Synthetic, Table, german_credit};
 
-use super::{EngineConfig, EngineError, RunOutcome, evaluate_gate};
+use stressor_scenario::{EngineError, RunContext};
+
 use crate::plan::{DriftData, DriftPlan};
 
-/// Runs a drift scenario, sending every event to `sink`.
+/// Why a drift scenario could not run (its data, a transform's column, a model fit).
+#[derive(Debug, thiserror::Error)]
+#[error("drift: {reason}")]
+pub struct DriftError {
+    /// What went wrong, naming the file or column.
+    pub reason: String,
+}
+
+/// Runs the drift part: announces the run (the drifting data is its subject), runs the
+/// recovery loop for every policy over one stream and reports one step per policy.
 ///
 /// # Errors
-/// [`EngineError::Drift`] when the data cannot be read or split, a transform or feature names
-/// a bad column, or a model cannot be fitted.
-pub fn run_drift(
+/// A [`DriftError`] when the data cannot be read or split, a transform or feature names a bad
+/// column, or a model cannot be fitted.
+pub(crate) fn run_part(
     plan: &DriftPlan,
-    config: &EngineConfig,
-    clock: &dyn Clock,
-    sink: &mut dyn EventSink,
-) -> Result<RunOutcome, EngineError> {
-    let started = clock.elapsed();
-    let fail = |e: &dyn std::fmt::Display| EngineError::Drift { reason: e.to_string() };
+    run: &mut RunContext<'_>,
+) -> Result<Vec<StepResult>, EngineError> {
+    let seed = run.seed;
+    let fail = |e: &dyn std::fmt::Display| {
+        EngineError::Family(Box::new(DriftError { reason: e.to_string() }))
+    };
     let (data, features, data_name) = match &plan.data {
         DriftData::Synthetic { features } => {
             let generator = Synthetic { features: *features, sharpness: 4.0 };
@@ -33,7 +43,7 @@ pub fn run_drift(
                 plan.train_rows,
                 plan.eval_rows,
                 &plan.transforms,
-                plan.seed.derive("data"),
+                seed.derive("data"),
             )
             .map_err(|e| fail(&e))?;
             let names = plan.features.clone().unwrap_or_else(|| {
@@ -63,7 +73,7 @@ pub fn run_drift(
                 plan.eval_rows,
                 plan.train_rows,
                 &plan.transforms,
-                plan.seed.derive("data"),
+                seed.derive("data"),
             )
             .map_err(|e| fail(&e))?;
             let name = match &plan.data {
@@ -80,18 +90,19 @@ pub fn run_drift(
         target_name =
             format!("{} (ONNX; retrains fit the built-in {})", path.display(), plan.model.name());
     }
-    sink.event(&Event::RunStarted(RunInfo {
-        scenario_name: plan.name.clone(),
-        scenario_source: plan.source.clone(),
-        seed: plan.seed.value(),
+    run.start(RunInfo {
+        scenario_name: run.scenario_name.to_string(),
+        scenario_source: run.scenario_source.to_string(),
+        seed: seed.value(),
         target_name,
         target_kind: "tabular".into(),
         input_shape: vec![features.len()],
         class_names: vec![format!("not {}", plan.target.1), plan.target.1.clone()],
         data_name,
         n_samples: plan.eval_rows,
-        stressor_version: config.stressor_version.clone(),
-    }));
+        stressor_version: run.config.stressor_version.clone(),
+    });
+    let sink = &mut *run.sink;
     let loop_config = LoopConfig {
         steps: plan.steps,
         batch_rows: plan.batch_rows,
@@ -109,7 +120,7 @@ pub fn run_drift(
         hold: plan.hold,
         ece_bins: plan.ece_bins,
     };
-    let runs = run_loop(&data, &loop_config, &plan.policies, plan.seed.derive("stream"))
+    let runs = run_loop(&data, &loop_config, &plan.policies, seed.derive("stream"))
         .map_err(|e| fail(&e))?;
     let mut results = Vec::with_capacity(runs.len());
     for run in &runs {
@@ -131,17 +142,7 @@ pub fn run_drift(
         sink.event(&Event::StepFinished(result.clone()));
         results.push(result);
     }
-    let mut n_failed = 0;
-    for gate in &plan.gates {
-        let outcome = evaluate_gate(gate, &results);
-        if !outcome.passed {
-            n_failed += 1;
-        }
-        sink.event(&Event::GateEvaluated(outcome));
-    }
-    let verdict = if n_failed == 0 { Verdict::Pass } else { Verdict::Fail };
-    sink.event(&Event::RunFinished { verdict, elapsed: clock.elapsed().saturating_sub(started) });
-    Ok(RunOutcome { verdict, n_gates: plan.gates.len(), n_failed })
+    Ok(results)
 }
 
 fn describe(plan: &DriftPlan, run: &PolicyRun) -> String {
@@ -256,7 +257,7 @@ fn onnx_scorer(
     })?;
     let info = stressor_model::Model::info(&model);
     if info.input_shape != [features.len()] || info.n_classes != 2 {
-        return Err(EngineError::Drift {
+        return Err(EngineError::Family(Box::new(DriftError {
             reason: format!(
                 "{} takes input {:?} and gives {} classes; the scenario feeds {} features ({}) and needs 2 classes",
                 path.display(),
@@ -265,7 +266,7 @@ fn onnx_scorer(
                 features.len(),
                 features.join(", ")
             ),
-        });
+        })));
     }
     Ok(std::sync::Arc::new(OnnxScorer { model, features: features.to_vec() }))
 }
@@ -314,5 +315,39 @@ impl stressor_tabular::Scorer for OnnxScorer {
         let scores = stressor_model::Model::predict(&self.model, &batch)
             .map_err(|e| TableError::Shape(format!("the ONNX model failed: {e}")))?;
         Ok(scores.probabilities().chunks(2).map(|p| f64::from(p[1])).collect())
+    }
+}
+
+/// The built-in model for people: `logistic (C = 0.1)`, `boosted (100 trees of depth 3)`.
+pub(crate) fn describe_model(plan: &DriftPlan) -> String {
+    match &plan.model {
+        stressor_tabular::ModelSpec::Logistic { c } => format!("logistic (C = {c})"),
+        stressor_tabular::ModelSpec::Boosted(params) => {
+            format!("boosted ({} trees of depth {})", params.trees, params.depth)
+        }
+    }
+}
+
+/// The drift schedule for people: `50 % drift from step 10, sudden`.
+pub(crate) fn describe_schedule(plan: &DriftPlan) -> String {
+    let onset = match plan.schedule.onset {
+        Onset::Sudden => "sudden".to_string(),
+        Onset::Gradual { steps } => format!("gradual over {steps} steps"),
+    };
+    format!(
+        "{} % drift from step {}, {onset}",
+        stressor_scenario::fmt_value(plan.schedule.dial * 100.0),
+        plan.schedule.start
+    )
+}
+
+/// A multiple-testing correction's name for people.
+pub(crate) fn describe_correction(correction: stressor_drift::Correction) -> &'static str {
+    match correction {
+        stressor_drift::Correction::None => "no correction",
+        stressor_drift::Correction::Bonferroni => "Bonferroni",
+        stressor_drift::Correction::Holm => "Holm",
+        stressor_drift::Correction::BenjaminiHochberg => "Benjamini–Hochberg",
+        stressor_drift::Correction::BenjaminiYekutieli => "Benjamini–Yekutieli",
     }
 }

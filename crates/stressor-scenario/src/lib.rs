@@ -1,66 +1,60 @@
-//! Scenarios: the TOML format, the validated plan, and the engine that runs it.
+//! Scenarios: the shared machinery every stress family plugs into.
 //!
-//! - [`options`] mirrors the file (serde, unknown keys rejected);
-//! - [`plan`] validates and resolves it into a [`Plan`] (no serde, every value checked, every
-//!   problem reported with file, line, column and key);
-//! - [`engine`] runs a plan and reports through [`stressor_core::Event`]s to an
-//!   [`stressor_core::EventSink`], evaluating gates into a [`stressor_core::Verdict`].
+//! A scenario is one TOML file. Its head (`name`, `description`, `seed`) and its subject (the
+//! model under test and its data, `[target]` and `[data]`) are read here; every other
+//! top-level key belongs to a [`Family`] (vision's `[[steps]]`, `[system]`, `[drift]`, …), which
+//! plans its part against the shared [`Planner`] and runs it through a [`RunContext`]:
 //!
-//! Non-goals: printing and choosing exit codes (the CLI does both).
+//! - [`family`]: the seam — [`Family`] (which keys, how to plan them) and [`Part`] (a planned
+//!   section: describe, gates, run);
+//! - [`planner`]: problems with file, line, column and key; gates; dials and sweeps;
+//! - [`target`] and [`data`]: the subject, planned and loaded (built-in models cached on disk,
+//!   header values from the environment);
+//! - [`plan`] / [`load`]: a file → [`Scenario`] with one part per family that takes part;
+//! - [`run`]: load the subject, announce the run, run the parts, evaluate every gate, verdict.
+//!
+//! Non-goals: printing and choosing exit codes (the CLI does both); knowing any family.
 //!
 //! ```
-//! let text = r#"
-//! name = "tiny"
-//! [target]
-//! kind = "builtin"
-//! model = "fashion-cnn"
-//! [data]
-//! source = "builtin"
-//! samples = 100
-//! [[steps]]
-//! id = "fgsm"
-//! kind = "attack"
-//! attack = "fgsm"
-//! sweep = { epsilon = ["2/255", "8/255"] }
-//! "#;
-//! let plan = stressor_scenario::plan::plan(text, "tiny.toml".as_ref()).unwrap();
-//! assert_eq!(plan.steps[0].dial_values.len(), 2);
+//! # use stressor_scenario::family::{Family, Part, RunContext};
+//! # use stressor_scenario::{Planner, SubjectPlan, Document, ScenarioError, EngineError};
+//! /// A family with no keys of its own: it takes part whenever the file has a `[target]`.
+//! struct Nothing;
+//! #[derive(Debug)]
+//! struct NothingPart;
+//! impl Family for Nothing {
+//!     fn name(&self) -> &'static str { "nothing" }
+//!     fn keys(&self) -> &'static [&'static str] { &[] }
+//!     fn takes_part(&self, document: &Document<'_>) -> bool { document.has("target") }
+//!     fn plan(&self, _: &Document<'_>, _: &mut Planner<'_>, _: Option<&SubjectPlan>)
+//!         -> Result<Box<dyn Part>, ScenarioError> { Ok(Box::new(NothingPart)) }
+//! }
+//! impl Part for NothingPart {
+//!     fn family(&self) -> &'static str { "nothing" }
+//!     fn gates(&self) -> Vec<&stressor_core::Gate> { Vec::new() }
+//!     fn step_ids(&self) -> Vec<String> { Vec::new() }
+//!     fn describe(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> { writeln!(out, "nothing") }
+//!     fn run(&self, _: &mut RunContext<'_>) -> Result<Vec<stressor_core::StepResult>, EngineError> { Ok(Vec::new()) }
+//!     fn as_any(&self) -> &dyn std::any::Any { self }
+//! }
+//! let text = "name = \"tiny\"\n[target]\nkind = \"builtin\"\nmodel = \"fashion-cnn\"\n[data]\nsource = \"builtin\"\nsamples = 100\n";
+//! let scenario = stressor_scenario::plan(text, "tiny.toml".as_ref(), &[&Nothing]).unwrap();
+//! assert_eq!(scenario.parts.len(), 1);
+//! assert_eq!(scenario.subject.unwrap().data.samples, Some(100));
 //! ```
 
-pub mod engine;
+pub mod data;
 mod error;
-mod measure;
+pub mod family;
 pub mod options;
-pub mod plan;
+pub mod planner;
+mod run;
+mod scenario;
+pub mod target;
 
-pub use engine::{EngineConfig, EngineError, RunOutcome, load_model, run, run_drift, run_with};
 pub use error::{Problem, ScenarioError};
-pub use plan::{DriftPlan, Plan, load};
-
-/// A scenario file of either form.
-#[derive(Debug, Clone)]
-#[expect(clippy::large_enum_variant, reason = "one per run")]
-pub enum Scenario {
-    /// A model under stress: `[target]`, `[data]`, steps, mitigations, a systems run.
-    Model(Plan),
-    /// A drifting stream and retraining policies: `[drift]`.
-    Drift(DriftPlan),
-}
-
-/// Reads and plans the scenario at `path`: a drift scenario when its top level has `[drift]`,
-/// a model scenario otherwise.
-///
-/// # Errors
-/// As [`load`] and [`plan::plan_drift`].
-pub fn load_scenario(path: &std::path::Path) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ScenarioError::Read { path: path.to_path_buf(), source })?;
-    let is_drift = text
-        .parse::<toml::Table>()
-        .is_ok_and(|table| table.contains_key("drift") && !table.contains_key("target"));
-    if is_drift {
-        plan::plan_drift(&text, path).map(Scenario::Drift)
-    } else {
-        plan::plan(&text, path).map(Scenario::Model)
-    }
-}
+pub use family::{Family, Part, RunContext, Subject};
+pub use planner::{Planner, fmt_value, fmt_values, same_dial};
+pub use run::{EngineConfig, EngineError, RunOutcome, evaluate_gate, run, run_with};
+pub use scenario::{DEFAULT_SEED, Document, Scenario, SubjectPlan, load, plan};
+pub use target::load_model;

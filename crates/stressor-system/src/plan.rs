@@ -10,7 +10,10 @@ use stressor_proxy::Toxic;
 use stressor_proxy::schedule::Fault;
 use toml::Spanned;
 
-use super::{Planner, StepPlan, TargetPlan};
+use std::ops::{Deref, DerefMut};
+
+use stressor_scenario::target::TargetPlan;
+
 use crate::options::{FaultOptions, RecoveryOptions, SystemOptions};
 
 /// The metrics of a systems step. Each also exists per window as `<metric>.<window>`
@@ -99,12 +102,37 @@ impl Default for RecoveryPlan {
     }
 }
 
-impl Planner<'_> {
-    pub(super) fn system(
+/// Plans `[system]` for a scenario whose target is `target`; `None` after reporting problems
+/// that leave nothing to plan.
+pub(crate) fn plan(
+    planner: &mut stressor_scenario::Planner<'_>,
+    spanned: &Spanned<SystemOptions>,
+    target: &TargetPlan,
+) -> Option<SystemPlan> {
+    Planner(planner).system(spanned, target)
+}
+
+/// The shared planner, with the system family's checks.
+struct Planner<'p, 'a>(&'p mut stressor_scenario::Planner<'a>);
+
+impl<'a> Deref for Planner<'_, 'a> {
+    type Target = stressor_scenario::Planner<'a>;
+    fn deref(&self) -> &Self::Target {
+        self.0
+    }
+}
+
+impl DerefMut for Planner<'_, '_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.0
+    }
+}
+
+impl Planner<'_, '_> {
+    fn system(
         &mut self,
         spanned: &Spanned<SystemOptions>,
         target: &TargetPlan,
-        steps: &[StepPlan],
     ) -> Option<SystemPlan> {
         let options = spanned.get_ref();
         if matches!(target, TargetPlan::Ensemble { .. }) {
@@ -130,14 +158,6 @@ impl Planner<'_> {
                 Some("use a local target (served by stressor) or `kind = \"http\"`".into()),
             ),
             _ => {}
-        }
-        if steps.iter().any(|s| s.id == SystemPlan::STEP_ID) {
-            self.problem(
-                spanned.span(),
-                "system",
-                "the step id `system` is reserved for the systems run".into(),
-                Some("rename that step".into()),
-            );
         }
         let mut stages = Vec::new();
         for text in options.stages.get_ref() {
@@ -273,22 +293,6 @@ impl Planner<'_> {
             recovery,
             gates,
         })
-    }
-
-    fn positive(
-        &mut self,
-        value: Option<&Spanned<u64>>,
-        key: &str,
-        default: usize,
-    ) -> Option<usize> {
-        match value {
-            None => Some(default),
-            Some(v) if *v.get_ref() > 0 => Some(*v.get_ref() as usize),
-            Some(v) => {
-                self.problem(v.span(), key, "must be at least 1".into(), None);
-                None
-            }
-        }
     }
 
     fn duration(

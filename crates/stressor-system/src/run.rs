@@ -13,22 +13,32 @@ use stressor_load::{LoadConfig, LoadReport, Profile};
 use stressor_model::Model;
 use stressor_proxy::{Protocol, Proxy, ProxyConfig};
 
-use super::EngineError;
-use crate::plan::{RecoveryPlan, SystemPlan, TargetPlan};
+use stressor_scenario::target::TargetPlan;
+use stressor_scenario::{EngineConfig, EngineError};
+
+use crate::plan::{RecoveryPlan, SystemPlan};
+
+/// Why the systems run could not start (the server, proxy or load generator).
+#[derive(Debug, thiserror::Error)]
+#[error("system run: {reason}")]
+pub struct SystemError {
+    /// What went wrong.
+    pub reason: String,
+}
 
 /// A surge is any stage whose rate rises above this multiple of the baseline rate.
 const SURGE_FACTOR: f64 = 1.5;
 
 fn system_error(reason: impl Into<String>) -> EngineError {
-    EngineError::System { reason: reason.into() }
+    EngineError::Family(Box::new(SystemError { reason: reason.into() }))
 }
 
 /// Runs the systems step and reports it (timeline first, then the step).
 #[expect(clippy::too_many_arguments, reason = "the run's context, passed through")]
-pub(super) fn run_system(
-    config: &super::EngineConfig,
+pub(crate) fn run_system(
+    config: &EngineConfig,
     plan: &SystemPlan,
-    target: &TargetPlan,
+    target: Option<&TargetPlan>,
     served: Option<Arc<dyn Model>>,
     data: &Dataset,
     seed: Seed,
@@ -57,7 +67,7 @@ pub(super) fn run_system(
     let outcome = runtime.block_on(async {
         // Where the model is: our own server for a local target, the URL of an `http` one.
         let (server, upstream, path, allow) = match target {
-            TargetPlan::Http { url, name, .. } => {
+            Some(TargetPlan::Http { url, name, .. }) => {
                 let rest = url.trim_start_matches("http://");
                 let host_port = rest.split('/').next().unwrap_or(rest).to_string();
                 let host = host_port.rsplit_once(':').map_or(host_port.as_str(), |(h, _)| h).to_string();
@@ -255,14 +265,14 @@ pub(super) fn run_system(
     Ok(StepResult {
         info,
         parameters,
-        points: vec![super::summary_point(metrics)],
+        points: vec![summary_point(metrics)],
         elapsed: clock.elapsed().saturating_sub(started),
     })
 }
 
-fn describe(plan: &SystemPlan, target: &TargetPlan) -> String {
+fn describe(plan: &SystemPlan, target: Option<&TargetPlan>) -> String {
     let served = match target {
-        TargetPlan::Http { url, .. } => url.clone(),
+        Some(TargetPlan::Http { url, .. }) => url.clone(),
         _ => "the target served on loopback".into(),
     };
     let faults = if plan.faults.is_empty() {
@@ -278,7 +288,7 @@ fn describe(plan: &SystemPlan, target: &TargetPlan) -> String {
     )
 }
 
-fn describe_profile(profile: &Profile) -> String {
+pub(crate) fn describe_profile(profile: &Profile) -> String {
     match profile {
         Profile::Open { stages } => stages
             .iter()
@@ -298,7 +308,7 @@ fn describe_profile(profile: &Profile) -> String {
 }
 
 /// The stretches where the arrival rate is above [`SURGE_FACTOR`] × the baseline, merged.
-pub(super) fn surge_windows(profile: &Profile, baseline: f64) -> Vec<TimelineWindow> {
+pub(crate) fn surge_windows(profile: &Profile, baseline: f64) -> Vec<TimelineWindow> {
     let Profile::Open { stages } = profile else {
         return Vec::new();
     };
@@ -329,7 +339,7 @@ pub(super) fn surge_windows(profile: &Profile, baseline: f64) -> Vec<TimelineWin
 
 /// The seconds before the first window (without the first, warm-up second when there are
 /// others); the whole run when there is no window.
-pub(super) fn baseline_range(windows: &[TimelineWindow], n: usize) -> std::ops::Range<usize> {
+pub(crate) fn baseline_range(windows: &[TimelineWindow], n: usize) -> std::ops::Range<usize> {
     let first = windows.iter().map(|w| w.start).fold(f64::INFINITY, f64::min);
     let end = if first.is_finite() { (first.floor() as usize).min(n) } else { n };
     if end >= 2 { 1..end } else { 0..end }
@@ -337,7 +347,7 @@ pub(super) fn baseline_range(windows: &[TimelineWindow], n: usize) -> std::ops::
 
 /// For each window: the first second from its end on that starts a sustained stretch within
 /// tolerance of the baseline.
-pub(super) fn recoveries(
+pub(crate) fn recoveries(
     seconds: &[TimelinePoint],
     windows: &[TimelineWindow],
     baseline: std::ops::Range<usize>,
@@ -400,6 +410,19 @@ pub(super) fn recoveries(
             }
         })
         .collect()
+}
+
+/// One point without a dial, holding `metrics`.
+fn summary_point(metrics: Vec<MetricValue>) -> stressor_core::StepPoint {
+    stressor_core::StepPoint {
+        dial_value: None,
+        metrics,
+        per_class: Vec::new(),
+        confusion_growth: Vec::new(),
+        exemplars: Vec::new(),
+        loss_trace: Vec::new(),
+        calibration: None,
+    }
 }
 
 fn metric(name: &str, estimate: Estimate) -> MetricValue {

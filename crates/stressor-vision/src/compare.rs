@@ -8,19 +8,22 @@ use stressor_core::{
 };
 use stressor_model::{Model, ModelError};
 
-use super::{
-    EngineConfig, EngineError, Runner, build_attack, choose_targets, count_correct, metric,
+use stressor_scenario::target::TargetPlan;
+use stressor_scenario::{EngineConfig, EngineError, fmt_value};
+
+use crate::measure::{Uncertainty, predict_scores};
+use crate::plan::{MitigationPlan, StepPlan, Stress, VisionPlan, comparison_rows};
+use crate::run::{
+    Runner, VisionError, build_attack, choose_targets, count_correct, metric, mitigated_model,
     summary_point,
 };
-use crate::measure::{Uncertainty, predict_scores};
-use crate::plan::{MitigationPlan, Plan, StepPlan, Stress, comparison_rows, fmt_value};
 
 impl Runner<'_> {
     /// For an ensemble target, its members' accuracy on `inputs`, the best member's, the
     /// ensemble's paired gain over the best member (`ensemble_gain`, with a bootstrap interval
     /// over samples) and the share of samples the members do not all agree on. Empty for other
     /// targets.
-    pub(super) fn member_metrics(
+    pub(crate) fn member_metrics(
         &self,
         inputs: &Batch,
         predictions: &[u32],
@@ -62,7 +65,7 @@ impl Runner<'_> {
     /// adversarial examples crafted on each member (rows) and on the ensemble, evaluated on
     /// every member and the ensemble (columns). `None` for other targets or without white-box
     /// attacks.
-    pub(super) fn transfer_summary(
+    pub(crate) fn transfer_summary(
         &mut self,
         results: &[StepResult],
     ) -> Result<Option<StepResult>, EngineError> {
@@ -101,7 +104,7 @@ impl Runner<'_> {
         for step in steps {
             let Some(attack_plan) = step.attack() else { continue };
             let epsilon = step.dial_values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            let seed = self.plan.seed.derive(&format!("transfer/{}", step.id));
+            let seed = self.seed.derive(&format!("transfer/{}", step.id));
             let attack = build_attack(attack_plan);
             let targets =
                 choose_targets(attack_plan.targeted, data, self.model, seed.derive("targets"))?;
@@ -140,7 +143,7 @@ impl Runner<'_> {
                             source_seed.derive_index(chunk_index as u64),
                             &mut |_, _| {},
                         )
-                        .map_err(|source| EngineError::Attack {
+                        .map_err(|source| VisionError::Attack {
                             step: format!("ensemble-transfer/{}", step.id),
                             source,
                         })?;
@@ -201,8 +204,10 @@ impl Runner<'_> {
 /// their results under `<mitigation>/<step>`) and returns the before/after comparison, also
 /// emitted, as a [`StepKind::Mitigation`] step.
 #[expect(clippy::too_many_arguments, reason = "one call site; a struct would only rename them")]
-pub(super) fn run_mitigation(
-    plan: &Plan,
+pub(crate) fn run_mitigation(
+    plan: &VisionPlan,
+    seed: Seed,
+    target: Option<&TargetPlan>,
     config: &EngineConfig,
     mitigation: &MitigationPlan,
     data: &Dataset,
@@ -223,13 +228,14 @@ pub(super) fn run_mitigation(
         dial_values: Vec::new(),
     };
     sink.event(&Event::StepStarted(info.clone()));
-    let (model, provenance) = super::mitigated_model(plan, mitigation, config, clock, sink)?;
+    let (model, provenance) = mitigated_model(target, mitigation, config, clock, sink)?;
     let uncertainty = Uncertainty::fit(&plan.calibration, model.as_ref(), calibration)?;
     let clean_scores = predict_scores(model.as_ref(), &data.inputs)?;
     let steps: Vec<&StepPlan> =
         plan.steps.iter().filter(|s| mitigation.steps.contains(&s.id)).collect();
     let mut runner = Runner {
         plan,
+        seed,
         config,
         clock,
         sink,

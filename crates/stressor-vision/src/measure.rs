@@ -8,7 +8,7 @@ use stressor_core::{
 };
 use stressor_model::{Model, ModelError, ScoreKind, Scores};
 
-use crate::engine::EngineError;
+use stressor_scenario::EngineError;
 use crate::plan::CalibrationPlan;
 
 /// Samples predicted at once.

@@ -1,0 +1,59 @@
+//! `stressor run`: plans a scenario file, runs it and writes its reports.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use stressor_core::Seed;
+use stressor_report::Collector;
+use stressor_scenario::{EngineConfig, Scenario};
+
+use crate::args::{RunArgs, RunOptions};
+use crate::families::FAMILIES;
+use crate::output::{
+    Tee, WallClock, cache_dir, default_out_dir, finish, plan_name, say, scenario_error,
+};
+use crate::progress::ProgressSink;
+
+pub(crate) fn run(args: &RunArgs) -> i32 {
+    let out = default_out_dir(&plan_name(&args.scenario));
+    match stressor_scenario::load(&args.scenario, FAMILIES) {
+        Ok(scenario) => execute(scenario, &args.options, out),
+        Err(error) => scenario_error(&error),
+    }
+}
+
+/// Runs a planned scenario of any family and writes its reports; the exit code.
+pub(super) fn execute(mut scenario: Scenario, options: &RunOptions, default_out: PathBuf) -> i32 {
+    if let Some(seed) = options.seed {
+        scenario.seed = Seed::new(seed);
+    }
+    let out_dir = options.out.clone().unwrap_or(default_out);
+    say!(
+        "stressor: scenario `{}`, seed {}, reports in {}",
+        scenario.name,
+        scenario.seed.value(),
+        out_dir.display()
+    );
+    // Header values may name environment variables (`${TOKEN}`); only the CLI reads them.
+    let env = scenario
+        .env_vars()
+        .into_iter()
+        .filter_map(|name| std::env::var(&name).ok().map(|value| (name, value)))
+        .collect();
+    let config = EngineConfig {
+        cache_dir: cache_dir(options),
+        metrics_addr: options.metrics_addr,
+        env,
+        ..EngineConfig::default()
+    };
+    let clock = WallClock(Instant::now());
+    let mut collector = Collector::new();
+    let mut progress = ProgressSink::new(!options.no_progress);
+    let outcome = {
+        let mut tee = Tee { collector: &mut collector, progress: &mut progress };
+        stressor_scenario::run(&scenario, &config, &clock, &mut tee)
+    };
+    progress.finish();
+    finish(outcome, collector, options, &out_dir)
+}

@@ -1,0 +1,106 @@
+//! `stressor serve`: serves a model over the Open Inference Protocol REST API.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use stressor_core::Seed;
+use stressor_scenario::EngineConfig;
+use stressor_schema::ExitCode as exit_code;
+
+use crate::args::ServeArgs;
+use crate::output::{engine_error, plan_name, print_error_chain, resolve_cache_dir, say};
+use crate::progress::ProgressSink;
+use crate::signal::shutdown_signal;
+
+/// `stressor serve`: loads the model, serves it until Ctrl-C (or SIGTERM), then drains.
+pub(crate) fn run(args: &ServeArgs) -> i32 {
+    use stressor_scenario::target::{Architecture, OnnxInput, TargetPlan};
+    let path = Path::new(&args.model);
+    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let (target, default_name) = match (args.model.as_str(), extension) {
+        ("builtin", _) => (
+            TargetPlan::Builtin {
+                architecture: Architecture::FashionCnn,
+                train_seed: Seed::new(args.train_seed),
+            },
+            "fashion-cnn".to_string(),
+        ),
+        (_, "safetensors") => (
+            TargetPlan::Safetensors { architecture: Architecture::FashionCnn, path: path.into() },
+            plan_name(path),
+        ),
+        (_, "onnx") => (
+            TargetPlan::Onnx {
+                path: path.into(),
+                input: OnnxInput {
+                    channels_last: false,
+                    scale: 1.0,
+                    mean: Vec::new(),
+                    std: Vec::new(),
+                },
+                probabilities: false,
+            },
+            plan_name(path),
+        ),
+        _ => {
+            say!(
+                "error: --model `{}` is neither `builtin` nor a .safetensors or .onnx file",
+                args.model
+            );
+            return exit_code::USAGE;
+        }
+    };
+    let engine = EngineConfig {
+        cache_dir: resolve_cache_dir(args.cache_dir.as_deref()),
+        ..EngineConfig::default()
+    };
+    let mut progress = ProgressSink::new(true);
+    let model = match stressor_scenario::load_model(&target, &engine, &mut progress) {
+        Ok(model) => model,
+        Err(error) => return engine_error(&error),
+    };
+    progress.finish();
+    let mut config = stressor_serve::ServeConfig::default();
+    config.model_name = args.name.clone().unwrap_or(default_name);
+    config.max_body_bytes = args.max_body_bytes;
+    config.max_batch = args.max_batch;
+    config.queue_limit = args.queue_limit;
+    if let Some(n) = args.max_concurrency {
+        config.max_concurrency = n;
+    }
+    if !(args.service_time_ms.is_finite() && args.service_time_ms >= 0.0) {
+        say!("error: --service-time-ms must be a finite number of milliseconds ≥ 0");
+        return exit_code::USAGE;
+    }
+    config.service_time = std::time::Duration::from_secs_f64(args.service_time_ms / 1000.0);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            say!("error: cannot start the async runtime: {error}");
+            return exit_code::BUG;
+        }
+    };
+    let name = config.model_name.clone();
+    let result: Result<(), stressor_serve::ServeError> = runtime.block_on(async move {
+        let model: std::sync::Arc<dyn stressor_model::Model> = std::sync::Arc::from(model);
+        let server = stressor_serve::Server::bind(args.addr, model, config).await?;
+        say!(
+            "stressor: serving `{name}` on http://{addr}/v2/models/{name}/infer (Ctrl-C stops)",
+            addr = server.local_addr()
+        );
+        shutdown_signal().await;
+        say!("stressor: shutting down; finishing requests in flight");
+        server.shutdown().await
+    });
+    match result {
+        Ok(()) => exit_code::PASS,
+        Err(error @ stressor_serve::ServeError::Bind { .. }) => {
+            print_error_chain(&error);
+            exit_code::USAGE
+        }
+        Err(error) => {
+            print_error_chain(&error);
+            exit_code::TARGET_UNUSABLE
+        }
+    }
+}
