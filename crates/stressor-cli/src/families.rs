@@ -70,7 +70,10 @@ mod tests {
             assert!(attacks.contains(&attack), "demo lacks {attack}: {attacks:?}");
         }
         let demo = include_str!("cmd/demo.rs");
-        assert!(demo.contains("scenarios/vision.toml"), "`stressor demo` embeds scenarios/vision.toml");
+        assert!(
+            demo.contains("scenarios/vision.toml"),
+            "`stressor demo` embeds scenarios/vision.toml"
+        );
         let corruptions =
             plan.steps.iter().filter(|s| matches!(s.stress, Stress::Corruption(_))).count();
         assert_eq!(corruptions, Corruption::ALL.len());
@@ -92,7 +95,10 @@ mod tests {
         let names: Vec<&str> = system.faults.iter().map(|f| f.toxic.name.as_str()).collect();
         assert_eq!(names, ["slow-network", "server-errors"]);
         assert!(
-            system.faults.iter().all(|f| f.stop.is_some_and(|stop| stop < system.profile.duration()))
+            system
+                .faults
+                .iter()
+                .all(|f| f.stop.is_some_and(|stop| stop < system.profile.duration()))
         );
         assert!(system.gates.iter().any(|g| g.metric == "time_to_recover_s"));
     }

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::ops::{Deref, DerefMut};
 
 use stressor_core::Gate;
-use stressor_scenario::options::GateOptions;
 use stressor_drift::Correction;
 use stressor_drift::recovery::Policy;
 use stressor_drift::stream::{Onset, Schedule, Transform};
+use stressor_scenario::options::GateOptions;
 use stressor_tabular::{BoostParams, ModelSpec};
 use toml::Spanned;
 

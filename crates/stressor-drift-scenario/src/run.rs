@@ -2,8 +2,7 @@
 //! same stream, report one step per policy with its timeline.
 
 use stressor_core::{
-    DriftTimeline, Estimate, Event, MetricValue, RunInfo, StepInfo, StepKind, StepPoint,
-    StepResult,
+    DriftTimeline, Estimate, Event, MetricValue, RunInfo, StepInfo, StepKind, StepPoint, StepResult,
 };
 use stressor_drift::recovery::{LoopConfig, LoopData, PolicyRun, run as run_loop};
 use stressor_drift::stream::Onset;

@@ -120,7 +120,6 @@ pub enum DataSource {
     },
 }
 
-
 impl Planner<'_> {
     /// The data described by `options` (`[data]`).
     pub fn data(&mut self, options: &DataOptions) -> DataPlan {
@@ -370,7 +369,6 @@ impl Planner<'_> {
             }
         }
     }
-
 }
 
 /// The evaluated samples and, when `calibration_samples` is above 0, a disjoint calibration
@@ -477,8 +475,7 @@ pub fn load_data(
     let rest: Vec<usize> = (0..data.len()).filter(|&i| !is_calibration[i]).collect();
     let calibration = data.select(&calibration_indices);
     let rest = data.select(&rest);
-    let eval =
-        stressor_data::sample(&rest, n_eval.min(rest.len()), seed.derive("data/sample"));
+    let eval = stressor_data::sample(&rest, n_eval.min(rest.len()), seed.derive("data/sample"));
     Ok((eval, Some(calibration)))
 }
 

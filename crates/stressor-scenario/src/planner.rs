@@ -44,7 +44,13 @@ impl<'a> Planner<'a> {
     }
 
     /// Records a problem at byte `span` of the file, under the dotted `key`.
-    pub fn problem(&mut self, span: Range<usize>, key: &str, message: String, hint: Option<String>) {
+    pub fn problem(
+        &mut self,
+        span: Range<usize>,
+        key: &str,
+        message: String,
+        hint: Option<String>,
+    ) {
         let (line, column) = line_column(self.text, span.start);
         self.problems.push(Problem {
             path: self.path.to_path_buf(),

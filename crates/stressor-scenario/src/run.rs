@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use stressor_core::{
-    Clock, Comparison, Dataset, Estimate, Event, EventSink, GateBound, GateOutcome, Gate,
-    RunInfo, StepResult, Verdict,
+    Clock, Comparison, Dataset, Estimate, Event, EventSink, Gate, GateBound, GateOutcome, RunInfo,
+    StepResult, Verdict,
 };
 use stressor_data::DataError;
 use stressor_model::{Model, ModelError};
@@ -15,8 +15,6 @@ use crate::family::{RunContext, Subject};
 use crate::planner::same_dial;
 use crate::scenario::Scenario;
 use crate::target::load_target;
-
-/// Settings that come from outside the scenario file.
 
 /// Settings that come from outside the scenario file.
 #[derive(Debug, Clone)]
@@ -112,8 +110,6 @@ pub struct RunOutcome {
     pub n_failed: usize,
 }
 
-/// Runs `plan`, sending every event to `sink`.
-
 /// Runs `scenario`, sending every event to `sink`.
 ///
 /// # Errors
@@ -128,8 +124,7 @@ pub fn run(
     let Some(plan) = &scenario.subject else {
         return run_parts(scenario, config, clock, sink, None, started);
     };
-    let (data, calibration) =
-        load_data(&plan.data, scenario.calibration_samples(), scenario.seed)?;
+    let (data, calibration) = load_data(&plan.data, scenario.calibration_samples(), scenario.seed)?;
     let target = load_target(&plan.target, config, sink)?;
     let subject = Subject {
         plan: Some(plan),
@@ -191,15 +186,15 @@ fn run_parts(
     for part in &scenario.parts {
         let finished = {
             let mut context = RunContext {
-            config,
-            clock,
-            sink: &mut *sink,
-            seed: scenario.seed,
-            scenario_name: &scenario.name,
-            scenario_source: &scenario.source,
-            subject,
-            earlier: &results,
-            started: subject.is_some(),
+                config,
+                clock,
+                sink: &mut *sink,
+                seed: scenario.seed,
+                scenario_name: &scenario.name,
+                scenario_source: &scenario.source,
+                subject,
+                earlier: &results,
+                started: subject.is_some(),
             };
             part.run(&mut context)?
         };

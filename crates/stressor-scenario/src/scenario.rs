@@ -51,11 +51,8 @@ impl<'a> Document<'a> {
     /// The top-level keys with their byte spans, in file order.
     pub fn keys(&self) -> Vec<(String, Range<usize>)> {
         let Ok(table) = self.table() else { return Vec::new() };
-        let mut keys: Vec<(String, Range<usize>)> = table
-            .get_ref()
-            .keys()
-            .map(|key| (key.get_ref().to_string(), key.span()))
-            .collect();
+        let mut keys: Vec<(String, Range<usize>)> =
+            table.get_ref().keys().map(|key| (key.get_ref().to_string(), key.span())).collect();
         keys.sort_by_key(|(_, span)| span.start);
         keys
     }
@@ -85,8 +82,7 @@ impl<'a> Document<'a> {
     }
 
     fn parse_error(&self, error: &toml::de::Error) -> ScenarioError {
-        let (line, column) =
-            error.span().map_or((1, 1), |span| line_column(self.text, span.start));
+        let (line, column) = error.span().map_or((1, 1), |span| line_column(self.text, span.start));
         ScenarioError::Parse {
             path: self.path.to_path_buf(),
             line,
@@ -225,11 +221,8 @@ pub fn plan(text: &str, path: &Path, families: &[&dyn Family]) -> Result<Scenari
         let earlier: Vec<String> = parts.iter().flat_map(|p| p.step_ids()).collect();
         if let Some(id) = part.step_ids().into_iter().find(|id| earlier.contains(id)) {
             let key = family.keys().first().copied().unwrap_or("name");
-            let span = document
-                .keys()
-                .into_iter()
-                .find(|(k, _)| k == key)
-                .map_or(0..0, |(_, span)| span);
+            let span =
+                document.keys().into_iter().find(|(k, _)| k == key).map_or(0..0, |(_, span)| span);
             planner.problem(
                 span,
                 key,

@@ -528,7 +528,6 @@ impl Planner<'_> {
         input
     }
 
-
     /// Samples per request and the per-request timeout of an HTTP target.
     pub(crate) fn batch_and_timeout(
         &mut self,
@@ -1094,7 +1093,18 @@ impl std::fmt::Display for TargetPlan {
                     transport
                 )
             }
-            TargetPlan::Json { url, name, max_batch, timeout_ms, transport, response, scores, input_shape, classes, .. } => {
+            TargetPlan::Json {
+                url,
+                name,
+                max_batch,
+                timeout_ms,
+                transport,
+                response,
+                scores,
+                input_shape,
+                classes,
+                ..
+            } => {
                 write!(
                     f,
                     "JSON API {url} `{name}` ({scores} at {response}, {classes} classes, input {input_shape:?}, batches of {max_batch}, timeout {timeout_ms} ms{})",

@@ -7,7 +7,6 @@ use std::path::Path;
 use stressor_scenario::{Scenario, ScenarioError};
 use stressor_system::{System, SystemPlan};
 
-
 fn plan(text: &str, path: &str) -> Result<Scenario, ScenarioError> {
     stressor_scenario::plan(text, Path::new(path), &[&System])
 }
@@ -48,8 +47,7 @@ source = "builtin"
     ];
     for (section, key) in cases {
         let text = format!("{base}{section}\n");
-        let error =
-            plan(&text, "s.toml").unwrap_err().to_string();
+        let error = plan(&text, "s.toml").unwrap_err().to_string();
         assert!(error.contains(key), "{section}:\n{error}");
     }
     let ok = format!(

@@ -41,8 +41,7 @@ mod run;
 
 use stressor_core::{Gate, StepResult};
 use stressor_scenario::{
-    Document, EngineError, Family, Part, Planner, RunContext, ScenarioError, SubjectPlan,
-    fmt_value,
+    Document, EngineError, Family, Part, Planner, RunContext, ScenarioError, SubjectPlan, fmt_value,
 };
 
 pub use plan::VisionPlan;

@@ -8,8 +8,8 @@ use stressor_core::{
 };
 use stressor_model::{Model, ModelError, ScoreKind, Scores};
 
-use stressor_scenario::EngineError;
 use crate::plan::CalibrationPlan;
+use stressor_scenario::EngineError;
 
 /// Samples predicted at once.
 pub(crate) const PREDICT_BATCH: usize = 512;

@@ -139,7 +139,6 @@ impl MitigationMethod {
     }
 }
 
-
 /// How calibration and uncertainty are measured.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CalibrationPlan {
@@ -424,7 +423,7 @@ impl Planner<'_, '_> {
         }
         let mut mitigations: Vec<MitigationPlan> = Vec::new();
         for spanned in &options.mitigations {
-            if let Some(planned) = self.mitigation(spanned, &target, &steps, &calibration) {
+            if let Some(planned) = self.mitigation(spanned, target, &steps, &calibration) {
                 if mitigations.iter().any(|m| m.id == planned.id)
                     || steps.iter().any(|s| s.id == planned.id)
                     || planned.id == "steady-state"
@@ -767,7 +766,8 @@ impl Planner<'_, '_> {
                 )
             }
         };
-        let dial_values = self.sweep(&options.sweep, &format!("steps.{id}.sweep"), kind, dial, range);
+        let dial_values =
+            self.sweep(&options.sweep, &format!("steps.{id}.sweep"), kind, dial, range);
         if kind == "corruption" {
             for value in &dial_values {
                 if value.fract() != 0.0 {
@@ -1091,9 +1091,7 @@ impl Planner<'_, '_> {
             targeted,
         })
     }
-
 }
-
 
 /// The columns of a mitigation's comparison; its metrics are named `<column>:<row>`.
 pub const COMPARISON_COLUMNS: &[&str] = &["before", "after", "delta"];

@@ -133,9 +133,17 @@ pub(crate) fn run_part(
     }
     let Runner { sink, .. } = runner;
     for mitigation in &plan.mitigations {
-        let comparison =
-            run_mitigation(
-            plan, seed, target, config, mitigation, data, calibration, &results, clock, sink,
+        let comparison = run_mitigation(
+            plan,
+            seed,
+            target,
+            config,
+            mitigation,
+            data,
+            calibration,
+            &results,
+            clock,
+            sink,
         )?;
         results.push(comparison);
     }
@@ -153,8 +161,8 @@ pub(crate) fn mitigated_model(
     sink: &mut dyn EventSink,
 ) -> Result<(Box<dyn Model>, String), EngineError> {
     use stressor_mitigation::{AdversarialTraining, AugmentedTraining};
-    use stressor_scenario::target::{MODEL_RECIPE, cached_cnn, fnv1a, train_progress};
     use stressor_model::builtin::TrainConfig;
+    use stressor_scenario::target::{MODEL_RECIPE, cached_cnn, fnv1a, train_progress};
     let train_seed = match target {
         Some(TargetPlan::Builtin { train_seed, .. }) => *train_seed,
         // The planner only lets mitigations of built-in targets through.
@@ -243,7 +251,6 @@ pub(crate) fn mitigated_model(
     Err(EngineError::NoBackend)
 }
 
-
 pub(crate) struct Runner<'a> {
     pub(crate) plan: &'a VisionPlan,
     pub(crate) seed: Seed,
@@ -270,7 +277,10 @@ pub(crate) struct Baseline<'a> {
 }
 
 impl Runner<'_> {
-    pub(crate) fn steady_state(&mut self, clean_scores: &Scores) -> Result<StepResult, EngineError> {
+    pub(crate) fn steady_state(
+        &mut self,
+        clean_scores: &Scores,
+    ) -> Result<StepResult, EngineError> {
         let started = self.clock.elapsed();
         let info = StepInfo {
             id: "steady-state".into(),
@@ -327,7 +337,10 @@ impl Runner<'_> {
     }
 
     /// Runs `steps` in order.
-    pub(crate) fn run_steps(&mut self, steps: &[&StepPlan]) -> Result<Vec<StepResult>, EngineError> {
+    pub(crate) fn run_steps(
+        &mut self,
+        steps: &[&StepPlan],
+    ) -> Result<Vec<StepResult>, EngineError> {
         let mut results = Vec::with_capacity(steps.len());
         for step in steps {
             let result = match &step.stress {
@@ -992,7 +1005,6 @@ pub(crate) fn choose_targets(
     })
 }
 
-
 fn fmt_dials(values: &[f64]) -> String {
     values.iter().map(|v| stressor_scenario::fmt_value(*v)).collect::<Vec<_>>().join(", ")
 }
@@ -1073,4 +1085,3 @@ fn confusion_growth(data: &Dataset, clean: &[u32], stressed: &[u32]) -> Vec<Conf
     pairs.truncate(5);
     pairs
 }
-

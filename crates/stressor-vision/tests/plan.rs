@@ -191,7 +191,8 @@ scale = "byte"
 "#;
     let scenario = plan(text, "dir/s.toml").unwrap();
     let subject = scenario.subject.as_ref().expect("[target] and [data]");
-    let stressor_scenario::target::TargetPlan::Onnx { path, input, probabilities } = &subject.target
+    let stressor_scenario::target::TargetPlan::Onnx { path, input, probabilities } =
+        &subject.target
     else {
         panic!("expected an ONNX target, got {:?}", subject.target);
     };
@@ -208,4 +209,3 @@ scale = "byte"
     assert_eq!(*layout, stressor_scenario::data::ArrayLayout::Nhwc);
     assert_eq!(*scale, stressor_scenario::data::ValueScale::Byte);
 }
-
