@@ -4,53 +4,16 @@
 //! tests of this binary (under `CARGO_TARGET_TMPDIR`), on small samples of the embedded data.
 #![expect(clippy::unwrap_used, reason = "tests unwrap to fail loudly")]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::Mutex;
 
-fn stressor() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_stressor"));
-    command.env_remove("STRESSOR_CACHE_DIR").env("NO_COLOR", "1");
-    command
-}
-
-fn cache_dir() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR")).join("stressor-cli-cache")
-}
-
-/// Training the model is the expensive part: the first run trains and caches, the others load.
-static TRAIN_ONCE: Mutex<()> = Mutex::new(());
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("stressor-cli").join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// `stressor run` of `path` with reports in `dir/out` and the shared model cache.
-fn run_command(dir: &Path, path: &Path) -> Command {
-    let mut command = stressor();
-    command
-        .arg("run")
-        .arg(path)
-        .arg("--out")
-        .arg(dir.join("out"))
-        .arg("--cache-dir")
-        .arg(cache_dir())
-        .arg("--no-progress");
-    command
-}
+use crate::{TRAIN_ONCE, cache_dir, run_command, scratch, stressor, text};
 
 fn run_scenario(dir: &Path, scenario: &str, extra: &[&str]) -> Output {
     let path = dir.join("scenario.toml");
     std::fs::write(&path, scenario).unwrap();
     let _guard = TRAIN_ONCE.lock().unwrap_or_else(|e| e.into_inner());
     run_command(dir, &path).args(extra).output().unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 const SMALL: &str = r#"
