@@ -1,9 +1,11 @@
-//! The server over real loopback HTTP: protocol round trips, errors, capacity, shutdown.
+//! The server over real loopback HTTP: protocol round trips, errors, capacity, shutdown; and the
+//! HTTP model adapters against it (TLS, rate limit, retry budget, JSON templates).
 
 #![expect(clippy::unwrap_used, reason = "tests unwrap to fail loudly")]
 
 mod capacity;
 mod protocol;
+mod transport;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

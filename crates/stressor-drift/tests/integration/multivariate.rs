@@ -1,5 +1,4 @@
 //! Multivariate tests see what per-feature tests cannot, and stay quiet without drift.
-#![expect(clippy::unwrap_used, reason = "tests")]
 
 use rand_distr::{Distribution as _, StandardNormal};
 use stressor_core::Seed;

@@ -1,6 +1,5 @@
 //! Reading tables: CSV with missing values, Parquet written by the Arrow writer, and errors that
 //! name the file, line or column.
-#![expect(clippy::unwrap_used, reason = "tests")]
 
 use std::sync::Arc;
 

@@ -1,6 +1,5 @@
 //! The models against scikit-learn on the vendored German credit data (tests/fixtures/make.py),
 //! and on synthetic data with a known answer.
-#![expect(clippy::unwrap_used, reason = "tests")]
 
 use rand::Rng as _;
 use stressor_core::Seed;
@@ -10,7 +9,7 @@ use stressor_tabular::{
 };
 
 fn reference() -> serde_json::Value {
-    serde_json::from_str(include_str!("fixtures/reference.json")).unwrap()
+    serde_json::from_str(include_str!("../fixtures/reference.json")).unwrap()
 }
 
 fn floats(v: &serde_json::Value) -> Vec<f64> {

@@ -1,5 +1,4 @@
 //! The recovery loop on the vendored German credit data and on the synthetic stream.
-#![expect(clippy::unwrap_used, reason = "tests")]
 
 use stressor_core::Seed;
 use stressor_drift::Correction;

@@ -1,8 +1,6 @@
 //! The proxy over real loopback sockets: every toxic against an echo server or a small HTTP
 //! server, each run bounded by timeouts.
 
-#![expect(clippy::unwrap_used, reason = "tests unwrap to fail loudly")]
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,31 +15,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
 
-const LIMIT: Duration = Duration::from_secs(10);
+use crate::echo_server;
 
-/// An echo server: writes back whatever it reads.
-async fn echo_server() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buffer = vec![0u8; 16 * 1024];
-                loop {
-                    match socket.read(&mut buffer).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => {
-                            if socket.write_all(&buffer[..n]).await.is_err() {
-                                return;
-                            }
-                        }
-                    }
-                }
-            });
-        }
-    });
-    addr
-}
+const LIMIT: Duration = Duration::from_secs(10);
 
 /// A server that sends `payload` and closes.
 async fn speak_and_close_server(payload: &'static [u8]) -> SocketAddr {

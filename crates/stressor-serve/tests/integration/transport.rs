@@ -2,8 +2,6 @@
 //! a self-signed certificate, the rate limit, the retry budget, JSON templates, and header
 //! values kept out of errors.
 
-#![expect(clippy::unwrap_used, reason = "tests unwrap to fail loudly")]
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

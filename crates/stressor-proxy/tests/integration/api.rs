@@ -1,8 +1,6 @@
 //! The Toxiproxy-compatible REST API over loopback HTTP: paths, status codes, defaults and the
 //! error shape that Toxiproxy clients rely on.
 
-#![expect(clippy::unwrap_used, reason = "tests unwrap to fail loudly")]
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -10,8 +8,10 @@ use serde_json::{Value, json};
 use stressor_core::Seed;
 use stressor_proxy::{ApiServer, Registry};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::time::timeout;
+
+use crate::echo_server;
 
 /// One request with a JSON body on a fresh connection; (status, JSON or Null).
 async fn call(api: SocketAddr, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
@@ -28,20 +28,6 @@ async fn call(api: SocketAddr, method: &str, path: &str, body: Option<Value>) ->
     let status = text.split(' ').nth(1).unwrap().parse().unwrap();
     let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
     (status, serde_json::from_str(body).unwrap_or(Value::Null))
-}
-
-async fn echo_server() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let (mut r, mut w) = socket.split();
-                let _ = tokio::io::copy(&mut r, &mut w).await;
-            });
-        }
-    });
-    addr
 }
 
 #[tokio::test]

@@ -1,11 +1,9 @@
 //! Every statistic against scipy/numpy reference values (tests/fixtures/make.py).
 
-#![expect(clippy::unwrap_used, reason = "tests unwrap to fail loudly")]
-
 use serde_json::Value;
 
 fn fixtures() -> Vec<Value> {
-    let text = include_str!("fixtures/scipy.json");
+    let text = include_str!("../fixtures/scipy.json");
     let value: Value = serde_json::from_str(text).unwrap();
     value["cases"].as_array().unwrap().clone()
 }
