@@ -34,6 +34,9 @@ pub enum Event {
     /// A drift step's per-step time series (one retraining policy over the stream), sent
     /// before its `StepFinished`.
     DriftTimeline(DriftTimeline),
+    /// A recommender step's per-bucket time series (one fallback policy, or a reference
+    /// ranking, over the simulated traffic), sent before its `StepFinished`.
+    RecsysTimeline(RecsysTimeline),
     /// A live endpoint opened for the run (e.g. Prometheus metrics during a systems step).
     Endpoint {
         /// What it serves.
@@ -122,6 +125,9 @@ pub enum StepKind {
     System,
     /// A drift stream under one retraining policy: detection, retraining and recovery.
     Drift,
+    /// A recommender over simulated traffic under one fallback policy, with pipeline faults
+    /// (or a reference ranking without faults).
+    Recommender,
 }
 
 /// The results of one step.
@@ -402,4 +408,121 @@ pub struct DriftEvent {
     pub kind: String,
     /// Details.
     pub detail: String,
+}
+
+/// One recommender run over simulated traffic: a point per time bucket, the fault windows, the
+/// impact of each fault against the fault-free baseline, and the circuit breaker's state
+/// changes.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RecsysTimeline {
+    /// The step's id.
+    pub step_id: String,
+    /// The policy's name (`none`, `popular`, `last-known-good`, `serve-stale`,
+    /// `circuit-breaker`) or the reference's (`baseline`, `oracle`, `random`).
+    pub policy: String,
+    /// Whether this is a reference run (no faults: the baseline, the oracle ceiling or the
+    /// random floor) rather than a policy under the scheduled faults.
+    pub reference: bool,
+    /// Seconds of simulated time per bucket.
+    pub bucket_s: f64,
+    /// One point per bucket, in order.
+    pub points: Vec<RecsysPoint>,
+    /// The fault windows (empty for references).
+    pub windows: Vec<TimelineWindow>,
+    /// Per fault window: what it cost against the baseline and how long until mitigated and
+    /// recovered.
+    pub impacts: Vec<FaultImpact>,
+    /// The circuit breaker's state changes, in order (empty for other policies).
+    pub breaker: Vec<BreakerTransition>,
+    /// The longest outage the business says it can tolerate (maximum tolerable downtime),
+    /// seconds, to set each measured RTO against; `None` when the scenario states none.
+    pub max_tolerable_downtime_s: Option<f64>,
+}
+
+/// One time bucket of a recommender run (requests by arrival time).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct RecsysPoint {
+    /// Seconds of simulated time from the start (the start of the bucket).
+    pub t: f64,
+    /// Recommendation requests that arrived.
+    pub requests: u64,
+    /// Of those, answered with no recommendations (error or client timeout).
+    pub errors: u64,
+    /// Of those, served from the response cache.
+    pub cache_hits: u64,
+    /// Of those, served by a fallback (popular list, stale cache, last-known-good features).
+    pub fallbacks: u64,
+    /// Items shown.
+    pub impressions: u64,
+    /// Items clicked.
+    pub clicks: u64,
+    /// Clicks that led to a purchase.
+    pub conversions: u64,
+    /// Revenue of those purchases (price units).
+    pub revenue: f64,
+    /// Sum of NDCG@k against the true affinities over answered requests (mean = sum / answered).
+    pub ndcg_sum: f64,
+    /// Median request latency, ms (queueing, store and model time plus the measured request
+    /// path); `None` when nothing was answered.
+    pub p50_ms: Option<f64>,
+    /// 99th percentile request latency, ms; `None` when nothing was answered.
+    pub p99_ms: Option<f64>,
+    /// Feature reads in the bucket.
+    pub feature_reads: u64,
+    /// Mean freshness lag of the features read (now − event time of the freshest record),
+    /// seconds; `None` when nothing was read.
+    pub freshness_lag_s: Option<f64>,
+}
+
+impl RecsysPoint {
+    /// Requests answered with recommendations.
+    pub fn answered(&self) -> u64 {
+        self.requests.saturating_sub(self.errors)
+    }
+}
+
+/// What one fault window cost one policy, measured against the fault-free baseline on the
+/// same traffic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultImpact {
+    /// The window's name.
+    pub window: String,
+    /// Fault start and end, seconds.
+    pub start: f64,
+    /// Fault end, seconds.
+    pub stop: f64,
+    /// CTR (clicks / impressions) in the window under this policy.
+    pub ctr: Estimate,
+    /// CTR of the baseline in the same window.
+    pub baseline_ctr: Estimate,
+    /// Clicks per request in the window, minus the baseline's, with a 95 % Newcombe interval
+    /// (a request answered with nothing counts as no click).
+    pub clicks_per_request_change: Estimate,
+    /// Conversions per request in the window, minus the baseline's, with a 95 % Newcombe
+    /// interval.
+    pub conversions_per_request_change: Estimate,
+    /// Revenue lost against the baseline from fault start to recovery (or the end of the run).
+    pub revenue_lost: f64,
+    /// Seconds from fault start until the KPIs first held within tolerance for the sustained
+    /// period while the fault still acted; `None` when they never did.
+    pub time_to_mitigate: Option<f64>,
+    /// Seconds from fault end until the KPIs held within tolerance for the sustained period
+    /// (0 when they never left it); `None` when the run ended first.
+    pub rto: Option<f64>,
+    /// Events lost for good (never reached the feature store) because of this fault: the RPO
+    /// in events.
+    pub events_lost: u64,
+}
+
+/// A circuit breaker changed state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BreakerTransition {
+    /// Seconds of simulated time.
+    pub t: f64,
+    /// `closed`, `open` or `half-open`.
+    pub from: String,
+    /// `closed`, `open` or `half-open`.
+    pub to: String,
+    /// Why (`error rate 0.62 over 10 s`, `probe succeeded`).
+    pub reason: String,
 }

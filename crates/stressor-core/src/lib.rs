@@ -19,6 +19,7 @@
 
 mod batch;
 mod clock;
+mod duration;
 mod estimate;
 mod event;
 mod gate;
@@ -26,15 +27,16 @@ mod seed;
 
 pub use batch::{Batch, BatchError, Bounds, Dataset};
 pub use clock::{Clock, ManualClock};
+pub use duration::parse_duration;
 pub use estimate::{
-    Estimate, Interval, IntervalMethod, LEVEL, bootstrap_interval, normal_cdf, normal_quantile,
-    wilson_interval,
+    Estimate, Interval, IntervalMethod, LEVEL, bootstrap_interval, newcombe_interval, normal_cdf,
+    normal_quantile, wilson_interval,
 };
 pub use event::{
-    CalibrationCurves, ClassAccuracy, ConfusionGrowth, DriftEvent, DriftPoint, DriftTimeline,
-    Event, EventSink, Exemplar, GateOutcome, MetricValue, Recovery, ReliabilityBin, RunInfo,
-    StepInfo, StepKind, StepPoint, StepResult, Timeline, TimelinePoint, TimelineWindow, Warning,
-    WindowKind,
+    BreakerTransition, CalibrationCurves, ClassAccuracy, ConfusionGrowth, DriftEvent, DriftPoint,
+    DriftTimeline, Event, EventSink, Exemplar, FaultImpact, GateOutcome, MetricValue, Recovery,
+    RecsysPoint, RecsysTimeline, ReliabilityBin, RunInfo, StepInfo, StepKind, StepPoint,
+    StepResult, Timeline, TimelinePoint, TimelineWindow, Warning, WindowKind,
 };
 pub use gate::{Comparison, Gate, GateBound, Verdict};
 pub use seed::{Rng, Seed};

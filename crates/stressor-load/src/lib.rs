@@ -36,9 +36,10 @@ mod report;
 mod run;
 mod target;
 
-pub use profile::{Profile, Stage, parse_duration};
-pub use report::{ErrorKind, LiveStats, LoadReport, Second};
+pub use profile::{Profile, Stage};
+pub use report::{ErrorKind, LiveStats, LoadReport, Second, latency_quantile};
 pub use run::{LoadConfig, ResponseCheck, run};
+pub use stressor_core::parse_duration;
 pub use target::Target;
 
 pub use hyper::Method;

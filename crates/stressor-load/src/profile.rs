@@ -119,30 +119,6 @@ fn arrival_time(k: f64, r0: f64, r1: f64, length: f64) -> f64 {
     ((discriminant.sqrt() - r0) / slope).clamp(0.0, length)
 }
 
-/// Parses `30s`, `500ms`, `2m`, `1.5s` or a number of seconds.
-///
-/// # Errors
-/// A message naming the text when it is not a non-negative duration.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit) = match text.find(|c: char| c.is_ascii_alphabetic()) {
-        Some(i) => (&text[..i], &text[i..]),
-        None => (text, "s"),
-    };
-    let value: f64 = number.parse().map_err(|_| format!("`{text}` is not a duration like 30s"))?;
-    let seconds = match unit {
-        "ms" => value / 1000.0,
-        "s" => value,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        other => return Err(format!("unknown unit `{other}` (use ms, s, m or h)")),
-    };
-    if !(seconds.is_finite() && seconds >= 0.0) {
-        return Err(format!("`{text}` is not a non-negative duration"));
-    }
-    Ok(Duration::from_secs_f64(seconds))
-}
-
 impl Stage {
     /// Parses `DURATION@RATE` (constant) or `DURATION@FROM-TO` (a ramp), e.g. `10s@100`.
     ///
@@ -152,7 +128,7 @@ impl Stage {
         let (duration, rate) = text
             .split_once('@')
             .ok_or_else(|| format!("`{text}` is not DURATION@RATE, e.g. 10s@100"))?;
-        let duration = parse_duration(duration)?;
+        let duration = stressor_core::parse_duration(duration)?;
         let number = |t: &str| -> Result<f64, String> {
             t.trim()
                 .parse::<f64>()

@@ -230,6 +230,27 @@ impl Default for LoadReport {
     }
 }
 
+/// A latency quantile in ms (the histogram holds µs) with its order-statistic interval: the
+/// histogram's quantiles at `q ± 1.96·√(q(1−q)/n)`.
+pub fn latency_quantile(histogram: &Histogram<u64>, q: f64) -> stressor_core::Estimate {
+    let n = histogram.len();
+    if n == 0 {
+        return stressor_core::Estimate { value: f64::NAN, n: 0, ci: None };
+    }
+    let at = |q: f64| histogram.value_at_quantile(q.clamp(0.0, 1.0)) as f64 / 1000.0;
+    let half = 1.96 * (q * (1.0 - q) / n as f64).sqrt();
+    stressor_core::Estimate {
+        value: at(q),
+        n,
+        ci: Some(stressor_core::Interval {
+            lower: at(q - half),
+            upper: at(q + half),
+            level: stressor_core::LEVEL,
+            method: stressor_core::IntervalMethod::OrderStatistic,
+        }),
+    }
+}
+
 #[cfg(test)]
 #[expect(clippy::unwrap_used, reason = "a failed unwrap fails the test")]
 mod tests {
@@ -352,5 +373,26 @@ impl LiveStats {
             get(&self.ok)
         ));
         text
+    }
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "a failed unwrap fails the test")]
+mod quantile_tests {
+    use super::*;
+
+    #[test]
+    fn quantile_intervals_bracket_the_quantile() {
+        let mut histogram: Histogram<u64> =
+            Histogram::new_with_bounds(1, 3_600_000_000, 3).unwrap();
+        for v in 1..=10_000u64 {
+            histogram.record(v * 100).unwrap();
+        }
+        let p99 = latency_quantile(&histogram, 0.99);
+        let ci = p99.ci.unwrap();
+        assert!((p99.value - 990.0).abs() < 2.0, "{}", p99.value);
+        // ±1.96·√(0.99·0.01/10 000) ≈ ±0.2 % in rank: about 970–1010 ms.
+        assert!(ci.lower < p99.value && ci.upper > p99.value);
+        assert!(ci.lower > 960.0 && ci.upper < 1020.0, "{ci:?}");
     }
 }

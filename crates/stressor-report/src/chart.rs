@@ -68,8 +68,32 @@ impl Scale {
     }
 }
 
+/// What a line chart draws besides its axes, bands and lines.
+#[derive(Debug, Clone, Copy)]
+struct Decoration {
+    /// The legend above the plot.
+    legend: bool,
+    /// A marker with a tooltip at each point.
+    markers: bool,
+    /// Break a line at each non-finite point (no data there) rather than joining its
+    /// neighbours.
+    gaps: bool,
+}
+
 /// The SVG of a line chart.
 pub(crate) fn line_chart(chart: &LineChart) -> String {
+    draw_line_chart(chart, Decoration { legend: true, markers: true, gaps: false })
+}
+
+/// The SVG of a line chart without its own legend and point markers, whose lines break where a
+/// point is not a number: for long series drawn in several charts that share one legend on the
+/// page, where a marker per point would only add bytes and a line across missing data would
+/// invent values.
+pub(crate) fn bare_line_chart(chart: &LineChart) -> String {
+    draw_line_chart(chart, Decoration { legend: false, markers: false, gaps: true })
+}
+
+fn draw_line_chart(chart: &LineChart, decoration: Decoration) -> String {
     let finite = |v: &f64| v.is_finite();
     let xs: Vec<f64> = chart
         .series
@@ -131,14 +155,34 @@ pub(crate) fn line_chart(chart: &LineChart) -> String {
         }
         let points: Vec<_> =
             series.points.iter().filter(|p| p.0.is_finite() && p.1.is_finite()).collect();
-        let path: Vec<String> = points.iter().map(|p| point(&x, &y, p.0, p.1)).collect();
         let dash = if series.dashed { " stroke-dasharray=\"6 4\"" } else { "" };
-        svg.push_str(&format!(
-            "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{dash} points=\"{}\"/>\n",
-            series.colour,
-            path.join(" ")
-        ));
-        for p in &points {
+        let stretches: Vec<&[(f64, f64)]> = if decoration.gaps {
+            series.points.split(|p| !(p.0.is_finite() && p.1.is_finite())).collect()
+        } else {
+            vec![&series.points]
+        };
+        for stretch in stretches.into_iter().filter(|stretch| !stretch.is_empty()) {
+            let finite: Vec<&(f64, f64)> =
+                stretch.iter().filter(|p| p.0.is_finite() && p.1.is_finite()).collect();
+            if let ([alone], true) = (finite.as_slice(), decoration.gaps) {
+                // A line of one point draws nothing: a dot keeps it visible.
+                svg.push_str(&format!(
+                    "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"2\" fill=\"{}\"/>\n",
+                    x.map(alone.0),
+                    y.map(alone.1),
+                    series.colour
+                ));
+                continue;
+            }
+            let path: Vec<String> = finite.iter().map(|p| point(&x, &y, p.0, p.1)).collect();
+            svg.push_str(&format!(
+                "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{dash} \
+                 points=\"{}\"/>\n",
+                series.colour,
+                path.join(" ")
+            ));
+        }
+        for p in points.iter().filter(|_| decoration.markers) {
             svg.push_str(&format!(
                 "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{}\"><title>{}: {} at {}</title>\
                  </circle>\n",
@@ -151,9 +195,11 @@ pub(crate) fn line_chart(chart: &LineChart) -> String {
             ));
         }
     }
-    let names: Vec<(&str, &str, bool)> =
-        chart.series.iter().map(|s| (s.name.as_str(), s.colour, s.dashed)).collect();
-    legend(&mut svg, &names);
+    if decoration.legend {
+        let names: Vec<(&str, &str, bool)> =
+            chart.series.iter().map(|s| (s.name.as_str(), s.colour, s.dashed)).collect();
+        legend(&mut svg, &names);
+    }
     svg.push_str("</svg>\n");
     svg
 }

@@ -10,13 +10,16 @@
 //! The page (`html/page.rs`) holds the header, gates and warnings and hands each step to its
 //! family's section, rendered from that family's part of the record: `vision.rs` (steady
 //! state, attack, corruption, lighting, mitigation and summary steps), `system.rs` (system
-//! steps and their timelines) and `drift.rs` (drift steps and their drift timelines). A new
-//! family adds one file there and one arm in the page's dispatch; `markup.rs` holds what the
-//! sections share (escaping, headings, scrolling tables, estimate cells).
+//! steps and their timelines), `drift.rs` (drift steps and their drift timelines) and
+//! `recsys.rs` (recommender steps and their recsys timelines: the policies compared, fault
+//! impacts, business impact, the circuit breaker). A new family adds one file there and one
+//! arm in the page's dispatch; `markup.rs` holds what the sections share (escaping, headings,
+//! scrolling tables, estimate cells).
 
 mod drift;
 mod markup;
 mod page;
+mod recsys;
 mod system;
 mod vision;
 

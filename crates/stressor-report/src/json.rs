@@ -56,6 +56,11 @@ pub fn to_report(record: &RunRecord) -> schema::Report {
                 .iter()
                 .find(|t| t.step_id == result.info.id)
                 .map(to_drift_timeline);
+            step.recsys_timeline = record
+                .recsys_timelines
+                .iter()
+                .find(|t| t.step_id == result.info.id)
+                .map(to_recsys_timeline);
             step
         })
         .collect();
@@ -91,7 +96,7 @@ pub fn write(record: &RunRecord, mut out: impl Write) -> Result<(), Error> {
 /// #     stressor_version: "0.1.0".into() };
 /// let record = stressor_report::RunRecord::new(info);
 /// let text = stressor_report::json::to_string(&record);
-/// assert!(text.contains("\"format_version\": \"1.3\""));
+/// assert!(text.contains("\"format_version\": \"1.4\""));
 /// ```
 pub fn to_string(record: &RunRecord) -> String {
     let mut text = serde_json::to_string_pretty(&to_report(record))
@@ -115,6 +120,7 @@ fn to_step(result: &core::StepResult) -> schema::Step {
         core::StepKind::Summary => schema::StepKind::Summary,
         core::StepKind::System => schema::StepKind::System,
         core::StepKind::Drift => schema::StepKind::Drift,
+        core::StepKind::Recommender => schema::StepKind::Recommender,
         _ => schema::StepKind::Unknown,
     };
     let mut step = schema::Step::new(&info.id, kind, &info.description);
@@ -154,6 +160,64 @@ fn to_drift_timeline(timeline: &core::DriftTimeline) -> schema::DriftTimeline {
     )
 }
 
+fn to_recsys_timeline(timeline: &core::RecsysTimeline) -> schema::RecsysTimeline {
+    let mut out = schema::RecsysTimeline::new(&timeline.policy, timeline.bucket_s);
+    out.reference = timeline.reference;
+    out.buckets = timeline
+        .points
+        .iter()
+        .map(|p| {
+            let mut bucket = schema::RecsysBucket::new(p.t);
+            bucket.requests = p.requests;
+            bucket.errors = p.errors;
+            bucket.cache_hits = p.cache_hits;
+            bucket.fallbacks = p.fallbacks;
+            bucket.impressions = p.impressions;
+            bucket.clicks = p.clicks;
+            bucket.conversions = p.conversions;
+            bucket.revenue = p.revenue;
+            bucket.ndcg_sum = p.ndcg_sum;
+            bucket.p50_ms = p.p50_ms;
+            bucket.p99_ms = p.p99_ms;
+            bucket.feature_reads = p.feature_reads;
+            bucket.freshness_lag_s = p.freshness_lag_s;
+            bucket
+        })
+        .collect();
+    out.windows = timeline.windows.iter().map(to_window).collect();
+    out.impacts = timeline
+        .impacts
+        .iter()
+        .map(|i| {
+            let mut impact = schema::FaultImpact::new(&i.window, i.start, i.stop);
+            impact.ctr = to_metric(&i.ctr);
+            impact.baseline_ctr = to_metric(&i.baseline_ctr);
+            impact.clicks_per_request_change = to_metric(&i.clicks_per_request_change);
+            impact.conversions_per_request_change = to_metric(&i.conversions_per_request_change);
+            impact.revenue_lost = i.revenue_lost;
+            impact.time_to_mitigate_s = i.time_to_mitigate;
+            impact.rto_s = i.rto;
+            impact.events_lost = i.events_lost;
+            impact
+        })
+        .collect();
+    out.breaker = timeline
+        .breaker
+        .iter()
+        .map(|b| schema::BreakerTransition::new(b.t, &b.from, &b.to, &b.reason))
+        .collect();
+    out.max_tolerable_downtime_s = timeline.max_tolerable_downtime_s;
+    out
+}
+
+fn to_window(window: &core::TimelineWindow) -> schema::TimelineWindow {
+    let kind = match window.kind {
+        core::WindowKind::Fault => "fault",
+        core::WindowKind::Surge => "surge",
+    };
+    schema::TimelineWindow::new(&window.name, kind, &window.detail, window.start, window.stop)
+}
+
 fn to_timeline(timeline: &core::Timeline) -> schema::Timeline {
     schema::Timeline::new(
         timeline
@@ -165,17 +229,7 @@ fn to_timeline(timeline: &core::Timeline) -> schema::Timeline {
                 )
             })
             .collect(),
-        timeline
-            .windows
-            .iter()
-            .map(|w| {
-                let kind = match w.kind {
-                    core::WindowKind::Fault => "fault",
-                    core::WindowKind::Surge => "surge",
-                };
-                schema::TimelineWindow::new(&w.name, kind, &w.detail, w.start, w.stop)
-            })
-            .collect(),
+        timeline.windows.iter().map(to_window).collect(),
         timeline
             .recoveries
             .iter()
@@ -251,6 +305,7 @@ fn to_interval(ci: core::Interval) -> schema::Interval {
             (schema::IntervalMethod::Bootstrap, Some(resamples))
         }
         core::IntervalMethod::OrderStatistic => (schema::IntervalMethod::OrderStatistic, None),
+        core::IntervalMethod::Newcombe => (schema::IntervalMethod::Newcombe, None),
     };
     let mut interval = schema::Interval::new(ci.lower, ci.upper, ci.level, method);
     interval.resamples = resamples;

@@ -44,6 +44,7 @@ mod chart;
 mod error;
 mod image;
 mod number;
+mod recommender;
 mod record;
 mod window;
 

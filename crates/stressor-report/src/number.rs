@@ -7,7 +7,7 @@ use stressor_core::{
 use crate::RunRecord;
 
 /// Metric names the engine emits, in display order, with short labels.
-pub(crate) const KNOWN_METRICS: [(&str, &str); 32] = [
+pub(crate) const KNOWN_METRICS: [(&str, &str); 44] = [
     ("clean_accuracy", "clean acc"),
     ("robust_accuracy", "robust acc"),
     ("accuracy", "accuracy"),
@@ -40,6 +40,18 @@ pub(crate) const KNOWN_METRICS: [(&str, &str); 32] = [
     ("best_member_accuracy", "best member"),
     ("ensemble_gain", "gain vs best"),
     ("member_disagreement", "disagree"),
+    ("ctr", "CTR"),
+    ("conversion_rate", "conversion"),
+    ("ndcg", "NDCG@k"),
+    ("cache_hit_rate", "cache hits"),
+    ("fallback_share", "fallback share"),
+    ("error_rate", "error rate"),
+    ("revenue_per_hour", "revenue /h"),
+    ("p99_ms", "p99 ms"),
+    ("revenue_lost", "revenue lost"),
+    ("ctr_drop", "CTR drop"),
+    ("time_to_mitigate_s", "time to mitigate (s)"),
+    ("rto_s", "RTO (s)"),
 ];
 
 /// Metrics about calibration and uncertainty, shown in their own table.
@@ -170,6 +182,8 @@ pub(crate) fn is_proportion(name: &str) -> bool {
         || name.starts_with("member_accuracy.")
         || matches!(name, "member_disagreement" | "ensemble_gain")
         || name.ends_with("_rate")
+        || name.ends_with("_share")
+        || name == "ndcg"
         || name.starts_with("ece")
         || matches!(name, "accuracy_drop" | "conformal_coverage" | "max_calibration_error")
 }
@@ -225,6 +239,38 @@ pub(crate) fn estimate(name: &str, estimate: &Estimate) -> String {
         text.push_str(&format!(" [{}, {}]", value(name, ci.lower), value(name, ci.upper)));
     }
     text
+}
+
+/// An amount of money or another large quantity: whole units with thousands separators
+/// (`12,346`) from 100 up, two decimals below (`12.35`), `n/a` when it is not a number.
+pub(crate) fn amount(value: f64) -> String {
+    if !value.is_finite() {
+        return "n/a".to_owned();
+    }
+    if value.abs() < 100.0 {
+        return format!("{:.2}", value + 0.0);
+    }
+    let digits = format!("{:.0}", value.abs());
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    if value < 0.0 { format!("-{grouped}") } else { grouped }
+}
+
+/// A span of time in seconds for people: `45.0 s` below two minutes, `15.5 min` from there,
+/// `n/a` when it is not a number.
+pub(crate) fn duration_s(seconds: f64) -> String {
+    if !seconds.is_finite() {
+        "n/a".to_owned()
+    } else if seconds.abs() < 120.0 {
+        format!("{:.1} s", seconds + 0.0)
+    } else {
+        format!("{:.1} min", seconds / 60.0)
+    }
 }
 
 /// A dial value (`0.0314`): three significant digits, at least four decimals below 1.
@@ -329,6 +375,21 @@ mod tests {
     }
 
     #[test]
+    fn amounts_and_durations_read_well() {
+        assert_eq!(amount(1_234_567.4), "1,234,567");
+        assert_eq!(amount(-12_345.6), "-12,346");
+        assert_eq!(amount(100.0), "100");
+        assert_eq!(amount(999.5), "1,000");
+        assert_eq!(amount(12.345), "12.35");
+        assert_eq!(amount(-0.0), "0.00");
+        assert_eq!(amount(f64::NAN), "n/a");
+        assert_eq!(duration_s(45.04), "45.0 s");
+        assert_eq!(duration_s(0.0), "0.0 s");
+        assert_eq!(duration_s(930.0), "15.5 min");
+        assert_eq!(duration_s(f64::INFINITY), "n/a");
+    }
+
+    #[test]
     fn counts_print_as_integers() {
         assert_eq!(estimate("retrains", &Estimate::exact(3.0, 30)), "3");
         assert_eq!(estimate("false_alarms", &Estimate::exact(0.0, 30)), "0");
@@ -344,6 +405,13 @@ mod tests {
         assert_eq!(estimate("throughput", &Estimate::exact(20.0, 40)), "20.00");
         assert_eq!(estimate("time_to_recover_s.surge", &Estimate::exact(1.0, 1)), "1.000");
         assert_eq!(value("error_rate.surge", 0.05), "0.050");
+        // Recommender shares are proportions; a CTR keeps four significant digits.
+        assert_eq!(
+            estimate("fallback_share", &Estimate::proportion(0, 10)),
+            "0.000 [0.000, 0.278]"
+        );
+        assert_eq!(value("ndcg", 0.61234), "0.612");
+        assert_eq!(value("ctr", 0.021345), "0.02134");
         let mean = Estimate::mean(&[2.0, 4.0], stressor_core::Seed::new(1));
         assert!(estimate("retrain_wall_ms", &mean).starts_with("3.000 ["));
     }

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use stressor_core::{
-    DriftTimeline, Event, EventSink, GateOutcome, RunInfo, StepInfo, StepResult, Timeline, Verdict,
-    Warning,
+    DriftTimeline, Event, EventSink, GateOutcome, RecsysTimeline, RunInfo, StepInfo, StepResult,
+    Timeline, Verdict, Warning,
 };
 
 use crate::Error;
@@ -33,6 +33,8 @@ pub struct RunRecord {
     pub timelines: Vec<Timeline>,
     /// Time series of drift steps, by step id.
     pub drift_timelines: Vec<DriftTimeline>,
+    /// Time series of recommender steps (one per policy or reference run), by step id.
+    pub recsys_timelines: Vec<RecsysTimeline>,
 }
 
 /// An [`EventSink`] that accumulates a run's events into a [`RunRecord`].
@@ -66,6 +68,7 @@ impl RunRecord {
             elapsed: None,
             timelines: Vec::new(),
             drift_timelines: Vec::new(),
+            recsys_timelines: Vec::new(),
         }
     }
 
@@ -120,6 +123,7 @@ impl EventSink for Collector {
             Event::Warning(warning) => record.warnings.push(warning.clone()),
             Event::Timeline(timeline) => record.timelines.push(timeline.clone()),
             Event::DriftTimeline(timeline) => record.drift_timelines.push(timeline.clone()),
+            Event::RecsysTimeline(timeline) => record.recsys_timelines.push(timeline.clone()),
             Event::RunFinished { verdict, elapsed } => {
                 record.verdict = Some(*verdict);
                 record.elapsed = Some(*elapsed);

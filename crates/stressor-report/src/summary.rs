@@ -27,12 +27,14 @@
 //!
 //! The page (`summary/page.rs`) writes the header, gates, warnings and verdict and hands each
 //! step to its family: `vision.rs` (steady state, sweeps, comparisons and summaries),
-//! `system.rs` (one row per window) and `drift.rs` (one row per retraining policy);
-//! `layout.rs` holds what they share (tables, headings, control-character escaping).
+//! `system.rs` (one row per window), `drift.rs` (one row per retraining policy) and
+//! `recsys.rs` (one row per fallback policy or reference run, one per fault window and
+//! policy); `layout.rs` holds what they share (tables, headings, control-character escaping).
 
 mod drift;
 mod layout;
 mod page;
+mod recsys;
 mod system;
 mod vision;
 

@@ -9,10 +9,11 @@ use std::time::Duration;
 use base64::Engine as _;
 use rand::Rng as _;
 use stressor_core::{
-    CalibrationCurves, ClassAccuracy, Comparison, ConfusionGrowth, DriftEvent, DriftPoint,
-    DriftTimeline, Estimate, Event, EventSink, Exemplar, Gate, GateBound, GateOutcome, MetricValue,
-    Recovery, ReliabilityBin, RunInfo, Seed, StepInfo, StepKind, StepPoint, StepResult, Timeline,
-    TimelinePoint, TimelineWindow, Verdict, Warning, WindowKind,
+    BreakerTransition, CalibrationCurves, ClassAccuracy, Comparison, ConfusionGrowth, DriftEvent,
+    DriftPoint, DriftTimeline, Estimate, Event, EventSink, Exemplar, FaultImpact, Gate, GateBound,
+    GateOutcome, MetricValue, Recovery, RecsysPoint, RecsysTimeline, ReliabilityBin, RunInfo, Seed,
+    StepInfo, StepKind, StepPoint, StepResult, Timeline, TimelinePoint, TimelineWindow, Verdict,
+    Warning, WindowKind,
 };
 use stressor_report::{Collector, RunRecord, html, json, junit, summary};
 
@@ -786,6 +787,7 @@ fn html_status_text_contrasts_with_its_background() {
     let mut passed = record();
     passed.verdict = Some(Verdict::Pass);
     pages.push(html::to_string(&passed, &html::HtmlConfig::default()));
+    pages.push(html::to_string(&recsys_record(), &html::HtmlConfig::default()));
     let mut seen = std::collections::BTreeSet::new();
     for page in &pages {
         let css = style_of(page);
@@ -802,7 +804,14 @@ fn html_status_text_contrasts_with_its_background() {
         }
     }
     // The verdict badge in all three states, and the status text in tables.
-    for expected in ["span.badge.pass", "span.badge.fail", "span.badge.incomplete", "td.fail"] {
+    for expected in [
+        "span.badge.pass",
+        "span.badge.fail",
+        "span.badge.incomplete",
+        "td.fail",
+        "span.pass",
+        "span.fail",
+    ] {
         assert!(seen.contains(expected), "{expected} not rendered: {seen:?}");
     }
     let css = style_of(&pages[0]);
@@ -822,7 +831,7 @@ fn html_tables_scroll_instead_of_widening_the_page() {
         let start = css.find(&format!("\n{selector} {{")).unwrap_or_else(|| panic!("{selector}"));
         css[start..].split('}').next().unwrap().to_owned()
     };
-    for record in [record(), system_record(), drift_record()] {
+    for record in [record(), system_record(), drift_record(), recsys_record()] {
         let page = html::to_string(&record, &html::HtmlConfig::default());
         let tables = page.matches("<table").count();
         assert!(tables >= 2, "{page}");
@@ -932,4 +941,364 @@ fn counts_print_as_integers_and_never_stays_readable() {
     let xml = junit::to_string(&record).unwrap();
     assert!(xml.contains("message=\"observed 3, required &lt;= 2\""), "{xml}");
     assert!(xml.contains("value=\"observed 3\""), "{xml}");
+}
+
+/// The events of a recommender run as the recommender family sends them: the policy `none`
+/// first, then the references `baseline` and `random`, then the policy `circuit-breaker`; one
+/// fault window (a hostile name) from minute 2 to 5 of a 10-minute run in 1-minute buckets.
+/// Under the fault `none` answers nothing and never recovers; `circuit-breaker` falls back to
+/// a popular list, trips, and recovers 30 s after the fault.
+fn recsys_events() -> Vec<Event> {
+    let mut events = vec![Event::RunStarted(info())];
+    for (policy, reference) in
+        [("none", false), ("baseline", true), ("random", true), ("circuit-breaker", false)]
+    {
+        let in_fault = |bucket: u32| !reference && (2..5).contains(&bucket);
+        let points: Vec<RecsysPoint> = (0..10)
+            .map(|bucket| {
+                let (errors, fallbacks, clicks) = match (policy, in_fault(bucket)) {
+                    ("none", true) => (100, 0, 0),
+                    ("circuit-breaker", true) => (0, 100, 20),
+                    ("random", _) => (0, 0, 10),
+                    _ => (0, 0, 40),
+                };
+                let answered = errors == 0;
+                RecsysPoint {
+                    t: f64::from(bucket) * 60.0,
+                    requests: 100,
+                    errors,
+                    cache_hits: if answered { 30 } else { 0 },
+                    fallbacks,
+                    impressions: if answered { 1000 } else { 0 },
+                    clicks,
+                    conversions: clicks / 10,
+                    revenue: (clicks / 10) as f64 * 25.0,
+                    ndcg_sum: if answered { 60.0 } else { 0.0 },
+                    p50_ms: answered.then_some(12.0),
+                    p99_ms: answered.then_some(if in_fault(bucket) { 95.0 } else { 40.0 }),
+                    feature_reads: if answered { 500 } else { 0 },
+                    freshness_lag_s: answered.then_some(if in_fault(bucket) { 200.0 } else { 5.0 }),
+                }
+            })
+            .collect();
+        let total = |value: fn(&RecsysPoint) -> u64| points.iter().map(value).sum::<u64>();
+        let (requests, clicks, impressions) =
+            (total(|p| p.requests), total(|p| p.clicks), total(|p| p.impressions));
+        let windows = if reference {
+            vec![]
+        } else {
+            vec![TimelineWindow {
+                name: HOSTILE.into(),
+                kind: WindowKind::Fault,
+                detail: "feature store down".into(),
+                start: 120.0,
+                stop: 300.0,
+            }]
+        };
+        let impacts = match policy {
+            "none" => vec![FaultImpact {
+                window: HOSTILE.into(),
+                start: 120.0,
+                stop: 300.0,
+                ctr: Estimate::proportion(0, 0),
+                baseline_ctr: Estimate::proportion(120, 3000),
+                clicks_per_request_change: Estimate::proportion_difference(0, 300, 120, 300),
+                conversions_per_request_change: Estimate::proportion_difference(0, 300, 12, 300),
+                revenue_lost: 450.0,
+                time_to_mitigate: None,
+                rto: None,
+                events_lost: 1234,
+            }],
+            "circuit-breaker" => vec![FaultImpact {
+                window: HOSTILE.into(),
+                start: 120.0,
+                stop: 300.0,
+                ctr: Estimate::proportion(60, 3000),
+                baseline_ctr: Estimate::proportion(120, 3000),
+                clicks_per_request_change: Estimate::proportion_difference(60, 300, 120, 300),
+                conversions_per_request_change: Estimate::proportion_difference(6, 300, 12, 300),
+                revenue_lost: 12_345.5,
+                time_to_mitigate: Some(45.0),
+                rto: Some(30.0),
+                events_lost: 0,
+            }],
+            _ => vec![],
+        };
+        let breaker = if policy == "circuit-breaker" {
+            vec![
+                BreakerTransition {
+                    t: 130.0,
+                    from: "closed".into(),
+                    to: "open".into(),
+                    reason: "error rate > 0.5 & rising".into(),
+                },
+                BreakerTransition {
+                    t: 330.0,
+                    from: "open".into(),
+                    to: "half-open".into(),
+                    reason: "cool-down over".into(),
+                },
+            ]
+        } else {
+            vec![]
+        };
+        let info = StepInfo {
+            id: policy.into(),
+            kind: StepKind::Recommender,
+            description: format!("fallback policy {policy}"),
+            dial_name: None,
+            dial_values: vec![],
+        };
+        let mut metrics = vec![
+            metric("ctr", Estimate::proportion(clicks, impressions)),
+            metric("conversion_rate", Estimate::proportion(clicks / 10, clicks)),
+            metric("ndcg", Estimate::mean(&[0.55, 0.65, 0.6], Seed::new(4))),
+            metric("cache_hit_rate", Estimate::proportion(total(|p| p.cache_hits), requests)),
+            metric("fallback_share", Estimate::proportion(total(|p| p.fallbacks), requests)),
+            metric("error_rate", Estimate::proportion(total(|p| p.errors), requests)),
+            metric("revenue_per_hour", Estimate::exact((clicks / 10) as f64 * 25.0 * 6.0, 10)),
+            metric("p99_ms", latency(40.0, requests - total(|p| p.errors))),
+            metric("custom_recsys_metric", Estimate::exact(7.5, 10)),
+        ];
+        if !reference {
+            metrics.push(metric(
+                "rto_s",
+                Estimate::exact(if policy == "none" { f64::NAN } else { 30.0 }, 1),
+            ));
+        }
+        events.push(Event::StepStarted(info.clone()));
+        events.push(Event::RecsysTimeline(RecsysTimeline {
+            step_id: policy.into(),
+            policy: policy.into(),
+            reference,
+            bucket_s: 60.0,
+            points,
+            windows,
+            impacts,
+            breaker,
+            max_tolerable_downtime_s: (!reference).then_some(120.0),
+        }));
+        events.push(Event::StepFinished(StepResult {
+            info,
+            parameters: vec![("k".into(), "10".into())],
+            points: vec![summary_point(metrics)],
+            elapsed: Duration::from_secs(2),
+        }));
+    }
+    events.push(Event::RunFinished { verdict: Verdict::Pass, elapsed: Duration::from_secs(8) });
+    events
+}
+
+fn recsys_record() -> RunRecord {
+    let mut collector = Collector::new();
+    for event in recsys_events() {
+        collector.event(&event);
+    }
+    collector.into_record().unwrap()
+}
+
+/// The rows of the HTML table of class `class`, header first.
+fn table_rows<'a>(page: &'a str, class: &str) -> Vec<&'a str> {
+    let table = page
+        .split(&format!("<table class=\"{class}\">"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no table {class}:\n{page}"))
+        .split("</table>")
+        .next()
+        .unwrap();
+    table.lines().filter(|l| l.starts_with("<tr>")).collect()
+}
+
+#[test]
+fn recsys_json_round_trips_through_the_schema_and_validates() {
+    let record = recsys_record();
+    assert_eq!(record.recsys_timelines.len(), 4);
+    let text = json::to_string(&record);
+    let report: stressor_schema::Report = serde_json::from_str(&text).unwrap();
+    assert_eq!(report.format_version, "1.4");
+    assert_eq!(report.steps.len(), 4);
+    assert!(report.steps.iter().all(|s| s.kind == stressor_schema::StepKind::Recommender));
+    let baseline = report.steps[1].recsys_timeline.as_ref().unwrap();
+    assert!(baseline.reference && baseline.windows.is_empty() && baseline.impacts.is_empty());
+    assert_eq!(baseline.buckets.len(), 10);
+    assert_eq!(baseline.buckets[3].clicks, 40);
+    let none = report.steps[0].recsys_timeline.as_ref().unwrap();
+    assert!(!none.reference);
+    assert_eq!(none.policy, "none");
+    assert_eq!(none.buckets[2].p99_ms, None, "nothing answered, no latency");
+    assert_eq!(none.windows[0].name, HOSTILE);
+    assert_eq!(none.max_tolerable_downtime_s, Some(120.0));
+    let impact = &none.impacts[0];
+    assert!(impact.ctr.value.is_nan() && impact.ctr.n == 0);
+    let change = impact.clicks_per_request_change;
+    assert_eq!(change.value, -0.4);
+    let ci = change.ci.unwrap();
+    assert_eq!(ci.method, stressor_schema::IntervalMethod::Newcombe);
+    assert!(ci.lower < -0.4 && ci.upper > -0.4 && ci.upper < 0.0, "{ci:?}");
+    assert_eq!((impact.time_to_mitigate_s, impact.rto_s, impact.events_lost), (None, None, 1234));
+    let breaker = &report.steps[3].recsys_timeline.as_ref().unwrap().breaker;
+    assert_eq!(breaker.len(), 2);
+    assert_eq!((breaker[0].t, breaker[0].to.as_str()), (130.0, "open"));
+    assert!(text.contains("\"kind\": \"recommender\""));
+    assert!(text.contains("\"method\": \"newcombe\""));
+    assert!(text.contains("\"time_to_mitigate_s\": null"));
+    assert!(!text.contains("NaN"));
+
+    let again = serde_json::to_string_pretty(&report).unwrap() + "\n";
+    assert!(again == text, "JSON changed on a round trip through the schema types");
+    let instance: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let validator = jsonschema::validator_for(&committed_schema()).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&instance).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+
+    // Reports of other families stay as they were: no recsys key at all.
+    assert!(!json::to_string(&record_with(0)).contains("recsys_timeline"));
+    assert!(!json::to_string(&drift_record()).contains("recsys_timeline"));
+}
+
+#[test]
+fn html_compares_recommender_policies_references_first() {
+    let page = html::to_string(&recsys_record(), &html::HtmlConfig::default());
+    // The comparison comes once, before the first recommender step's own section.
+    assert_eq!(page.matches("the policies compared</h2>").count(), 1);
+    let comparison = page.find("the policies compared</h2>").unwrap();
+    assert!(comparison < page.find("<h2>Recommender: none</h2>").unwrap());
+    for id in ["none", "baseline", "random", "circuit-breaker"] {
+        assert!(page.contains(&format!("<h2>Recommender: {id}</h2>")), "{id}");
+    }
+
+    let rows = table_rows(&page, "recsys-policies");
+    assert_eq!(rows.len(), 5, "{rows:#?}");
+    for column in [
+        ">CTR<",
+        ">conversion rate<",
+        ">NDCG@10<",
+        ">cache hit rate<",
+        ">fallback share<",
+        ">error rate<",
+        ">revenue / hour<",
+        ">p99 ms<",
+    ] {
+        assert!(rows[0].contains(column), "{column}: {}", rows[0]);
+    }
+    let names: Vec<&str> = rows[1..]
+        .iter()
+        .map(|row| row["<tr><th class=\"id\">".len()..].split('<').next().unwrap())
+        .collect();
+    assert_eq!(names, ["baseline", "random", "none", "circuit-breaker"]);
+    assert!(rows[1].contains("<td>reference, no faults</td>") && rows[2].contains("reference"));
+    assert!(rows[3].contains("<td>under faults</td>"), "{}", rows[3]);
+    // The baseline's CTR, 400 of 10,000, with its Wilson interval and n; p99 with its own.
+    assert!(rows[1].contains("<td>0.04000<br><span class=\"ci\">[0.0"), "{}", rows[1]);
+    assert!(rows[1].contains("n=10000</span>"), "{}", rows[1]);
+    assert!(rows[1].contains("<td>40.00<br><span class=\"ci\">[36.00, 44.00]</span>"));
+    // `none` answered nothing for 3 minutes: an error rate of 0.300.
+    assert!(rows[3].contains("<td>0.300<br>"), "{}", rows[3]);
+
+    let impacts = table_rows(&page, "recsys-impacts");
+    assert_eq!(impacts.len(), 3, "{impacts:#?}");
+    let window = "<tr><th class=\"id\">&lt;script&gt;alert(1)&lt;/script&gt;</th>\
+                  <td>2.0–5.0&nbsp;min</td>";
+    assert!(impacts[1].starts_with(&format!("{window}<td class=\"id\">none</td><td>n/a ")));
+    assert!(impacts[1].contains("<td>-0.4000<br><span class=\"ci\">[-0.4"), "{}", impacts[1]);
+    assert!(impacts[1].contains("<td>450</td><td>never</td>"), "{}", impacts[1]);
+    assert!(impacts[1].contains("<span class=\"fail\">not within the run</span>"));
+    assert!(impacts[1].ends_with("<td>1234</td></tr>"), "{}", impacts[1]);
+    assert!(impacts[2].contains("<td class=\"id\">circuit-breaker</td><td>0.02000<br>"));
+    assert!(impacts[2].contains("<td>12,346</td><td>45.0 s</td><td>30.0 s</td><td>0</td>"));
+
+    // Baseline revenue: 4 conversions × 25 a minute, 6,000 an hour.
+    assert!(page.contains("<strong>6,000 per simulated hour</strong> (1,000 over 0.17"), "{page}");
+    let business = table_rows(&page, "recsys-business");
+    assert_eq!(business.len(), 3, "{business:#?}");
+    // 450 lost is 4.5 minutes of baseline revenue; `none` never came back in the 5 minutes
+    // after the fault, longer than the 2 tolerable.
+    assert!(business[1].contains("<td>450</td><td>4.5 min</td>"), "{}", business[1]);
+    assert!(business[1].contains("<td>not within the run</td><td>2.0 min</td>"));
+    assert!(
+        business[1]
+            .contains("<span class=\"fail\">exceeded</span> (not recovered by the end of the run)")
+    );
+    assert!(business[2].contains("<td>30.0 s</td><td>2.0 min</td><td><span class=\"pass\">met"));
+
+    // Six charts over simulated minutes, references dashed, the fault window shaded.
+    let charts = page.split("<h3>Over simulated time</h3>").nth(1).unwrap();
+    let charts = charts.split("<h3>").next().unwrap();
+    assert_eq!(charts.matches("<svg class=\"chart\"").count(), 6, "{charts}");
+    for title in ["CTR", "Conversion rate", "p99 request latency", "Cache hit rate"] {
+        assert!(charts.contains(&format!("aria-label=\"{title}")), "{title}");
+    }
+    assert!(charts.contains("Fallback share") && charts.contains("Freshness lag"));
+    assert_eq!(charts.matches("simulated minutes</text>").count(), 6);
+    // 4 runs × 6 charts, and `none`'s line breaks where it answered nothing: in the CTR,
+    // conversion, p99 and freshness charts.
+    assert_eq!(charts.matches("<polyline").count(), 24 + 4, "{charts}");
+    assert!(charts.contains("points=\"60.0,30.0 122.2,30.0\"/>"), "{charts}");
+    assert_eq!(charts.matches("stroke-width=\"2\" stroke-dasharray").count(), 12, "references");
+    assert_eq!(charts.matches("<rect ").count(), 6, "the fault window on every chart");
+    assert!(charts.contains("<title>&lt;script&gt;alert(1)&lt;/script&gt; (feature store down)"));
+    assert!(charts.contains("<span class=\"key\">") && charts.contains("baseline (reference)"));
+    assert!(!charts.contains("<circle"), "no marker per bucket");
+
+    let breaker = table_rows(&page, "recsys-breaker");
+    assert_eq!(breaker.len(), 3);
+    assert_eq!(
+        breaker[1],
+        "<tr><td>2.17 min</td><td>closed → open</td><td>error rate &gt; 0.5 &amp; rising</td></tr>"
+    );
+    assert!(page.contains("<code>circuit-breaker</code>: 2 state changes."));
+
+    // Each step's own section lists every metric, new ones too.
+    assert!(page.contains("<th title=\"custom_recsys_metric\">custom_recsys_metric</th>"));
+    assert!(!page.contains("<script") && !page.contains(HOSTILE));
+}
+
+#[test]
+fn html_merges_long_recommender_timelines_for_charts() {
+    let mut record = recsys_record();
+    for timeline in &mut record.recsys_timelines {
+        let first = timeline.points[0];
+        timeline.points =
+            (0..1000).map(|i| RecsysPoint { t: f64::from(i) * 60.0, ..first }).collect();
+    }
+    let page = html::to_string(&record, &html::HtmlConfig::default());
+    assert!(page.contains("every 5 buckets merged into one point"), "{page}");
+    let polyline = page.split("<polyline").nth(1).unwrap().split("/>").next().unwrap();
+    let points = polyline.split("points=\"").nth(1).unwrap().trim_end_matches('"');
+    assert_eq!(points.split(' ').count(), 200, "{polyline}");
+    assert!(page.len() < 400_000, "{} bytes", page.len());
+}
+
+#[test]
+fn summary_shows_recommender_policies_and_fault_impacts() {
+    let text = summary::to_string(&recsys_record());
+    for line in text.lines() {
+        assert!(line.chars().count() <= 120, "{} chars: {line}\n{text}", line.chars().count());
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let header = lines.iter().position(|l| l.starts_with("  policy ")).unwrap();
+    for column in ["run", "CTR", "conversion", "revenue/h", "p99 ms", "worst RTO"] {
+        assert!(lines[header].contains(column), "{}", lines[header]);
+    }
+    let row = |i: usize| lines[header + i].split_whitespace().collect::<Vec<_>>();
+    assert_eq!(row(1), ["baseline", "reference", "0.04000", "0.100", "6,000", "40.00", "-"]);
+    assert_eq!(row(2)[..2], ["random", "reference"]);
+    assert_eq!(row(3)[..2], ["none", "faults"]);
+    assert_eq!(row(3)[6..], ["not", "recovered"], "{text}");
+    assert_eq!(row(4)[..2], ["circuit-breaker", "faults"]);
+    assert_eq!(row(4)[6..], ["30.0", "s"], "{text}");
+    assert!(text.contains("  baseline revenue 6,000 per simulated hour (1,000 over 0.17 h)"));
+
+    let impacts = lines.iter().position(|l| l.starts_with("  window ")).unwrap();
+    assert!(lines[impacts].contains("clicks/request change"), "{}", lines[impacts]);
+    let none = lines[impacts + 1];
+    assert!(none.starts_with("  <script>alert(1)</script>  none "), "{text}");
+    assert!(none.contains("  -0.400 [-0.456, -0.345]  "), "{none}");
+    assert!(none.contains("  450        never      not recovered  1234"), "{none}");
+    let breaker = lines[impacts + 2];
+    assert!(breaker.contains("  circuit-breaker  -0.200 [-0.270, -0.127]  "), "{breaker}");
+    assert!(breaker.ends_with("  12,346     45.0 s     30.0 s         0"), "{breaker}");
+    assert!(lines[impacts + 3].contains("Newcombe"), "{text}");
+    // Every run has its heading.
+    assert!(text.contains("step random (fallback policy random)\n"), "{text}");
 }

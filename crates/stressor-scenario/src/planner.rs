@@ -62,6 +62,31 @@ impl<'a> Planner<'a> {
         });
     }
 
+    /// A duration written like `"2s"`, `"500ms"`, `"5m"` or `"1h"` under `key`; `default` when
+    /// absent, `None` after reporting a problem.
+    pub fn duration(
+        &mut self,
+        value: Option<&Spanned<String>>,
+        key: &str,
+        default: std::time::Duration,
+    ) -> Option<std::time::Duration> {
+        match value {
+            None => Some(default),
+            Some(text) => match stressor_core::parse_duration(text.get_ref()) {
+                Ok(duration) => Some(duration),
+                Err(message) => {
+                    self.problem(
+                        text.span(),
+                        key,
+                        message,
+                        Some("durations look like \"2s\", \"500ms\", \"5m\" or \"1h\"".into()),
+                    );
+                    None
+                }
+            },
+        }
+    }
+
     /// `file` relative to the scenario file's folder (absolute paths are kept).
     pub fn relative(&self, file: &str) -> PathBuf {
         let file = Path::new(file);

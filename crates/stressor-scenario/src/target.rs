@@ -6,8 +6,12 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use stressor_core::{Event, EventSink, Seed, Warning};
-use stressor_model::{Combine, Ensemble, Model, ModelError};
+#[cfg(feature = "candle")]
+use stressor_core::{Event, Warning};
+use stressor_core::{EventSink, Seed};
+#[cfg(feature = "candle")]
+use stressor_model::ModelError;
+use stressor_model::{Combine, Ensemble, Model};
 use toml::Spanned;
 
 use crate::options::{InputOptions, TargetOptions};

@@ -53,14 +53,15 @@ mod report;
 
 pub use exit_code::ExitCode;
 pub use report::{
-    Calibration, ClassAccuracy, Comparison, ConfusionGrowth, DataSection, Dial, DriftEvent,
-    DriftStep, DriftTimeline, Exemplar, GateBound, GateResult, Interval, IntervalMethod, Metric,
-    Point, Recovery, ReliabilityBin, Report, RunSection, Step, StepKind, TargetSection, Timeline,
-    TimelineSecond, TimelineWindow, Verdict, Warning,
+    BreakerTransition, Calibration, ClassAccuracy, Comparison, ConfusionGrowth, DataSection, Dial,
+    DriftEvent, DriftStep, DriftTimeline, Exemplar, FaultImpact, GateBound, GateResult, Interval,
+    IntervalMethod, Metric, Point, Recovery, RecsysBucket, RecsysTimeline, ReliabilityBin, Report,
+    RunSection, Step, StepKind, TargetSection, Timeline, TimelineSecond, TimelineWindow, Verdict,
+    Warning,
 };
 
 /// The report format version this crate writes (`MAJOR.MINOR`).
-pub const FORMAT_VERSION: &str = "1.3";
+pub const FORMAT_VERSION: &str = "1.4";
 
 /// The JSON Schema of [`Report`], as committed at `docs/report.schema.json`.
 ///

@@ -116,6 +116,10 @@ pub struct Step {
     /// A drift step's per-step time series and events (since 1.3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift_timeline: Option<DriftTimeline>,
+    /// A recommender step's per-bucket time series, fault impacts and circuit-breaker changes
+    /// (since 1.4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recsys_timeline: Option<RecsysTimeline>,
 }
 
 /// One retraining policy over a drifting stream (since 1.3).
@@ -245,6 +249,201 @@ impl DriftEvent {
     /// An event.
     pub fn new(step: u64, kind: impl Into<String>, detail: impl Into<String>) -> DriftEvent {
         DriftEvent { step, kind: kind.into(), detail: detail.into() }
+    }
+}
+
+/// One recommender run over simulated traffic (since 1.4): one fallback policy under the
+/// scheduled faults, or a reference ranking (`baseline`, `oracle`, `random`) without faults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct RecsysTimeline {
+    /// The policy (`none`, `popular`, `last-known-good`, `serve-stale`, `circuit-breaker`) or
+    /// the reference (`baseline`, `oracle`, `random`).
+    pub policy: String,
+    /// Whether this is a reference run without faults rather than a policy under them.
+    pub reference: bool,
+    /// Seconds of simulated time per bucket.
+    pub bucket_s: f64,
+    /// One entry per bucket of simulated time, in order.
+    pub buckets: Vec<RecsysBucket>,
+    /// The fault windows, in seconds of simulated time (empty for references).
+    pub windows: Vec<TimelineWindow>,
+    /// Per fault window: what it cost against the fault-free baseline.
+    pub impacts: Vec<FaultImpact>,
+    /// The circuit breaker's state changes, in order (empty for other policies).
+    pub breaker: Vec<BreakerTransition>,
+    /// The longest outage the business can tolerate (maximum tolerable downtime), seconds, to
+    /// set each measured RTO against; absent when the scenario states none.
+    #[serde(default)]
+    pub max_tolerable_downtime_s: Option<f64>,
+}
+
+/// One bucket of simulated time of a recommender run, requests by arrival time (since 1.4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct RecsysBucket {
+    /// Seconds of simulated time from the start to the start of the bucket.
+    pub t: f64,
+    /// Recommendation requests that arrived.
+    pub requests: u64,
+    /// Of those, answered with no recommendations (error or client timeout).
+    pub errors: u64,
+    /// Of those, served from the response cache.
+    pub cache_hits: u64,
+    /// Of those, served by a fallback (popular list, stale cache, last-known-good features).
+    pub fallbacks: u64,
+    /// Items shown.
+    pub impressions: u64,
+    /// Items clicked.
+    pub clicks: u64,
+    /// Clicks that led to a purchase.
+    pub conversions: u64,
+    /// Revenue of those purchases, in price units; `null` when it is not a number.
+    #[serde(with = "crate::float::nullable")]
+    #[schemars(with = "Option<f64>")]
+    pub revenue: f64,
+    /// Sum of NDCG@k over answered requests (the mean is this over `requests − errors`);
+    /// `null` when it is not a number.
+    #[serde(with = "crate::float::nullable")]
+    #[schemars(with = "Option<f64>")]
+    pub ndcg_sum: f64,
+    /// Median request latency, ms; absent when nothing was answered.
+    #[serde(default)]
+    pub p50_ms: Option<f64>,
+    /// 99th percentile request latency, ms; absent when nothing was answered.
+    #[serde(default)]
+    pub p99_ms: Option<f64>,
+    /// Feature reads.
+    pub feature_reads: u64,
+    /// Mean freshness lag of the features read (now − event time of the freshest record),
+    /// seconds; absent when nothing was read.
+    #[serde(default)]
+    pub freshness_lag_s: Option<f64>,
+}
+
+/// What one fault window cost one policy against the fault-free baseline on the same traffic
+/// (since 1.4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct FaultImpact {
+    /// The window's name.
+    pub window: String,
+    /// Fault start, seconds of simulated time.
+    pub start: f64,
+    /// Fault end, seconds of simulated time.
+    pub stop: f64,
+    /// CTR (clicks / impressions) in the window under this policy.
+    pub ctr: Metric,
+    /// The baseline's CTR in the same window.
+    pub baseline_ctr: Metric,
+    /// Clicks per request in the window minus the baseline's, with a Newcombe interval (a
+    /// request answered with nothing counts as no click).
+    pub clicks_per_request_change: Metric,
+    /// Conversions per request in the window minus the baseline's, with a Newcombe interval.
+    pub conversions_per_request_change: Metric,
+    /// Revenue lost against the baseline from fault start to recovery (or the end of the
+    /// run), in price units; `null` when it is not a number.
+    #[serde(with = "crate::float::nullable")]
+    #[schemars(with = "Option<f64>")]
+    pub revenue_lost: f64,
+    /// Seconds from fault start until the KPIs held within tolerance for the sustained period
+    /// while the fault still acted; absent when they never did.
+    #[serde(default)]
+    pub time_to_mitigate_s: Option<f64>,
+    /// Seconds from fault end until the KPIs held within tolerance for the sustained period (0
+    /// when they never left it): the measured RTO; absent when the run ended first.
+    #[serde(default)]
+    pub rto_s: Option<f64>,
+    /// Events lost for good (they never reached the feature store) because of this fault: the
+    /// achieved RPO, in events.
+    pub events_lost: u64,
+}
+
+/// A circuit breaker changed state (since 1.4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct BreakerTransition {
+    /// Seconds of simulated time.
+    pub t: f64,
+    /// The state before: `closed`, `open` or `half-open`.
+    pub from: String,
+    /// The state after: `closed`, `open` or `half-open`.
+    pub to: String,
+    /// Why (`error rate 0.62 over 10 s`, `probe succeeded`).
+    pub reason: String,
+}
+
+impl RecsysTimeline {
+    /// A timeline of a policy under faults (not a reference) without buckets, windows,
+    /// impacts, breaker changes or a tolerable downtime; set the fields afterwards.
+    pub fn new(policy: impl Into<String>, bucket_s: f64) -> RecsysTimeline {
+        RecsysTimeline {
+            policy: policy.into(),
+            reference: false,
+            bucket_s,
+            buckets: Vec::new(),
+            windows: Vec::new(),
+            impacts: Vec::new(),
+            breaker: Vec::new(),
+            max_tolerable_downtime_s: None,
+        }
+    }
+}
+
+impl RecsysBucket {
+    /// An empty bucket starting at `t`: no requests, no reads, no latency; set the fields
+    /// afterwards.
+    pub fn new(t: f64) -> RecsysBucket {
+        RecsysBucket {
+            t,
+            requests: 0,
+            errors: 0,
+            cache_hits: 0,
+            fallbacks: 0,
+            impressions: 0,
+            clicks: 0,
+            conversions: 0,
+            revenue: 0.0,
+            ndcg_sum: 0.0,
+            p50_ms: None,
+            p99_ms: None,
+            feature_reads: 0,
+            freshness_lag_s: None,
+        }
+    }
+}
+
+impl FaultImpact {
+    /// The impact of window `window` (`start` to `stop`, seconds) with nothing measured yet:
+    /// NaN metrics over 0 samples, no revenue lost, never mitigated, not recovered, no events
+    /// lost; set the fields afterwards.
+    pub fn new(window: impl Into<String>, start: f64, stop: f64) -> FaultImpact {
+        let unmeasured = Metric::new(f64::NAN, 0, None);
+        FaultImpact {
+            window: window.into(),
+            start,
+            stop,
+            ctr: unmeasured,
+            baseline_ctr: unmeasured,
+            clicks_per_request_change: unmeasured,
+            conversions_per_request_change: unmeasured,
+            revenue_lost: 0.0,
+            time_to_mitigate_s: None,
+            rto_s: None,
+            events_lost: 0,
+        }
+    }
+}
+
+impl BreakerTransition {
+    /// A state change at `t` seconds.
+    pub fn new(
+        t: f64,
+        from: impl Into<String>,
+        to: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> BreakerTransition {
+        BreakerTransition { t, from: from.into(), to: to.into(), reason: reason.into() }
     }
 }
 
@@ -386,6 +585,9 @@ pub enum StepKind {
     System,
     /// A drifting stream under one retraining policy (since 1.3).
     Drift,
+    /// A recommender over simulated traffic under one fallback policy, or a reference ranking
+    /// without faults (since 1.4).
+    Recommender,
     /// A kind this version does not know (written by a newer minor version).
     #[serde(other)]
     #[schemars(skip)]
@@ -529,6 +731,8 @@ pub enum IntervalMethod {
     Bootstrap,
     /// Order statistics of a quantile (since 1.2).
     OrderStatistic,
+    /// Newcombe's hybrid score interval for a difference of two proportions (since 1.4).
+    Newcombe,
     /// A method this version does not know (written by a newer minor version).
     #[serde(other)]
     #[schemars(skip)]
@@ -689,9 +893,20 @@ impl Report {
             step.duration_ms = None;
             step.timeline = None;
             // Retraining wall times (drift steps) are timings too.
+            // Recommender latency adds the measured request path to the modelled I/O, and the
+            // warm-up's wall time is a parameter.
             for point in &mut step.points {
-                point.metrics.retain(|name, _| !name.starts_with("retrain_wall_ms"));
+                point.metrics.retain(|name, _| {
+                    !name.starts_with("retrain_wall_ms") && name != "p50_ms" && name != "p99_ms"
+                });
             }
+            if let Some(recsys) = &mut step.recsys_timeline {
+                for bucket in &mut recsys.buckets {
+                    bucket.p50_ms = None;
+                    bucket.p99_ms = None;
+                }
+            }
+            step.parameters.remove("warm-up wall time");
         }
     }
 
@@ -754,6 +969,7 @@ impl Step {
             duration_ms: None,
             timeline: None,
             drift_timeline: None,
+            recsys_timeline: None,
         }
     }
 }

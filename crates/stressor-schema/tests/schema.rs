@@ -5,9 +5,10 @@
 use std::path::PathBuf;
 
 use stressor_schema::{
-    ClassAccuracy, Comparison, ConfusionGrowth, DataSection, Dial, Exemplar, GateBound, GateResult,
-    Interval, IntervalMethod, Metric, Point, Report, RunSection, Step, StepKind, TargetSection,
-    Verdict, Warning,
+    BreakerTransition, ClassAccuracy, Comparison, ConfusionGrowth, DataSection, Dial, Exemplar,
+    FaultImpact, GateBound, GateResult, Interval, IntervalMethod, Metric, Point, RecsysBucket,
+    RecsysTimeline, Report, RunSection, Step, StepKind, TargetSection, TimelineWindow, Verdict,
+    Warning,
 };
 
 fn committed_schema_path() -> PathBuf {
@@ -84,6 +85,7 @@ fn realistic_report() -> Report {
         pgd.points.push(point);
     }
     report.steps.push(pgd);
+    report.steps.push(recommender_step());
 
     let mut held = GateResult::new(
         "steady/clean_accuracy",
@@ -116,6 +118,37 @@ fn realistic_report() -> Report {
     report
 }
 
+/// A recommender step under a fault: a bucket without answers (no latency, NaN revenue), a
+/// fault impact with a Newcombe interval, a never-mitigated window and a breaker change.
+fn recommender_step() -> Step {
+    let mut step = Step::new("circuit-breaker", StepKind::Recommender, "policy circuit-breaker");
+    let mut point = Point::new(None);
+    point.metrics.insert("ctr".into(), Metric::new(0.041, 12_000, wilson(0.037, 0.045)));
+    step.points.push(point);
+    let mut timeline = RecsysTimeline::new("circuit-breaker", 60.0);
+    timeline.max_tolerable_downtime_s = Some(300.0);
+    let mut answered = RecsysBucket::new(0.0);
+    answered.requests = 100;
+    answered.impressions = 1000;
+    answered.clicks = 41;
+    answered.revenue = 123.5;
+    answered.p99_ms = Some(48.0);
+    let mut outage = RecsysBucket::new(60.0);
+    outage.requests = 100;
+    outage.errors = 100;
+    outage.revenue = f64::NAN;
+    timeline.buckets = vec![answered, outage];
+    timeline.windows.push(TimelineWindow::new("store-down", "fault", "feature store", 60.0, 120.0));
+    let mut impact = FaultImpact::new("store-down", 60.0, 120.0);
+    impact.clicks_per_request_change =
+        Metric::new(-0.02, 100, Some(Interval::new(-0.05, 0.01, 0.95, IntervalMethod::Newcombe)));
+    impact.rto_s = Some(30.0);
+    timeline.impacts.push(impact);
+    timeline.breaker.push(BreakerTransition::new(65.0, "closed", "open", "error rate 0.62"));
+    step.recsys_timeline = Some(timeline);
+    step
+}
+
 #[test]
 fn realistic_report_validates_against_committed_schema() {
     let schema_text =
@@ -138,11 +171,30 @@ fn realistic_report_validates_against_committed_schema() {
 fn realistic_report_round_trips() {
     let report = realistic_report();
     let json = serde_json::to_string_pretty(&report).unwrap();
-    assert!(json.contains(r#""format_version": "1.3""#));
+    assert!(json.contains(r#""format_version": "1.4""#));
+    assert!(json.contains(r#""kind": "recommender""#));
+    assert!(json.contains(r#""method": "newcombe""#));
+    assert!(json.contains(r#""revenue": null"#));
+    assert!(json.contains(r#""time_to_mitigate_s": null"#));
     assert!(!json.contains("NaN"));
     let back: Report = serde_json::from_str(&json).unwrap();
     // NaN != NaN, so compare through JSON again.
     assert_eq!(serde_json::to_string_pretty(&back).unwrap(), json);
+}
+
+#[test]
+fn steps_of_older_families_have_no_recsys_timeline_key() {
+    let report = realistic_report();
+    let json = serde_json::to_value(&report).unwrap();
+    assert!(json["steps"][0].get("recsys_timeline").is_none());
+    let timeline = &json["steps"][2]["recsys_timeline"];
+    assert_eq!(timeline["buckets"][1]["p99_ms"], serde_json::Value::Null);
+    assert_eq!(timeline["impacts"][0]["rto_s"], 30.0);
+    let back: Report = serde_json::from_value(json).unwrap();
+    let timeline = back.steps[2].recsys_timeline.as_ref().unwrap();
+    assert!(timeline.buckets[1].revenue.is_nan());
+    assert_eq!(timeline.impacts[0].time_to_mitigate_s, None);
+    assert_eq!(timeline.breaker[0].to, "open");
 }
 
 #[test]

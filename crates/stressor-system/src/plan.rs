@@ -295,29 +295,6 @@ impl Planner<'_, '_> {
         })
     }
 
-    fn duration(
-        &mut self,
-        value: Option<&Spanned<String>>,
-        key: &str,
-        default: Duration,
-    ) -> Option<Duration> {
-        match value {
-            None => Some(default),
-            Some(text) => match stressor_load::parse_duration(text.get_ref()) {
-                Ok(duration) => Some(duration),
-                Err(message) => {
-                    self.problem(
-                        text.span(),
-                        key,
-                        message,
-                        Some("durations look like \"2s\" or \"500ms\"".into()),
-                    );
-                    None
-                }
-            },
-        }
-    }
-
     fn fault(
         &mut self,
         spanned: &Spanned<FaultOptions>,

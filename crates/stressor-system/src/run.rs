@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use hdrhistogram::Histogram;
 use stressor_core::{
-    Clock, Dataset, Estimate, Event, EventSink, Interval, IntervalMethod, MetricValue, Recovery,
-    Seed, StepInfo, StepKind, StepResult, Timeline, TimelinePoint, TimelineWindow, WindowKind,
+    Clock, Dataset, Estimate, Event, EventSink, MetricValue, Recovery, Seed, StepInfo, StepKind,
+    StepResult, Timeline, TimelinePoint, TimelineWindow, WindowKind,
 };
 use stressor_load::{LoadConfig, LoadReport, Profile};
 use stressor_model::Model;
@@ -429,36 +429,16 @@ fn metric(name: &str, estimate: Estimate) -> MetricValue {
     MetricValue { name: name.to_string(), estimate }
 }
 
-/// A latency quantile in ms with its order-statistic interval.
-fn quantile(histogram: &Histogram<u64>, q: f64) -> Estimate {
-    let n = histogram.len();
-    if n == 0 {
-        return Estimate { value: f64::NAN, n: 0, ci: None };
-    }
-    let at = |q: f64| histogram.value_at_quantile(q.clamp(0.0, 1.0)) as f64 / 1000.0;
-    let half = 1.96 * (q * (1.0 - q) / n as f64).sqrt();
-    Estimate {
-        value: at(q),
-        n,
-        ci: Some(Interval {
-            lower: at(q - half),
-            upper: at(q + half),
-            level: stressor_core::LEVEL,
-            method: IntervalMethod::OrderStatistic,
-        }),
-    }
-}
-
 fn overall_metrics(report: &LoadReport) -> Vec<MetricValue> {
     let n = report.requests;
     let mut out = vec![
         metric("requests", Estimate { value: n as f64, n, ci: None }),
         metric("throughput", Estimate { value: report.throughput(), n, ci: None }),
         metric("error_rate", Estimate::proportion(report.n_errors(), n)),
-        metric("p50_ms", quantile(&report.latency, 0.5)),
-        metric("p90_ms", quantile(&report.latency, 0.9)),
-        metric("p99_ms", quantile(&report.latency, 0.99)),
-        metric("p999_ms", quantile(&report.latency, 0.999)),
+        metric("p50_ms", stressor_load::latency_quantile(&report.latency, 0.5)),
+        metric("p90_ms", stressor_load::latency_quantile(&report.latency, 0.9)),
+        metric("p99_ms", stressor_load::latency_quantile(&report.latency, 0.99)),
+        metric("p999_ms", stressor_load::latency_quantile(&report.latency, 0.999)),
         metric(
             "max_ms",
             Estimate {
@@ -497,8 +477,8 @@ fn window_metrics(
     let span = seconds.len().max(1) as f64;
     let mut out = vec![
         metric(&format!("error_rate.{name}"), Estimate::proportion(errors, requests)),
-        metric(&format!("p50_ms.{name}"), quantile(&latency, 0.5)),
-        metric(&format!("p99_ms.{name}"), quantile(&latency, 0.99)),
+        metric(&format!("p50_ms.{name}"), stressor_load::latency_quantile(&latency, 0.5)),
+        metric(&format!("p99_ms.{name}"), stressor_load::latency_quantile(&latency, 0.99)),
         metric(
             &format!("throughput.{name}"),
             Estimate { value: (requests - errors) as f64 / span, n: requests, ci: None },
@@ -605,20 +585,5 @@ mod tests {
             recoveries(&late, std::slice::from_ref(&window), baseline, &plan)[0].time_to_recover,
             None
         );
-    }
-
-    #[test]
-    fn quantile_intervals_bracket_the_quantile() {
-        let mut histogram: Histogram<u64> =
-            Histogram::new_with_bounds(1, 3_600_000_000, 3).unwrap();
-        for v in 1..=10_000u64 {
-            histogram.record(v * 100).unwrap();
-        }
-        let p99 = quantile(&histogram, 0.99);
-        let ci = p99.ci.unwrap();
-        assert!((p99.value - 990.0).abs() < 2.0, "{}", p99.value);
-        // ±1.96·√(0.99·0.01/10 000) ≈ ±0.2 % in rank: about 970–1010 ms.
-        assert!(ci.lower < p99.value && ci.upper > p99.value);
-        assert!(ci.lower > 960.0 && ci.upper < 1020.0, "{ci:?}");
     }
 }

@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use stressor_core::{StepKind, Verdict};
 
 use super::markup::{close_table, escape, open_table};
-use super::{drift, system, vision};
+use super::{drift, recsys, system, vision};
 use crate::{RunRecord, number};
 
 /// How the HTML report is written.
@@ -77,6 +77,7 @@ pub fn to_string(record: &RunRecord, config: &HtmlConfig) -> String {
         match step.info.kind {
             StepKind::System => system::section(record, step, &mut html),
             StepKind::Drift => drift::section(record, step, &mut html),
+            StepKind::Recommender => recsys::section(record, step, &mut html),
             _ => vision::section(record, step, config, &mut budget, &mut html),
         }
     }
@@ -140,6 +141,8 @@ figure { margin: 0; padding: .4rem; border: 1px solid #e3e7ee; border-radius: .3
 figure img { image-rendering: pixelated; width: 84px; height: auto; margin-right: 2px; }
 figcaption { font-size: .8rem; color: #3a4250; max-width: 270px; }
 .note { color: #5b6472; font-style: italic; }
+.keys { display: flex; flex-wrap: wrap; gap: .2rem 1.2rem; margin: .4rem 0; }
+.keys svg { vertical-align: middle; }
 footer { margin-top: 3rem; color: #5b6472; font-size: .85rem; }
 ";
 
