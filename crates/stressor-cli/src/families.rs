@@ -6,8 +6,12 @@ use stressor_scenario::Family;
 
 /// Every family, in run order: vision (steady state, steps, mitigations) before `[system]`, so a
 /// model scenario's systems run comes after its stress steps, as its gates do.
-pub(crate) const FAMILIES: &[&dyn Family] =
-    &[&stressor_vision::Vision, &stressor_system::System, &stressor_drift_scenario::Drift];
+pub(crate) const FAMILIES: &[&dyn Family] = &[
+    &stressor_vision::Vision,
+    &stressor_system::System,
+    &stressor_drift_scenario::Drift,
+    &stressor_recsys::Recommender,
+];
 
 #[cfg(test)]
 mod tests {
@@ -37,7 +41,10 @@ mod tests {
                 || scenario.part::<stressor_system::SystemPlan>().is_some()
                 || scenario
                     .part::<stressor_drift_scenario::DriftPlan>()
-                    .is_some_and(|d| !d.policies.is_empty() && !d.transforms.is_empty());
+                    .is_some_and(|d| !d.policies.is_empty() && !d.transforms.is_empty())
+                || scenario
+                    .part::<stressor_recsys::RecsysPlan>()
+                    .is_some_and(|r| !r.policies.is_empty() && !r.schedule.faults.is_empty());
             assert!(does_something, "{} has no step, system run or drift", path.display());
             let mut described = Vec::new();
             scenario.describe(&mut described).expect("writes to a Vec");

@@ -34,6 +34,11 @@ fn credit_drift_report_renders_readably() {
 }
 
 #[test]
+fn recommender_report_renders_readably() {
+    check("recommender");
+}
+
+#[test]
 fn system_report_renders_readably() {
     check("system");
 }
@@ -145,6 +150,16 @@ fn lighten(source: &Path) -> toml::Table {
         mitigation.entry("train_samples").or_insert(toml::Value::Integer(1000));
         cap(mitigation, "train_samples", 1000);
         mitigation.insert("epochs".into(), toml::Value::Integer(1));
+    }
+    if let Some(recommender) = scenario.get_mut("recommender").and_then(toml::Value::as_table_mut) {
+        // A smaller world and less traffic: the same faults and policies on the same timeline.
+        recommender.insert("warmup".into(), toml::Value::String("30m".into()));
+        let world = recommender.entry("world").or_insert(toml::Table::new().into());
+        if let Some(world) = world.as_table_mut() {
+            world.insert("users".into(), toml::Value::Integer(500));
+            world.insert("items".into(), toml::Value::Integer(300));
+            world.insert("sessions_per_second".into(), toml::Value::Float(3.0));
+        }
     }
     let dir = source.parent().unwrap().canonicalize().unwrap();
     for (_, value) in scenario.iter_mut() {

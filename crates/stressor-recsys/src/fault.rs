@@ -1,0 +1,256 @@
+//! Pipeline faults on a schedule: what fails, when, and how hard (each kind's intensity dial).
+
+use std::fmt;
+
+/// One scheduled fault.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fault {
+    /// Its name in the report (default: the kind).
+    pub name: String,
+    /// What fails and how hard.
+    pub kind: FaultKind,
+    /// Seconds of simulated time when it starts.
+    pub start: f64,
+    /// When it stops (equal to `start` for an instant fault: a cache flush).
+    pub stop: f64,
+}
+
+impl Fault {
+    /// Whether it acts at `t`.
+    pub fn active(&self, t: f64) -> bool {
+        self.start <= t && t < self.stop
+    }
+}
+
+/// What fails.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FaultKind {
+    /// Events produced in the window reach the stream job `lag_s` seconds later than usual
+    /// (consumer lag).
+    EventDelay {
+        /// Extra seconds.
+        lag_s: f64,
+    },
+    /// A share of the events produced in the window is lost before ingestion.
+    EventLoss {
+        /// The share lost, in [0, 1].
+        share: f64,
+    },
+    /// A share of the events produced in the window is delivered twice.
+    EventDuplicate {
+        /// The share duplicated, in [0, 1].
+        share: f64,
+    },
+    /// Events produced in the window arrive with a uniform extra delay in `[0, jitter_s)`, so
+    /// out of order.
+    OutOfOrder {
+        /// The largest extra delay, seconds.
+        jitter_s: f64,
+    },
+    /// The upstream event schema changes for events produced in the window.
+    SchemaChange {
+        /// How.
+        change: SchemaChange,
+    },
+    /// The stream job stops: no feature is updated, freshness lag grows, the backlog is
+    /// processed when it restarts.
+    StreamStop,
+    /// Every feature-store round trip takes `latency_ms` longer.
+    StoreSlow {
+        /// Extra milliseconds per round trip.
+        latency_ms: f64,
+    },
+    /// The feature store refuses connections.
+    StoreOutage,
+    /// The response cache is emptied at the start (a cold start).
+    CacheFlush,
+    /// A share of model-server calls fails.
+    ModelErrors {
+        /// The share failing, in [0, 1].
+        share: f64,
+    },
+    /// Every model-server call takes `latency_ms` longer.
+    ModelLatency {
+        /// Extra milliseconds.
+        latency_ms: f64,
+    },
+    /// A bad model is pushed at the start and rolled back at the end.
+    BadModelPush {
+        /// What is wrong with it.
+        push: BadPush,
+    },
+}
+
+/// How an upstream schema change breaks events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaChange {
+    /// The item field is renamed (`item_id` → `itemId`): the stream job cannot parse the
+    /// events, they go to the dead-letter queue and are lost to the features.
+    Rename,
+    /// Event time is sent in milliseconds where seconds are expected: the stored feature
+    /// timestamps jump far ahead, and the store's "skip writes older than what is stored"
+    /// rule (Feast's) then drops every later correct write for those entities.
+    Unit,
+}
+
+/// What a bad model push gets wrong.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BadPush {
+    /// Item embeddings with Gaussian noise of `sigma` times their RMS added.
+    Noise {
+        /// Relative noise.
+        sigma: f64,
+    },
+    /// Item embeddings assigned to the wrong items (an id-mapping bug).
+    Shuffle,
+}
+
+impl FaultKind {
+    /// The kind's name as written in the scenario.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FaultKind::EventDelay { .. } => "event_delay",
+            FaultKind::EventLoss { .. } => "event_loss",
+            FaultKind::EventDuplicate { .. } => "event_duplicate",
+            FaultKind::OutOfOrder { .. } => "out_of_order",
+            FaultKind::SchemaChange { .. } => "schema_change",
+            FaultKind::StreamStop => "stream_stop",
+            FaultKind::StoreSlow { .. } => "store_slow",
+            FaultKind::StoreOutage => "store_outage",
+            FaultKind::CacheFlush => "cache_flush",
+            FaultKind::ModelErrors { .. } => "model_errors",
+            FaultKind::ModelLatency { .. } => "model_latency",
+            FaultKind::BadModelPush { .. } => "bad_model_push",
+        }
+    }
+
+    /// Faults of the same group must not overlap: they would fight over one component.
+    pub fn exclusive_group(&self) -> Option<&'static str> {
+        match self {
+            FaultKind::StoreSlow { .. } | FaultKind::StoreOutage => Some("feature store"),
+            FaultKind::BadModelPush { .. } => Some("model push"),
+            FaultKind::StreamStop => Some("stream job"),
+            FaultKind::SchemaChange { .. } => Some("event schema"),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FaultKind::EventDelay { lag_s } => write!(f, "event delay {lag_s} s"),
+            FaultKind::EventLoss { share } => write!(f, "event loss {share}"),
+            FaultKind::EventDuplicate { share } => write!(f, "duplicated events {share}"),
+            FaultKind::OutOfOrder { jitter_s } => {
+                write!(f, "out-of-order events (jitter {jitter_s} s)")
+            }
+            FaultKind::SchemaChange { change: SchemaChange::Rename } => {
+                f.write_str("schema change: item field renamed")
+            }
+            FaultKind::SchemaChange { change: SchemaChange::Unit } => {
+                f.write_str("schema change: event time in ms")
+            }
+            FaultKind::StreamStop => f.write_str("stream job stopped"),
+            FaultKind::StoreSlow { latency_ms } => write!(f, "feature store +{latency_ms} ms"),
+            FaultKind::StoreOutage => f.write_str("feature store down"),
+            FaultKind::CacheFlush => f.write_str("cache flush"),
+            FaultKind::ModelErrors { share } => write!(f, "model errors {share}"),
+            FaultKind::ModelLatency { latency_ms } => write!(f, "model +{latency_ms} ms"),
+            FaultKind::BadModelPush { push: BadPush::Noise { sigma } } => {
+                write!(f, "bad model push (noise σ = {sigma})")
+            }
+            FaultKind::BadModelPush { push: BadPush::Shuffle } => {
+                f.write_str("bad model push (shuffled embeddings)")
+            }
+        }
+    }
+}
+
+/// The schedule: every fault, in start order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Schedule {
+    /// The faults.
+    pub faults: Vec<Fault>,
+}
+
+impl Schedule {
+    /// The faults acting at `t`.
+    pub fn active(&self, t: f64) -> impl Iterator<Item = &Fault> {
+        self.faults.iter().filter(move |f| f.active(t))
+    }
+
+    /// The extra store latency at `t` and whether the store is down.
+    pub fn store(&self, t: f64) -> (f64, bool) {
+        let mut extra = 0.0;
+        let mut down = false;
+        for fault in self.active(t) {
+            match fault.kind {
+                FaultKind::StoreSlow { latency_ms } => extra += latency_ms,
+                FaultKind::StoreOutage => down = true,
+                _ => {}
+            }
+        }
+        (extra, down)
+    }
+
+    /// The model server's extra latency at `t` and its error share.
+    pub fn model(&self, t: f64) -> (f64, f64) {
+        let mut extra = 0.0;
+        let mut errors = 0.0f64;
+        for fault in self.active(t) {
+            match fault.kind {
+                FaultKind::ModelLatency { latency_ms } => extra += latency_ms,
+                FaultKind::ModelErrors { share } => errors = errors.max(share),
+                _ => {}
+            }
+        }
+        (extra, errors)
+    }
+
+    /// Whether the stream job runs at `t`.
+    pub fn stream_runs(&self, t: f64) -> bool {
+        !self.active(t).any(|f| matches!(f.kind, FaultKind::StreamStop))
+    }
+
+    /// The bad push acting at `t`, if any.
+    pub fn bad_push(&self, t: f64) -> Option<BadPush> {
+        self.active(t).find_map(|f| match f.kind {
+            FaultKind::BadModelPush { push } => Some(push),
+            _ => None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schedule_combines_what_acts() {
+        let schedule = Schedule {
+            faults: vec![
+                Fault {
+                    name: "a".into(),
+                    kind: FaultKind::StoreSlow { latency_ms: 50.0 },
+                    start: 10.0,
+                    stop: 20.0,
+                },
+                Fault {
+                    name: "b".into(),
+                    kind: FaultKind::ModelErrors { share: 0.3 },
+                    start: 15.0,
+                    stop: 30.0,
+                },
+                Fault { name: "c".into(), kind: FaultKind::StreamStop, start: 0.0, stop: 5.0 },
+            ],
+        };
+        assert_eq!(schedule.store(9.9), (0.0, false));
+        assert_eq!(schedule.store(10.0), (50.0, false));
+        assert_eq!(schedule.store(20.0), (0.0, false));
+        assert_eq!(schedule.model(16.0), (0.0, 0.3));
+        assert!(!schedule.stream_runs(4.0));
+        assert!(schedule.stream_runs(5.0));
+        assert_eq!(schedule.active(17.0).count(), 2);
+    }
+}

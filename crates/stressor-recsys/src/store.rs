@@ -1,0 +1,158 @@
+//! The online feature store, laid out as Feast lays out its Redis store: one hash per entity
+//! (a user, an item, the global popular list), a field per feature view and a timestamp per
+//! view. Writes follow Feast's rule: a write whose event time is not newer than the stored
+//! one is skipped, so late and out-of-order events are dropped silently and a duplicate is a
+//! no-op.
+//!
+//! Every read returns the values with the event time of the freshest record behind them, so
+//! the caller can measure freshness lag (`now − event time`).
+
+use std::sync::Arc;
+
+/// A feature value with the time that matters for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record<T> {
+    /// The value.
+    pub value: T,
+    /// The timestamp the store compares writes against (Feast's `_ts:<view>`); after a unit
+    /// change it may be wrong.
+    pub ts: f64,
+    /// The true event time of the freshest event behind the value, for freshness lag.
+    pub fresh: f64,
+}
+
+/// The user entity's hash.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserRow {
+    /// `user_profile`: the user's embedding, materialised from the ranker's training.
+    pub profile: Option<Record<Arc<[f32]>>>,
+    /// `user_recent`: the user's most recently clicked items, newest first.
+    pub recent: Option<Record<Vec<u32>>>,
+}
+
+/// The item entity's hash: `item_stats` over the stream job's window.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ItemStats {
+    /// Impressions in the window.
+    pub impressions: f64,
+    /// Clicks in the window.
+    pub clicks: f64,
+}
+
+/// What happened to a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    /// Stored.
+    Applied,
+    /// Skipped: not newer than what is stored.
+    Stale,
+}
+
+/// The online store the recommender reads and the stream job writes.
+pub trait OnlineStore: Send {
+    /// The user's hash (an `HMGET` of its views).
+    fn user(&self, user: u32) -> UserRow;
+    /// The items' `item_stats`, in order (one pipelined round trip); `None` where not found.
+    fn items(&self, items: &[u32]) -> Vec<Option<Record<ItemStats>>>;
+    /// The popular list the stream job keeps (most clicked in the window first).
+    fn popular(&self) -> Option<Record<Vec<u32>>>;
+    /// Writes `user_profile`.
+    fn write_profile(&mut self, user: u32, value: Record<Arc<[f32]>>) -> Write;
+    /// Writes `user_recent`.
+    fn write_recent(&mut self, user: u32, value: Record<Vec<u32>>) -> Write;
+    /// Writes `item_stats`.
+    fn write_item(&mut self, item: u32, value: Record<ItemStats>) -> Write;
+    /// Writes the popular list.
+    fn write_popular(&mut self, value: Record<Vec<u32>>) -> Write;
+}
+
+/// The in-process store: dense arrays indexed by user and item id.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryStore {
+    users: Vec<UserRow>,
+    items: Vec<Option<Record<ItemStats>>>,
+    popular: Option<Record<Vec<u32>>>,
+}
+
+impl MemoryStore {
+    /// An empty store for `users` users and `items` items.
+    pub fn new(users: usize, items: usize) -> MemoryStore {
+        MemoryStore {
+            users: vec![UserRow::default(); users],
+            items: vec![None; items],
+            popular: None,
+        }
+    }
+}
+
+fn put<T>(slot: &mut Option<Record<T>>, value: Record<T>) -> Write {
+    match slot {
+        Some(old) if value.ts <= old.ts => Write::Stale,
+        _ => {
+            *slot = Some(value);
+            Write::Applied
+        }
+    }
+}
+
+impl OnlineStore for MemoryStore {
+    fn user(&self, user: u32) -> UserRow {
+        self.users.get(user as usize).cloned().unwrap_or_default()
+    }
+
+    fn items(&self, items: &[u32]) -> Vec<Option<Record<ItemStats>>> {
+        items.iter().map(|&i| self.items.get(i as usize).cloned().flatten()).collect()
+    }
+
+    fn popular(&self) -> Option<Record<Vec<u32>>> {
+        self.popular.clone()
+    }
+
+    fn write_profile(&mut self, user: u32, value: Record<Arc<[f32]>>) -> Write {
+        match self.users.get_mut(user as usize) {
+            Some(row) => put(&mut row.profile, value),
+            None => Write::Stale,
+        }
+    }
+
+    fn write_recent(&mut self, user: u32, value: Record<Vec<u32>>) -> Write {
+        match self.users.get_mut(user as usize) {
+            Some(row) => put(&mut row.recent, value),
+            None => Write::Stale,
+        }
+    }
+
+    fn write_item(&mut self, item: u32, value: Record<ItemStats>) -> Write {
+        match self.items.get_mut(item as usize) {
+            Some(slot) => put(slot, value),
+            None => Write::Stale,
+        }
+    }
+
+    fn write_popular(&mut self, value: Record<Vec<u32>>) -> Write {
+        put(&mut self.popular, value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_older_than_the_stored_timestamp_are_skipped() {
+        let mut store = MemoryStore::new(2, 2);
+        let rec = |items: Vec<u32>, ts: f64| Record { value: items, ts, fresh: ts };
+        assert_eq!(store.write_recent(1, rec(vec![3], 10.0)), Write::Applied);
+        assert_eq!(store.write_recent(1, rec(vec![4], 9.0)), Write::Stale);
+        assert_eq!(store.write_recent(1, rec(vec![5], 10.0)), Write::Stale);
+        assert_eq!(store.user(1).recent.map(|r| r.value), Some(vec![3]));
+        assert_eq!(store.write_recent(1, rec(vec![6], 11.0)), Write::Applied);
+        assert_eq!(store.user(1).recent.map(|r| r.value), Some(vec![6]));
+        assert_eq!(store.user(0), UserRow::default());
+        assert_eq!(store.write_recent(7, rec(vec![1], 1.0)), Write::Stale);
+        let stats =
+            Record { value: ItemStats { impressions: 3.0, clicks: 1.0 }, ts: 2.0, fresh: 2.0 };
+        assert_eq!(store.write_item(1, stats.clone()), Write::Applied);
+        assert_eq!(store.items(&[0, 1]), vec![None, Some(stats)]);
+    }
+}
