@@ -183,17 +183,13 @@ impl Pipeline {
         let mut schema = None;
         for fault in schedule.active(event.time) {
             match fault.kind {
-                FaultKind::EventLoss { share } => {
-                    if self.rng.random::<f64>() < share {
-                        self.fates.lost_ingest += 1;
-                        self.fates.lost_times.push(event.time);
-                        return;
-                    }
+                FaultKind::EventLoss { share } if self.rng.random::<f64>() < share => {
+                    self.fates.lost_ingest += 1;
+                    self.fates.lost_times.push(event.time);
+                    return;
                 }
-                FaultKind::EventDuplicate { share } => {
-                    if self.rng.random::<f64>() < share {
-                        copies = 2;
-                    }
+                FaultKind::EventDuplicate { share } if self.rng.random::<f64>() < share => {
+                    copies = 2;
                 }
                 FaultKind::EventDelay { lag_s } => arrival += lag_s,
                 FaultKind::OutOfOrder { jitter_s } => {

@@ -275,6 +275,9 @@ enum Failure {
     NoFeatures,
 }
 
+/// A cached answer: when it was made, its items and scores.
+type Cached = (f64, Vec<u32>, Vec<f64>);
+
 /// The recommender service.
 #[derive(Debug)]
 pub struct Service {
@@ -282,7 +285,7 @@ pub struct Service {
     ranker: Ranker,
     good_model: Arc<Embeddings>,
     static_popular: Vec<u32>,
-    cache: HashMap<(u32, u32), (f64, Vec<u32>, Vec<f64>)>,
+    cache: HashMap<(u32, u32), Cached>,
     lkg_users: HashMap<u32, UserRow>,
     lkg_items: HashMap<u32, Record<ItemStats>>,
     lkg_popular: Vec<u32>,
@@ -401,9 +404,7 @@ impl Service {
                 },
                 Policy::LastKnownGood => {
                     let lkg = (failure == Failure::StoreDown || failure == Failure::Timeout)
-                        .then(|| {
-                            self.from_last_known_good(user, now, conditions, rng, &mut modeled)
-                        })
+                        .then(|| self.last_known_good(user, now, conditions, rng, &mut modeled))
                         .flatten();
                     match lkg {
                         Some((items, scores)) => {
@@ -503,7 +504,7 @@ impl Service {
         Ok((items, scores))
     }
 
-    fn from_last_known_good(
+    fn last_known_good(
         &self,
         user: u32,
         _now: f64,
@@ -534,7 +535,6 @@ fn over_budget(modeled: &mut f64, budget: Option<f64>) -> Result<(), Failure> {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "a failed unwrap fails the test")]
 mod tests {
     use stressor_core::Seed;
 

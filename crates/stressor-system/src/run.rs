@@ -491,7 +491,6 @@ fn window_metrics(
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "a failed unwrap fails the test")]
 mod tests {
     use std::time::Duration;
 
