@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """report.json of each scenario, before and after, with timings redacted as
 stressor_schema::Report::redact_timings does (run start/duration, step durations, step
-timelines, retrain_wall_ms metrics); prints identical/different per scenario."""
+timelines, retrain_wall_ms metrics, p50/p99 latency, the recommender's warm-up wall time); prints identical/different per scenario."""
 import json, sys, hashlib, os
 def redact(path):
     r = json.load(open(path))
@@ -10,7 +10,10 @@ def redact(path):
         step.pop('duration_ms', None); step.pop('timeline', None)
         for p in step.get('points', []):
             m = p.get('metrics', {})
-            for k in [k for k in m if k.startswith('retrain_wall_ms')]: m.pop(k)
+            for k in [k for k in m if k.startswith('retrain_wall_ms') or k in ('p50_ms', 'p99_ms')]: m.pop(k)
+        for b in (step.get('recsys_timeline') or {}).get('buckets', []):
+            b['p50_ms'] = None; b['p99_ms'] = None
+        step.get('parameters', {}).pop('warm-up wall time', None)
     return json.dumps(r, ensure_ascii=False, separators=(',', ':'))
 root = sys.argv[1]
 for s in sys.argv[2:]:

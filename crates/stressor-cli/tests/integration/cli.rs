@@ -1223,3 +1223,60 @@ fn a_users_onnx_model_serves_first_and_built_in_retrains_take_over() {
     assert_eq!(output.status.code(), Some(3));
     assert!(text(&output.stderr).contains("`segment` is categorical"), "{}", text(&output.stderr));
 }
+
+#[test]
+fn recommender_scenario_reports_its_policies_and_repeats_itself() {
+    let dir = scratch("recommender-scenario");
+    let scenario = dir.join("shop.toml");
+    std::fs::write(
+        &scenario,
+        r#"
+name = "shop"
+seed = 3
+[recommender]
+duration = "20m"
+warmup = "30m"
+policies = ["none", "circuit-breaker"]
+[recommender.world]
+users = 300
+items = 200
+sessions_per_second = 3
+[[recommender.faults]]
+name = "down"
+kind = "store_outage"
+start = "5m"
+stop = "10m"
+[[recommender.gates]]
+policy = "circuit-breaker"
+metric = "error_rate"
+max = 0.01
+"#,
+    )
+    .unwrap();
+    let output = stressor().arg("run").arg(&scenario).arg("--out").arg(&dir).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    let steps = report["steps"].as_array().unwrap();
+    let ids: Vec<&str> = steps.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["baseline", "oracle", "random", "popularity", "none", "circuit-breaker"]);
+    // Without a fallback the outage shows as errors; the breaker serves the popular list.
+    let errors =
+        |i: usize| steps[i]["points"][0]["metrics"]["error_rate"]["value"].as_f64().unwrap();
+    assert!(errors(4) > 0.05, "{}", errors(4));
+    assert!(errors(5) < 0.01, "{}", errors(5));
+    assert_eq!(steps[4]["recsys_timeline"]["impacts"][0]["window"], "down");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.matches("<svg").count() >= 6);
+    // Same seed, same report (apart from timings).
+    let again = scratch("recommender-scenario-again");
+    let output = stressor().arg("run").arg(&scenario).arg("--out").arg(&again).output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let redacted = |path: &Path| {
+        let mut report: stressor_schema::Report =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        report.redact_timings();
+        serde_json::to_string(&report).unwrap()
+    };
+    assert_eq!(redacted(&dir.join("report.json")), redacted(&again.join("report.json")));
+}
