@@ -3,8 +3,9 @@
 //!
 //! `cargo xtask test [ARGS…]` is the one test command. It installs what the test suite needs
 //! when it is missing — Chromium, which the `stressor-cli` browser tests render the HTML
-//! reports in (Debian's `chromium` package, with `apt-get` when running as root) — then runs
-//! `cargo test --workspace ARGS…` and exits with its status.
+//! reports in, and Redis, the recommender's feature store in the `stressor-recsys` tests
+//! (Debian's `chromium` and `redis-server` packages, with `apt-get` when running as root) —
+//! then runs `cargo test --workspace ARGS…` and exits with its status.
 //!
 //! ```sh
 //! cargo xtask test            # the whole suite
@@ -25,8 +26,9 @@ const USAGE: &str = "\
 usage: cargo xtask test [ARGS...]
 
 commands:
-  test   install Chromium when it is missing (Debian's `chromium` package, as root),
-         then run `cargo test --workspace ARGS...` and exit with its status
+  test   install Chromium and Redis when they are missing (Debian's `chromium` and
+         `redis-server` packages, as root), then run `cargo test --workspace ARGS...`
+         and exit with its status
 ";
 
 fn main() -> ExitCode {
@@ -47,7 +49,7 @@ fn main() -> ExitCode {
 
 /// `cargo xtask test`: the tools, then the suite.
 fn test(args: Vec<OsString>) -> ExitCode {
-    if let Err(message) = install_chromium() {
+    if let Err(message) = install_tools() {
         eprintln!("xtask: {message}");
         return ExitCode::FAILURE;
     }
@@ -63,34 +65,60 @@ fn test(args: Vec<OsString>) -> ExitCode {
     }
 }
 
-/// Makes sure `chromium` is on `PATH`, installing Debian's package when running as root.
+/// The programs the test suite runs, each with the Debian package that provides it and why.
+const TOOLS: &[(&str, &str, &str)] = &[
+    (
+        "chromium",
+        "chromium",
+        "the stressor-cli browser tests render the HTML reports in headless Chromium",
+    ),
+    (
+        "redis-server",
+        "redis-server",
+        "the stressor-recsys tests run the recommender's feature store in a real Redis",
+    ),
+];
+
+/// Makes sure every program in [`TOOLS`] is on `PATH`, installing the missing ones' Debian
+/// packages when running as root.
 ///
 /// # Errors
-/// A message naming the package when it is missing and cannot be installed here.
-fn install_chromium() -> Result<(), String> {
-    if on_path("chromium") {
+/// A message naming the packages when some are missing and cannot be installed here.
+fn install_tools() -> Result<(), String> {
+    let missing: Vec<&(&str, &str, &str)> =
+        TOOLS.iter().filter(|(program, _, _)| !on_path(program)).collect();
+    if missing.is_empty() {
         return Ok(());
     }
-    let missing = "chromium is not on PATH; the stressor-cli browser tests render the HTML \
-                   reports in headless Chromium";
+    let packages: Vec<&str> = missing.iter().map(|(_, package, _)| *package).collect();
+    let why: Vec<String> = missing
+        .iter()
+        .map(|(program, _, why)| format!("{program} is not on PATH: {why}"))
+        .collect();
+    let why = why.join("; ");
     if !on_path("apt-get") {
         return Err(format!(
-            "{missing}: install it with your package manager (Debian: `chromium`)"
+            "{why}: install them with your package manager (Debian: {})",
+            packages.join(" ")
         ));
     }
     if !is_root() {
         return Err(format!(
-            "{missing}: install Debian's `chromium` package \
-             (sudo apt-get install --no-install-recommends chromium), or run this as root"
+            "{why}: install Debian's packages (sudo apt-get install --no-install-recommends {}), \
+             or run this as root",
+            packages.join(" ")
         ));
     }
-    eprintln!("xtask: installing Debian's `chromium` package");
+    eprintln!("xtask: installing Debian's {}", packages.join(", "));
     apt_get(&["update"])?;
-    apt_get(&["install", "-y", "--no-install-recommends", "chromium"])?;
-    if on_path("chromium") {
-        Ok(())
-    } else {
-        Err("apt-get installed `chromium` but it is still not on PATH".into())
+    let mut args = vec!["install", "-y", "--no-install-recommends"];
+    args.extend(&packages);
+    apt_get(&args)?;
+    match missing.iter().find(|(program, _, _)| !on_path(program)) {
+        None => Ok(()),
+        Some((program, package, _)) => {
+            Err(format!("apt-get installed `{package}` but `{program}` is still not on PATH"))
+        }
     }
 }
 

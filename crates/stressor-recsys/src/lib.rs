@@ -38,6 +38,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod ranker;
 pub mod recovery;
+pub mod redis_store;
 mod run;
 pub mod service;
 pub mod sim;

@@ -31,6 +31,10 @@ pub struct RecommenderOptions {
     /// Fallback policies to compare (default: all five).
     #[serde(default)]
     pub policies: Option<Spanned<Vec<String>>>,
+    /// The online feature store: absent, in process; `"redis://127.0.0.1:6379"`, Redis with
+    /// Feast's layout, reached through an in-process proxy that enacts `store_outage` faults.
+    #[serde(default)]
+    pub feature_store: Option<Spanned<String>>,
     /// The longest outage the business tolerates, for the business impact table.
     #[serde(default)]
     pub max_tolerable_downtime: Option<Spanned<String>>,

@@ -88,6 +88,8 @@ pub struct Fates {
     pub dropped_late: u64,
     /// The true event time of every event lost for good, for RPO per window.
     pub lost_times: Vec<f64>,
+    /// Feature writes the store refused; the stream job retries them on its next tick.
+    pub write_failures: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -136,6 +138,10 @@ pub struct Pipeline {
     dirty: Vec<bool>,
     dirty_list: Vec<u32>,
     recent: Vec<Vec<u32>>,
+    /// Per user: the `ts` and true event time of the recent list's newest click.
+    recent_times: Vec<(f64, f64)>,
+    /// Users whose recent list the store refused, to write again on the next tick.
+    unwritten: Vec<u32>,
     fates: Fates,
     last_tick: f64,
 }
@@ -155,6 +161,8 @@ impl Pipeline {
             dirty: vec![false; items],
             dirty_list: Vec::new(),
             recent: vec![Vec::new(); users],
+            recent_times: vec![(0.0, 0.0); users],
+            unwritten: Vec::new(),
             fates: Fates::default(),
             last_tick: f64::NEG_INFINITY,
         }
@@ -218,6 +226,11 @@ impl Pipeline {
             return;
         }
         self.last_tick = now;
+        for user in std::mem::take(&mut self.unwritten) {
+            let (ts, fresh) = self.recent_times[user as usize];
+            let record = Record { value: self.recent[user as usize].clone(), ts, fresh };
+            self.write_recent(user, record, false, None, store);
+        }
         while self.queue.peek().is_some_and(|d| d.arrival <= now) {
             let Some(delivery) = self.queue.pop() else { break };
             self.process(delivery, now, store);
@@ -225,14 +238,19 @@ impl Pipeline {
         let watermark = (now / self.config.pane_s).floor() as i64;
         let dirty = std::mem::take(&mut self.dirty_list);
         for item in dirty {
-            self.dirty[item as usize] = false;
             let stats = self.window(item as usize, watermark);
             let record = Record {
                 value: stats,
                 ts: self.item_ts[item as usize],
                 fresh: self.item_fresh[item as usize],
             };
-            let _ = store.write_item(item, record);
+            if store.write_item(item, record).is_ok() {
+                self.dirty[item as usize] = false;
+            } else {
+                // Still dirty: written again on the next tick.
+                self.fates.write_failures += 1;
+                self.dirty_list.push(item);
+            }
         }
         let mut order: Vec<(f64, u32)> = (0..self.panes.len())
             .map(|i| (self.window(i, watermark).clicks, i as u32))
@@ -243,7 +261,37 @@ impl Pipeline {
         if !order.is_empty() {
             let newest = self.item_fresh.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             let list = order.into_iter().map(|(_, i)| i).collect();
-            let _ = store.write_popular(Record { value: list, ts: now, fresh: newest });
+            // Recomputed on every tick: a refused write is simply made again.
+            if store.write_popular(Record { value: list, ts: now, fresh: newest }).is_err() {
+                self.fates.write_failures += 1;
+            }
+        }
+    }
+
+    /// Writes a user's recent list. Skipped by the store as stale, the click behind it is lost
+    /// (unless the list did not change); refused, the write is retried on the next tick.
+    fn write_recent(
+        &mut self,
+        user: u32,
+        record: Record<Vec<u32>>,
+        unchanged: bool,
+        event: Option<&Event>,
+        store: &mut dyn OnlineStore,
+    ) {
+        match store.write_recent(user, record) {
+            Ok(Write::Stale) if !unchanged => {
+                if let Some(event) = event {
+                    self.fates.dropped_late += 1;
+                    self.lost(event);
+                }
+            }
+            Ok(_) => {}
+            Err(_) => {
+                self.fates.write_failures += 1;
+                if !self.unwritten.contains(&user) {
+                    self.unwritten.push(user);
+                }
+            }
         }
     }
 
@@ -311,15 +359,14 @@ impl Pipeline {
             recent.insert(0, event.item);
             recent.truncate(self.config.recent_items);
             let record = Record { value: recent.clone(), ts, fresh: event.time };
-            if store.write_recent(event.user, record) == Write::Stale && !unchanged {
-                self.fates.dropped_late += 1;
-                self.lost(&event);
-            }
+            self.recent_times[event.user as usize] = (ts, event.time);
+            self.write_recent(event.user, record, unchanged, Some(&event), store);
         }
     }
 }
 
 #[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "a failed unwrap fails the test")]
 mod tests {
     use super::*;
     use crate::fault::Fault;
@@ -354,9 +401,9 @@ mod tests {
         p.produce(click(0, 1, 2.0), &none);
         p.produce(click(1, 2, 4.5), &none); // arrives at 5.5: next tick
         p.tick(5.0, &none, &mut store);
-        assert_eq!(store.user(0).recent.map(|r| r.value), Some(vec![1]));
-        assert_eq!(store.user(1).recent, None);
-        let stats = store.items(&[1, 2]);
+        assert_eq!(store.user(0).unwrap().recent.map(|r| r.value), Some(vec![1]));
+        assert_eq!(store.user(1).unwrap().recent, None);
+        let stats = store.items(&[1, 2]).unwrap();
         assert_eq!(
             stats[0].as_ref().map(|r| r.value),
             Some(ItemStats { impressions: 1.0, clicks: 1.0 })
@@ -365,19 +412,19 @@ mod tests {
             stats[1].as_ref().map(|r| (r.value, r.fresh)),
             Some((ItemStats { impressions: 1.0, clicks: 0.0 }, 1.0))
         );
-        assert_eq!(store.popular().map(|r| r.value), Some(vec![1]));
+        assert_eq!(store.popular().unwrap().map(|r| r.value), Some(vec![1]));
         p.tick(10.0, &none, &mut store);
-        assert_eq!(store.user(1).recent.map(|r| r.value), Some(vec![2]));
-        assert_eq!(store.popular().map(|r| r.value), Some(vec![1, 2]));
+        assert_eq!(store.user(1).unwrap().recent.map(|r| r.value), Some(vec![2]));
+        assert_eq!(store.popular().unwrap().map(|r| r.value), Some(vec![1, 2]));
         // A click 25 s later: the window (3 panes of 10 s at watermark 4) drops pane 0.
         p.produce(click(0, 2, 40.0), &none);
         p.tick(45.0, &none, &mut store);
-        let stats = store.items(&[2]);
+        let stats = store.items(&[2]).unwrap();
         assert_eq!(
             stats[0].as_ref().map(|r| r.value),
             Some(ItemStats { impressions: 0.0, clicks: 1.0 })
         );
-        assert_eq!(store.user(0).recent.map(|r| r.value), Some(vec![2, 1]));
+        assert_eq!(store.user(0).unwrap().recent.map(|r| r.value), Some(vec![2, 1]));
         assert_eq!(p.fates().produced, 5);
         assert!(p.fates().lost_times.is_empty());
     }
@@ -398,7 +445,7 @@ mod tests {
         p.produce(click(0, 2, 20.0), &delay); // after the window: arrives at 21
         p.tick(25.0, &delay, &mut store);
         p.tick(70.0, &delay, &mut store);
-        assert_eq!(store.user(0).recent.map(|r| r.value), Some(vec![2]));
+        assert_eq!(store.user(0).unwrap().recent.map(|r| r.value), Some(vec![2]));
         assert_eq!(p.fates().dropped_late, 1);
         assert_eq!(p.fates().lost_times, vec![5.0]);
     }
@@ -428,10 +475,10 @@ mod tests {
         p.produce(click(0, 1, 1.5), &faults);
         p.produce(click(0, 2, 3.0), &faults);
         p.tick(10.0, &faults, &mut store);
-        assert_eq!(store.user(0).recent, None, "the stream job is stopped");
+        assert_eq!(store.user(0).unwrap().recent, None, "the stream job is stopped");
         assert_eq!(p.backlog(), 2);
         p.tick(20.0, &faults, &mut store);
-        assert_eq!(store.user(0).recent.map(|r| (r.value, r.fresh)), Some((vec![2], 3.0)));
+        assert_eq!(store.user(0).unwrap().recent.map(|r| (r.value, r.fresh)), Some((vec![2], 3.0)));
         assert_eq!(p.fates().lost_ingest, 1);
         assert_eq!(p.fates().unparseable, 1);
         assert_eq!(p.fates().lost_times, vec![0.5, 1.5]);
@@ -452,7 +499,7 @@ mod tests {
         p.produce(click(0, 1, 1.0), &unit); // stored with ts 1000
         p.produce(click(0, 2, 3.0), &unit); // correct, but 3 < 1000: skipped
         p.tick(5.0, &unit, &mut store);
-        assert_eq!(store.user(0).recent.map(|r| (r.value, r.ts)), Some((vec![1], 1000.0)));
+        assert_eq!(store.user(0).unwrap().recent.map(|r| (r.value, r.ts)), Some((vec![1], 1000.0)));
         assert_eq!(p.fates().dropped_late, 1);
     }
 
@@ -470,10 +517,10 @@ mod tests {
         let mut store = MemoryStore::new(1, 3);
         p.produce(click(0, 1, 1.0), &dup);
         p.tick(5.0, &dup, &mut store);
-        assert_eq!(store.items(&[1])[0].as_ref().map(|r| r.value.clicks), Some(2.0));
+        assert_eq!(store.items(&[1]).unwrap()[0].as_ref().map(|r| r.value.clicks), Some(2.0));
         assert_eq!(p.fates().duplicated, 1);
         assert_eq!(p.fates().dropped_late, 0);
         // The second copy's user write is a no-op skipped by the timestamp rule.
-        assert_eq!(store.user(0).recent.map(|r| r.value), Some(vec![1]));
+        assert_eq!(store.user(0).unwrap().recent.map(|r| r.value), Some(vec![1]));
     }
 }

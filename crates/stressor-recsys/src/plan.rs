@@ -59,6 +59,8 @@ pub struct RecsysPlan {
     pub tolerance: Tolerance,
     /// Maximum tolerable downtime, seconds.
     pub max_tolerable_downtime_s: Option<f64>,
+    /// The Redis online store's URL; `None` for the in-process store.
+    pub feature_store: Option<String>,
     /// Gates.
     pub gates: Vec<Gate>,
 }
@@ -502,7 +504,31 @@ impl RecsysPlanner<'_, '_> {
                 gates.push(gate);
             }
         }
-        RecsysPlan { world, sim, schedule, policies, tolerance, max_tolerable_downtime_s, gates }
+        let feature_store = r.feature_store.as_ref().and_then(|v| {
+            let url = v.get_ref();
+            let problem = if !url.starts_with("redis://") {
+                Some("a Redis URL, `redis://HOST:PORT` (absent: the in-process store)".to_string())
+            } else {
+                redis::Client::open(url.as_str()).err().map(|e| format!("not a Redis URL: {e}"))
+            };
+            match problem {
+                Some(message) => {
+                    self.problem(v.span(), "recommender.feature_store", message, None);
+                    None
+                }
+                None => Some(url.clone()),
+            }
+        });
+        RecsysPlan {
+            world,
+            sim,
+            schedule,
+            policies,
+            tolerance,
+            max_tolerable_downtime_s,
+            feature_store,
+            gates,
+        }
     }
 
     fn policies(

@@ -14,8 +14,10 @@ use stressor_scenario::{EngineError, RunContext};
 use crate::fault::Schedule;
 use crate::plan::RecsysPlan;
 use crate::recovery::impacts;
+use crate::redis_store::RedisStore;
 use crate::service::Policy;
 use crate::sim::{Ranking, RunOutput, Warm, run, warm_up};
+use crate::store::OnlineStore;
 use crate::world::World;
 
 /// A recommender part could not run.
@@ -24,6 +26,10 @@ use crate::world::World;
 pub struct RecsysError {
     /// Why.
     pub reason: String,
+}
+
+fn family_error(reason: String) -> EngineError {
+    EngineError::Family(Box::new(RecsysError { reason }))
 }
 
 struct Planned {
@@ -63,9 +69,13 @@ pub(crate) fn run_part(
         scenario_source: run_context.scenario_source.to_string(),
         seed: seed.value(),
         target_name: format!(
-            "built-in recommender (BPR, {} factors, trained on {} of logged traffic)",
+            "built-in recommender (BPR, {} factors, trained on {} of logged traffic; online \
+             store: {})",
             plan.sim.bpr.factors,
-            crate::describe::seconds(plan.sim.warmup_s)
+            crate::describe::seconds(plan.sim.warmup_s),
+            plan.feature_store
+                .as_ref()
+                .map_or("in process".into(), |url| format!("Redis at {url}"))
         ),
         target_kind: "recommender".into(),
         input_shape: Vec::new(),
@@ -77,6 +87,19 @@ pub(crate) fn run_part(
         n_samples: plan.world.users,
         stressor_version: run_context.config.stressor_version.clone(),
     });
+    // An unreachable store fails the run before the warm-up, naming it (exit 3).
+    let redis = match &plan.feature_store {
+        Some(url) => {
+            crate::redis_store::check(url).map_err(|e| family_error(e.to_string()))?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .map_err(|e| family_error(format!("cannot start the proxy's runtime: {e}")))?;
+            Some((url, Arc::new(runtime)))
+        }
+        None => None,
+    };
     let world = Arc::new(World::new(plan.world.clone(), seed.derive("world")));
     let warm = warm_up(world, &plan.sim, seed.derive("warm-up"));
     let warm_s = started.elapsed().as_secs_f64();
@@ -87,10 +110,30 @@ pub(crate) fn run_part(
         .map(|step| {
             let t = Instant::now();
             let schedule = if step.reference { &none } else { &plan.schedule };
-            let out = run(&warm, &plan.sim, step.ranking, schedule, seed.derive("traffic"));
-            (out, t.elapsed().as_secs_f64())
+            let mut store: Box<dyn OnlineStore> = match &redis {
+                Some((url, runtime)) => Box::new(
+                    RedisStore::start(
+                        url,
+                        &format!("{}:{}", seed.value(), step.id),
+                        &warm.store,
+                        Arc::clone(runtime),
+                        seed.derive("proxy").derive(&step.id),
+                    )
+                    .map_err(|e| family_error(e.to_string()))?,
+                ),
+                None => Box::new(warm.store.clone()),
+            };
+            let out = run(
+                &warm,
+                &plan.sim,
+                step.ranking,
+                schedule,
+                seed.derive("traffic"),
+                store.as_mut(),
+            );
+            Ok((out, t.elapsed().as_secs_f64()))
         })
-        .collect();
+        .collect::<Result<_, EngineError>>()?;
     let Some((baseline, _)) = outputs.first() else {
         return Err(EngineError::Family(Box::new(RecsysError { reason: "nothing to run".into() })));
     };

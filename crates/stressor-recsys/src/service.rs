@@ -17,7 +17,7 @@ use rand::Rng as _;
 use stressor_core::{BreakerTransition, Rng};
 
 use crate::ranker::{Embeddings, Ranker};
-use crate::store::{ItemStats, OnlineStore, Record, UserRow};
+use crate::store::{ItemStats, OnlineStore, Record, StoreError, UserRow};
 
 /// What the service does when the primary path fails.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -113,8 +113,6 @@ impl Default for ServiceConfig {
 pub struct Conditions {
     /// Extra ms per store round trip.
     pub store_extra_ms: f64,
-    /// The store refuses connections.
-    pub store_down: bool,
     /// Extra ms per model call.
     pub model_extra_ms: f64,
     /// The share of model calls that fail.
@@ -339,7 +337,7 @@ impl Service {
         page: u32,
         now: f64,
         conditions: Conditions,
-        store: &dyn OnlineStore,
+        store: &mut dyn OnlineStore,
         rng: &mut Rng,
     ) -> Answer {
         let started = Instant::now();
@@ -417,18 +415,26 @@ impl Service {
         }
     }
 
-    fn round_trip(
+    /// One store round trip: `call`, its modelled time (a refusal is quick, an answer costs a
+    /// round trip plus any `store_slow` latency), and the timeout budget.
+    fn round_trip<T>(
         &self,
         conditions: Conditions,
         modeled: &mut f64,
         budget: Option<f64>,
-    ) -> Result<(), Failure> {
-        if conditions.store_down {
-            *modeled += self.config.refused_ms;
-            return Err(Failure::StoreDown);
+        call: impl FnOnce() -> Result<T, StoreError>,
+    ) -> Result<T, Failure> {
+        match call() {
+            Ok(value) => {
+                *modeled += self.config.store_ms + conditions.store_extra_ms;
+                over_budget(modeled, budget)?;
+                Ok(value)
+            }
+            Err(_) => {
+                *modeled += self.config.refused_ms;
+                Err(Failure::StoreDown)
+            }
         }
-        *modeled += self.config.store_ms + conditions.store_extra_ms;
-        over_budget(modeled, budget)
     }
 
     #[expect(clippy::too_many_arguments, reason = "one request's state, threaded through")]
@@ -437,16 +443,16 @@ impl Service {
         user: u32,
         now: f64,
         conditions: Conditions,
-        store: &dyn OnlineStore,
+        store: &mut dyn OnlineStore,
         rng: &mut Rng,
         modeled: &mut f64,
         freshness: &mut Vec<f64>,
         budget: Option<f64>,
     ) -> Result<(Vec<u32>, Vec<f64>), Failure> {
         // Round trip 1: the user's hash and the popular list (pipelined).
-        self.round_trip(conditions, modeled, budget)?;
-        let row = store.user(user);
-        let popular = store.popular();
+        let (row, popular) = self.round_trip(conditions, modeled, budget, || {
+            Ok((store.user(user)?, store.popular()?))
+        })?;
         for record in [row.profile.as_ref().map(|r| r.fresh), row.recent.as_ref().map(|r| r.fresh)]
             .into_iter()
             .flatten()
@@ -461,8 +467,7 @@ impl Service {
         let popular_items: &[u32] = popular.as_ref().map_or(&[], |r| &r.value);
         let candidates = self.ranker.candidates(&base, popular_items, &[]);
         // Round trip 2: the candidates' stats.
-        self.round_trip(conditions, modeled, budget)?;
-        let stats = store.items(&candidates);
+        let stats = self.round_trip(conditions, modeled, budget, || store.items(&candidates))?;
         for s in stats.iter().flatten() {
             freshness.push((now - s.fresh).max(0.0));
         }
@@ -535,6 +540,7 @@ fn over_budget(modeled: &mut f64, budget: Option<f64>) -> Result<(), Failure> {
 }
 
 #[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "a failed unwrap fails the test")]
 mod tests {
     use stressor_core::Seed;
 
@@ -555,43 +561,51 @@ mod tests {
         let mut store = MemoryStore::new(2, 4);
         for u in 0..2u32 {
             let v: Arc<[f32]> = Arc::from(vec![if u == 0 { 1.0 } else { -1.0 }]);
-            store.write_profile(u, Record { value: v, ts: 0.0, fresh: 0.0 });
+            store.write_profile(u, Record { value: v, ts: 0.0, fresh: 0.0 }).unwrap();
         }
         (Service::new(config, ranker, vec![3, 2, 1]), store)
     }
 
     #[test]
     fn the_primary_path_then_the_cache() {
-        let (mut s, store) = service(Policy::None);
+        let (mut s, mut store) = service(Policy::None);
         let mut rng = Seed::new(1).rng();
-        let a = s.recommend(0, 0, 10.0, Conditions::default(), &store, &mut rng);
+        let a = s.recommend(0, 0, 10.0, Conditions::default(), &mut store, &mut rng);
         assert_eq!((a.items.as_slice(), a.source), (&[0, 1][..], Source::Model));
         assert!((a.modeled_ms - (0.1 + 1.0 + 1.0 + 2.0)).abs() < 1e-9);
         assert_eq!(a.freshness, vec![10.0]);
-        let b = s.recommend(0, 0, 100.0, Conditions::default(), &store, &mut rng);
+        let b = s.recommend(0, 0, 100.0, Conditions::default(), &mut store, &mut rng);
         assert_eq!((b.items, b.source), (a.items.clone(), Source::Cache));
-        let c = s.recommend(1, 0, 100.0, Conditions::default(), &store, &mut rng);
+        let c = s.recommend(1, 0, 100.0, Conditions::default(), &mut store, &mut rng);
         assert_eq!(c.items, vec![3, 2]);
     }
 
     #[test]
     fn each_policy_answers_a_store_outage_its_way() {
-        let down = Conditions { store_down: true, ..Conditions::default() };
+        let ok = Conditions::default();
         let mut rng = Seed::new(1).rng();
-        let (mut none, store) = service(Policy::None);
-        assert_eq!(none.recommend(0, 0, 0.0, down, &store, &mut rng).source, Source::Error);
-        let (mut popular, store) = service(Policy::Popular);
-        let a = popular.recommend(0, 0, 0.0, down, &store, &mut rng);
+        let (mut none, mut store) = service(Policy::None);
+        store.set_outage(true);
+        assert_eq!(none.recommend(0, 0, 0.0, ok, &mut store, &mut rng).source, Source::Error);
+        let (mut popular, mut store) = service(Policy::Popular);
+        store.set_outage(true);
+        let a = popular.recommend(0, 0, 0.0, ok, &mut store, &mut rng);
         assert_eq!((a.items, a.source), (vec![3, 2], Source::Fallback));
-        let (mut stale, store) = service(Policy::ServeStale);
-        assert_eq!(stale.recommend(0, 0, 0.0, down, &store, &mut rng).source, Source::Error);
-        stale.recommend(0, 0, 1.0, Conditions::default(), &store, &mut rng);
-        let a = stale.recommend(0, 0, 1000.0, down, &store, &mut rng);
+        let (mut stale, mut store) = service(Policy::ServeStale);
+        store.set_outage(true);
+        assert_eq!(stale.recommend(0, 0, 0.0, ok, &mut store, &mut rng).source, Source::Error);
+        store.set_outage(false);
+        stale.recommend(0, 0, 1.0, ok, &mut store, &mut rng);
+        store.set_outage(true);
+        let a = stale.recommend(0, 0, 1000.0, ok, &mut store, &mut rng);
         assert_eq!((a.items, a.source), (vec![0, 1], Source::Fallback));
-        let (mut lkg, store) = service(Policy::LastKnownGood);
-        assert_eq!(lkg.recommend(1, 0, 0.0, down, &store, &mut rng).source, Source::Error);
-        lkg.recommend(1, 0, 1.0, Conditions::default(), &store, &mut rng);
-        let a = lkg.recommend(1, 0, 1000.0, down, &store, &mut rng);
+        let (mut lkg, mut store) = service(Policy::LastKnownGood);
+        store.set_outage(true);
+        assert_eq!(lkg.recommend(1, 0, 0.0, ok, &mut store, &mut rng).source, Source::Error);
+        store.set_outage(false);
+        lkg.recommend(1, 0, 1.0, ok, &mut store, &mut rng);
+        store.set_outage(true);
+        let a = lkg.recommend(1, 0, 1000.0, ok, &mut store, &mut rng);
         assert_eq!((a.items, a.source), (vec![3, 2], Source::Fallback));
     }
 
@@ -604,21 +618,21 @@ mod tests {
             min_requests: 4,
             sleep_s: 5.0,
         };
-        let (mut s, store) = service(Policy::CircuitBreaker(config));
+        let (mut s, mut store) = service(Policy::CircuitBreaker(config));
         let mut rng = Seed::new(1).rng();
         let slow = Conditions { store_extra_ms: 100.0, ..Conditions::default() };
         for i in 0..4 {
-            let a = s.recommend(i % 2, i + 1, f64::from(i) * 0.1, slow, &store, &mut rng);
+            let a = s.recommend(i % 2, i + 1, f64::from(i) * 0.1, slow, &mut store, &mut rng);
             assert_eq!(a.source, Source::Fallback);
             assert_eq!(a.modeled_ms, 20.0, "cut at the budget");
         }
         assert_eq!(s.breaker_transitions().len(), 1);
         assert_eq!(s.breaker_transitions()[0].to, "open");
         // Open: the primary path is not tried, the fallback is immediate.
-        let a = s.recommend(0, 9, 1.0, slow, &store, &mut rng);
+        let a = s.recommend(0, 9, 1.0, slow, &mut store, &mut rng);
         assert!(a.modeled_ms < 1.0);
         // After the sleep window a probe goes through; healthy, it closes the breaker.
-        let a = s.recommend(0, 10, 6.0, Conditions::default(), &store, &mut rng);
+        let a = s.recommend(0, 10, 6.0, Conditions::default(), &mut store, &mut rng);
         assert_eq!(a.source, Source::Model);
         let states: Vec<&str> = s.breaker_transitions().iter().map(|t| t.to.as_str()).collect();
         assert_eq!(states, vec!["open", "half-open", "closed"]);
@@ -626,10 +640,10 @@ mod tests {
 
     #[test]
     fn model_errors_and_bad_pushes() {
-        let (mut s, store) = service(Policy::None);
+        let (mut s, mut store) = service(Policy::None);
         let mut rng = Seed::new(1).rng();
         let failing = Conditions { model_error_share: 1.0, ..Conditions::default() };
-        assert_eq!(s.recommend(0, 0, 0.0, failing, &store, &mut rng).source, Source::Error);
+        assert_eq!(s.recommend(0, 0, 0.0, failing, &mut store, &mut rng).source, Source::Error);
         let bad = Arc::new(Embeddings {
             factors: 1,
             users: vec![1.0, -1.0],
@@ -638,13 +652,13 @@ mod tests {
         });
         s.push(Some(bad));
         assert_eq!(
-            s.recommend(0, 1, 0.0, Conditions::default(), &store, &mut rng).items,
+            s.recommend(0, 1, 0.0, Conditions::default(), &mut store, &mut rng).items,
             vec![3, 2]
         );
         s.push(None);
         s.flush_cache();
         assert_eq!(
-            s.recommend(0, 1, 0.0, Conditions::default(), &store, &mut rng).items,
+            s.recommend(0, 1, 0.0, Conditions::default(), &mut store, &mut rng).items,
             vec![0, 1]
         );
     }

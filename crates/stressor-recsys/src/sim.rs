@@ -170,7 +170,8 @@ pub fn warm_up(world: Arc<World>, config: &SimConfig, seed: Seed) -> Warm {
     let model = Arc::new(train_bpr(&positives, users, items, config.bpr, seed.derive("ranker")));
     for u in 0..users {
         let value: Arc<[f32]> = Arc::from(model.user(u));
-        store.write_profile(u as u32, Record { value, ts: 0.0, fresh: 0.0 });
+        // The in-process store refuses nothing outside an outage.
+        let _ = store.write_profile(u as u32, Record { value, ts: 0.0, fresh: 0.0 });
     }
     let mut order: Vec<u32> = (0..items as u32).collect();
     order.sort_by(|a, b| {
@@ -213,13 +214,16 @@ fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 3_600_000_000, 3).unwrap_or_else(|_| unreachable!())
 }
 
-/// Runs the measured traffic once.
+/// Runs the measured traffic once, against `store` (a copy of the warm store: the in-process
+/// one, or the same rows in Redis). `store_outage` faults are passed on to the store as they
+/// start and end ([`OnlineStore::set_outage`]).
 pub fn run(
     warm: &Warm,
     config: &SimConfig,
     ranking: Ranking,
     schedule: &Schedule,
     seed: Seed,
+    store: &mut dyn OnlineStore,
 ) -> RunOutput {
     let world = &warm.world;
     let k = config.service.k;
@@ -232,8 +236,15 @@ pub fn run(
             freshness_sum: 0.0,
         })
         .collect();
-    let mut store = warm.store.clone();
     let mut pipeline = warm.pipeline.clone();
+    let mut outage = false;
+    let mut sync_outage = |t: f64, store: &mut dyn OnlineStore| {
+        let down = schedule.store(t).1;
+        if down != outage {
+            outage = down;
+            store.set_outage(down);
+        }
+    };
     let mut service = match ranking {
         Ranking::Service(policy) => Some(Service::new(
             ServiceConfig { policy, ..config.service },
@@ -279,9 +290,11 @@ pub fn run(
             continue;
         }
         while next_tick <= t {
-            pipeline.tick(next_tick, schedule, &mut store);
+            sync_outage(next_tick, store);
+            pipeline.tick(next_tick, schedule, store);
             next_tick += config.pipeline.tick_s;
         }
+        sync_outage(t, store);
         let bucket = &mut buckets[((t / config.bucket_s) as usize).min(n_buckets - 1)];
         bucket.point.requests += 1;
         let dice = PageDice::roll(page_seed, session, page, k, model.think_s);
@@ -324,11 +337,10 @@ pub fn run(
                     });
                     service.push(model);
                 }
-                let (store_extra_ms, store_down) = schedule.store(t);
+                let (store_extra_ms, _) = schedule.store(t);
                 let (model_extra_ms, model_error_share) = schedule.model(t);
-                let conditions =
-                    Conditions { store_extra_ms, store_down, model_extra_ms, model_error_share };
-                let answer = service.recommend(user, page, t, conditions, &store, &mut service_rng);
+                let conditions = Conditions { store_extra_ms, model_extra_ms, model_error_share };
+                let answer = service.recommend(user, page, t, conditions, store, &mut service_rng);
                 let Reverse(free) = workers.pop().unwrap_or(Reverse(0));
                 let start = free.max(at);
                 let service_us = (answer.modeled_ms * 1000.0).round() as u64;
@@ -454,10 +466,18 @@ mod tests {
         let (warm, config) = small();
         let none = Schedule::default();
         let seed = Seed::new(5);
-        let oracle = run(&warm, &config, Ranking::Oracle, &none, seed);
-        let random = run(&warm, &config, Ranking::Random, &none, seed);
-        let model = run(&warm, &config, Ranking::Service(Policy::None), &none, seed);
-        let popular = run(&warm, &config, Ranking::Popularity, &none, seed);
+        let oracle = run(&warm, &config, Ranking::Oracle, &none, seed, &mut warm.store.clone());
+        let random = run(&warm, &config, Ranking::Random, &none, seed, &mut warm.store.clone());
+        let model = run(
+            &warm,
+            &config,
+            Ranking::Service(Policy::None),
+            &none,
+            seed,
+            &mut warm.store.clone(),
+        );
+        let popular =
+            run(&warm, &config, Ranking::Popularity, &none, seed, &mut warm.store.clone());
         // CTR (clicks / impressions) with Wilson intervals: the model's lies strictly between
         // the others'.
         let ctr = |o: &RunOutput| {
@@ -491,8 +511,22 @@ mod tests {
                 stop: 240.0,
             }],
         };
-        let a = run(&warm, &config, Ranking::Service(Policy::Popular), &schedule, Seed::new(1));
-        let b = run(&warm, &config, Ranking::Service(Policy::Popular), &schedule, Seed::new(1));
+        let a = run(
+            &warm,
+            &config,
+            Ranking::Service(Policy::Popular),
+            &schedule,
+            Seed::new(1),
+            &mut warm.store.clone(),
+        );
+        let b = run(
+            &warm,
+            &config,
+            Ranking::Service(Policy::Popular),
+            &schedule,
+            Seed::new(1),
+            &mut warm.store.clone(),
+        );
         let strip = |o: &RunOutput| {
             o.points
                 .iter()

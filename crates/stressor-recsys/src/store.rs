@@ -48,23 +48,35 @@ pub enum Write {
     Stale,
 }
 
-/// The online store the recommender reads and the stream job writes.
+/// A store call that failed: refused, reset, timed out or answered with nonsense.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("feature store: {0}")]
+pub struct StoreError(pub String);
+
+/// The online store the recommender reads and the stream job writes. Every call may fail, as
+/// a networked store's calls do; the caller counts the failure and falls back or retries.
 pub trait OnlineStore: Send {
     /// The user's hash (an `HMGET` of its views).
-    fn user(&self, user: u32) -> UserRow;
+    fn user(&mut self, user: u32) -> Result<UserRow, StoreError>;
     /// The items' `item_stats`, in order (one pipelined round trip); `None` where not found.
-    fn items(&self, items: &[u32]) -> Vec<Option<Record<ItemStats>>>;
+    fn items(&mut self, items: &[u32]) -> Result<Vec<Option<Record<ItemStats>>>, StoreError>;
     /// The popular list the stream job keeps (most clicked in the window first).
-    fn popular(&self) -> Option<Record<Vec<u32>>>;
+    fn popular(&mut self) -> Result<Option<Record<Vec<u32>>>, StoreError>;
     /// Writes `user_profile`.
-    fn write_profile(&mut self, user: u32, value: Record<Arc<[f32]>>) -> Write;
+    fn write_profile(&mut self, user: u32, value: Record<Arc<[f32]>>) -> Result<Write, StoreError>;
     /// Writes `user_recent`.
-    fn write_recent(&mut self, user: u32, value: Record<Vec<u32>>) -> Write;
+    fn write_recent(&mut self, user: u32, value: Record<Vec<u32>>) -> Result<Write, StoreError>;
     /// Writes `item_stats`.
-    fn write_item(&mut self, item: u32, value: Record<ItemStats>) -> Write;
+    fn write_item(&mut self, item: u32, value: Record<ItemStats>) -> Result<Write, StoreError>;
     /// Writes the popular list.
-    fn write_popular(&mut self, value: Record<Vec<u32>>) -> Write;
+    fn write_popular(&mut self, value: Record<Vec<u32>>) -> Result<Write, StoreError>;
+    /// A `store_outage` fault starts (`true`) or ends. While it lasts every call fails: the
+    /// in-process store refuses by itself, the Redis store has its proxy reset the connection.
+    fn set_outage(&mut self, down: bool);
 }
+
+/// Every user's row, every item's stats and the popular list of a [`MemoryStore`].
+pub type Rows<'a> = (&'a [UserRow], &'a [Option<Record<ItemStats>>], Option<&'a Record<Vec<u32>>>);
 
 /// The in-process store: dense arrays indexed by user and item id.
 #[derive(Debug, Clone, Default)]
@@ -72,6 +84,7 @@ pub struct MemoryStore {
     users: Vec<UserRow>,
     items: Vec<Option<Record<ItemStats>>>,
     popular: Option<Record<Vec<u32>>>,
+    down: bool,
 }
 
 impl MemoryStore {
@@ -81,7 +94,18 @@ impl MemoryStore {
             users: vec![UserRow::default(); users],
             items: vec![None; items],
             popular: None,
+            down: false,
         }
+    }
+
+    /// Every user's row, every item's stats and the popular list, for copying the store
+    /// elsewhere (a Redis store starts from the warm in-process one).
+    pub fn rows(&self) -> Rows<'_> {
+        (&self.users, &self.items, self.popular.as_ref())
+    }
+
+    fn up(&self) -> Result<(), StoreError> {
+        if self.down { Err(StoreError("connection refused (store outage)".into())) } else { Ok(()) }
     }
 }
 
@@ -96,45 +120,57 @@ fn put<T>(slot: &mut Option<Record<T>>, value: Record<T>) -> Write {
 }
 
 impl OnlineStore for MemoryStore {
-    fn user(&self, user: u32) -> UserRow {
-        self.users.get(user as usize).cloned().unwrap_or_default()
+    fn user(&mut self, user: u32) -> Result<UserRow, StoreError> {
+        self.up()?;
+        Ok(self.users.get(user as usize).cloned().unwrap_or_default())
     }
 
-    fn items(&self, items: &[u32]) -> Vec<Option<Record<ItemStats>>> {
-        items.iter().map(|&i| self.items.get(i as usize).cloned().flatten()).collect()
+    fn items(&mut self, items: &[u32]) -> Result<Vec<Option<Record<ItemStats>>>, StoreError> {
+        self.up()?;
+        Ok(items.iter().map(|&i| self.items.get(i as usize).cloned().flatten()).collect())
     }
 
-    fn popular(&self) -> Option<Record<Vec<u32>>> {
-        self.popular.clone()
+    fn popular(&mut self) -> Result<Option<Record<Vec<u32>>>, StoreError> {
+        self.up()?;
+        Ok(self.popular.clone())
     }
 
-    fn write_profile(&mut self, user: u32, value: Record<Arc<[f32]>>) -> Write {
-        match self.users.get_mut(user as usize) {
+    fn write_profile(&mut self, user: u32, value: Record<Arc<[f32]>>) -> Result<Write, StoreError> {
+        self.up()?;
+        Ok(match self.users.get_mut(user as usize) {
             Some(row) => put(&mut row.profile, value),
             None => Write::Stale,
-        }
+        })
     }
 
-    fn write_recent(&mut self, user: u32, value: Record<Vec<u32>>) -> Write {
-        match self.users.get_mut(user as usize) {
+    fn write_recent(&mut self, user: u32, value: Record<Vec<u32>>) -> Result<Write, StoreError> {
+        self.up()?;
+        Ok(match self.users.get_mut(user as usize) {
             Some(row) => put(&mut row.recent, value),
             None => Write::Stale,
-        }
+        })
     }
 
-    fn write_item(&mut self, item: u32, value: Record<ItemStats>) -> Write {
-        match self.items.get_mut(item as usize) {
+    fn write_item(&mut self, item: u32, value: Record<ItemStats>) -> Result<Write, StoreError> {
+        self.up()?;
+        Ok(match self.items.get_mut(item as usize) {
             Some(slot) => put(slot, value),
             None => Write::Stale,
-        }
+        })
     }
 
-    fn write_popular(&mut self, value: Record<Vec<u32>>) -> Write {
-        put(&mut self.popular, value)
+    fn write_popular(&mut self, value: Record<Vec<u32>>) -> Result<Write, StoreError> {
+        self.up()?;
+        Ok(put(&mut self.popular, value))
+    }
+
+    fn set_outage(&mut self, down: bool) {
+        self.down = down;
     }
 }
 
 #[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "a failed unwrap fails the test")]
 mod tests {
     use super::*;
 
@@ -142,17 +178,29 @@ mod tests {
     fn writes_older_than_the_stored_timestamp_are_skipped() {
         let mut store = MemoryStore::new(2, 2);
         let rec = |items: Vec<u32>, ts: f64| Record { value: items, ts, fresh: ts };
-        assert_eq!(store.write_recent(1, rec(vec![3], 10.0)), Write::Applied);
-        assert_eq!(store.write_recent(1, rec(vec![4], 9.0)), Write::Stale);
-        assert_eq!(store.write_recent(1, rec(vec![5], 10.0)), Write::Stale);
-        assert_eq!(store.user(1).recent.map(|r| r.value), Some(vec![3]));
-        assert_eq!(store.write_recent(1, rec(vec![6], 11.0)), Write::Applied);
-        assert_eq!(store.user(1).recent.map(|r| r.value), Some(vec![6]));
-        assert_eq!(store.user(0), UserRow::default());
-        assert_eq!(store.write_recent(7, rec(vec![1], 1.0)), Write::Stale);
+        assert_eq!(store.write_recent(1, rec(vec![3], 10.0)).unwrap(), Write::Applied);
+        assert_eq!(store.write_recent(1, rec(vec![4], 9.0)).unwrap(), Write::Stale);
+        assert_eq!(store.write_recent(1, rec(vec![5], 10.0)).unwrap(), Write::Stale);
+        assert_eq!(store.user(1).unwrap().recent.map(|r| r.value), Some(vec![3]));
+        assert_eq!(store.write_recent(1, rec(vec![6], 11.0)).unwrap(), Write::Applied);
+        assert_eq!(store.user(1).unwrap().recent.map(|r| r.value), Some(vec![6]));
+        assert_eq!(store.user(0).unwrap(), UserRow::default());
+        assert_eq!(store.write_recent(7, rec(vec![1], 1.0)).unwrap(), Write::Stale);
         let stats =
             Record { value: ItemStats { impressions: 3.0, clicks: 1.0 }, ts: 2.0, fresh: 2.0 };
-        assert_eq!(store.write_item(1, stats.clone()), Write::Applied);
-        assert_eq!(store.items(&[0, 1]), vec![None, Some(stats)]);
+        assert_eq!(store.write_item(1, stats.clone()).unwrap(), Write::Applied);
+        assert_eq!(store.items(&[0, 1]).unwrap(), vec![None, Some(stats)]);
+    }
+
+    #[test]
+    fn an_outage_refuses_every_call_until_it_ends() {
+        let mut store = MemoryStore::new(1, 1);
+        store.set_outage(true);
+        assert!(store.user(0).is_err() && store.popular().is_err() && store.items(&[0]).is_err());
+        let rec = Record { value: vec![0], ts: 1.0, fresh: 1.0 };
+        assert!(store.write_recent(0, rec.clone()).is_err());
+        store.set_outage(false);
+        assert_eq!(store.write_recent(0, rec).unwrap(), Write::Applied);
+        assert_eq!(store.user(0).unwrap().recent.map(|r| r.value), Some(vec![0]));
     }
 }

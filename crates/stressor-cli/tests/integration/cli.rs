@@ -686,6 +686,26 @@ fn an_unreachable_http_target_exits_3_naming_the_endpoint() {
 }
 
 #[test]
+fn an_unreachable_feature_store_exits_3_naming_it() {
+    let dir = scratch("redis-dead");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let scenario = format!(
+        "name = \"shop\"\nseed = 1\n[recommender]\nduration = \"5m\"\nfeature_store = \"{url}\"\n"
+    );
+    let output = run_scenario(&dir, &scenario, &[]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains(&format!("cannot reach Redis at {url}")), "{stderr}");
+    // A URL of another kind is a scenario mistake, named by its key.
+    let scenario = scenario.replace(&url, "http://127.0.0.1:6379");
+    let output = run_scenario(&dir, &scenario, &[]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("recommender.feature_store"), "{stderr}");
+}
+
+#[test]
 fn load_refuses_other_hosts_and_bad_arguments() {
     let output = stressor().args(["load", "http://192.0.2.1:80/", "--rate", "1"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
