@@ -184,6 +184,14 @@ pub(crate) struct ServeArgs {
     /// file of its weights, or an `.onnx` image classifier (NCHW input in [0, 1]).
     #[arg(long, default_value = "builtin")]
     pub(crate) model: String,
+    /// Serve the built-in recommender of this scenario's `[recommender]` instead of a model:
+    /// `POST /recommend`, `POST /events`, `GET /health` (see docs/scenario.md).
+    #[arg(long, value_name = "SCENARIO", conflicts_with = "model")]
+    pub(crate) recommender: Option<PathBuf>,
+    /// With --recommender: the fallback policy, one of the scenario's [default:
+    /// circuit-breaker when listed, else the first].
+    #[arg(long, requires = "recommender")]
+    pub(crate) policy: Option<String>,
     /// The address to listen on; port 0 picks a free port (printed on stderr).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub(crate) addr: std::net::SocketAddr,

@@ -12,7 +12,9 @@
 //! - [`fault`]: the pipeline faults on a schedule; [`sim`]: the simulated clock that runs
 //!   traffic, pipeline and faults together; [`recovery`]: impact, time to mitigate and RTO;
 //! - [`options`] and [`plan`]: `[recommender]` read and validated; `run` reports one
-//!   `recommender` step per reference and per policy.
+//!   `recommender` step per reference and per policy;
+//! - [`redis_store`]: the online store in a real Redis behind a proxy that enacts outages;
+//!   [`serve`]: the recommender as a real-time HTTP service (`stressor serve --recommender`).
 //!
 //! ```
 //! let text = r#"
@@ -40,6 +42,7 @@ pub mod ranker;
 pub mod recovery;
 pub mod redis_store;
 mod run;
+pub mod serve;
 pub mod service;
 pub mod sim;
 pub mod store;

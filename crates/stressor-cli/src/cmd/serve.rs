@@ -1,4 +1,5 @@
-//! `stressor serve`: serves a model over the Open Inference Protocol REST API.
+//! `stressor serve`: serves a model over the Open Inference Protocol REST API, or with
+//! `--recommender SCENARIO` that scenario's built-in recommender (`stressor_recsys::serve`).
 
 use std::io::Write as _;
 use std::path::Path;
@@ -15,6 +16,9 @@ use crate::signal::shutdown_signal;
 /// `stressor serve`: loads the model, serves it until Ctrl-C (or SIGTERM), then drains.
 pub(crate) fn run(args: &ServeArgs) -> i32 {
     use stressor_scenario::target::{Architecture, OnnxInput, TargetPlan};
+    if let Some(scenario) = &args.recommender {
+        return recommender(args, scenario);
+    }
     let path = Path::new(&args.model);
     let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     let (target, default_name) = match (args.model.as_str(), extension) {
@@ -101,6 +105,71 @@ pub(crate) fn run(args: &ServeArgs) -> i32 {
         Err(error) => {
             print_error_chain(&error);
             exit_code::TARGET_UNUSABLE
+        }
+    }
+}
+
+/// `stressor serve --recommender`: builds the scenario's recommender (world, warm-up, training),
+/// serves it until Ctrl-C (or SIGTERM).
+fn recommender(args: &ServeArgs, path: &Path) -> i32 {
+    let scenario = match stressor_scenario::load(path, crate::families::FAMILIES) {
+        Ok(scenario) => scenario,
+        Err(error) => return crate::output::scenario_error(&error),
+    };
+    let Some(plan) = scenario.part::<stressor_recsys::RecsysPlan>() else {
+        say!("error: {} has no [recommender] section to serve", path.display());
+        return exit_code::USAGE;
+    };
+    let policy = match stressor_recsys::serve::policy(plan, args.policy.as_deref()) {
+        Ok(policy) => policy,
+        Err(message) => {
+            say!("error: {message}");
+            return exit_code::USAGE;
+        }
+    };
+    // The Redis store's proxy runs on a runtime of its own, apart from the one serving.
+    let runtime = |threads| {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()
+    };
+    let (proxy_runtime, runtime) = match (runtime(1), runtime(2)) {
+        (Ok(a), Ok(b)) => (std::sync::Arc::new(a), b),
+        (Err(error), _) | (_, Err(error)) => {
+            say!("error: cannot start the async runtime: {error}");
+            return exit_code::BUG;
+        }
+    };
+    say!("stressor: building the recommender (world, warm-up traffic, BPR training)");
+    let endpoint = match stressor_recsys::serve::Endpoint::build(
+        plan,
+        policy,
+        scenario.seed,
+        &proxy_runtime,
+    ) {
+        Ok(endpoint) => std::sync::Arc::new(endpoint),
+        Err(error) => {
+            print_error_chain(&error);
+            return exit_code::TARGET_UNUSABLE;
+        }
+    };
+    let serving = std::sync::Arc::clone(&endpoint);
+    let result: std::io::Result<()> = runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.addr).await?;
+        say!(
+            "stressor: serving the {} on http://{}/recommend (Ctrl-C stops)",
+            serving.description,
+            listener.local_addr()?
+        );
+        stressor_recsys::serve::serve(listener, serving, shutdown_signal()).await
+    });
+    // The last handle goes here, outside the serving runtime: a Redis store's proxy stops on
+    // its own runtime.
+    drop(runtime);
+    drop(endpoint);
+    match result {
+        Ok(()) => exit_code::PASS,
+        Err(error) => {
+            say!("error: cannot serve on {}: {error}", args.addr);
+            exit_code::USAGE
         }
     }
 }

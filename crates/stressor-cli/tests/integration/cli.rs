@@ -686,6 +686,74 @@ fn an_unreachable_http_target_exits_3_naming_the_endpoint() {
 }
 
 #[test]
+fn serve_recommender_answers_recommend_and_events_and_stops_on_sigint() {
+    let dir = scratch("serve-recommender");
+    let path = dir.join("shop.toml");
+    std::fs::write(
+        &path,
+        "name = \"shop\"\nseed = 3\n[recommender]\nwarmup = \"30m\"\nk = 5\n\
+         policies = [\"none\", \"popular\"]\n[recommender.world]\nusers = 300\nitems = 200\n",
+    )
+    .unwrap();
+    let (mut child, addr) = spawn_until(
+        stressor().arg("serve").arg("--recommender").arg(&path).args(["--addr", "127.0.0.1:0"]),
+        "serving",
+    );
+    let post = |route: &str, body: &str| {
+        let response = http(
+            &addr,
+            &format!(
+                "POST {route} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+                 Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+        );
+        let (head, body) = response.split_once("\r\n\r\n").unwrap();
+        let json: serde_json::Value = serde_json::from_str(body).unwrap();
+        (head.split(' ').nth(1).unwrap().to_string(), json)
+    };
+    let (status, first) = post("/recommend", r#"{"user": 7, "k": 3, "context": {"page": 0}}"#);
+    assert_eq!(status, "200", "{first}");
+    assert_eq!(first["source"], "model", "{first}");
+    let items = first["items"].as_array().unwrap();
+    assert_eq!((items.len(), first["scores"].as_array().unwrap().len()), (3, 3), "{first}");
+    assert!(items.iter().all(|i| i.as_u64().unwrap() < 200), "{first}");
+    // The same user and page again: the response cache answers, with the same items.
+    let (_, again) = post("/recommend", r#"{"user": 7, "k": 3}"#);
+    assert_eq!((&again["source"], &again["items"]), (&"cache".into(), &first["items"]));
+    let click = format!(r#"{{"kind": "click", "user": 7, "item": {}}}"#, items[0]);
+    assert_eq!(post("/events", &click).0, "202");
+    // Mistakes are answered, named, and the server goes on.
+    let (status, body) = post("/recommend", r#"{"user": 300}"#);
+    assert!(
+        status == "404" && body["error"].as_str().unwrap().contains("unknown user 300"),
+        "{body}"
+    );
+    let (status, body) = post("/recommend", r#"{"user": 1, "k": 6}"#);
+    assert!(status == "400" && body["error"].as_str().unwrap().contains("`k`"), "{body}");
+    let (status, body) = post("/events", r#"{"kind": "view", "user": 1, "item": 1}"#);
+    assert!(status == "400" && body["error"].as_str().unwrap().contains("`kind`"), "{body}");
+    let response = http(
+        &addr,
+        "POST /recommend HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 3\r\n\r\n{no",
+    );
+    assert!(response.starts_with("HTTP/1.1 400") && response.contains("not JSON"), "{response}");
+    let killed = Command::new("kill").args(["-INT", &child.0.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    assert_eq!(child.0.wait().unwrap().code(), Some(0));
+    // A policy the scenario does not list is refused by name.
+    let output = stressor()
+        .arg("serve")
+        .arg("--recommender")
+        .arg(&path)
+        .args(["--policy", "serve-stale"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("none, popular"), "{}", text(&output.stderr));
+}
+
+#[test]
 fn an_unreachable_feature_store_exits_3_naming_it() {
     let dir = scratch("redis-dead");
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

@@ -1,0 +1,336 @@
+//! The built-in recommender as a real-time HTTP service (`stressor serve --recommender`): the
+//! world, warm-up and BPR training of a scenario's `[recommender]`, then the same service,
+//! stream job and online store the simulation runs, on the wall clock.
+//!
+//! - `POST /recommend` `{"user": 17, "k": 10, "context": {"page": 0}}` → `{"user": 17,
+//!   "items": [...], "scores": [...], "source": "model" | "cache" | "fallback"}`; `503` with
+//!   `"source": "error"` when the policy has nothing to show. `k` may be at most the scenario's
+//!   `k`; `context.page` (default 0) keys the response cache with the user.
+//! - `POST /events` `{"kind": "impression" | "click" | "purchase", "user": 17, "item": 3}` →
+//!   `202`: the event enters the pipeline (ingestion lag, then the stream job), so clicks come
+//!   back as features, as in the simulation's closed loop. `time` (seconds since the server
+//!   started) may be given; it defaults to now.
+//! - `GET /health` → `{"status": "ok", "uptime_s": ...}`.
+//!
+//! Bad requests (malformed JSON, unknown users or items, `k` out of range) get `400`/`404`
+//! with `{"error": "..."}` naming the field. The stream job ticks as requests arrive (every
+//! due tick runs before a request is answered). One lock guards the service, the pipeline and
+//! the store: requests are answered one at a time, each in its own real work.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use stressor_core::{Rng, Seed};
+
+use crate::fault::Schedule;
+use crate::pipeline::{Event, EventKind, Pipeline};
+use crate::plan::RecsysPlan;
+use crate::ranker::Ranker;
+use crate::redis_store::RedisStore;
+use crate::run::RecsysError;
+use crate::service::{Conditions, Policy, Service, ServiceConfig, Source};
+use crate::sim::warm_up;
+use crate::store::OnlineStore;
+use crate::world::World;
+
+/// The recommender behind the endpoint.
+pub struct Endpoint {
+    inner: Mutex<Inner>,
+    started: Instant,
+    users: usize,
+    items: usize,
+    k: usize,
+    tick_s: f64,
+    /// A one-line description for the operator.
+    pub description: String,
+}
+
+struct Inner {
+    service: Service,
+    store: Box<dyn OnlineStore>,
+    pipeline: Pipeline,
+    rng: Rng,
+    next_tick: f64,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint").field("description", &self.description).finish_non_exhaustive()
+    }
+}
+
+impl Endpoint {
+    /// Builds the world, warms up and trains as `plan` says, with `policy` as the fallback.
+    /// With a Redis `feature_store` the warm store is copied there and read through a proxy
+    /// started on `runtime` (which must not be the runtime serving requests).
+    ///
+    /// # Errors
+    /// [`RecsysError`] naming the store when it cannot be reached.
+    pub fn build(
+        plan: &RecsysPlan,
+        policy: Policy,
+        seed: Seed,
+        runtime: &Arc<tokio::runtime::Runtime>,
+    ) -> Result<Endpoint, RecsysError> {
+        let fail = |reason: String| RecsysError { reason };
+        if let Some(url) = &plan.feature_store {
+            crate::redis_store::check(url).map_err(|e| fail(e.to_string()))?;
+        }
+        let world = Arc::new(World::new(plan.world.clone(), seed.derive("world")));
+        let warm = warm_up(world, &plan.sim, seed.derive("warm-up"));
+        let (store, where_): (Box<dyn OnlineStore>, String) = match &plan.feature_store {
+            Some(url) => (
+                Box::new(
+                    RedisStore::start(
+                        url,
+                        &format!("serve:{}", seed.value()),
+                        &warm.store,
+                        Arc::clone(runtime),
+                        seed.derive("proxy"),
+                    )
+                    .map_err(|e| fail(e.to_string()))?,
+                ),
+                format!("Redis at {url}"),
+            ),
+            None => (Box::new(warm.store.clone()), "in process".into()),
+        };
+        let service = Service::new(
+            ServiceConfig { policy, ..plan.sim.service },
+            Ranker { config: plan.sim.ranker, model: warm.model.clone() },
+            warm.popular.clone(),
+        );
+        let description = format!(
+            "built-in recommender: {} users × {} items, BPR trained on {} clicks, fallback `{}`, \
+             online store {where_}",
+            warm.world.users(),
+            warm.world.items(),
+            warm.training_clicks,
+            policy.name()
+        );
+        Ok(Endpoint {
+            users: warm.world.users(),
+            items: warm.world.items(),
+            k: plan.sim.service.k,
+            tick_s: plan.sim.pipeline.tick_s,
+            inner: Mutex::new(Inner {
+                service,
+                store,
+                next_tick: warm.pipeline.next_tick(0.0),
+                pipeline: warm.pipeline,
+                rng: seed.derive("serve").rng(),
+            }),
+            started: Instant::now(),
+            description,
+        })
+    }
+
+    fn now(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+
+    /// Runs every stream-job tick due by `now`.
+    fn catch_up(&self, inner: &mut Inner, now: f64) {
+        let none = Schedule::default();
+        while inner.next_tick <= now {
+            let Inner { pipeline, store, next_tick, .. } = inner;
+            pipeline.tick(*next_tick, &none, store.as_mut());
+            *next_tick += self.tick_s;
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Answers one `/recommend` body.
+    fn recommend(&self, body: &[u8]) -> Response {
+        let request: Value = match serde_json::from_slice(body) {
+            Ok(v) => v,
+            Err(e) => return error(StatusCode::BAD_REQUEST, format!("not JSON: {e}")),
+        };
+        let user = match self.id(&request, "user", self.users) {
+            Ok(u) => u,
+            Err((status, message)) => return error(status, message),
+        };
+        let k = match request.get("k") {
+            None | Some(Value::Null) => self.k,
+            Some(v) => match v.as_u64() {
+                Some(k) if (1..=self.k as u64).contains(&k) => k as usize,
+                _ => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        format!("`k` must be an integer from 1 to {}", self.k),
+                    );
+                }
+            },
+        };
+        let page = match request.pointer("/context/page") {
+            None | Some(Value::Null) => 0,
+            Some(v) => match v.as_u64().and_then(|p| u32::try_from(p).ok()) {
+                Some(p) => p,
+                None => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "`context.page` must be a non-negative integer".into(),
+                    );
+                }
+            },
+        };
+        let now = self.now();
+        let mut inner = self.lock();
+        self.catch_up(&mut inner, now);
+        let Inner { service, store, rng, .. } = &mut *inner;
+        let answer = service.recommend(user, page, now, Conditions::default(), store.as_mut(), rng);
+        let source = match answer.source {
+            Source::Model => "model",
+            Source::Cache => "cache",
+            Source::Fallback => "fallback",
+            Source::Error => "error",
+        };
+        let status = if answer.source == Source::Error {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::OK
+        };
+        let items: Vec<u32> = answer.items.iter().take(k).copied().collect();
+        let scores: Vec<f64> = answer.scores.iter().take(k).copied().collect();
+        reply(status, &json!({ "user": user, "items": items, "scores": scores, "source": source }))
+    }
+
+    /// Takes one `/events` body.
+    fn event(&self, body: &[u8]) -> Response {
+        let request: Value = match serde_json::from_slice(body) {
+            Ok(v) => v,
+            Err(e) => return error(StatusCode::BAD_REQUEST, format!("not JSON: {e}")),
+        };
+        let kind = match request.get("kind").and_then(Value::as_str) {
+            Some("impression") => EventKind::Impression,
+            Some("click") => EventKind::Click,
+            Some("purchase") => EventKind::Purchase,
+            _ => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "`kind` must be \"impression\", \"click\" or \"purchase\"".into(),
+                );
+            }
+        };
+        let user = match self.id(&request, "user", self.users) {
+            Ok(u) => u,
+            Err((status, message)) => return error(status, message),
+        };
+        let item = match self.id(&request, "item", self.items) {
+            Ok(i) => i,
+            Err((status, message)) => return error(status, message),
+        };
+        let now = self.now();
+        let time = match request.get("time") {
+            None | Some(Value::Null) => now,
+            Some(v) => match v.as_f64().filter(|t| t.is_finite()) {
+                Some(t) => t,
+                None => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "`time` must be seconds since the server started".into(),
+                    );
+                }
+            },
+        };
+        let mut inner = self.lock();
+        self.catch_up(&mut inner, now);
+        inner.pipeline.produce(Event { kind, user, item, time }, &Schedule::default());
+        reply(StatusCode::ACCEPTED, &json!({ "accepted": 1 }))
+    }
+
+    /// The id under `field`, below `count`.
+    fn id(&self, request: &Value, field: &str, count: usize) -> Result<u32, (StatusCode, String)> {
+        match request.get(field).and_then(Value::as_u64) {
+            Some(id) if (id as usize) < count => Ok(id as u32),
+            Some(id) => Err((
+                StatusCode::NOT_FOUND,
+                format!(
+                    "unknown {field} {id}: the world has {count} ({field} ids 0 to {})",
+                    count - 1
+                ),
+            )),
+            None => Err((
+                StatusCode::BAD_REQUEST,
+                format!("`{field}` must be a non-negative integer id"),
+            )),
+        }
+    }
+}
+
+fn error(status: StatusCode, message: String) -> Response {
+    reply(status, &json!({ "error": message }))
+}
+
+fn reply(status: StatusCode, body: &Value) -> Response {
+    (status, [(axum::http::header::CONTENT_TYPE, "application/json")], body.to_string())
+        .into_response()
+}
+
+/// The endpoint's routes.
+pub fn router(recommender: Arc<Endpoint>) -> Router {
+    Router::new()
+        .route(
+            "/recommend",
+            post(|State(r): State<Arc<Endpoint>>, body: Bytes| async move {
+                // The store may be Redis: blocking calls, off the async workers.
+                tokio::task::spawn_blocking(move || r.recommend(&body))
+                    .await
+                    .unwrap_or_else(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+            }),
+        )
+        .route(
+            "/events",
+            post(|State(r): State<Arc<Endpoint>>, body: Bytes| async move {
+                tokio::task::spawn_blocking(move || r.event(&body))
+                    .await
+                    .unwrap_or_else(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+            }),
+        )
+        .route(
+            "/health",
+            get(|State(r): State<Arc<Endpoint>>| async move {
+                reply(StatusCode::OK, &json!({ "status": "ok", "uptime_s": r.now() }))
+            }),
+        )
+        .with_state(recommender)
+}
+
+/// Serves `endpoint` on `listener` until `shutdown` completes, then finishes the requests in
+/// flight.
+///
+/// # Errors
+/// The listener's I/O errors.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    endpoint: Arc<Endpoint>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(endpoint)).with_graceful_shutdown(shutdown).await
+}
+
+/// The policy named `name` among `plan`'s (default: the circuit breaker when the plan has
+/// it, else its first policy).
+///
+/// # Errors
+/// A message listing the plan's policies.
+pub fn policy(plan: &RecsysPlan, name: Option<&str>) -> Result<Policy, String> {
+    let names: Vec<&str> = plan.policies.iter().map(|p| p.name()).collect();
+    let wanted = name.unwrap_or(if names.contains(&"circuit-breaker") {
+        "circuit-breaker"
+    } else {
+        names.first().copied().unwrap_or("none")
+    });
+    plan.policies.iter().find(|p| p.name() == wanted).copied().ok_or_else(|| {
+        format!("--policy `{wanted}` is not one of the scenario's policies: {}", names.join(", "))
+    })
+}
