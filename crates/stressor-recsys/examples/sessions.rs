@@ -5,7 +5,11 @@
 //! random (the same policy the RecoGym side logs with): arrivals, RecSim's cascade and logit
 //! choice, conversion, and the events through the pipeline into the in-process store. Prints
 //! JSON: sessions, pages, clicks, seconds, sessions per second.
-#![expect(clippy::print_stdout, reason = "a benchmark program: its result on stdout")]
+#![expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a benchmark program: its result on stdout, usage on stderr"
+)]
 
 use std::sync::Arc;
 use std::time::Instant;
