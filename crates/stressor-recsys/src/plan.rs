@@ -44,6 +44,22 @@ pub const REFERENCES: &[&str] = &["baseline", "oracle", "random", "popularity"];
 
 const POLICIES: &[&str] = &["none", "popular", "last-known-good", "serve-stale", "circuit-breaker"];
 
+/// `[[recommender.faults]]` kinds.
+const FAULT_KINDS: &[&str] = &[
+    "event_delay",
+    "event_loss",
+    "event_duplicate",
+    "out_of_order",
+    "schema_change",
+    "stream_stop",
+    "store_slow",
+    "store_outage",
+    "cache_flush",
+    "model_errors",
+    "model_latency",
+    "bad_model_push",
+];
+
 /// A recommender scenario ready to run.
 #[derive(Debug, Clone)]
 pub struct RecsysPlan {
@@ -634,6 +650,43 @@ impl RecsysPlanner<'_, '_> {
         let o = spanned.get_ref();
         let key = format!("recommender.faults[{i}]");
         let kind_name = o.kind.get_ref().as_str();
+        // A dial another kind reads is a mistake, not something to ignore.
+        let own: &[&str] = match kind_name {
+            "event_delay" => &["lag"],
+            "event_loss" | "event_duplicate" | "model_errors" => &["share"],
+            "out_of_order" => &["jitter"],
+            "schema_change" => &["change"],
+            "store_slow" | "model_latency" => &["latency"],
+            "bad_model_push" => &["push", "sigma"],
+            _ => &[],
+        };
+        let dials = [
+            ("lag", o.lag.as_ref().map(Spanned::span)),
+            ("share", o.share.as_ref().map(Spanned::span)),
+            ("jitter", o.jitter.as_ref().map(Spanned::span)),
+            ("change", o.change.as_ref().map(Spanned::span)),
+            ("latency", o.latency.as_ref().map(Spanned::span)),
+            ("push", o.push.as_ref().map(Spanned::span)),
+            ("sigma", o.sigma.as_ref().map(Spanned::span)),
+        ];
+        if FAULT_KINDS.contains(&kind_name) {
+            for (dial, span) in dials {
+                if let Some(span) = span
+                    && !own.contains(&dial)
+                {
+                    self.problem(
+                        span,
+                        &format!("{key}.{dial}"),
+                        format!("`{dial}` does not apply to a `{kind_name}` fault"),
+                        Some(if own.is_empty() {
+                            format!("a `{kind_name}` fault has no dial: remove `{dial}`")
+                        } else {
+                            format!("its dial: {}", own.join(", "))
+                        }),
+                    );
+                }
+            }
+        }
         let start =
             self.duration(Some(&o.start), &format!("{key}.start"), Duration::ZERO)?.as_secs_f64();
         let instant = kind_name == "cache_flush";
@@ -792,7 +845,7 @@ impl RecsysPlanner<'_, '_> {
                     o.kind.span(),
                     &format!("{key}.kind"),
                     format!("unknown fault kind `{other}`"),
-                    Some("event_delay, event_loss, event_duplicate, out_of_order, schema_change, stream_stop, store_slow, store_outage, cache_flush, model_errors, model_latency, bad_model_push".into()),
+                    Some(FAULT_KINDS.join(", ")),
                 );
                 return None;
             }
@@ -801,5 +854,43 @@ impl RecsysPlanner<'_, '_> {
         let name =
             o.name.as_ref().map_or_else(|| kind.name().replace('_', "-"), |n| n.get_ref().clone());
         Some(Fault { name, kind, start, stop })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Recommender;
+
+    fn problems(text: &str) -> String {
+        match stressor_scenario::plan(text, "r.toml".as_ref(), &[&Recommender]) {
+            Ok(_) => String::new(),
+            Err(error) => format!("{error:#}\n{error:?}"),
+        }
+    }
+
+    #[test]
+    fn a_dial_of_another_fault_kind_is_named() {
+        let head = "name = \"s\"\n[recommender]\nduration = \"10m\"\n[[recommender.faults]]\n";
+        let text = format!(
+            "{head}kind = \"store_outage\"\nstart = \"1m\"\nstop = \"2m\"\nlatency = \"400ms\"\n"
+        );
+        let found = problems(&text);
+        assert!(
+            found.contains("recommender.faults[0].latency")
+                && found.contains("does not apply to a `store_outage` fault"),
+            "{found}"
+        );
+        let text = format!(
+            "{head}kind = \"store_slow\"\nstart = \"1m\"\nstop = \"2m\"\nlatency = \"4ms\"\nshare = 0.5\n"
+        );
+        let found = problems(&text);
+        assert!(
+            found.contains("recommender.faults[0].share") && found.contains("its dial: latency"),
+            "{found}"
+        );
+        let text = format!(
+            "{head}kind = \"store_slow\"\nstart = \"1m\"\nstop = \"2m\"\nlatency = \"4ms\"\n"
+        );
+        assert_eq!(problems(&text), "");
     }
 }
