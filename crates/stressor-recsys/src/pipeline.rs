@@ -237,14 +237,16 @@ impl Pipeline {
         }
         let watermark = (now / self.config.pane_s).floor() as i64;
         let dirty = std::mem::take(&mut self.dirty_list);
-        for item in dirty {
-            let stats = self.window(item as usize, watermark);
-            let record = Record {
-                value: stats,
-                ts: self.item_ts[item as usize],
-                fresh: self.item_fresh[item as usize],
-            };
-            if store.write_item(item, record).is_ok() {
+        let writes = dirty
+            .iter()
+            .map(|&item| {
+                let value = self.window(item as usize, watermark);
+                let (ts, fresh) = (self.item_ts[item as usize], self.item_fresh[item as usize]);
+                (item, Record { value, ts, fresh })
+            })
+            .collect();
+        for (item, outcome) in dirty.into_iter().zip(store.write_items(writes)) {
+            if outcome.is_ok() {
                 self.dirty[item as usize] = false;
             } else {
                 // Still dirty: written again on the next tick.

@@ -23,7 +23,9 @@ use redis::{Client, Connection, ConnectionAddr};
 use stressor_core::Seed;
 use stressor_proxy::{Protocol, Proxy, ProxyConfig};
 
-use crate::store::{ItemStats, MemoryStore, OnlineStore, Record, StoreError, UserRow, Write};
+use crate::store::{
+    ItemStats, MemoryStore, OnlineStore, Popular, Record, StoreError, UserRow, Write,
+};
 
 /// How long a connection attempt or a reply may take before the call fails.
 const TIMEOUT: Duration = Duration::from_secs(2);
@@ -212,14 +214,20 @@ impl RedisStore {
         fields: Vec<Field>,
         ts: f64,
     ) -> Result<Write, StoreError> {
-        let mut cmd = redis::cmd("EVAL");
-        cmd.arg(WRITE).arg(1).arg(key).arg(format!("_ts:{view}")).arg(number(ts));
-        for (field, value) in fields.iter().filter(|(f, _)| !f.starts_with("_ts:")) {
-            cmd.arg(field).arg(value.as_slice());
-        }
+        let cmd = write_command(key, view, &fields, ts);
         let written: i64 = self.call(|c| cmd.query(c))?;
         Ok(if written == 1 { Write::Applied } else { Write::Stale })
     }
+}
+
+/// Feast's write of `fields` to the hash `key` unless its `_ts:{view}` is not older than `ts`.
+fn write_command(key: String, view: &str, fields: &[Field], ts: f64) -> redis::Cmd {
+    let mut cmd = redis::cmd("EVAL");
+    cmd.arg(WRITE).arg(1).arg(key).arg(format!("_ts:{view}")).arg(number(ts));
+    for (field, value) in fields.iter().filter(|(f, _)| !f.starts_with("_ts:")) {
+        cmd.arg(field).arg(value.as_slice());
+    }
+    cmd
 }
 
 impl Drop for RedisStore {
@@ -312,31 +320,37 @@ fn record<T>(
 /// The values of the fields an `HMGET` asked for, in order.
 type Fields = Vec<Option<Vec<u8>>>;
 
+/// A user's hash, as [`user_row`] reads it.
+const USER_FIELDS: [&str; 6] = [
+    "user_profile:embedding",
+    "_ts:user_profile",
+    "_fresh:user_profile",
+    "user_recent:items",
+    "_ts:user_recent",
+    "_fresh:user_recent",
+];
+
+/// The global hash's popular list.
+const POPULAR_FIELDS: [&str; 3] = ["popular:items", "_ts:popular", "_fresh:popular"];
+
+fn user_row(fields: &Fields) -> Result<UserRow, StoreError> {
+    if fields.len() != USER_FIELDS.len() {
+        return Err(malformed("user hash"));
+    }
+    Ok(UserRow {
+        profile: record(&fields[..3], "user_profile", |b| {
+            parse_f32s(b, "user_profile").map(Arc::from)
+        })?,
+        recent: record(&fields[3..], "user_recent", |b| parse_u32s(b, "user_recent"))?,
+    })
+}
+
 impl OnlineStore for RedisStore {
     fn user(&mut self, user: u32) -> Result<UserRow, StoreError> {
         let key = self.user_key(user);
-        let fields: Fields = self.call(|c| {
-            redis::cmd("HMGET")
-                .arg(key)
-                .arg(&[
-                    "user_profile:embedding",
-                    "_ts:user_profile",
-                    "_fresh:user_profile",
-                    "user_recent:items",
-                    "_ts:user_recent",
-                    "_fresh:user_recent",
-                ])
-                .query(c)
-        })?;
-        if fields.len() != 6 {
-            return Err(malformed("user hash"));
-        }
-        Ok(UserRow {
-            profile: record(&fields[..3], "user_profile", |b| {
-                parse_f32s(b, "user_profile").map(Arc::from)
-            })?,
-            recent: record(&fields[3..], "user_recent", |b| parse_u32s(b, "user_recent"))?,
-        })
+        let fields: Fields =
+            self.call(|c| redis::cmd("HMGET").arg(key).arg(&USER_FIELDS).query(c))?;
+        user_row(&fields)
     }
 
     fn items(&mut self, items: &[u32]) -> Result<Vec<Option<Record<ItemStats>>>, StoreError> {
@@ -371,12 +385,8 @@ impl OnlineStore for RedisStore {
 
     fn popular(&mut self) -> Result<Option<Record<Vec<u32>>>, StoreError> {
         let key = self.global_key();
-        let fields: Fields = self.call(|c| {
-            redis::cmd("HMGET")
-                .arg(key)
-                .arg(&["popular:items", "_ts:popular", "_fresh:popular"])
-                .query(c)
-        })?;
+        let fields: Fields =
+            self.call(|c| redis::cmd("HMGET").arg(key).arg(&POPULAR_FIELDS).query(c))?;
         record(&fields, "popular", |b| parse_u32s(b, "popular"))
     }
 
@@ -390,6 +400,40 @@ impl OnlineStore for RedisStore {
         let mut fields = Vec::new();
         push_view(&mut fields, "user_recent", "items", u32_bytes(&value.value), &value);
         self.write(self.user_key(user), "user_recent", fields, value.ts)
+    }
+
+    fn user_and_popular(&mut self, user: u32) -> Result<(UserRow, Option<Popular>), StoreError> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("HMGET").arg(self.user_key(user)).arg(&USER_FIELDS);
+        pipe.cmd("HMGET").arg(self.global_key()).arg(&POPULAR_FIELDS);
+        let (user_fields, popular_fields): (Fields, Fields) = self.call(|c| pipe.query(c))?;
+        Ok((
+            user_row(&user_fields)?,
+            record(&popular_fields, "popular", |b| parse_u32s(b, "popular"))?,
+        ))
+    }
+
+    fn write_items(
+        &mut self,
+        values: Vec<(u32, Record<ItemStats>)>,
+    ) -> Vec<Result<Write, StoreError>> {
+        if values.is_empty() {
+            return Vec::new();
+        }
+        let mut pipe = redis::pipe();
+        for (item, value) in &values {
+            let mut fields = Vec::new();
+            item_fields(&mut fields, value);
+            pipe.add_command(write_command(self.item_key(*item), "item_stats", &fields, value.ts));
+        }
+        match self.call(|c| pipe.query::<Vec<i64>>(c)) {
+            Ok(written) if written.len() == values.len() => written
+                .into_iter()
+                .map(|w| Ok(if w == 1 { Write::Applied } else { Write::Stale }))
+                .collect(),
+            Ok(_) => values.iter().map(|_| Err(malformed("pipeline reply"))).collect(),
+            Err(e) => values.iter().map(|_| Err(e.clone())).collect(),
+        }
     }
 
     fn write_item(&mut self, item: u32, value: Record<ItemStats>) -> Result<Write, StoreError> {

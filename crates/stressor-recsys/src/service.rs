@@ -450,9 +450,8 @@ impl Service {
         budget: Option<f64>,
     ) -> Result<(Vec<u32>, Vec<f64>), Failure> {
         // Round trip 1: the user's hash and the popular list (pipelined).
-        let (row, popular) = self.round_trip(conditions, modeled, budget, || {
-            Ok((store.user(user)?, store.popular()?))
-        })?;
+        let (row, popular) =
+            self.round_trip(conditions, modeled, budget, || store.user_and_popular(user))?;
         for record in [row.profile.as_ref().map(|r| r.fresh), row.recent.as_ref().map(|r| r.fresh)]
             .into_iter()
             .flatten()

@@ -68,12 +68,27 @@ pub trait OnlineStore: Send {
     fn write_recent(&mut self, user: u32, value: Record<Vec<u32>>) -> Result<Write, StoreError>;
     /// Writes `item_stats`.
     fn write_item(&mut self, item: u32, value: Record<ItemStats>) -> Result<Write, StoreError>;
+    /// The user's hash and the popular list, in one round trip where the store pipelines.
+    fn user_and_popular(&mut self, user: u32) -> Result<(UserRow, Option<Popular>), StoreError> {
+        Ok((self.user(user)?, self.popular()?))
+    }
+    /// Writes many items' `item_stats`, in one round trip where the store pipelines; one
+    /// outcome per item, in order.
+    fn write_items(
+        &mut self,
+        values: Vec<(u32, Record<ItemStats>)>,
+    ) -> Vec<Result<Write, StoreError>> {
+        values.into_iter().map(|(item, value)| self.write_item(item, value)).collect()
+    }
     /// Writes the popular list.
     fn write_popular(&mut self, value: Record<Vec<u32>>) -> Result<Write, StoreError>;
     /// A `store_outage` fault starts (`true`) or ends. While it lasts every call fails: the
     /// in-process store refuses by itself, the Redis store has its proxy reset the connection.
     fn set_outage(&mut self, down: bool);
 }
+
+/// The popular list's record.
+pub type Popular = Record<Vec<u32>>;
 
 /// Every user's row, every item's stats and the popular list of a [`MemoryStore`].
 pub type Rows<'a> = (&'a [UserRow], &'a [Option<Record<ItemStats>>], Option<&'a Record<Vec<u32>>>);
