@@ -192,6 +192,10 @@ pub(crate) struct ServeArgs {
     /// circuit-breaker when listed, else the first].
     #[arg(long, requires = "recommender")]
     pub(crate) policy: Option<String>,
+    /// With --recommender: apply the scenario's faults on the wall clock, from the moment the
+    /// server is up (bad model pushes excepted).
+    #[arg(long, requires = "recommender")]
+    pub(crate) faults: bool,
     /// The address to listen on; port 0 picks a free port (printed on stderr).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub(crate) addr: std::net::SocketAddr,

@@ -12,6 +12,12 @@
 //!   started) may be given; it defaults to now.
 //! - `GET /health` → `{"status": "ok", "uptime_s": ...}`.
 //!
+//! With `--faults` the scenario's `[[recommender.faults]]` act on the wall clock from the start
+//! (`start = "5m"`: five minutes after the server is up): event faults on `/events`, a stopped
+//! stream job, store outages (the in-process store refuses; Redis through its proxy), cache
+//! flushes, model errors, and the slow store or model, whose extra time the answer waits out.
+//! Bad model pushes are left out.
+//!
 //! Bad requests (malformed JSON, unknown users or items, `k` out of range) get `400`/`404`
 //! with `{"error": "..."}` naming the field. The stream job ticks as requests arrive (every
 //! due tick runs before a request is answered). One lock guards the service, the pipeline and
@@ -29,7 +35,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 use stressor_core::{Rng, Seed};
 
-use crate::fault::Schedule;
+use crate::fault::{FaultKind, Schedule};
 use crate::pipeline::{Event, EventKind, Pipeline};
 use crate::plan::RecsysPlan;
 use crate::ranker::Ranker;
@@ -48,6 +54,8 @@ pub struct Endpoint {
     items: usize,
     k: usize,
     tick_s: f64,
+    /// The scenario's faults, on the wall clock from the start (empty unless asked for).
+    schedule: Schedule,
     /// A one-line description for the operator.
     pub description: String,
 }
@@ -58,6 +66,10 @@ struct Inner {
     pipeline: Pipeline,
     rng: Rng,
     next_tick: f64,
+    /// Whether a `store_outage` acts now, as last passed to the store.
+    outage: bool,
+    /// Cache flushes still to come, soonest last.
+    flushes: Vec<f64>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -67,7 +79,9 @@ impl std::fmt::Debug for Endpoint {
 }
 
 impl Endpoint {
-    /// Builds the world, warms up and trains as `plan` says, with `policy` as the fallback.
+    /// Builds the world, warms up and trains as `plan` says, with `policy` as the fallback;
+    /// with `faults`, the scenario's fault schedule acts on the wall clock from the moment the
+    /// endpoint is built (bad model pushes excepted).
     /// With a Redis `feature_store` the warm store is copied there and read through a proxy
     /// started on `runtime` (which must not be the runtime serving requests).
     ///
@@ -76,6 +90,7 @@ impl Endpoint {
     pub fn build(
         plan: &RecsysPlan,
         policy: Policy,
+        faults: bool,
         seed: Seed,
         runtime: &Arc<tokio::runtime::Runtime>,
     ) -> Result<Endpoint, RecsysError> {
@@ -114,7 +129,22 @@ impl Endpoint {
             warm.training_clicks,
             policy.name()
         );
+        let schedule = if faults {
+            let mut schedule = plan.schedule.clone();
+            schedule.faults.retain(|f| !matches!(f.kind, FaultKind::BadModelPush { .. }));
+            schedule
+        } else {
+            Schedule::default()
+        };
+        let mut flushes: Vec<f64> = schedule
+            .faults
+            .iter()
+            .filter(|f| matches!(f.kind, FaultKind::CacheFlush))
+            .map(|f| f.start)
+            .collect();
+        flushes.sort_by(|a, b| b.total_cmp(a));
         Ok(Endpoint {
+            schedule,
             users: warm.world.users(),
             items: warm.world.items(),
             k: plan.sim.service.k,
@@ -125,6 +155,8 @@ impl Endpoint {
                 next_tick: warm.pipeline.next_tick(0.0),
                 pipeline: warm.pipeline,
                 rng: seed.derive("serve").rng(),
+                outage: false,
+                flushes,
             }),
             started: Instant::now(),
             description,
@@ -135,13 +167,28 @@ impl Endpoint {
         self.started.elapsed().as_secs_f64()
     }
 
-    /// Runs every stream-job tick due by `now`.
+    /// Brings the pipeline, the store and the cache up to `now`: every stream-job tick due,
+    /// the faults' starts and ends.
     fn catch_up(&self, inner: &mut Inner, now: f64) {
-        let none = Schedule::default();
         while inner.next_tick <= now {
-            let Inner { pipeline, store, next_tick, .. } = inner;
-            pipeline.tick(*next_tick, &none, store.as_mut());
-            *next_tick += self.tick_s;
+            let t = inner.next_tick;
+            self.sync_outage(inner, t);
+            let Inner { pipeline, store, .. } = inner;
+            pipeline.tick(t, &self.schedule, store.as_mut());
+            inner.next_tick += self.tick_s;
+        }
+        self.sync_outage(inner, now);
+        while inner.flushes.last().is_some_and(|f| *f <= now) {
+            inner.flushes.pop();
+            inner.service.flush_cache();
+        }
+    }
+
+    fn sync_outage(&self, inner: &mut Inner, t: f64) {
+        let down = self.schedule.store(t).1;
+        if down != inner.outage {
+            inner.outage = down;
+            inner.store.set_outage(down);
         }
     }
 
@@ -184,10 +231,21 @@ impl Endpoint {
             },
         };
         let now = self.now();
-        let mut inner = self.lock();
-        self.catch_up(&mut inner, now);
-        let Inner { service, store, rng, .. } = &mut *inner;
-        let answer = service.recommend(user, page, now, Conditions::default(), store.as_mut(), rng);
+        let (store_extra_ms, _) = self.schedule.store(now);
+        let (model_extra_ms, model_error_share) = self.schedule.model(now);
+        let conditions = Conditions { store_extra_ms, model_extra_ms, model_error_share };
+        let answer = {
+            let mut inner = self.lock();
+            self.catch_up(&mut inner, now);
+            let Inner { service, store, rng, .. } = &mut *inner;
+            service.recommend(user, page, now, conditions, store.as_mut(), rng)
+        };
+        // A slow store or model is felt: the faults' extra time, outside the lock, cut at the
+        // timeout budget as the service decided it.
+        let extra_ms = (store_extra_ms + model_extra_ms).min(answer.modeled_ms);
+        if extra_ms > 0.0 && answer.source != Source::Cache {
+            std::thread::sleep(std::time::Duration::from_secs_f64(extra_ms / 1000.0));
+        }
         let source = match answer.source {
             Source::Model => "model",
             Source::Cache => "cache",
@@ -244,7 +302,7 @@ impl Endpoint {
         };
         let mut inner = self.lock();
         self.catch_up(&mut inner, now);
-        inner.pipeline.produce(Event { kind, user, item, time }, &Schedule::default());
+        inner.pipeline.produce(Event { kind, user, item, time }, &self.schedule);
         reply(StatusCode::ACCEPTED, &json!({ "accepted": 1 }))
     }
 

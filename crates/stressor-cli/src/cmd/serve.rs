@@ -142,6 +142,7 @@ fn recommender(args: &ServeArgs, path: &Path) -> i32 {
     let endpoint = match stressor_recsys::serve::Endpoint::build(
         plan,
         policy,
+        args.faults,
         scenario.seed,
         &proxy_runtime,
     ) {

@@ -741,6 +741,37 @@ fn serve_recommender_answers_recommend_and_events_and_stops_on_sigint() {
     let killed = Command::new("kill").args(["-INT", &child.0.id().to_string()]).status().unwrap();
     assert!(killed.success());
     assert_eq!(child.0.wait().unwrap().code(), Some(0));
+    // With --faults the scenario's schedule acts from the start: the store is down for an hour,
+    // so with no fallback the page has nothing to show.
+    let faulty = dir.join("faulty.toml");
+    let scenario = std::fs::read_to_string(&path).unwrap()
+        + "[[recommender.faults]]\nkind = \"store_outage\"\nstart = \"0s\"\nstop = \"1h\"\n";
+    std::fs::write(&faulty, scenario).unwrap();
+    let (mut down, down_addr) = spawn_until(
+        stressor().arg("serve").arg("--recommender").arg(&faulty).args([
+            "--faults",
+            "--policy",
+            "none",
+            "--addr",
+            "127.0.0.1:0",
+        ]),
+        "serving",
+    );
+    let body = r#"{"user": 7}"#;
+    let response = http(
+        &down_addr,
+        &format!(
+            "POST /recommend HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    assert!(
+        response.starts_with("HTTP/1.1 503") && response.contains("\"source\":\"error\""),
+        "{response}"
+    );
+    let killed = Command::new("kill").args(["-INT", &down.0.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    assert_eq!(down.0.wait().unwrap().code(), Some(0));
     // A policy the scenario does not list is refused by name.
     let output = stressor()
         .arg("serve")
