@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::store::OnlineStore;
+
 /// One scheduled fault.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fault {
@@ -167,6 +169,47 @@ impl fmt::Display for FaultKind {
     }
 }
 
+/// A walk through a schedule for the faults that act at their edges: a `store_outage`, passed
+/// on to the store as it starts and ends, and `cache_flush`es as they fall due. The simulation
+/// and the served endpoint move it forward in time.
+#[derive(Debug, Clone, Default)]
+pub struct Edges {
+    down: bool,
+    /// Cache flush times, soonest first, and how many have fallen due.
+    flushes: Vec<f64>,
+    flushed: usize,
+}
+
+impl Edges {
+    /// At the start of `schedule`, before any fault.
+    pub fn new(schedule: &Schedule) -> Edges {
+        let mut flushes: Vec<f64> = schedule
+            .faults
+            .iter()
+            .filter(|f| matches!(f.kind, FaultKind::CacheFlush))
+            .map(|f| f.start)
+            .collect();
+        flushes.sort_by(f64::total_cmp);
+        Edges { down: false, flushes, flushed: 0 }
+    }
+
+    /// Tells `store` when an outage has started or ended by `t`.
+    pub fn outage(&mut self, schedule: &Schedule, t: f64, store: &mut dyn OnlineStore) {
+        let down = schedule.store(t).1;
+        if down != self.down {
+            self.down = down;
+            store.set_outage(down);
+        }
+    }
+
+    /// Whether a cache flush has fallen due by `t` since the last call.
+    pub fn flush_due(&mut self, t: f64) -> bool {
+        let due = self.flushes[self.flushed..].iter().take_while(|f| **f <= t).count();
+        self.flushed += due;
+        due > 0
+    }
+}
+
 /// The schedule: every fault, in start order.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Schedule {
@@ -225,6 +268,40 @@ impl Schedule {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::MemoryStore;
+
+    #[test]
+    fn edges_pass_outages_on_once_and_flushes_as_they_fall_due() {
+        let fault = |kind, start, stop| Fault { name: format!("{start}"), kind, start, stop };
+        let schedule = Schedule {
+            faults: vec![
+                fault(FaultKind::CacheFlush, 5.0, 5.0),
+                fault(FaultKind::StoreOutage, 10.0, 20.0),
+                fault(FaultKind::CacheFlush, 12.0, 12.0),
+                fault(FaultKind::CacheFlush, 13.0, 13.0),
+            ],
+        };
+        let mut edges = Edges::new(&schedule);
+        let mut store = MemoryStore::new(1, 1);
+        let mut seen = Vec::new();
+        for t in [0.0, 5.0, 9.0, 10.0, 11.0, 14.0, 20.0, 30.0] {
+            edges.outage(&schedule, t, &mut store);
+            seen.push((edges.flush_due(t), store.popular().is_err()));
+        }
+        assert_eq!(
+            seen,
+            [
+                (false, false),
+                (true, false),
+                (false, false),
+                (false, true),
+                (false, true),
+                (true, true), // the flushes at 12 and 13, once
+                (false, false),
+                (false, false),
+            ]
+        );
+    }
 
     #[test]
     fn the_schedule_combines_what_acts() {

@@ -188,19 +188,21 @@ impl RedisStore {
         &mut self,
         f: impl FnOnce(&mut Connection) -> redis::RedisResult<T>,
     ) -> Result<T, StoreError> {
-        if self.conn.is_none() {
-            let conn = self
-                .proxied
-                .get_connection_with_timeout(TIMEOUT)
-                .and_then(|c| {
-                    c.set_read_timeout(Some(TIMEOUT))?;
-                    c.set_write_timeout(Some(TIMEOUT))?;
-                    Ok(c)
-                })
-                .map_err(|e| StoreError(e.to_string()))?;
-            self.conn = Some(conn);
-        }
-        let Some(conn) = self.conn.as_mut() else { unreachable!("connected above") };
+        let conn = match &mut self.conn {
+            Some(conn) => conn,
+            None => {
+                let conn = self
+                    .proxied
+                    .get_connection_with_timeout(TIMEOUT)
+                    .and_then(|c| {
+                        c.set_read_timeout(Some(TIMEOUT))?;
+                        c.set_write_timeout(Some(TIMEOUT))?;
+                        Ok(c)
+                    })
+                    .map_err(|e| StoreError(e.to_string()))?;
+                self.conn.insert(conn)
+            }
+        };
         f(conn).map_err(|e| {
             self.conn = None;
             StoreError(e.to_string())

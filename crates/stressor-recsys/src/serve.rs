@@ -35,7 +35,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 use stressor_core::{Rng, Seed};
 
-use crate::fault::{FaultKind, Schedule};
+use crate::fault::{Edges, FaultKind, Schedule};
 use crate::pipeline::{Event, EventKind, Pipeline};
 use crate::plan::RecsysPlan;
 use crate::ranker::Ranker;
@@ -66,10 +66,8 @@ struct Inner {
     pipeline: Pipeline,
     rng: Rng,
     next_tick: f64,
-    /// Whether a `store_outage` acts now, as last passed to the store.
-    outage: bool,
-    /// Cache flushes still to come, soonest last.
-    flushes: Vec<f64>,
+    /// Outages and cache flushes passed on so far.
+    edges: Edges,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -136,13 +134,7 @@ impl Endpoint {
         } else {
             Schedule::default()
         };
-        let mut flushes: Vec<f64> = schedule
-            .faults
-            .iter()
-            .filter(|f| matches!(f.kind, FaultKind::CacheFlush))
-            .map(|f| f.start)
-            .collect();
-        flushes.sort_by(|a, b| b.total_cmp(a));
+        let edges = Edges::new(&schedule);
         Ok(Endpoint {
             schedule,
             users: warm.world.users(),
@@ -155,8 +147,7 @@ impl Endpoint {
                 next_tick: warm.pipeline.next_tick(0.0),
                 pipeline: warm.pipeline,
                 rng: seed.derive("serve").rng(),
-                outage: false,
-                flushes,
+                edges,
             }),
             started: Instant::now(),
             description,
@@ -170,25 +161,15 @@ impl Endpoint {
     /// Brings the pipeline, the store and the cache up to `now`: every stream-job tick due,
     /// the faults' starts and ends.
     fn catch_up(&self, inner: &mut Inner, now: f64) {
-        while inner.next_tick <= now {
-            let t = inner.next_tick;
-            self.sync_outage(inner, t);
-            let Inner { pipeline, store, .. } = inner;
-            pipeline.tick(t, &self.schedule, store.as_mut());
-            inner.next_tick += self.tick_s;
+        let Inner { service, store, pipeline, next_tick, edges, .. } = inner;
+        while *next_tick <= now {
+            edges.outage(&self.schedule, *next_tick, store.as_mut());
+            pipeline.tick(*next_tick, &self.schedule, store.as_mut());
+            *next_tick += self.tick_s;
         }
-        self.sync_outage(inner, now);
-        while inner.flushes.last().is_some_and(|f| *f <= now) {
-            inner.flushes.pop();
-            inner.service.flush_cache();
-        }
-    }
-
-    fn sync_outage(&self, inner: &mut Inner, t: f64) {
-        let down = self.schedule.store(t).1;
-        if down != inner.outage {
-            inner.outage = down;
-            inner.store.set_outage(down);
+        edges.outage(&self.schedule, now, store.as_mut());
+        if edges.flush_due(now) {
+            service.flush_cache();
         }
     }
 
@@ -337,23 +318,8 @@ fn reply(status: StatusCode, body: &Value) -> Response {
 /// The endpoint's routes.
 pub fn router(recommender: Arc<Endpoint>) -> Router {
     Router::new()
-        .route(
-            "/recommend",
-            post(|State(r): State<Arc<Endpoint>>, body: Bytes| async move {
-                // The store may be Redis: blocking calls, off the async workers.
-                tokio::task::spawn_blocking(move || r.recommend(&body))
-                    .await
-                    .unwrap_or_else(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
-            }),
-        )
-        .route(
-            "/events",
-            post(|State(r): State<Arc<Endpoint>>, body: Bytes| async move {
-                tokio::task::spawn_blocking(move || r.event(&body))
-                    .await
-                    .unwrap_or_else(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
-            }),
-        )
+        .route("/recommend", post(|r, body| blocking(r, body, Endpoint::recommend)))
+        .route("/events", post(|r, body| blocking(r, body, Endpoint::event)))
         .route(
             "/health",
             get(|State(r): State<Arc<Endpoint>>| async move {
@@ -361,6 +327,18 @@ pub fn router(recommender: Arc<Endpoint>) -> Router {
             }),
         )
         .with_state(recommender)
+}
+
+/// Answers `body` with `handle` off the async workers: the store may be Redis, whose calls
+/// block.
+async fn blocking(
+    State(endpoint): State<Arc<Endpoint>>,
+    body: Bytes,
+    handle: fn(&Endpoint, &[u8]) -> Response,
+) -> Response {
+    tokio::task::spawn_blocking(move || handle(&endpoint, &body))
+        .await
+        .unwrap_or_else(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }
 
 /// Serves `endpoint` on `listener` until `shutdown` completes, then finishes the requests in

@@ -20,7 +20,7 @@ use hdrhistogram::Histogram;
 use rand::Rng as _;
 use stressor_core::{BreakerTransition, RecsysPoint, Seed};
 
-use crate::fault::{BadPush, FaultKind, Schedule};
+use crate::fault::{BadPush, Edges, Schedule};
 use crate::pipeline::{Event, EventKind, Fates, Pipeline, PipelineConfig};
 use crate::ranker::{BprConfig, Embeddings, Ranker, RankerConfig, train_bpr};
 use crate::service::{Conditions, Policy, Service, ServiceConfig, Source};
@@ -237,14 +237,6 @@ pub fn run(
         })
         .collect();
     let mut pipeline = warm.pipeline.clone();
-    let mut outage = false;
-    let mut sync_outage = |t: f64, store: &mut dyn OnlineStore| {
-        let down = schedule.store(t).1;
-        if down != outage {
-            outage = down;
-            store.set_outage(down);
-        }
-    };
     let mut service = match ranking {
         Ranking::Service(policy) => Some(Service::new(
             ServiceConfig { policy, ..config.service },
@@ -256,14 +248,7 @@ pub fn run(
     let pushes: Vec<(Option<BadPush>, Arc<Embeddings>)> = Vec::new();
     let mut pushes = pushes;
     let mut current_push: Option<BadPush> = None;
-    let mut flushes: Vec<f64> = schedule
-        .faults
-        .iter()
-        .filter(|f| matches!(f.kind, FaultKind::CacheFlush))
-        .map(|f| f.start)
-        .collect();
-    flushes.sort_by(f64::total_cmp);
-    let mut flushes = flushes.into_iter().peekable();
+    let mut edges = Edges::new(schedule);
     let mut service_rng = seed.derive("service").rng();
     let mut random_rng = seed.derive("random-ranking").rng();
     let mut workers: BinaryHeap<Reverse<u64>> =
@@ -290,11 +275,11 @@ pub fn run(
             continue;
         }
         while next_tick <= t {
-            sync_outage(next_tick, store);
+            edges.outage(schedule, next_tick, store);
             pipeline.tick(next_tick, schedule, store);
             next_tick += config.pipeline.tick_s;
         }
-        sync_outage(t, store);
+        edges.outage(schedule, t, store);
         let bucket = &mut buckets[((t / config.bucket_s) as usize).min(n_buckets - 1)];
         bucket.point.requests += 1;
         let dice = PageDice::roll(page_seed, session, page, k, model.think_s);
@@ -316,8 +301,7 @@ pub fn run(
                 (slate, None, None, Source::Model)
             }
             (Ranking::Service(_), Some(service)) => {
-                while flushes.peek().is_some_and(|f| *f <= t) {
-                    flushes.next();
+                if edges.flush_due(t) {
                     service.flush_cache();
                 }
                 let push = schedule.bad_push(t);
@@ -445,6 +429,7 @@ pub fn run(
 #[expect(clippy::unwrap_used, reason = "a failed unwrap fails the test")]
 mod tests {
     use super::*;
+    use crate::fault::FaultKind;
     use crate::world::WorldConfig;
 
     fn small() -> (Warm, SimConfig) {
@@ -511,22 +496,11 @@ mod tests {
                 stop: 240.0,
             }],
         };
-        let a = run(
-            &warm,
-            &config,
-            Ranking::Service(Policy::Popular),
-            &schedule,
-            Seed::new(1),
-            &mut warm.store.clone(),
-        );
-        let b = run(
-            &warm,
-            &config,
-            Ranking::Service(Policy::Popular),
-            &schedule,
-            Seed::new(1),
-            &mut warm.store.clone(),
-        );
+        let once = || {
+            let ranking = Ranking::Service(Policy::Popular);
+            run(&warm, &config, ranking, &schedule, Seed::new(1), &mut warm.store.clone())
+        };
+        let (a, b) = (once(), once());
         let strip = |o: &RunOutput| {
             o.points
                 .iter()
