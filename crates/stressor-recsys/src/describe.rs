@@ -22,11 +22,27 @@ pub(crate) fn describe(plan: &RecsysPlan, out: &mut dyn Write) -> std::io::Resul
     let w = &plan.world;
     let u = &w.users_model;
     let s = &plan.sim;
-    writeln!(
-        out,
-        "world    {} users × {} items ({} latent dims, Zipf {} popularity), {} sessions/s",
-        w.users, w.items, w.dims, w.popularity_exponent, w.sessions_per_second
-    )?;
+    match &plan.world_log {
+        Some(log) => writeln!(
+            out,
+            "world    from the log {}{} ({} latent dims fitted), {}",
+            log.log.display(),
+            log.catalogue
+                .as_ref()
+                .map_or(String::new(), |c| format!(" and the catalogue {}", c.display())),
+            w.dims,
+            if log.rate_from_log {
+                "the log's sessions/s".to_string()
+            } else {
+                format!("{} sessions/s", w.sessions_per_second)
+            }
+        )?,
+        None => writeln!(
+            out,
+            "world    {} users × {} items ({} latent dims, Zipf {} popularity), {} sessions/s",
+            w.users, w.items, w.dims, w.popularity_exponent, w.sessions_per_second
+        )?,
+    }
     writeln!(
         out,
         "users    cascade attention {}, logit no-click mass {}, think time {}, up to {} pages",
@@ -35,6 +51,49 @@ pub(crate) fn describe(plan: &RecsysPlan, out: &mut dyn Write) -> std::io::Resul
         seconds(u.think_s),
         u.max_pages
     )?;
+    if let Some(t) = &plan.target {
+        writeln!(
+            out,
+            "target   your recommender: {} {} (items at `{}`), k = {}, timeout {} ms, {} in flight \
+             at most{}{}",
+            t.method,
+            t.endpoint.url,
+            t.items,
+            s.service.k,
+            t.timeout_ms,
+            t.concurrency,
+            t.events.as_ref().map_or(String::new(), |(e, _)| format!("; events to {}", e.url)),
+            t.store_proxy.as_ref().map_or(String::new(), |(api, name)| format!(
+                "; store proxy `{name}` at {}",
+                api.url
+            ))
+        )?;
+        writeln!(
+            out,
+            "run      {} on the wall clock, twice (baseline, then faults), in buckets of {}",
+            seconds(s.duration_s),
+            seconds(s.bucket_s)
+        )?;
+        for f in &plan.schedule.faults {
+            writeln!(
+                out,
+                "  fault {} ({}) {} – {}",
+                f.name,
+                f.kind,
+                seconds(f.start),
+                seconds(f.stop)
+            )?;
+        }
+        writeln!(
+            out,
+            "references {} (simulated; baseline live)",
+            crate::plan::REFERENCES.join(", ")
+        )?;
+        for gate in &plan.gates {
+            writeln!(out, "  gate {}", gate.id)?;
+        }
+        return Ok(());
+    }
     writeln!(
         out,
         "service  k = {}, {} workers, cache TTL {}, store {} ms, model {} ms, client timeout {} ms",

@@ -35,12 +35,14 @@
 
 pub mod describe;
 pub mod fault;
+pub mod log;
 pub mod options;
 pub mod pipeline;
 pub mod plan;
 pub mod ranker;
 pub mod recovery;
 pub mod redis_store;
+pub mod remote;
 mod run;
 pub mod serve;
 pub mod service;

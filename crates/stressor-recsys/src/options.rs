@@ -38,6 +38,10 @@ pub struct RecommenderOptions {
     /// The longest outage the business tolerates, for the business impact table.
     #[serde(default)]
     pub max_tolerable_downtime: Option<Spanned<String>>,
+    /// The recommender under test: absent, the built-in one; `kind = "http"`, the user's own
+    /// service.
+    #[serde(default)]
+    pub target: Option<Spanned<TargetOptions>>,
     /// The simulated world.
     #[serde(default)]
     pub world: Option<Spanned<WorldOptions>>,
@@ -91,6 +95,59 @@ pub struct WorldOptions {
     pub price_median: Option<Spanned<f64>>,
     /// σ of log price.
     pub price_sigma: Option<Spanned<f64>>,
+    /// The user's interaction log (CSV or Parquet: `user`, `item`, optional `timestamp` and
+    /// `value`): the world's users, items and fitted truth come from it.
+    pub log: Option<Spanned<String>>,
+    /// The user's catalogue (`item`, optional `price`), with `log`.
+    pub catalogue: Option<Spanned<String>>,
+}
+
+/// `[recommender.target]`: the user's own recommender over HTTP.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetOptions {
+    /// `http`.
+    pub kind: Spanned<String>,
+    /// The recommendation endpoint, on loopback.
+    pub url: Option<Spanned<String>>,
+    /// `POST` (default) or `GET`.
+    pub method: Option<Spanned<String>>,
+    /// The request body template: `{user}`, `{k}`, `{page}`, `{session}`.
+    pub body: Option<Spanned<String>>,
+    /// JSON pointer to the returned items (default `/items`).
+    pub items: Option<Spanned<String>>,
+    /// JSON pointer to the id inside each returned item, when items are objects.
+    pub item_id: Option<Spanned<String>>,
+    /// JSON pointer to the answer's source (`model`, `cache`, `fallback`).
+    pub source: Option<Spanned<String>>,
+    /// The client's timeout (default `"1s"`).
+    pub timeout: Option<Spanned<String>>,
+    /// Requests in flight at most (default 64).
+    pub concurrency: Option<Spanned<u64>>,
+    /// Where clicks and purchases go back: `{ url, body }`.
+    pub events: Option<Spanned<EventsOptions>>,
+    /// The Toxiproxy-compatible proxy in front of the service's Redis: `{ api, proxy }`.
+    pub store_proxy: Option<Spanned<StoreProxyOptions>>,
+}
+
+/// `[recommender.target.events]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsOptions {
+    /// The events endpoint (POST), on loopback.
+    pub url: Spanned<String>,
+    /// The body template: `{kind}`, `{user}`, `{item}`, `{time}`.
+    pub body: Option<Spanned<String>>,
+}
+
+/// `[recommender.target.store_proxy]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreProxyOptions {
+    /// The proxy's API, e.g. `http://127.0.0.1:8474` (`stressor proxy` or Toxiproxy).
+    pub api: Spanned<String>,
+    /// The proxy's name there.
+    pub proxy: Spanned<String>,
 }
 
 /// `[recommender.users]`: RecSim's cascade and logit choice, conversion and sessions.

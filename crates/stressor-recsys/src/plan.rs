@@ -2,7 +2,10 @@
 //! service, the pipeline, the training, the fault schedule, the policies, recovery and gates.
 
 use std::ops::{Deref, DerefMut};
+use std::path::PathBuf;
 use std::time::Duration;
+
+use axum::http::Method;
 
 use stressor_core::Gate;
 use stressor_scenario::Planner;
@@ -10,8 +13,12 @@ use stressor_scenario::options::GateOptions;
 use toml::Spanned;
 
 use crate::fault::{BadPush, Fault, FaultKind, Schedule, SchemaChange};
-use crate::options::{FaultOptions, RecommenderOptions};
+use crate::options::{FaultOptions, RecommenderOptions, TargetOptions};
 use crate::recovery::Tolerance;
+use crate::remote::{
+    DEFAULT_BODY, DEFAULT_EVENTS_BODY, EVENT_PLACEHOLDERS, Endpoint, HTTP_FAULT_KINDS, HTTP_STEP,
+    HttpTarget, REQUEST_PLACEHOLDERS,
+};
 use crate::service::{BreakerConfig, Policy};
 use crate::sim::SimConfig;
 use crate::world::WorldConfig;
@@ -35,6 +42,10 @@ pub const RECSYS_METRICS: &[&str] = &[
     "revenue_lost",
     "ctr_drop",
     "events_lost",
+    "malformed_rate",
+    "empty_rate",
+    "unknown_id_share",
+    "events_refused",
 ];
 
 /// The reference runs every scenario gets, without faults: the recommender itself (the
@@ -60,6 +71,17 @@ const FAULT_KINDS: &[&str] = &[
     "bad_model_push",
 ];
 
+/// A world from the user's files (`[recommender.world] log`, `catalogue`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorldLog {
+    /// The interaction log.
+    pub log: PathBuf,
+    /// The catalogue.
+    pub catalogue: Option<PathBuf>,
+    /// The arrival rate is the log's (its sessions per second) unless the scenario sets one.
+    pub rate_from_log: bool,
+}
+
 /// A recommender scenario ready to run.
 #[derive(Debug, Clone)]
 pub struct RecsysPlan {
@@ -77,6 +99,10 @@ pub struct RecsysPlan {
     pub max_tolerable_downtime_s: Option<f64>,
     /// The Redis online store's URL; `None` for the in-process store.
     pub feature_store: Option<String>,
+    /// The user's log and catalogue the world is built from; `None` for a generated world.
+    pub world_log: Option<WorldLog>,
+    /// The user's recommender over HTTP; `None` for the built-in one.
+    pub target: Option<HttpTarget>,
     /// Gates.
     pub gates: Vec<Gate>,
 }
@@ -256,7 +282,40 @@ impl RecsysPlanner<'_, '_> {
                 (0.0, 5.0),
             );
         }
-        if sim.service.k > world.items {
+        let world_log = r.world.as_ref().and_then(|w| {
+            let w = w.get_ref();
+            match (&w.log, &w.catalogue) {
+                (Some(log), catalogue) => {
+                    for (key, value) in [("users", w.users.is_some()), ("items", w.items.is_some())]
+                    {
+                        if value {
+                            self.problem(
+                                log.span(),
+                                &format!("recommender.world.{key}"),
+                                format!("the log's {key} make the world; `{key}` does not apply"),
+                                None,
+                            );
+                        }
+                    }
+                    Some(WorldLog {
+                        log: self.relative(log.get_ref()),
+                        catalogue: catalogue.as_ref().map(|c| self.relative(c.get_ref())),
+                        rate_from_log: w.sessions_per_second.is_none(),
+                    })
+                }
+                (None, Some(catalogue)) => {
+                    self.problem(
+                        catalogue.span(),
+                        "recommender.world.catalogue",
+                        "a catalogue comes with an interaction `log`".into(),
+                        None,
+                    );
+                    None
+                }
+                (None, None) => None,
+            }
+        });
+        if world_log.is_none() && sim.service.k > world.items {
             let span = r.k.as_ref().map_or(spanned.span(), Spanned::span);
             self.problem(
                 span,
@@ -487,17 +546,26 @@ impl RecsysPlanner<'_, '_> {
             .as_ref()
             .map(|v| self.seconds(Some(v), "recommender.max_tolerable_downtime", 0.0));
         let schedule = self.schedule(&r.faults, sim.duration_s);
-        let policies = self.policies(r.policies.as_ref(), breaker);
+        let target = r.target.as_ref().and_then(|t| self.target(t, sim.client_timeout_ms));
+        let http = r.target.as_ref().is_some_and(|t| t.get_ref().kind.get_ref() == "http");
+        if let Some(t) = r.target.as_ref().filter(|_| http) {
+            self.http_fits(r, t.get_ref());
+        }
+        let policies = if http { Vec::new() } else { self.policies(r.policies.as_ref(), breaker) };
         let mut gates = Vec::new();
         for (i, g) in r.gates.iter().enumerate() {
             let key = format!("recommender.gates[{i}]");
             let options = g.get_ref();
             let step = options.policy.get_ref();
-            let known =
-                REFERENCES.contains(&step.as_str()) || policies.iter().any(|p| p.name() == step);
+            let known = REFERENCES.contains(&step.as_str())
+                || policies.iter().any(|p| p.name() == step)
+                || (http && step == HTTP_STEP);
             if !known {
                 let mut names: Vec<&str> = REFERENCES.to_vec();
                 names.extend(policies.iter().map(Policy::name));
+                if http {
+                    names.push(HTTP_STEP);
+                }
                 self.problem(
                     options.policy.span(),
                     &format!("{key}.policy"),
@@ -543,7 +611,205 @@ impl RecsysPlanner<'_, '_> {
             tolerance,
             max_tolerable_downtime_s,
             feature_store,
+            world_log,
+            target,
             gates,
+        }
+    }
+
+    fn endpoint(
+        &mut self,
+        value: &Spanned<String>,
+        key: &str,
+        allowed: &[&str],
+    ) -> Option<Endpoint> {
+        match Endpoint::parse(value.get_ref(), allowed) {
+            Ok(endpoint) => Some(endpoint),
+            Err(message) => {
+                self.problem(value.span(), key, message, None);
+                None
+            }
+        }
+    }
+
+    fn pointer(&mut self, value: Option<&Spanned<String>>, key: &str) -> Option<String> {
+        let v = value?;
+        let pointer = v.get_ref();
+        if !pointer.is_empty() && !pointer.starts_with('/') {
+            self.problem(
+                v.span(),
+                key,
+                format!("`{pointer}` is not a JSON pointer"),
+                Some(
+                    "a JSON pointer (RFC 6901) starts with `/`, e.g. `/items` or `/data/0/id`"
+                        .into(),
+                ),
+            );
+            return None;
+        }
+        Some(pointer.clone())
+    }
+
+    fn target(&mut self, spanned: &Spanned<TargetOptions>, timeout_ms: f64) -> Option<HttpTarget> {
+        let t = spanned.get_ref();
+        if t.kind.get_ref() != "http" {
+            self.problem(
+                t.kind.span(),
+                "recommender.target.kind",
+                format!("unknown recommender kind `{}`", t.kind.get_ref()),
+                Some("`http` (a service of yours); leave `[recommender.target]` out for the built-in one".into()),
+            );
+            return None;
+        }
+        let Some(url) = &t.url else {
+            self.problem(
+                spanned.span(),
+                "recommender.target.url",
+                "an http target needs its `url`".into(),
+                None,
+            );
+            return None;
+        };
+        let endpoint = self.endpoint(url, "recommender.target.url", REQUEST_PLACEHOLDERS);
+        let method = match t.method.as_ref().map(|m| m.get_ref().to_ascii_uppercase()) {
+            None => Method::POST,
+            Some(m) if m == "POST" => Method::POST,
+            Some(m) if m == "GET" => Method::GET,
+            Some(other) => {
+                let span = t.method.as_ref().map_or(spanned.span(), Spanned::span);
+                self.problem(
+                    span,
+                    "recommender.target.method",
+                    format!("`{other}`: `POST` or `GET`"),
+                    None,
+                );
+                Method::POST
+            }
+        };
+        let body = match &t.body {
+            None => DEFAULT_BODY.to_string(),
+            Some(b) => {
+                if let Err(message) =
+                    crate::remote::check_placeholders(b.get_ref(), REQUEST_PLACEHOLDERS)
+                {
+                    self.problem(b.span(), "recommender.target.body", message, None);
+                }
+                if method == Method::GET {
+                    self.problem(
+                        b.span(),
+                        "recommender.target.body",
+                        "a `GET` sends no body; put the placeholders in the `url`".into(),
+                        None,
+                    );
+                }
+                b.get_ref().clone()
+            }
+        };
+        let items = self
+            .pointer(t.items.as_ref(), "recommender.target.items")
+            .unwrap_or_else(|| "/items".into());
+        let item_id = self.pointer(t.item_id.as_ref(), "recommender.target.item_id");
+        let source = self.pointer(t.source.as_ref(), "recommender.target.source");
+        let timeout_ms = 1000.0
+            * self.positive_seconds(
+                t.timeout.as_ref(),
+                "recommender.target.timeout",
+                timeout_ms.max(1000.0) / 1000.0,
+            );
+        let concurrency =
+            self.count(t.concurrency.as_ref(), "recommender.target.concurrency", 64, (1, 10_000));
+        let events = t.events.as_ref().and_then(|e| {
+            let e = e.get_ref();
+            let endpoint = self.endpoint(&e.url, "recommender.target.events.url", &[])?;
+            let body = match &e.body {
+                None => DEFAULT_EVENTS_BODY.to_string(),
+                Some(b) => {
+                    if let Err(message) =
+                        crate::remote::check_placeholders(b.get_ref(), EVENT_PLACEHOLDERS)
+                    {
+                        self.problem(b.span(), "recommender.target.events.body", message, None);
+                    }
+                    b.get_ref().clone()
+                }
+            };
+            Some((endpoint, body))
+        });
+        let store_proxy = t.store_proxy.as_ref().and_then(|p| {
+            let p = p.get_ref();
+            let api = self.endpoint(&p.api, "recommender.target.store_proxy.api", &[])?;
+            if p.proxy.get_ref().is_empty() {
+                self.problem(
+                    p.proxy.span(),
+                    "recommender.target.store_proxy.proxy",
+                    "name the proxy".into(),
+                    None,
+                );
+            }
+            Some((api, p.proxy.get_ref().clone()))
+        });
+        Some(HttpTarget {
+            endpoint: endpoint?,
+            method,
+            body,
+            items,
+            item_id,
+            source,
+            timeout_ms,
+            concurrency,
+            events,
+            store_proxy,
+        })
+    }
+
+    /// An http target is measured as it is, with the faults that can reach it from outside.
+    fn http_fits(&mut self, r: &RecommenderOptions, target: &TargetOptions) {
+        let builtin_only: [(&str, Option<std::ops::Range<usize>>); 6] = [
+            ("policies", r.policies.as_ref().map(Spanned::span)),
+            ("feature_store", r.feature_store.as_ref().map(Spanned::span)),
+            ("service", r.service.as_ref().map(Spanned::span)),
+            ("pipeline", r.pipeline.as_ref().map(Spanned::span)),
+            ("training", r.training.as_ref().map(Spanned::span)),
+            ("breaker", r.breaker.as_ref().map(Spanned::span)),
+        ];
+        for (key, span) in builtin_only {
+            if let Some(span) = span {
+                self.problem(
+                    span,
+                    &format!("recommender.{key}"),
+                    format!("`{key}` configures the built-in recommender; an http target is measured as it is"),
+                    Some("leave it out, or leave `[recommender.target]` out".into()),
+                );
+            }
+        }
+        for (i, fault) in r.faults.iter().enumerate() {
+            let kind = fault.get_ref().kind.get_ref().as_str();
+            let span = fault.get_ref().kind.span();
+            let key = format!("recommender.faults[{i}].kind");
+            if !HTTP_FAULT_KINDS.contains(&kind) {
+                if FAULT_KINDS.contains(&kind) {
+                    self.problem(
+                        span,
+                        &key,
+                        format!("`{kind}` acts inside the built-in recommender and cannot reach a service from outside"),
+                        Some(format!("an http target takes {}", HTTP_FAULT_KINDS.join(", "))),
+                    );
+                }
+                continue;
+            }
+            let needs = match kind {
+                "store_outage" | "store_slow" if target.store_proxy.is_none() => Some(
+                    "`[recommender.target.store_proxy]`: the Toxiproxy API in front of the service's store",
+                ),
+                "event_delay" | "event_loss" | "event_duplicate" | "out_of_order"
+                    if target.events.is_none() =>
+                {
+                    Some("`[recommender.target.events]`: where the users' events go")
+                }
+                _ => None,
+            };
+            if let Some(needs) = needs {
+                self.problem(span, &key, format!("`{kind}` on an http target needs {needs}"), None);
+            }
         }
     }
 
@@ -866,6 +1132,46 @@ mod tests {
             Ok(_) => String::new(),
             Err(error) => format!("{error:#}\n{error:?}"),
         }
+    }
+
+    #[test]
+    fn an_http_target_is_checked_key_by_key() {
+        let head = "name = \"s\"\n[recommender]\nduration = \"1m\"\npolicies = [\"none\"]\n\
+                    [recommender.target]\nkind = \"http\"\n";
+        let found = problems(&format!(
+            "{head}url = \"http://10.1.2.3:80/r\"\nitems = \"items\"\nbody = '{{\"u\": \"{{usr}}\"}}'\n\
+             [[recommender.faults]]\nkind = \"stream_stop\"\nstart = \"1s\"\nstop = \"2s\"\n\
+             [[recommender.faults]]\nkind = \"store_outage\"\nstart = \"3s\"\nstop = \"4s\"\n\
+             [[recommender.faults]]\nkind = \"event_loss\"\nshare = 0.1\nstart = \"3s\"\nstop = \"4s\"\n"
+        ));
+        for expected in [
+            "recommender.target.url",
+            "not loopback",
+            "recommender.target.items",
+            "not a JSON pointer",
+            "recommender.target.body",
+            "`{usr}`",
+            "recommender.policies",
+            "recommender.faults[0].kind",
+            "cannot reach a service from outside",
+            "recommender.faults[1].kind",
+            "store_proxy",
+            "recommender.faults[2].kind",
+            "recommender.target.events",
+        ] {
+            assert!(found.contains(expected), "{expected} is not in: {found}");
+        }
+        let found =
+            problems("name = \"s\"\n[recommender]\n[recommender.target]\nkind = \"grpc\"\n");
+        assert!(found.contains("recommender.target.kind") && found.contains("`grpc`"), "{found}");
+        let found =
+            problems("name = \"s\"\n[recommender]\n[recommender.world]\ncatalogue = \"c.csv\"\n");
+        assert!(found.contains("recommender.world.catalogue"), "{found}");
+        // A well-formed one plans, with the service as a step gates may name.
+        let ok = "name = \"s\"\n[recommender]\n[recommender.target]\nkind = \"http\"\n\
+                  url = \"http://127.0.0.1:8080/r?u={user}\"\nmethod = \"GET\"\n\
+                  [[recommender.gates]]\npolicy = \"service\"\nmetric = \"malformed_rate\"\nmax = 0.0\n";
+        assert_eq!(problems(ok), "");
     }
 
     #[test]

@@ -12,9 +12,11 @@ use stressor_core::{
 use stressor_scenario::{EngineError, RunContext};
 
 use crate::fault::Schedule;
+use crate::log::InteractionLog;
 use crate::plan::RecsysPlan;
 use crate::recovery::impacts;
 use crate::redis_store::RedisStore;
+use crate::remote::{HTTP_STEP, HttpCounts, Ids};
 use crate::service::Policy;
 use crate::sim::{Ranking, RunOutput, Warm, run, warm_up};
 use crate::store::OnlineStore;
@@ -36,20 +38,28 @@ struct Planned {
     id: String,
     ranking: Ranking,
     reference: bool,
+    /// Served by the user's recommender over HTTP, on the wall clock.
+    remote: bool,
 }
 
 fn planned(plan: &RecsysPlan) -> Vec<Planned> {
+    let remote = plan.target.is_some();
+    let step = |id: &str, ranking, reference, remote| Planned {
+        id: id.into(),
+        ranking,
+        reference,
+        remote,
+    };
     let mut out = vec![
-        Planned { id: "baseline".into(), ranking: Ranking::Service(Policy::None), reference: true },
-        Planned { id: "oracle".into(), ranking: Ranking::Oracle, reference: true },
-        Planned { id: "random".into(), ranking: Ranking::Random, reference: true },
-        Planned { id: "popularity".into(), ranking: Ranking::Popularity, reference: true },
+        step("baseline", Ranking::Service(Policy::None), true, remote),
+        step("oracle", Ranking::Oracle, true, false),
+        step("random", Ranking::Random, true, false),
+        step("popularity", Ranking::Popularity, true, false),
     ];
-    out.extend(plan.policies.iter().map(|p| Planned {
-        id: p.name().into(),
-        ranking: Ranking::Service(*p),
-        reference: false,
-    }));
+    out.extend(plan.policies.iter().map(|p| step(p.name(), Ranking::Service(*p), false, false)));
+    if remote {
+        out.push(step(HTTP_STEP, Ranking::Service(Policy::None), false, true));
+    }
     out
 }
 
@@ -64,30 +74,75 @@ pub(crate) fn run_part(
 ) -> Result<Vec<StepResult>, EngineError> {
     let seed = run_context.seed;
     let started = Instant::now();
+    let log = match &plan.world_log {
+        Some(w) => Some(
+            InteractionLog::read(&w.log, w.catalogue.as_deref())
+                .map_err(|e| family_error(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let mut world_config = plan.world.clone();
+    if let (Some(log), Some(w)) = (&log, &plan.world_log)
+        && w.rate_from_log
+        && let Some(rate) = log.sessions_per_second
+    {
+        world_config.sessions_per_second = rate;
+    }
+    let world = match &log {
+        Some(log) => World::from_log(world_config, log, seed.derive("world")),
+        None => World::new(world_config, seed.derive("world")),
+    };
+    if plan.sim.service.k > world.items() {
+        return Err(family_error(format!(
+            "a slate of {} needs at least that many items; {} has {}",
+            plan.sim.service.k,
+            log.as_ref().map_or("the world".into(), |l| l.path.display().to_string()),
+            world.items()
+        )));
+    }
     run_context.start(RunInfo {
         scenario_name: run_context.scenario_name.to_string(),
         scenario_source: run_context.scenario_source.to_string(),
         seed: seed.value(),
-        target_name: format!(
-            "built-in recommender (BPR, {} factors, trained on {} of logged traffic; online \
-             store: {})",
-            plan.sim.bpr.factors,
-            crate::describe::seconds(plan.sim.warmup_s),
-            plan.feature_store
-                .as_ref()
-                .map_or("in process".into(), |url| format!("Redis at {url}"))
-        ),
+        target_name: match &plan.target {
+            Some(target) => format!("your recommender at {}", target.endpoint.url),
+            None => format!(
+                "built-in recommender (BPR, {} factors, trained on {} of logged traffic; online \
+                 store: {})",
+                plan.sim.bpr.factors,
+                crate::describe::seconds(plan.sim.warmup_s),
+                plan.feature_store
+                    .as_ref()
+                    .map_or("in process".into(), |url| format!("Redis at {url}"))
+            ),
+        },
         target_kind: "recommender".into(),
         input_shape: Vec::new(),
         class_names: Vec::new(),
-        data_name: format!(
-            "simulated world: {} users × {} items, {} sessions/s",
-            plan.world.users, plan.world.items, plan.world.sessions_per_second
-        ),
-        n_samples: plan.world.users,
+        data_name: match &log {
+            Some(log) => format!(
+                "world from {} ({} rows): {} users × {} items, true affinity fitted to the log, \
+                 {:.3} sessions/s",
+                log.path.display(),
+                log.rows,
+                world.users(),
+                world.items(),
+                world.config.sessions_per_second
+            ),
+            None => format!(
+                "simulated world: {} users × {} items, {} sessions/s",
+                world.users(),
+                world.items(),
+                world.config.sessions_per_second
+            ),
+        },
+        n_samples: world.users(),
         stressor_version: run_context.config.stressor_version.clone(),
     });
-    // An unreachable store fails the run before the warm-up, naming it (exit 3).
+    // An unreachable store or recommender fails the run before the warm-up, naming it (exit 3).
+    if let Some(target) = &plan.target {
+        crate::remote::check(target).map_err(|e| family_error(e.reason))?;
+    }
     let redis = match &plan.feature_store {
         Some(url) => {
             crate::redis_store::check(url).map_err(|e| family_error(e.to_string()))?;
@@ -100,14 +155,21 @@ pub(crate) fn run_part(
         }
         None => None,
     };
-    let world = Arc::new(World::new(plan.world.clone(), seed.derive("world")));
-    let warm = warm_up(world, &plan.sim, seed.derive("warm-up"));
+    let ids = Arc::new(match &log {
+        Some(log) => Ids::new(log.users.clone(), log.items.clone()),
+        None => Ids::numbered(world.users(), world.items()),
+    });
+    let world = Arc::new(world);
+    let warm = warm_up(Arc::clone(&world), &plan.sim, seed.derive("warm-up"));
     let warm_s = started.elapsed().as_secs_f64();
     let steps = planned(plan);
     let none = Schedule::default();
-    let outputs: Vec<(RunOutput, f64)> = steps
+    let mut outputs: Vec<Option<(RunOutput, f64, Option<HttpCounts>)>> = steps
         .par_iter()
         .map(|step| {
+            if step.remote {
+                return Ok(None);
+            }
             let t = Instant::now();
             let schedule = if step.reference { &none } else { &plan.schedule };
             let mut store: Box<dyn OnlineStore> = match &redis {
@@ -131,14 +193,36 @@ pub(crate) fn run_part(
                 seed.derive("traffic"),
                 store.as_mut(),
             );
-            Ok((out, t.elapsed().as_secs_f64()))
+            Ok(Some((out, t.elapsed().as_secs_f64(), None)))
         })
         .collect::<Result<_, EngineError>>()?;
-    let Some((baseline, _)) = outputs.first() else {
+    // The user's service runs on the wall clock, one step after the other.
+    if let Some(target) = &plan.target {
+        for (step, slot) in steps.iter().zip(outputs.iter_mut()) {
+            if !step.remote {
+                continue;
+            }
+            let t = Instant::now();
+            let schedule = if step.reference { &none } else { &plan.schedule };
+            let out = crate::remote::run(
+                Arc::clone(&world),
+                Arc::clone(&ids),
+                target,
+                &plan.sim,
+                schedule,
+                seed.derive("traffic"),
+            )
+            .map_err(|e| family_error(e.reason))?;
+            *slot = Some((out.run, t.elapsed().as_secs_f64(), Some(out.counts)));
+        }
+    }
+    let outputs: Vec<(RunOutput, f64, Option<HttpCounts>)> =
+        outputs.into_iter().flatten().collect();
+    let Some((baseline, _, _)) = outputs.first() else {
         return Err(EngineError::Family(Box::new(RecsysError { reason: "nothing to run".into() })));
     };
     let mut results = Vec::with_capacity(steps.len());
-    for (step, (out, seconds)) in steps.iter().zip(&outputs) {
+    for (step, (out, seconds, counts)) in steps.iter().zip(&outputs) {
         let info = StepInfo {
             id: step.id.clone(),
             kind: StepKind::Recommender,
@@ -182,7 +266,7 @@ pub(crate) fn run_part(
             parameters: parameters(plan, step, &warm, warm_s),
             points: vec![StepPoint {
                 dial_value: None,
-                metrics: metrics(plan, out, &fault_impacts, seed),
+                metrics: metrics(plan, out, counts.as_ref(), &fault_impacts, seed),
                 per_class: Vec::new(),
                 confusion_growth: Vec::new(),
                 exemplars: Vec::new(),
@@ -203,6 +287,18 @@ fn describe_step(plan: &RecsysPlan, step: &Planned) -> String {
         crate::describe::seconds(plan.sim.duration_s),
         plan.world.sessions_per_second
     );
+    if let (true, Some(target)) = (step.remote, &plan.target) {
+        let live = format!(
+            "{} of live traffic on the wall clock at {}",
+            crate::describe::seconds(plan.sim.duration_s),
+            target.endpoint.url
+        );
+        return if step.reference {
+            format!("your recommender without faults: the baseline; {live}")
+        } else {
+            format!("your recommender under {} fault(s); {live}", plan.schedule.faults.len())
+        };
+    }
     match (step.ranking, step.reference) {
         (Ranking::Service(_), true) => {
             format!("the recommender without faults: the baseline; {traffic}")
@@ -231,6 +327,11 @@ fn parameters(
         ("training clicks".into(), warm.training_clicks.to_string()),
         ("warm-up wall time".into(), format!("{warm_s:.2} s")),
     ];
+    if let (true, Some(target)) = (step.remote, &plan.target) {
+        out.push(("url".into(), target.endpoint.url.clone()));
+        out.push(("client timeout".into(), format!("{} ms", target.timeout_ms)));
+        out.push(("concurrency".into(), target.concurrency.to_string()));
+    }
     if !step.reference {
         out.push(("policy".into(), step.id.clone()));
         out.push((
@@ -252,6 +353,7 @@ fn metric(name: &str, estimate: Estimate) -> MetricValue {
 fn metrics(
     plan: &RecsysPlan,
     out: &RunOutput,
+    counts: Option<&HttpCounts>,
     impacts: &[stressor_core::FaultImpact],
     seed: Seed,
 ) -> Vec<MetricValue> {
@@ -277,10 +379,27 @@ fn metrics(
         metric("conversion_rate", Estimate::proportion(sum(|p| p.conversions), clicks)),
         metric("revenue_per_hour", revenue_per_hour),
         metric("ndcg", Estimate::mean(&out.ndcg, seed.derive("ndcg"))),
-        metric("cache_hit_rate", Estimate::proportion(sum(|p| p.cache_hits), requests)),
-        metric("fallback_share", Estimate::proportion(sum(|p| p.fallbacks), requests)),
-        metric("error_rate", Estimate::proportion(sum(|p| p.errors), requests)),
     ];
+    // A service that does not say where an answer came from has no cache or fallback share.
+    if counts.is_none_or(|_| plan.target.as_ref().is_some_and(|t| t.source.is_some())) {
+        metrics
+            .push(metric("cache_hit_rate", Estimate::proportion(sum(|p| p.cache_hits), requests)));
+        metrics
+            .push(metric("fallback_share", Estimate::proportion(sum(|p| p.fallbacks), requests)));
+    }
+    metrics.push(metric("error_rate", Estimate::proportion(sum(|p| p.errors), requests)));
+    if let Some(c) = counts {
+        metrics.push(metric("malformed_rate", Estimate::proportion(c.malformed, c.requests)));
+        metrics.push(metric("empty_rate", Estimate::proportion(c.empty, c.requests)));
+        metrics
+            .push(metric("unknown_id_share", Estimate::proportion(c.unknown_ids, c.ids_returned)));
+        if plan.target.as_ref().is_some_and(|t| t.events.is_some()) {
+            metrics.push(metric(
+                "events_refused",
+                Estimate::exact(c.events_refused as f64, out.fates.produced),
+            ));
+        }
+    }
     if !out.latency.is_empty() {
         metrics.push(metric("p50_ms", stressor_load::latency_quantile(&out.latency, 0.5)));
         metrics.push(metric("p99_ms", stressor_load::latency_quantile(&out.latency, 0.99)));

@@ -805,6 +805,100 @@ fn an_unreachable_feature_store_exits_3_naming_it() {
 }
 
 #[test]
+fn your_recommender_over_http_is_run_from_your_log_and_reported() {
+    let dir = scratch("recommender-http");
+    // The user's log and catalogue: 300 users, 200 items with prices, three days of clicks.
+    let mut log = String::from("user,item,timestamp\n");
+    for i in 0..3000u64 {
+        let user = (i * 7) % 300;
+        log += &format!("{user},{},{}\n", (i * 13 + user * 5) % 200, 1_600_000_000 + i * 90);
+    }
+    std::fs::write(dir.join("log.csv"), log).unwrap();
+    let catalogue: String = std::iter::once("item,price\n".to_string())
+        .chain((0..200).map(|i| format!("{i},{}\n", 5 + i % 40)))
+        .collect();
+    std::fs::write(dir.join("items.csv"), catalogue).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let scenario = |addr: &str| {
+        format!(
+            r#"name = "your shop"
+seed = 2
+[recommender]
+duration = "4s"
+bucket = "1s"
+k = 5
+[recommender.target]
+kind = "http"
+url = "http://{addr}/recommend"
+body = '{{"user": {{user}}, "k": {{k}}}}'
+source = "/source"
+[recommender.target.events]
+url = "http://{addr}/events"
+body = '{{"kind": "{{kind}}", "user": {{user}}, "item": {{item}}}}'
+[recommender.world]
+log = "log.csv"
+catalogue = "items.csv"
+sessions_per_second = 15
+[recommender.users]
+think_time = "1s"
+[[recommender.faults]]
+name = "errors"
+kind = "model_errors"
+share = 0.5
+start = "1s"
+stop = "3s"
+[[recommender.gates]]
+policy = "service"
+metric = "malformed_rate"
+max = 0
+"#
+        )
+    };
+    // Nobody listening: exit 3, naming the recommender.
+    let output = run_scenario(&dir, &scenario(&format!("127.0.0.1:{port}")), &[]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains(&format!("127.0.0.1:{port}/recommend")), "{stderr}");
+    // The served built-in recommender stands in for the user's (ids 0–299 and 0–199).
+    let served = dir.join("served.toml");
+    std::fs::write(
+        &served,
+        "name = \"shop\"\nseed = 3\n[recommender]\nwarmup = \"30m\"\nk = 5\n\
+         [recommender.world]\nusers = 300\nitems = 200\n",
+    )
+    .unwrap();
+    let (mut child, addr) = spawn_until(
+        stressor().arg("serve").arg("--recommender").arg(&served).args(["--addr", "127.0.0.1:0"]),
+        "serving",
+    );
+    let output = run_scenario(&dir, &scenario(&addr), &[]);
+    let _ = Command::new("kill").args(["-INT", &child.0.id().to_string()]).status();
+    let _ = child.0.wait();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("out/report.json")).unwrap())
+            .unwrap();
+    assert!(report["data"]["name"].as_str().unwrap().contains("log.csv"), "{}", report["data"]);
+    assert!(report["target"]["name"].as_str().unwrap().contains(&addr), "{}", report["target"]);
+    let steps = report["steps"].as_array().unwrap();
+    let ids: Vec<&str> = steps.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["baseline", "oracle", "random", "popularity", "service"]);
+    let metric = |i: usize, name: &str| {
+        steps[i]["points"][0]["metrics"][name]["value"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{name} of {}: {}", ids[i], steps[i]["points"][0]))
+    };
+    // The injected 503s show as errors under faults only; the answers were all well formed,
+    // and every returned id is in the catalogue.
+    assert!(metric(0, "error_rate") < 0.01, "{}", metric(0, "error_rate"));
+    assert!(metric(4, "error_rate") > 0.1, "{}", metric(4, "error_rate"));
+    assert_eq!((metric(4, "malformed_rate"), metric(4, "unknown_id_share")), (0.0, 0.0));
+    assert_eq!(metric(4, "events_refused"), 0.0);
+    assert_eq!(steps[4]["recsys_timeline"]["impacts"][0]["window"], "errors");
+    assert!(std::fs::read_to_string(dir.join("out/report.html")).unwrap().contains("127.0.0.1"));
+}
+
+#[test]
 fn load_refuses_other_hosts_and_bad_arguments() {
     let output = stressor().args(["load", "http://192.0.2.1:80/", "--rate", "1"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));

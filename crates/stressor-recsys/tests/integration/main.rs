@@ -4,4 +4,5 @@
 //! Redis must be counted, not crash the run. `cargo xtask test` installs `redis-server`.
 #![expect(clippy::unwrap_used, reason = "tests unwrap to fail loudly")]
 
+mod http;
 mod redis;

@@ -13,14 +13,14 @@ use stressor_recsys::store::OnlineStore;
 use stressor_recsys::world::{World, WorldConfig};
 
 /// A `redis-server` on a free loopback port, killed when dropped.
-struct Redis {
+pub(crate) struct Redis {
     child: Child,
-    url: String,
+    pub(crate) url: String,
     _dir: PathBuf,
 }
 
 impl Redis {
-    fn start(name: &str) -> Redis {
+    pub(crate) fn start(name: &str) -> Redis {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let dir =
             std::env::temp_dir().join(format!("stressor-redis-{name}-{}", std::process::id()));
