@@ -615,10 +615,7 @@ pub fn replay_recommender(
         // The in-process store refuses nothing outside an outage.
         let _ = store.write_profile(u as u32, Record { value, ts: 0.0, fresh: 0.0 });
     }
-    let mut popular: Vec<u32> = (0..items as u32).collect();
-    popular.sort_by(|a, b| {
-        clicks_per_item[*b as usize].cmp(&clicks_per_item[*a as usize]).then(a.cmp(b))
-    });
+    let popular = by_clicks(&clicks_per_item);
     let mut ranker_config = config.ranker;
     ranker_config.candidates = ranker_config.candidates.min(items);
     let mut service = Service::new(
@@ -674,6 +671,96 @@ pub fn replay_recommender(
         fallbacks,
         errors,
     }
+}
+
+/// Item ids by click count, most first, ties by smaller id.
+fn by_clicks(clicks_per_item: &[u64]) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..clicks_per_item.len() as u32).collect();
+    order.sort_by(|a, b| {
+        clicks_per_item[*b as usize].cmp(&clicks_per_item[*a as usize]).then(a.cmp(b))
+    });
+    order
+}
+
+/// The static popular list of the rows before `from`: items by clicks, most first.
+pub fn popular_before(log: &Log, from: usize) -> Vec<u32> {
+    let mut clicks = vec![0u64; log.items];
+    for row in log.rows[..from.min(log.rows.len())].iter().filter(|r| r.click) {
+        clicks[row.item as usize] += 1;
+    }
+    by_clicks(&clicks)
+}
+
+/// One recommender step replayed (`[recommender.replay]`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct StepReplay {
+    pub(crate) estimates: Estimates,
+    pub(crate) parameters: Vec<(String, String)>,
+}
+
+/// Replays every step of a recommender run: `steps` are (ranking, is a reference); the oracle
+/// has no replay (the log has no truth). The same seed for every step, so they are paired.
+///
+/// # Errors
+/// The log cannot be read.
+pub(crate) fn replay_steps(
+    plan: &crate::plan::RecsysPlan,
+    replay: &crate::plan::ReplayPlan,
+    steps: &[(crate::sim::Ranking, bool)],
+    seed: Seed,
+) -> Result<Vec<Option<StepReplay>>, ReplayError> {
+    use rayon::prelude::*;
+
+    use crate::sim::Ranking;
+    let log = read_log(&replay.log, replay.format)?;
+    let from = split(&log, replay.train_share);
+    let training_clicks = log.rows[..from].iter().filter(|r| r.click).count();
+    let popular = popular_before(&log, from);
+    let source = format!(
+        "{} ({}: {} rows, {} users, {} items, {} positions); the first {} rows ({} clicks) \
+         train, the last {} are replayed over {}",
+        log.name,
+        replay.format.name(),
+        log.rows.len(),
+        log.users,
+        log.items,
+        log.positions,
+        from,
+        training_clicks,
+        log.rows.len() - from,
+        crate::describe::seconds(plan.sim.duration_s)
+    );
+    let none = Schedule::default();
+    Ok(steps
+        .par_iter()
+        .map(|(ranking, reference)| {
+            let mut parameters = vec![("replay log".to_string(), source.clone())];
+            let estimates = match ranking {
+                Ranking::Oracle => return None,
+                Ranking::Random => replay_reference(&log, from, &Reference::Random, seed),
+                Ranking::Popularity => {
+                    replay_reference(&log, from, &Reference::Fixed(popular.clone()), seed)
+                }
+                Ranking::Service(policy) => {
+                    let schedule = if *reference { &none } else { &plan.schedule };
+                    let out = replay_recommender(&log, from, &plan.sim, *policy, schedule, seed);
+                    parameters.push((
+                        "replay answers".into(),
+                        format!("{} by a fallback, {} empty", out.fallbacks, out.errors),
+                    ));
+                    out.estimates
+                }
+            };
+            parameters.push((
+                "replay matches".into(),
+                format!(
+                    "{} of {} rows matched, {} clicked",
+                    estimates.matched, estimates.rows, estimates.matched_clicks
+                ),
+            ));
+            Some(StepReplay { estimates, parameters })
+        })
+        .collect())
 }
 
 fn produce(pipeline: &mut Pipeline, row: &LoggedRow, t: f64, schedule: &Schedule) {
