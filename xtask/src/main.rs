@@ -20,15 +20,20 @@
 )]
 
 use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 const USAGE: &str = "\
 usage: cargo xtask test [ARGS...]
 
 commands:
-  test   install Chromium and Redis when they are missing (Debian's `chromium` and
-         `redis-server` packages, as root), then run `cargo test --workspace ARGS...`
-         and exit with its status
+  test       install Chromium and Redis when they are missing (Debian's `chromium` and
+             `redis-server` packages, as root), fetch the Open Bandit Dataset's logs
+             (fetch-obd), then run `cargo test --workspace ARGS...` with STRESSOR_OBD_DIR
+             set and exit with its status
+  fetch-obd  download the pinned obp==0.4.1 wheel with pip, check its SHA-256 and extract
+             the Open Bandit Dataset's six small logs into target/obd (the recommender's
+             replay tests read them)
 ";
 
 fn main() -> ExitCode {
@@ -36,6 +41,16 @@ fn main() -> ExitCode {
     let command = args.next().map(|c| c.to_string_lossy().into_owned());
     match command.as_deref() {
         Some("test") => test(args.collect()),
+        Some("fetch-obd") => match fetch_obd() {
+            Ok(dir) => {
+                println!("{}", dir.display());
+                ExitCode::SUCCESS
+            }
+            Err(message) => {
+                eprintln!("xtask: {message}");
+                ExitCode::FAILURE
+            }
+        },
         None | Some("help" | "-h" | "--help") => {
             print!("{USAGE}");
             ExitCode::SUCCESS
@@ -53,9 +68,18 @@ fn test(args: Vec<OsString>) -> ExitCode {
         eprintln!("xtask: {message}");
         return ExitCode::FAILURE;
     }
+    let obd = match fetch_obd() {
+        Ok(dir) => dir,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
     // The cargo that runs this xtask, so a `cargo +toolchain xtask` keeps its toolchain.
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    match Command::new(cargo).args(["test", "--workspace"]).args(args).status() {
+    let mut command = Command::new(cargo);
+    command.args(["test", "--workspace"]).args(args).env("STRESSOR_OBD_DIR", &obd);
+    match command.status() {
         // A test binary killed by a signal has no code: report a failure.
         Ok(status) => ExitCode::from(status.code().and_then(|c| u8::try_from(c).ok()).unwrap_or(1)),
         Err(error) => {
@@ -79,6 +103,58 @@ const TOOLS: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// The workspace root (xtask's manifest sits one folder below it).
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// `cargo xtask fetch-obd`: the Open Bandit Dataset's small logs in `target/obd` (fetched once
+/// by `fetch_obd.py`, which checks the wheel's SHA-256), after making sure `python3 -m pip`
+/// works (Debian's `python3-pip` as root). Returns the folder.
+///
+/// # Errors
+/// A message naming what is missing, or the script's failure.
+fn fetch_obd() -> Result<PathBuf, String> {
+    let root = workspace_root();
+    let dir = root.join("target").join("obd");
+    let script = root.join("crates/stressor-recsys/tests/fixtures/fetch_obd.py");
+    let has_pip = || {
+        Command::new("python3")
+            .args(["-m", "pip", "--version"])
+            .output()
+            .is_ok_and(|output| output.status.success())
+    };
+    if !has_pip() {
+        install_packages(
+            &[&(
+                "python3",
+                "python3-pip",
+                "the stressor-recsys replay tests fetch the Open Bandit Dataset with pip",
+            )],
+            "has no pip (`python3 -m pip` fails)",
+        )?;
+        if !has_pip() {
+            return Err("apt-get installed `python3-pip` but `python3 -m pip` still fails".into());
+        }
+    }
+    let status = Command::new("python3")
+        .arg(&script)
+        .arg(&dir)
+        .status()
+        .map_err(|error| format!("cannot run python3 {}: {error}", script.display()))?;
+    if !status.success() {
+        return Err(format!(
+            "fetching the Open Bandit Dataset failed ({status}): `python3 {} {}` needs the \
+             network once (PyPI's obp==0.4.1 wheel)",
+            script.display(),
+            dir.display()
+        ));
+    }
+    Ok(dir)
+}
+
 /// Makes sure every program in [`TOOLS`] is on `PATH`, installing the missing ones' Debian
 /// packages when running as root.
 ///
@@ -87,14 +163,27 @@ const TOOLS: &[(&str, &str, &str)] = &[
 fn install_tools() -> Result<(), String> {
     let missing: Vec<&(&str, &str, &str)> =
         TOOLS.iter().filter(|(program, _, _)| !on_path(program)).collect();
+    install_packages(&missing, "is not on PATH")?;
+    match missing.iter().find(|(program, _, _)| !on_path(program)) {
+        None => Ok(()),
+        Some((program, package, _)) => {
+            Err(format!("apt-get installed `{package}` but `{program}` is still not on PATH"))
+        }
+    }
+}
+
+/// Installs the Debian packages of `missing` (program, package, why) with apt-get when running
+/// as root; `problem` says what is wrong with each program.
+///
+/// # Errors
+/// A message naming the packages when they cannot be installed here.
+fn install_packages(missing: &[&(&str, &str, &str)], problem: &str) -> Result<(), String> {
     if missing.is_empty() {
         return Ok(());
     }
     let packages: Vec<&str> = missing.iter().map(|(_, package, _)| *package).collect();
-    let why: Vec<String> = missing
-        .iter()
-        .map(|(program, _, why)| format!("{program} is not on PATH: {why}"))
-        .collect();
+    let why: Vec<String> =
+        missing.iter().map(|(program, _, why)| format!("{program} {problem}: {why}")).collect();
     let why = why.join("; ");
     if !on_path("apt-get") {
         return Err(format!(
@@ -113,13 +202,7 @@ fn install_tools() -> Result<(), String> {
     apt_get(&["update"])?;
     let mut args = vec!["install", "-y", "--no-install-recommends"];
     args.extend(&packages);
-    apt_get(&args)?;
-    match missing.iter().find(|(program, _, _)| !on_path(program)) {
-        None => Ok(()),
-        Some((program, package, _)) => {
-            Err(format!("apt-get installed `{package}` but `{program}` is still not on PATH"))
-        }
-    }
+    apt_get(&args)
 }
 
 fn apt_get(args: &[&str]) -> Result<(), String> {

@@ -154,6 +154,16 @@ pub(crate) fn describe(plan: &RecsysPlan, out: &mut dyn Write) -> std::io::Resul
         plan.tolerance.ctr_drop * 100.0,
         plan.tolerance.sustain
     )?;
+    if let Some(r) = &plan.replay {
+        writeln!(
+            out,
+            "replay   {} ({} log): the first {} % trains, the rest is replayed over the run \
+             (replay_ctr, ips_ctr)",
+            r.log.display(),
+            r.format.name(),
+            r.train_share * 100.0
+        )?;
+    }
     for gate in &plan.gates {
         writeln!(out, "  gate {}", gate.id)?;
     }

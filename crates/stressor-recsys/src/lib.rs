@@ -14,7 +14,9 @@
 //! - [`options`] and [`plan`]: `[recommender]` read and validated; `run` reports one
 //!   `recommender` step per reference and per policy;
 //! - [`redis_store`]: the online store in a real Redis behind a proxy that enacts outages;
-//!   [`serve`]: the recommender as a real-time HTTP service (`stressor serve --recommender`).
+//!   [`serve`]: the recommender as a real-time HTTP service (`stressor serve --recommender`);
+//! - [`replay`]: replay and IPS estimates on a real logged-bandit log (the Open Bandit
+//!   Dataset), for reference rankings and for the recommender under the fault schedule.
 //!
 //! ```
 //! let text = r#"
@@ -43,6 +45,7 @@ pub mod ranker;
 pub mod recovery;
 pub mod redis_store;
 pub mod remote;
+pub mod replay;
 mod run;
 pub mod serve;
 pub mod service;

@@ -120,15 +120,9 @@ impl InteractionLog {
                 t.iter()
                     .enumerate()
                     .map(|(row, s)| {
-                        parse_time(s).ok_or_else(|| {
-                            fail(
-                                log,
-                                format!(
-                                    "line {}: `timestamp` {s:?} is neither seconds nor an ISO 8601 time",
-                                    row + 2
-                                ),
-                            )
-                        })
+                        parse_time(s)
+                            .map(|us| us as f64 / 1e6)
+                            .map_err(|m| fail(log, format!("line {}: `timestamp`: {m}", row + 2)))
                     })
                     .collect::<Result<Vec<f64>, LogError>>()?,
             ),
@@ -238,60 +232,92 @@ fn session_rate(per_user: &mut [Vec<f64>]) -> Option<f64> {
     (last > first).then(|| sessions as f64 / (last - first))
 }
 
-/// Seconds since the epoch of an ISO 8601 time: `YYYY-MM-DD`, then optionally `T` or a space,
-/// `HH:MM[:SS[.fff]]` and `Z` or `±HH:MM`; no offset is UTC.
-pub fn parse_time(text: &str) -> Option<f64> {
-    let s = text.trim();
-    let date = s.get(..10)?;
-    let mut parts = date.split('-');
-    let year: i64 = parts.next()?.parse().ok()?;
-    let month: i64 = parts.next()?.parse().ok()?;
-    let day: i64 = parts.next()?.parse().ok()?;
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || date.as_bytes()[4] != b'-' {
-        return None;
-    }
-    let mut seconds = days_from_civil(year, month, day) as f64 * 86_400.0;
-    let rest = &s[10..];
-    if rest.is_empty() {
-        return Some(seconds);
-    }
-    let rest = rest.strip_prefix(['T', ' '])?;
-    // The offset starts at the first `Z`, `+` or `-` after the time.
-    let split = rest.find(['Z', '+', '-']).unwrap_or(rest.len());
-    let (time, offset) = rest.split_at(split);
-    let mut hms = time.split(':');
-    let h: f64 = hms.next()?.parse().ok()?;
-    let m: f64 = hms.next()?.parse().ok()?;
-    let sec: f64 = match hms.next() {
-        Some(x) => x.parse().ok()?,
-        None => 0.0,
+/// Seconds as a number, or `YYYY-MM-DD[ T]HH:MM:SS[.ffffff][Z|±HH:MM]`, to µs since the
+/// epoch (no offset is UTC).
+///
+/// # Errors
+/// A sentence quoting the text and the accepted forms.
+pub fn parse_time(text: &str) -> Result<i64, String> {
+    let bad = || {
+        format!("`{text}` is not a timestamp (seconds, or YYYY-MM-DD HH:MM:SS[.ffffff][+HH:MM])")
     };
-    if hms.next().is_some() || !(0.0..24.0).contains(&h) || !(0.0..60.0).contains(&m) {
-        return None;
-    }
-    if !(0.0..61.0).contains(&sec) {
-        return None;
-    }
-    seconds += h * 3600.0 + m * 60.0 + sec;
-    match offset {
-        "" | "Z" => Some(seconds),
-        _ => {
-            let sign = if offset.starts_with('-') { -1.0 } else { 1.0 };
-            let mut hm = offset[1..].split(':');
-            let oh: f64 = hm.next()?.parse().ok()?;
-            let om: f64 = hm.next().map_or(Some(0.0), |x| x.parse().ok())?;
-            Some(seconds - sign * (oh * 3600.0 + om * 60.0))
+    if let Ok(seconds) = text.parse::<f64>() {
+        if seconds.is_finite() && seconds.abs() < 1e12 {
+            return Ok((seconds * 1e6).round() as i64);
         }
+        return Err(bad());
     }
+    let b = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| -> Option<i64> {
+        let part = b.get(range)?;
+        if part.iter().all(u8::is_ascii_digit) {
+            std::str::from_utf8(part).ok()?.parse().ok()
+        } else {
+            None
+        }
+    };
+    let shape_ok = b.len() >= 19
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && (b[10] == b' ' || b[10] == b'T')
+        && b[13] == b':'
+        && b[16] == b':';
+    if !shape_ok {
+        return Err(bad());
+    }
+    let (Some(year), Some(month), Some(day), Some(hour), Some(minute), Some(second)) =
+        (digits(0..4), digits(5..7), digits(8..10), digits(11..13), digits(14..16), digits(17..19))
+    else {
+        return Err(bad());
+    };
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return Err(bad());
+    }
+    let mut rest = &text[19..];
+    let mut micros = 0i64;
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let n = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 || n > 9 {
+            return Err(bad());
+        }
+        let padded = format!("{:0<6}", &fraction[..n.min(6)]);
+        micros = padded.parse().map_err(|_| bad())?;
+        rest = &fraction[n..];
+    }
+    let offset_s = match rest {
+        "" | "Z" => 0,
+        _ => {
+            let r = rest.as_bytes();
+            let sign = match r.first() {
+                Some(b'+') => 1,
+                Some(b'-') => -1,
+                _ => return Err(bad()),
+            };
+            if r.len() != 6 || r[3] != b':' {
+                return Err(bad());
+            }
+            let h: i64 = rest[1..3].parse().map_err(|_| bad())?;
+            let m: i64 = rest[4..6].parse().map_err(|_| bad())?;
+            sign * (h * 3600 + m * 60)
+        }
+    };
+    let days = days_from_civil(year, month, day);
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_s;
+    Ok(seconds * 1_000_000 + micros)
 }
 
-/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
     let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
 }
@@ -315,15 +341,17 @@ mod tests {
 
     #[test]
     fn iso_times_match_the_epoch_seconds_by_hand() {
-        assert_eq!(parse_time("1970-01-01"), Some(0.0));
+        let s = |t: &str| parse_time(t).map(|us| us as f64 / 1e6);
+        assert_eq!(s("1970-01-01 00:00:00"), Ok(0.0));
         // 2019-11-24: 18 224 days after the epoch.
-        assert_eq!(parse_time("2019-11-24 00:00:34.5+00:00"), Some(18_224.0 * 86_400.0 + 34.5));
-        assert_eq!(parse_time("2019-11-24T01:00:00+01:00"), Some(18_224.0 * 86_400.0));
-        assert_eq!(parse_time("2019-11-23T23:30:00-00:30"), Some(18_224.0 * 86_400.0));
-        assert_eq!(parse_time("2000-02-29T12:00Z"), Some(11_016.0 * 86_400.0 + 43_200.0));
-        assert_eq!(parse_time("2019-13-01"), None);
-        assert_eq!(parse_time("yesterday"), None);
-        assert_eq!(parse_time("2019-11-24 25:00"), None);
+        assert_eq!(s("2019-11-24 00:00:34.5+00:00"), Ok(18_224.0 * 86_400.0 + 34.5));
+        assert_eq!(s("2019-11-24T01:00:00+01:00"), Ok(18_224.0 * 86_400.0));
+        assert_eq!(s("2019-11-23T23:30:00-00:30"), Ok(18_224.0 * 86_400.0));
+        assert_eq!(s("2000-02-29T12:00:00Z"), Ok(11_016.0 * 86_400.0 + 43_200.0));
+        assert_eq!(s("1575000000.25"), Ok(1_575_000_000.25));
+        assert!(s("2019-13-01 00:00:00").is_err());
+        assert!(s("yesterday").unwrap_err().contains("`yesterday`"));
+        assert!(s("2019-11-24 25:00:00").is_err());
     }
 
     #[test]

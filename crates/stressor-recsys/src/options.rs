@@ -69,6 +69,23 @@ pub struct RecommenderOptions {
     /// Gates on a policy's (or reference's) metrics.
     #[serde(default)]
     pub gates: Vec<Spanned<RecsysGateOptions>>,
+    /// Replay on a real logged-bandit log as a second source.
+    #[serde(default)]
+    pub replay: Option<Spanned<ReplayOptions>>,
+}
+
+/// `[recommender.replay]`: every step also replayed on a real log (see
+/// [`crate::replay`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayOptions {
+    /// The log's path, relative to the scenario file.
+    pub log: Spanned<String>,
+    /// `csv` (default: `timestamp,user,item,position,click,propensity`) or `obd` (the Open
+    /// Bandit Dataset's CSV).
+    pub format: Option<Spanned<String>>,
+    /// The share of the log, from its start, that trains the recommender (default 0.5).
+    pub train_share: Option<Spanned<f64>>,
 }
 
 /// `[recommender.world]`.

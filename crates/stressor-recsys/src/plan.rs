@@ -13,12 +13,13 @@ use stressor_scenario::options::GateOptions;
 use toml::Spanned;
 
 use crate::fault::{BadPush, Fault, FaultKind, Schedule, SchemaChange};
-use crate::options::{FaultOptions, RecommenderOptions, TargetOptions};
+use crate::options::{FaultOptions, RecommenderOptions, ReplayOptions, TargetOptions};
 use crate::recovery::Tolerance;
 use crate::remote::{
     DEFAULT_BODY, DEFAULT_EVENTS_BODY, EVENT_PLACEHOLDERS, Endpoint, HTTP_FAULT_KINDS, HTTP_STEP,
     HttpTarget, REQUEST_PLACEHOLDERS,
 };
+use crate::replay::LogFormat;
 use crate::service::{BreakerConfig, Policy};
 use crate::sim::SimConfig;
 use crate::world::WorldConfig;
@@ -46,6 +47,10 @@ pub const RECSYS_METRICS: &[&str] = &[
     "empty_rate",
     "unknown_id_share",
     "events_refused",
+    "replay_ctr",
+    "ips_ctr",
+    "replay_match_rate",
+    "replay_served_share",
 ];
 
 /// The reference runs every scenario gets, without faults: the recommender itself (the
@@ -105,6 +110,19 @@ pub struct RecsysPlan {
     pub target: Option<HttpTarget>,
     /// Gates.
     pub gates: Vec<Gate>,
+    /// Replay on a real log (`[recommender.replay]`).
+    pub replay: Option<ReplayPlan>,
+}
+
+/// `[recommender.replay]` planned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplayPlan {
+    /// The log, resolved against the scenario's folder.
+    pub log: std::path::PathBuf,
+    /// Its format.
+    pub format: LogFormat,
+    /// The share of rows, from the start, that trains the recommender.
+    pub train_share: f64,
 }
 
 struct RecsysPlanner<'p, 'a>(&'p mut Planner<'a>);
@@ -603,6 +621,7 @@ impl RecsysPlanner<'_, '_> {
                 None => Some(url.clone()),
             }
         });
+        let replay = r.replay.as_ref().map(|o| self.replay(o.get_ref()));
         RecsysPlan {
             world,
             sim,
@@ -614,6 +633,7 @@ impl RecsysPlanner<'_, '_> {
             world_log,
             target,
             gates,
+            replay,
         }
     }
 
@@ -763,7 +783,8 @@ impl RecsysPlanner<'_, '_> {
 
     /// An http target is measured as it is, with the faults that can reach it from outside.
     fn http_fits(&mut self, r: &RecommenderOptions, target: &TargetOptions) {
-        let builtin_only: [(&str, Option<std::ops::Range<usize>>); 6] = [
+        let builtin_only: [(&str, Option<std::ops::Range<usize>>); 7] = [
+            ("replay", r.replay.as_ref().map(Spanned::span)),
             ("policies", r.policies.as_ref().map(Spanned::span)),
             ("feature_store", r.feature_store.as_ref().map(Spanned::span)),
             ("service", r.service.as_ref().map(Spanned::span)),
@@ -811,6 +832,49 @@ impl RecsysPlanner<'_, '_> {
                 self.problem(span, &key, format!("`{kind}` on an http target needs {needs}"), None);
             }
         }
+    }
+
+    fn replay(&mut self, o: &ReplayOptions) -> ReplayPlan {
+        let log = self.relative(o.log.get_ref());
+        if !log.is_file() {
+            self.problem(
+                o.log.span(),
+                "recommender.replay.log",
+                format!("no file at {}", log.display()),
+                Some(
+                    "the Open Bandit Dataset's small logs: `cargo xtask fetch-obd` puts them in \
+                     target/obd"
+                        .into(),
+                ),
+            );
+        }
+        let format = match o.format.as_ref().map(|f| (f.get_ref().as_str(), f.span())) {
+            None | Some(("csv", _)) => LogFormat::Csv,
+            Some(("obd", _)) => LogFormat::Obd,
+            Some((other, span)) => {
+                self.problem(
+                    span,
+                    "recommender.replay.format",
+                    format!("unknown log format `{other}`"),
+                    Some("use csv or obd".into()),
+                );
+                LogFormat::Csv
+            }
+        };
+        let train_share = match o.train_share.as_ref() {
+            None => 0.5,
+            Some(v) if v.get_ref().is_finite() && (0.0..1.0).contains(v.get_ref()) => *v.get_ref(),
+            Some(v) => {
+                self.problem(
+                    v.span(),
+                    "recommender.replay.train_share",
+                    format!("{} is not a share in [0, 1)", v.get_ref()),
+                    Some("the rest of the log is evaluated; 0 trains on nothing".into()),
+                );
+                0.5
+            }
+        };
+        ReplayPlan { log, format, train_share }
     }
 
     fn policies(
@@ -1198,5 +1262,44 @@ mod tests {
             "{head}kind = \"store_slow\"\nstart = \"1m\"\nstop = \"2m\"\nlatency = \"4ms\"\n"
         );
         assert_eq!(problems(&text), "");
+    }
+
+    #[test]
+    fn replay_keys_are_checked_and_named() {
+        let dir = std::env::temp_dir().join(format!("stressor-replay-plan-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let log = dir.join("log.csv");
+        std::fs::write(&log, "timestamp,user,item,position,click,propensity\n1,a,0,1,1,0.5\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let head = "name = \"s\"\n[recommender]\nduration = \"10m\"\n[recommender.replay]\n";
+        let text = format!(
+            "{head}log = {:?}\nformat = \"obd\"\ntrain_share = 0.25\n",
+            log.display().to_string()
+        );
+        let scenario = stressor_scenario::plan(&text, "r.toml".as_ref(), &[&Recommender])
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        let plan = scenario.part::<crate::RecsysPlan>().unwrap_or_else(|| panic!("no plan"));
+        let replay = plan.replay.as_ref().unwrap_or_else(|| panic!("no replay"));
+        assert_eq!((replay.format, replay.train_share), (crate::replay::LogFormat::Obd, 0.25));
+        let text = format!(
+            "{head}log = \"missing.csv\"\nformat = \"parquet\"\ntrain_share = 1.0\nrows = 3\n"
+        );
+        let found = problems(&text);
+        assert!(found.contains("rows"), "{found}");
+        let text =
+            format!("{head}log = \"missing.csv\"\nformat = \"parquet\"\ntrain_share = 1.0\n");
+        let found = problems(&text);
+        for expect in [
+            "recommender.replay.log",
+            "no file at",
+            "cargo xtask fetch-obd",
+            "recommender.replay.format",
+            "unknown log format `parquet`",
+            "recommender.replay.train_share",
+            "1 is not a share in [0, 1)",
+        ] {
+            assert!(found.contains(expect), "{expect}: {found}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -218,11 +218,19 @@ pub(crate) fn run_part(
     }
     let outputs: Vec<(RunOutput, f64, Option<HttpCounts>)> =
         outputs.into_iter().flatten().collect();
+    let replays = match &plan.replay {
+        Some(replay) => {
+            let rankings: Vec<_> = steps.iter().map(|s| (s.ranking, s.reference)).collect();
+            crate::replay::replay_steps(plan, replay, &rankings, seed.derive("replay"))
+                .map_err(|e| family_error(e.to_string()))?
+        }
+        None => vec![None; steps.len()],
+    };
     let Some((baseline, _, _)) = outputs.first() else {
         return Err(EngineError::Family(Box::new(RecsysError { reason: "nothing to run".into() })));
     };
     let mut results = Vec::with_capacity(steps.len());
-    for (step, (out, seconds, counts)) in steps.iter().zip(&outputs) {
+    for ((step, (out, seconds, counts)), replay) in steps.iter().zip(&outputs).zip(replays) {
         let info = StepInfo {
             id: step.id.clone(),
             kind: StepKind::Recommender,
@@ -261,12 +269,22 @@ pub(crate) fn run_part(
             max_tolerable_downtime_s: plan.max_tolerable_downtime_s,
         };
         run_context.sink.event(&Event::RecsysTimeline(timeline));
+        let mut parameters = parameters(plan, step, &warm, warm_s);
+        let mut metrics = metrics(plan, out, counts.as_ref(), &fault_impacts, seed);
+        if let Some(replay) = replay {
+            parameters.extend(replay.parameters);
+            let e = replay.estimates;
+            metrics.push(metric("replay_ctr", e.replay_ctr));
+            metrics.push(metric("ips_ctr", e.ips_ctr));
+            metrics.push(metric("replay_match_rate", e.match_rate));
+            metrics.push(metric("replay_served_share", e.served_share));
+        }
         let result = StepResult {
             info,
-            parameters: parameters(plan, step, &warm, warm_s),
+            parameters,
             points: vec![StepPoint {
                 dial_value: None,
-                metrics: metrics(plan, out, counts.as_ref(), &fault_impacts, seed),
+                metrics,
                 per_class: Vec::new(),
                 confusion_growth: Vec::new(),
                 exemplars: Vec::new(),
