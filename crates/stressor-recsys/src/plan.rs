@@ -43,6 +43,7 @@ pub const RECSYS_METRICS: &[&str] = &[
     "revenue_lost",
     "ctr_drop",
     "events_lost",
+    "store_write_failures",
     "malformed_rate",
     "empty_rate",
     "unknown_id_share",

@@ -458,5 +458,12 @@ fn metrics(
             Estimate::exact(impacts.iter().map(|i| i.events_lost as f64).sum(), n),
         ));
     }
+    if counts.is_none() {
+        // Feature writes the store refused (an outage, a lost Redis), retried by the stream job.
+        metrics.push(metric(
+            "store_write_failures",
+            Estimate::exact(out.fates.write_failures as f64, out.fates.produced),
+        ));
+    }
     metrics
 }

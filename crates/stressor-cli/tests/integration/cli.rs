@@ -1469,6 +1469,12 @@ max = 0.01
         |i: usize| steps[i]["points"][0]["metrics"]["error_rate"]["value"].as_f64().unwrap();
     assert!(errors(4) > 0.05, "{}", errors(4));
     assert!(errors(5) < 0.01, "{}", errors(5));
+    // The outage refused the stream job's feature writes, which were counted (and retried);
+    // without faults nothing was refused.
+    let refused = |i: usize| {
+        steps[i]["points"][0]["metrics"]["store_write_failures"]["value"].as_f64().unwrap()
+    };
+    assert!(refused(4) > 0.0 && refused(0) == 0.0, "{} {}", refused(4), refused(0));
     assert_eq!(steps[4]["recsys_timeline"]["impacts"][0]["window"], "down");
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.matches("<svg").count() >= 6);
