@@ -42,9 +42,9 @@ mod tests {
                 || scenario
                     .part::<stressor_drift_scenario::DriftPlan>()
                     .is_some_and(|d| !d.policies.is_empty() && !d.transforms.is_empty())
-                || scenario
-                    .part::<stressor_recsys::RecsysPlan>()
-                    .is_some_and(|r| !r.policies.is_empty() && !r.schedule.faults.is_empty());
+                || scenario.part::<stressor_recsys::RecsysPlan>().is_some_and(|r| {
+                    (!r.policies.is_empty() || r.target.is_some()) && !r.schedule.faults.is_empty()
+                });
             assert!(does_something, "{} has no step, system run or drift", path.display());
             let mut described = Vec::new();
             scenario.describe(&mut described).expect("writes to a Vec");

@@ -67,6 +67,9 @@ pub struct RedisStore {
     /// Keeps the proxy's tasks running.
     runtime: Arc<tokio::runtime::Runtime>,
     keys: Vec<String>,
+    /// The store that made the keys and the proxy (not a [`RedisStore::handle`]): it deletes
+    /// them and stops the proxy when dropped.
+    owner: bool,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -119,9 +122,26 @@ impl RedisStore {
             proxy,
             runtime,
             keys: Vec::new(),
+            owner: true,
         };
         store.copy_in(warm).map_err(|e| fail("cannot write the warm store", &e))?;
         Ok(store)
+    }
+
+    /// Another client of the same store (same keys, same proxy, so the same outages) with a
+    /// connection of its own, for requests served concurrently. Dropping it closes only its
+    /// connection.
+    pub fn handle(&self) -> RedisStore {
+        RedisStore {
+            direct: self.direct.clone(),
+            proxied: self.proxied.clone(),
+            conn: None,
+            prefix: self.prefix.clone(),
+            proxy: Arc::clone(&self.proxy),
+            runtime: Arc::clone(&self.runtime),
+            keys: Vec::new(),
+            owner: false,
+        }
     }
 
     fn user_key(&self, user: u32) -> String {
@@ -234,6 +254,9 @@ fn write_command(key: String, view: &str, fields: &[Field], ts: f64) -> redis::C
 
 impl Drop for RedisStore {
     fn drop(&mut self) {
+        if !self.owner {
+            return;
+        }
         // Best effort: a run's keys are its own, and Redis may be gone by now.
         if let Ok(mut conn) = self.direct.get_connection_with_timeout(TIMEOUT) {
             for chunk in self.keys.chunks(CHUNK) {

@@ -20,8 +20,11 @@
 //!
 //! Bad requests (malformed JSON, unknown users or items, `k` out of range) get `400`/`404`
 //! with `{"error": "..."}` naming the field. The stream job ticks as requests arrive (every
-//! due tick runs before a request is answered). One lock guards the service, the pipeline and
-//! the store: requests are answered one at a time, each in its own real work.
+//! due tick runs before a request is answered). Requests are served concurrently: the
+//! service's own state (cache, breaker, last-known-good features) is locked only to begin and
+//! to finish a request; the primary path — the store reads and the ranking — runs outside it,
+//! each request on a store handle of its own (the in-process store behind a read-write lock,
+//! or its own Redis connection through the same proxy).
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -41,14 +44,24 @@ use crate::plan::RecsysPlan;
 use crate::ranker::Ranker;
 use crate::redis_store::RedisStore;
 use crate::run::RecsysError;
-use crate::service::{Conditions, Policy, Service, ServiceConfig, Source};
+use crate::service::{Begun, Conditions, Policy, Service, ServiceConfig, Source};
 use crate::sim::warm_up;
-use crate::store::OnlineStore;
+use crate::store::{OnlineStore, SharedStore};
 use crate::world::World;
 
 /// The recommender behind the endpoint.
 pub struct Endpoint {
-    inner: Mutex<Inner>,
+    /// The cache, the breaker and the last-known-good features.
+    service: Mutex<Service>,
+    /// The stream job, the faults' edges and the store handle it writes with.
+    stream: Mutex<Stream>,
+    /// Idle store handles for the request path; a request takes one (or makes one) and puts
+    /// it back.
+    handles: Mutex<Vec<Box<dyn OnlineStore>>>,
+    make_handle: Box<dyn Fn() -> Box<dyn OnlineStore> + Send + Sync>,
+    /// Requests so far: each draws from its own generator.
+    requests: std::sync::atomic::AtomicU64,
+    seed: Seed,
     started: Instant,
     users: usize,
     items: usize,
@@ -60,11 +73,9 @@ pub struct Endpoint {
     pub description: String,
 }
 
-struct Inner {
-    service: Service,
+struct Stream {
     store: Box<dyn OnlineStore>,
     pipeline: Pipeline,
-    rng: Rng,
     next_tick: f64,
     /// Outages and cache flushes passed on so far.
     edges: Edges,
@@ -98,22 +109,33 @@ impl Endpoint {
         }
         let world = Arc::new(World::new(plan.world.clone(), seed.derive("world")));
         let warm = warm_up(world, &plan.sim, seed.derive("warm-up"));
-        let (store, where_): (Box<dyn OnlineStore>, String) = match &plan.feature_store {
-            Some(url) => (
-                Box::new(
-                    RedisStore::start(
+        type Handles = Box<dyn Fn() -> Box<dyn OnlineStore> + Send + Sync>;
+        let (store, make_handle, where_): (Box<dyn OnlineStore>, Handles, String) =
+            match &plan.feature_store {
+                Some(url) => {
+                    let owner = RedisStore::start(
                         url,
                         &format!("serve:{}", seed.value()),
                         &warm.store,
                         Arc::clone(runtime),
                         seed.derive("proxy"),
                     )
-                    .map_err(|e| fail(e.to_string()))?,
-                ),
-                format!("Redis at {url}"),
-            ),
-            None => (Box::new(warm.store.clone()), "in process".into()),
-        };
+                    .map_err(|e| fail(e.to_string()))?;
+                    let template = Mutex::new(owner.handle());
+                    let make: Handles = Box::new(move || {
+                        let template =
+                            template.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        Box::new(template.handle())
+                    });
+                    (Box::new(owner), make, format!("Redis at {url}"))
+                }
+                None => {
+                    let shared = SharedStore::new(warm.store.clone());
+                    let template = shared.clone();
+                    let make: Handles = Box::new(move || Box::new(template.clone()));
+                    (Box::new(shared), make, "in process".into())
+                }
+            };
         let service = Service::new(
             ServiceConfig { policy, ..plan.sim.service },
             Ranker { config: plan.sim.ranker, model: warm.model.clone() },
@@ -141,14 +163,17 @@ impl Endpoint {
             items: warm.world.items(),
             k: plan.sim.service.k,
             tick_s: plan.sim.pipeline.tick_s,
-            inner: Mutex::new(Inner {
-                service,
+            service: Mutex::new(service),
+            stream: Mutex::new(Stream {
                 store,
                 next_tick: warm.pipeline.next_tick(0.0),
                 pipeline: warm.pipeline,
-                rng: seed.derive("serve").rng(),
                 edges,
             }),
+            handles: Mutex::new(Vec::new()),
+            make_handle,
+            requests: std::sync::atomic::AtomicU64::new(0),
+            seed: seed.derive("serve"),
             started: Instant::now(),
             description,
         })
@@ -160,8 +185,9 @@ impl Endpoint {
 
     /// Brings the pipeline, the store and the cache up to `now`: every stream-job tick due,
     /// the faults' starts and ends.
-    fn catch_up(&self, inner: &mut Inner, now: f64) {
-        let Inner { service, store, pipeline, next_tick, edges, .. } = inner;
+    fn catch_up(&self, now: f64) {
+        let mut stream = lock(&self.stream);
+        let Stream { store, pipeline, next_tick, edges } = &mut *stream;
         while *next_tick <= now {
             edges.outage(&self.schedule, *next_tick, store.as_mut());
             pipeline.tick(*next_tick, &self.schedule, store.as_mut());
@@ -169,12 +195,13 @@ impl Endpoint {
         }
         edges.outage(&self.schedule, now, store.as_mut());
         if edges.flush_due(now) {
-            service.flush_cache();
+            lock(&self.service).flush_cache();
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// One request's store handle.
+    fn handle(&self) -> Box<dyn OnlineStore> {
+        lock(&self.handles).pop().unwrap_or_else(|| (self.make_handle)())
     }
 
     /// Answers one `/recommend` body.
@@ -215,11 +242,18 @@ impl Endpoint {
         let (store_extra_ms, _) = self.schedule.store(now);
         let (model_extra_ms, model_error_share) = self.schedule.model(now);
         let conditions = Conditions { store_extra_ms, model_extra_ms, model_error_share };
-        let answer = {
-            let mut inner = self.lock();
-            self.catch_up(&mut inner, now);
-            let Inner { service, store, rng, .. } = &mut *inner;
-            service.recommend(user, page, now, conditions, store.as_mut(), rng)
+        self.catch_up(now);
+        let n = self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut rng: Rng = self.seed.derive_index(n).rng();
+        let begun = lock(&self.service).begin(user, page, now);
+        let answer = match begun {
+            Begun::Answered(answer) => answer,
+            Begun::Pending(mut pending) => {
+                let mut store = self.handle();
+                let outcome = pending.primary(user, now, conditions, store.as_mut(), &mut rng);
+                lock(&self.handles).push(store);
+                lock(&self.service).finish(user, page, now, pending, outcome, conditions, &mut rng)
+            }
         };
         // A slow store or model is felt: the faults' extra time, outside the lock, cut at the
         // timeout budget as the service decided it.
@@ -281,9 +315,8 @@ impl Endpoint {
                 }
             },
         };
-        let mut inner = self.lock();
-        self.catch_up(&mut inner, now);
-        inner.pipeline.produce(Event { kind, user, item, time }, &self.schedule);
+        self.catch_up(now);
+        lock(&self.stream).pipeline.produce(Event { kind, user, item, time }, &self.schedule);
         reply(StatusCode::ACCEPTED, &json!({ "accepted": 1 }))
     }
 
@@ -304,6 +337,10 @@ impl Endpoint {
             )),
         }
     }
+}
+
+fn lock<T: ?Sized>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn error(status: StatusCode, message: String) -> Response {

@@ -265,14 +265,6 @@ impl Breaker {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Failure {
-    StoreDown,
-    Timeout,
-    ModelError,
-    NoFeatures,
-}
-
 /// A cached answer: when it was made, its items and scores.
 type Cached = (f64, Vec<u32>, Vec<f64>);
 
@@ -330,7 +322,8 @@ impl Service {
         self.breaker.as_ref().map_or(&[], |b| &b.transitions)
     }
 
-    /// Answers a request for `user`'s page `page` at `now`.
+    /// Answers a request for `user`'s page `page` at `now`: [`Service::begin`], the primary
+    /// path ([`Pending::primary`]) and [`Service::finish`] in one go.
     pub fn recommend(
         &mut self,
         user: u32,
@@ -340,35 +333,68 @@ impl Service {
         store: &mut dyn OnlineStore,
         rng: &mut Rng,
     ) -> Answer {
+        match self.begin(user, page, now) {
+            Begun::Answered(answer) => answer,
+            Begun::Pending(mut pending) => {
+                let outcome = pending.primary(user, now, conditions, store, rng);
+                self.finish(user, page, now, pending, outcome, conditions, rng)
+            }
+        }
+    }
+
+    /// The first part of a request, which needs the service: a fresh cache entry answers it;
+    /// otherwise the breaker says whether the primary path may be tried, and the request
+    /// takes what it needs (the ranker, the settings) to run that path without the service,
+    /// so requests run it concurrently.
+    pub fn begin(&mut self, user: u32, page: u32, now: f64) -> Begun {
         let started = Instant::now();
-        let mut modeled = self.config.cache_ms;
-        let key = (user, page);
-        if let Some((at, items, scores)) = self.cache.get(&key)
+        let modeled = self.config.cache_ms;
+        if let Some((at, items, scores)) = self.cache.get(&(user, page))
             && now - at < self.config.cache_ttl_s
         {
-            return Answer {
+            return Begun::Answered(Answer {
                 items: items.clone(),
                 scores: scores.clone(),
                 source: Source::Cache,
                 modeled_ms: modeled,
                 work: started.elapsed(),
                 freshness: Vec::new(),
-            };
+            });
         }
         let budget = self.breaker.as_ref().map(|b| b.config.timeout_ms);
         let tried = match self.breaker.as_mut() {
             Some(b) => b.allows(now),
             None => true,
         };
-        let mut freshness = Vec::new();
-        let outcome = if tried {
-            self.primary(user, now, conditions, store, rng, &mut modeled, &mut freshness, budget)
-        } else {
-            Err(Failure::StoreDown)
-        };
+        Begun::Pending(Pending {
+            config: self.config,
+            ranker: self.ranker.clone(),
+            tried,
+            budget,
+            started,
+            modeled,
+            freshness: Vec::new(),
+        })
+    }
+
+    /// The last part of a request: the breaker records the outcome, the cache and the
+    /// last-known-good features keep what the primary path read, or the policy falls back.
+    #[expect(clippy::too_many_arguments, reason = "one request's state, threaded through")]
+    pub fn finish(
+        &mut self,
+        user: u32,
+        page: u32,
+        now: f64,
+        pending: Pending,
+        outcome: Result<Primary, Failure>,
+        conditions: Conditions,
+        rng: &mut Rng,
+    ) -> Answer {
+        let Pending { tried, started, mut modeled, freshness, .. } = pending;
         if tried && let Some(b) = self.breaker.as_mut() {
             b.record(now, outcome.is_ok());
         }
+        let key = (user, page);
         let answer = |items: Vec<u32>,
                       scores: Vec<f64>,
                       source: Source,
@@ -382,7 +408,15 @@ impl Service {
             freshness,
         };
         match outcome {
-            Ok((items, scores)) => {
+            Ok(primary) => {
+                for (item, stat) in primary.stats {
+                    self.lkg_items.insert(item, stat);
+                }
+                self.lkg_users.insert(user, primary.row);
+                if let Some(p) = primary.popular {
+                    self.lkg_popular = p.value;
+                }
+                let (items, scores) = (primary.items, primary.scores);
                 self.cache.insert(key, (now, items.clone(), scores.clone()));
                 answer(items, scores, Source::Model, modeled, freshness)
             }
@@ -415,99 +449,6 @@ impl Service {
         }
     }
 
-    /// One store round trip: `call`, its modelled time (a refusal is quick, an answer costs a
-    /// round trip plus any `store_slow` latency), and the timeout budget.
-    fn round_trip<T>(
-        &self,
-        conditions: Conditions,
-        modeled: &mut f64,
-        budget: Option<f64>,
-        call: impl FnOnce() -> Result<T, StoreError>,
-    ) -> Result<T, Failure> {
-        match call() {
-            Ok(value) => {
-                *modeled += self.config.store_ms + conditions.store_extra_ms;
-                over_budget(modeled, budget)?;
-                Ok(value)
-            }
-            Err(_) => {
-                *modeled += self.config.refused_ms;
-                Err(Failure::StoreDown)
-            }
-        }
-    }
-
-    #[expect(clippy::too_many_arguments, reason = "one request's state, threaded through")]
-    fn primary(
-        &mut self,
-        user: u32,
-        now: f64,
-        conditions: Conditions,
-        store: &mut dyn OnlineStore,
-        rng: &mut Rng,
-        modeled: &mut f64,
-        freshness: &mut Vec<f64>,
-        budget: Option<f64>,
-    ) -> Result<(Vec<u32>, Vec<f64>), Failure> {
-        // Round trip 1: the user's hash and the popular list (pipelined).
-        let (row, popular) =
-            self.round_trip(conditions, modeled, budget, || store.user_and_popular(user))?;
-        for record in [row.profile.as_ref().map(|r| r.fresh), row.recent.as_ref().map(|r| r.fresh)]
-            .into_iter()
-            .flatten()
-            .chain(popular.as_ref().map(|r| r.fresh))
-        {
-            freshness.push((now - record).max(0.0));
-        }
-        let Some(profile) = row.profile.as_ref() else { return Err(Failure::NoFeatures) };
-        let recent: &[u32] = row.recent.as_ref().map_or(&[], |r| &r.value);
-        let query = self.ranker.query(&profile.value, recent);
-        let base = self.ranker.base_scores(&query);
-        let popular_items: &[u32] = popular.as_ref().map_or(&[], |r| &r.value);
-        let candidates = self.ranker.candidates(&base, popular_items, &[]);
-        // Round trip 2: the candidates' stats.
-        let stats = self.round_trip(conditions, modeled, budget, || store.items(&candidates))?;
-        for s in stats.iter().flatten() {
-            freshness.push((now - s.fresh).max(0.0));
-        }
-        let ranked =
-            self.model_call(&base, &candidates, &stats, conditions, rng, modeled, budget)?;
-        for (item, stat) in candidates.iter().zip(&stats) {
-            if let Some(stat) = stat {
-                self.lkg_items.insert(*item, stat.clone());
-            }
-        }
-        self.lkg_users.insert(user, row);
-        if let Some(p) = popular {
-            self.lkg_popular = p.value;
-        }
-        Ok(ranked)
-    }
-
-    #[expect(clippy::too_many_arguments, reason = "one request's state, threaded through")]
-    fn model_call(
-        &self,
-        base: &[f64],
-        candidates: &[u32],
-        stats: &[Option<Record<ItemStats>>],
-        conditions: Conditions,
-        rng: &mut Rng,
-        modeled: &mut f64,
-        budget: Option<f64>,
-    ) -> Result<(Vec<u32>, Vec<f64>), Failure> {
-        *modeled += self.config.model_ms + conditions.model_extra_ms;
-        over_budget(modeled, budget)?;
-        if conditions.model_error_share > 0.0 && rng.random::<f64>() < conditions.model_error_share
-        {
-            return Err(Failure::ModelError);
-        }
-        let scores = self.ranker.score(base, candidates, stats);
-        let order = crate::world::top_k(&scores, self.config.k, |_| false);
-        let items: Vec<u32> = order.iter().map(|&j| candidates[j as usize]).collect();
-        let scores = order.iter().map(|&j| scores[j as usize]).collect();
-        Ok((items, scores))
-    }
-
     fn last_known_good(
         &self,
         user: u32,
@@ -524,8 +465,174 @@ impl Service {
         let candidates = self.ranker.candidates(&base, &self.lkg_popular, &[]);
         let stats: Vec<Option<Record<ItemStats>>> =
             candidates.iter().map(|i| self.lkg_items.get(i).cloned()).collect();
-        self.model_call(&base, &candidates, &stats, conditions, rng, modeled, None).ok()
+        model_call(
+            &self.config,
+            &self.ranker,
+            &base,
+            &candidates,
+            &stats,
+            conditions,
+            rng,
+            modeled,
+            None,
+        )
+        .ok()
     }
+}
+
+/// What [`Service::begin`] decided.
+#[derive(Debug)]
+pub enum Begun {
+    /// Answered from the cache.
+    Answered(Answer),
+    /// To be served by the primary path ([`Pending::primary`], which needs no service), then
+    /// [`Service::finish`].
+    Pending(Pending),
+}
+
+/// A request between [`Service::begin`] and [`Service::finish`].
+#[derive(Debug)]
+pub struct Pending {
+    config: ServiceConfig,
+    ranker: Ranker,
+    /// Whether the breaker let the primary path be tried.
+    tried: bool,
+    budget: Option<f64>,
+    started: Instant,
+    modeled: f64,
+    freshness: Vec<f64>,
+}
+
+/// What the primary path read and ranked.
+#[derive(Debug)]
+pub struct Primary {
+    items: Vec<u32>,
+    scores: Vec<f64>,
+    row: UserRow,
+    stats: Vec<(u32, Record<ItemStats>)>,
+    popular: Option<Record<Vec<u32>>>,
+}
+
+/// Why the primary path gave no answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The store refused or dropped the call (or the breaker is open).
+    StoreDown,
+    /// The modelled time ran past the breaker's budget.
+    Timeout,
+    /// The model server failed.
+    ModelError,
+    /// The user has no features.
+    NoFeatures,
+}
+
+impl Pending {
+    /// The primary path, with no service needed: two store round trips (the user's hash and
+    /// the popular list, pipelined; then the candidates' stats), candidates from the
+    /// embedding space, one model call. Skipped (as the store being down) when the breaker
+    /// said no.
+    ///
+    /// # Errors
+    /// The [`Failure`] that stopped it.
+    pub fn primary(
+        &mut self,
+        user: u32,
+        now: f64,
+        conditions: Conditions,
+        store: &mut dyn OnlineStore,
+        rng: &mut Rng,
+    ) -> Result<Primary, Failure> {
+        if !self.tried {
+            return Err(Failure::StoreDown);
+        }
+        let (config, budget) = (self.config, self.budget);
+        let modeled = &mut self.modeled;
+        let freshness = &mut self.freshness;
+        // Round trip 1: the user's hash and the popular list (pipelined).
+        let (row, popular) =
+            round_trip(&config, conditions, modeled, budget, || store.user_and_popular(user))?;
+        for record in [row.profile.as_ref().map(|r| r.fresh), row.recent.as_ref().map(|r| r.fresh)]
+            .into_iter()
+            .flatten()
+            .chain(popular.as_ref().map(|r| r.fresh))
+        {
+            freshness.push((now - record).max(0.0));
+        }
+        let Some(profile) = row.profile.as_ref() else { return Err(Failure::NoFeatures) };
+        let recent: &[u32] = row.recent.as_ref().map_or(&[], |r| &r.value);
+        let query = self.ranker.query(&profile.value, recent);
+        let base = self.ranker.base_scores(&query);
+        let popular_items: &[u32] = popular.as_ref().map_or(&[], |r| &r.value);
+        let candidates = self.ranker.candidates(&base, popular_items, &[]);
+        // Round trip 2: the candidates' stats.
+        let stats = round_trip(&config, conditions, modeled, budget, || store.items(&candidates))?;
+        for s in stats.iter().flatten() {
+            freshness.push((now - s.fresh).max(0.0));
+        }
+        let (items, scores) = model_call(
+            &config,
+            &self.ranker,
+            &base,
+            &candidates,
+            &stats,
+            conditions,
+            rng,
+            modeled,
+            budget,
+        )?;
+        let stats = candidates
+            .iter()
+            .zip(stats)
+            .filter_map(|(item, stat)| stat.map(|s| (*item, s)))
+            .collect();
+        Ok(Primary { items, scores, row, stats, popular })
+    }
+}
+
+/// One store round trip: `call`, its modelled time (a refusal is quick, an answer costs a
+/// round trip plus any `store_slow` latency), and the timeout budget.
+fn round_trip<T>(
+    config: &ServiceConfig,
+    conditions: Conditions,
+    modeled: &mut f64,
+    budget: Option<f64>,
+    call: impl FnOnce() -> Result<T, StoreError>,
+) -> Result<T, Failure> {
+    match call() {
+        Ok(value) => {
+            *modeled += config.store_ms + conditions.store_extra_ms;
+            over_budget(modeled, budget)?;
+            Ok(value)
+        }
+        Err(_) => {
+            *modeled += config.refused_ms;
+            Err(Failure::StoreDown)
+        }
+    }
+}
+
+#[expect(clippy::too_many_arguments, reason = "one request's state, threaded through")]
+fn model_call(
+    config: &ServiceConfig,
+    ranker: &Ranker,
+    base: &[f64],
+    candidates: &[u32],
+    stats: &[Option<Record<ItemStats>>],
+    conditions: Conditions,
+    rng: &mut Rng,
+    modeled: &mut f64,
+    budget: Option<f64>,
+) -> Result<(Vec<u32>, Vec<f64>), Failure> {
+    *modeled += config.model_ms + conditions.model_extra_ms;
+    over_budget(modeled, budget)?;
+    if conditions.model_error_share > 0.0 && rng.random::<f64>() < conditions.model_error_share {
+        return Err(Failure::ModelError);
+    }
+    let scores = ranker.score(base, candidates, stats);
+    let order = crate::world::top_k(&scores, config.k, |_| false);
+    let items: Vec<u32> = order.iter().map(|&j| candidates[j as usize]).collect();
+    let scores = order.iter().map(|&j| scores[j as usize]).collect();
+    Ok((items, scores))
 }
 
 fn over_budget(modeled: &mut f64, budget: Option<f64>) -> Result<(), Failure> {

@@ -134,20 +134,34 @@ fn put<T>(slot: &mut Option<Record<T>>, value: Record<T>) -> Write {
     }
 }
 
-impl OnlineStore for MemoryStore {
-    fn user(&mut self, user: u32) -> Result<UserRow, StoreError> {
+impl MemoryStore {
+    fn read_user(&self, user: u32) -> Result<UserRow, StoreError> {
         self.up()?;
         Ok(self.users.get(user as usize).cloned().unwrap_or_default())
     }
 
-    fn items(&mut self, items: &[u32]) -> Result<Vec<Option<Record<ItemStats>>>, StoreError> {
+    fn read_items(&self, items: &[u32]) -> Result<Vec<Option<Record<ItemStats>>>, StoreError> {
         self.up()?;
         Ok(items.iter().map(|&i| self.items.get(i as usize).cloned().flatten()).collect())
     }
 
-    fn popular(&mut self) -> Result<Option<Record<Vec<u32>>>, StoreError> {
+    fn read_popular(&self) -> Result<Option<Record<Vec<u32>>>, StoreError> {
         self.up()?;
         Ok(self.popular.clone())
+    }
+}
+
+impl OnlineStore for MemoryStore {
+    fn user(&mut self, user: u32) -> Result<UserRow, StoreError> {
+        self.read_user(user)
+    }
+
+    fn items(&mut self, items: &[u32]) -> Result<Vec<Option<Record<ItemStats>>>, StoreError> {
+        self.read_items(items)
+    }
+
+    fn popular(&mut self) -> Result<Option<Record<Vec<u32>>>, StoreError> {
+        self.read_popular()
     }
 
     fn write_profile(&mut self, user: u32, value: Record<Arc<[f32]>>) -> Result<Write, StoreError> {
@@ -184,6 +198,73 @@ impl OnlineStore for MemoryStore {
     }
 }
 
+/// One in-process store shared by many handles: reads take a read lock, so requests read
+/// concurrently; writes and outages take the write lock. A handle is cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct SharedStore(Arc<std::sync::RwLock<MemoryStore>>);
+
+impl SharedStore {
+    /// Shares `store`.
+    pub fn new(store: MemoryStore) -> SharedStore {
+        SharedStore(Arc::new(std::sync::RwLock::new(store)))
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, MemoryStore> {
+        self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, MemoryStore> {
+        self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl OnlineStore for SharedStore {
+    fn user(&mut self, user: u32) -> Result<UserRow, StoreError> {
+        self.read().read_user(user)
+    }
+
+    fn items(&mut self, items: &[u32]) -> Result<Vec<Option<Record<ItemStats>>>, StoreError> {
+        self.read().read_items(items)
+    }
+
+    fn popular(&mut self) -> Result<Option<Record<Vec<u32>>>, StoreError> {
+        self.read().read_popular()
+    }
+
+    fn user_and_popular(&mut self, user: u32) -> Result<(UserRow, Option<Popular>), StoreError> {
+        let store = self.read();
+        Ok((store.read_user(user)?, store.read_popular()?))
+    }
+
+    fn write_profile(&mut self, user: u32, value: Record<Arc<[f32]>>) -> Result<Write, StoreError> {
+        self.write().write_profile(user, value)
+    }
+
+    fn write_recent(&mut self, user: u32, value: Record<Vec<u32>>) -> Result<Write, StoreError> {
+        self.write().write_recent(user, value)
+    }
+
+    fn write_item(&mut self, item: u32, value: Record<ItemStats>) -> Result<Write, StoreError> {
+        self.write().write_item(item, value)
+    }
+
+    fn write_items(
+        &mut self,
+        values: Vec<(u32, Record<ItemStats>)>,
+    ) -> Vec<Result<Write, StoreError>> {
+        let mut store = self.write();
+        values.into_iter().map(|(item, value)| store.write_item(item, value)).collect()
+    }
+
+    fn write_popular(&mut self, value: Record<Vec<u32>>) -> Result<Write, StoreError> {
+        self.write().write_popular(value)
+    }
+
+    fn set_outage(&mut self, down: bool) {
+        self.write().set_outage(down);
+    }
+}
+
 #[cfg(test)]
 #[expect(clippy::unwrap_used, reason = "a failed unwrap fails the test")]
 mod tests {
@@ -217,5 +298,16 @@ mod tests {
         store.set_outage(false);
         assert_eq!(store.write_recent(0, rec).unwrap(), Write::Applied);
         assert_eq!(store.user(0).unwrap().recent.map(|r| r.value), Some(vec![0]));
+    }
+
+    #[test]
+    fn shared_handles_see_one_store() {
+        let mut writer = SharedStore::new(MemoryStore::new(2, 1));
+        let mut reader = writer.clone();
+        let rec = Record { value: vec![1], ts: 1.0, fresh: 1.0 };
+        assert_eq!(writer.write_recent(1, rec.clone()).unwrap(), Write::Applied);
+        assert_eq!(reader.user(1).unwrap().recent, Some(rec));
+        writer.set_outage(true);
+        assert!(reader.user_and_popular(1).is_err());
     }
 }
