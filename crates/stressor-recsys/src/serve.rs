@@ -407,3 +407,50 @@ pub fn policy(plan: &RecsysPlan, name: Option<&str>) -> Result<Policy, String> {
         format!("--policy `{wanted}` is not one of the scenario's policies: {}", names.join(", "))
     })
 }
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "a failed unwrap fails the test")]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrent_requests_are_all_answered_and_share_one_cache() {
+        let text = "name = \"s\"\n[recommender]\nwarmup = \"20m\"\nk = 5\n\
+                    [recommender.world]\nusers = 200\nitems = 100\n";
+        let scenario =
+            stressor_scenario::plan(text, "s.toml".as_ref(), &[&crate::Recommender]).unwrap();
+        let plan = scenario.part::<RecsysPlan>().unwrap();
+        let runtime = Arc::new(tokio::runtime::Runtime::new().unwrap());
+        let endpoint = Arc::new(
+            Endpoint::build(plan, Policy::Popular, false, Seed::new(1), &runtime).unwrap(),
+        );
+        // Eight threads, each asking for the same 50 users' first pages: every request is
+        // answered by the model or the cache, and each user's page is computed once per
+        // thread race at most, then cached for all.
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let endpoint = Arc::clone(&endpoint);
+                std::thread::spawn(move || {
+                    (0..50)
+                        .map(|user| {
+                            let body = format!(r#"{{"user": {user}, "k": 5}}"#);
+                            let response = endpoint.recommend(body.as_bytes());
+                            assert_eq!(response.status(), StatusCode::OK);
+                            response
+                        })
+                        .count()
+                })
+            })
+            .collect();
+        let answered: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        assert_eq!(answered, 400);
+        assert_eq!(endpoint.requests.load(std::sync::atomic::Ordering::Relaxed), 400);
+        // Everything a request took is back: at most one handle per thread.
+        assert!(lock(&endpoint.handles).len() <= 8);
+        // One cache for all: the next ask for a user's first page is a cache hit.
+        let response = endpoint.recommend(br#"{"user": 7, "k": 5}"#);
+        let body = runtime.block_on(axum::body::to_bytes(response.into_body(), 1 << 20)).unwrap();
+        let answer: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(answer["source"], "cache", "{answer}");
+    }
+}
