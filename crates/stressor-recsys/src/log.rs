@@ -194,6 +194,49 @@ impl InteractionLog {
     }
 }
 
+/// Ids on the wire: the world's users and items by index, and back.
+#[derive(Debug, Clone)]
+pub struct Ids {
+    /// User ids.
+    pub users: Vec<String>,
+    /// Item ids.
+    pub items: Vec<String>,
+    /// Whether the ids are the user's own (from a log), not a generated world's numbers.
+    pub from_log: bool,
+    user_index: HashMap<String, u32>,
+    item_index: HashMap<String, u32>,
+}
+
+impl Ids {
+    /// From a log's ids.
+    pub fn new(users: Vec<String>, items: Vec<String>) -> Ids {
+        let index =
+            |ids: &[String]| ids.iter().enumerate().map(|(i, id)| (id.clone(), i as u32)).collect();
+        Ids { user_index: index(&users), item_index: index(&items), users, items, from_log: true }
+    }
+
+    /// A generated world's: indices as decimal text.
+    pub fn numbered(users: usize, items: usize) -> Ids {
+        Ids {
+            from_log: false,
+            ..Ids::new(
+                (0..users).map(|u| u.to_string()).collect(),
+                (0..items).map(|i| i.to_string()).collect(),
+            )
+        }
+    }
+
+    /// The user with id `id`.
+    pub fn user(&self, id: &str) -> Option<u32> {
+        self.user_index.get(id).copied()
+    }
+
+    /// The item with id `id`.
+    pub fn item(&self, id: &str) -> Option<u32> {
+        self.item_index.get(id).copied()
+    }
+}
+
 /// The table's error names the path already; keep only the rest.
 fn strip_path(message: &str, path: &Path) -> String {
     let prefix = format!("{}: ", path.display());

@@ -25,7 +25,6 @@
 //! moment the page was due, so a saturated client (more than `concurrency` requests in
 //! flight) does not hide queueing (no coordinated omission).
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -41,6 +40,7 @@ use stressor_core::{RecsysPoint, Seed};
 use stressor_proxy::{Delay, Protocol, Proxy, ProxyConfig, Toxic, ToxicKind};
 
 use crate::fault::{Fault, FaultKind, Schedule};
+pub use crate::log::Ids;
 use crate::pipeline::Fates;
 use crate::run::RecsysError;
 use crate::sim::{RunOutput, SimConfig};
@@ -217,32 +217,6 @@ fn percent_encode(text: &str) -> String {
     out
 }
 
-/// Ids for the wire: the world's users and items by index.
-#[derive(Debug, Clone)]
-pub struct Ids {
-    /// User ids.
-    pub users: Vec<String>,
-    /// Item ids.
-    pub items: Vec<String>,
-    index: HashMap<String, u32>,
-}
-
-impl Ids {
-    /// From the log's ids.
-    pub fn new(users: Vec<String>, items: Vec<String>) -> Ids {
-        let index = items.iter().enumerate().map(|(i, id)| (id.clone(), i as u32)).collect();
-        Ids { users, items, index }
-    }
-
-    /// A generated world's: indices as decimal text.
-    pub fn numbered(users: usize, items: usize) -> Ids {
-        Ids::new(
-            (0..users).map(|u| u.to_string()).collect(),
-            (0..items).map(|i| i.to_string()).collect(),
-        )
-    }
-}
-
 /// What one answer was.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -293,8 +267,8 @@ pub fn read_answer(body: &[u8], target: &HttpTarget, ids: &Ids, k: usize) -> Out
                 ));
             }
         };
-        match ids.index.get(&id) {
-            Some(&i) if !slate.contains(&i) => {
+        match ids.item(&id) {
+            Some(i) if !slate.contains(&i) => {
                 if slate.len() < k {
                     slate.push(i);
                 }

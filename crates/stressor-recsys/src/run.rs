@@ -63,21 +63,20 @@ fn planned(plan: &RecsysPlan) -> Vec<Planned> {
     out
 }
 
-/// The step ids a plan reports, in order.
-pub(crate) fn step_ids(plan: &RecsysPlan) -> Vec<String> {
-    planned(plan).into_iter().map(|p| p.id).collect()
-}
-
-pub(crate) fn run_part(
+/// The plan's world, seeded from `seed` (a generated one, or one fitted to the user's log) and
+/// its ids on the wire.
+///
+/// # Errors
+/// [`RecsysError`] naming the log's file and line, or a slate larger than the catalogue.
+pub(crate) fn world_of(
     plan: &RecsysPlan,
-    run_context: &mut RunContext<'_>,
-) -> Result<Vec<StepResult>, EngineError> {
-    let seed = run_context.seed;
-    let started = Instant::now();
+    seed: Seed,
+) -> Result<(World, Ids, Option<InteractionLog>), RecsysError> {
+    let fail = |reason: String| RecsysError { reason };
     let log = match &plan.world_log {
         Some(w) => Some(
             InteractionLog::read(&w.log, w.catalogue.as_deref())
-                .map_err(|e| family_error(e.to_string()))?,
+                .map_err(|e| fail(e.to_string()))?,
         ),
         None => None,
     };
@@ -93,13 +92,32 @@ pub(crate) fn run_part(
         None => World::new(world_config, seed.derive("world")),
     };
     if plan.sim.service.k > world.items() {
-        return Err(family_error(format!(
+        return Err(fail(format!(
             "a slate of {} needs at least that many items; {} has {}",
             plan.sim.service.k,
             log.as_ref().map_or("the world".into(), |l| l.path.display().to_string()),
             world.items()
         )));
     }
+    let ids = match &log {
+        Some(log) => Ids::new(log.users.clone(), log.items.clone()),
+        None => Ids::numbered(world.users(), world.items()),
+    };
+    Ok((world, ids, log))
+}
+
+/// The step ids a plan reports, in order.
+pub(crate) fn step_ids(plan: &RecsysPlan) -> Vec<String> {
+    planned(plan).into_iter().map(|p| p.id).collect()
+}
+
+pub(crate) fn run_part(
+    plan: &RecsysPlan,
+    run_context: &mut RunContext<'_>,
+) -> Result<Vec<StepResult>, EngineError> {
+    let seed = run_context.seed;
+    let started = Instant::now();
+    let (world, ids, log) = world_of(plan, seed).map_err(|e| family_error(e.reason))?;
     run_context.start(RunInfo {
         scenario_name: run_context.scenario_name.to_string(),
         scenario_source: run_context.scenario_source.to_string(),
@@ -155,10 +173,7 @@ pub(crate) fn run_part(
         }
         None => None,
     };
-    let ids = Arc::new(match &log {
-        Some(log) => Ids::new(log.users.clone(), log.items.clone()),
-        None => Ids::numbered(world.users(), world.items()),
-    });
+    let ids = Arc::new(ids);
     let world = Arc::new(world);
     let warm = warm_up(Arc::clone(&world), &plan.sim, seed.derive("warm-up"));
     let warm_s = started.elapsed().as_secs_f64();

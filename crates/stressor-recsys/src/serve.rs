@@ -39,6 +39,7 @@ use serde_json::{Value, json};
 use stressor_core::{Rng, Seed};
 
 use crate::fault::{Edges, FaultKind, Schedule};
+use crate::log::Ids;
 use crate::pipeline::{Event, EventKind, Pipeline};
 use crate::plan::RecsysPlan;
 use crate::ranker::Ranker;
@@ -47,7 +48,6 @@ use crate::run::RecsysError;
 use crate::service::{Begun, Conditions, Policy, Service, ServiceConfig, Source};
 use crate::sim::warm_up;
 use crate::store::{OnlineStore, SharedStore};
-use crate::world::World;
 
 /// The recommender behind the endpoint.
 pub struct Endpoint {
@@ -63,8 +63,8 @@ pub struct Endpoint {
     requests: std::sync::atomic::AtomicU64,
     seed: Seed,
     started: Instant,
-    users: usize,
-    items: usize,
+    /// The world's user and item ids (its indices, or the log's own ids).
+    ids: Ids,
     k: usize,
     tick_s: f64,
     /// The scenario's faults, on the wall clock from the start (empty unless asked for).
@@ -107,7 +107,8 @@ impl Endpoint {
         if let Some(url) = &plan.feature_store {
             crate::redis_store::check(url).map_err(|e| fail(e.to_string()))?;
         }
-        let world = Arc::new(World::new(plan.world.clone(), seed.derive("world")));
+        let (world, ids, _) = crate::run::world_of(plan, seed)?;
+        let world = Arc::new(world);
         let warm = warm_up(world, &plan.sim, seed.derive("warm-up"));
         type Handles = Box<dyn Fn() -> Box<dyn OnlineStore> + Send + Sync>;
         let (store, make_handle, where_): (Box<dyn OnlineStore>, Handles, String) =
@@ -159,8 +160,7 @@ impl Endpoint {
         let edges = Edges::new(&schedule);
         Ok(Endpoint {
             schedule,
-            users: warm.world.users(),
-            items: warm.world.items(),
+            ids,
             k: plan.sim.service.k,
             tick_s: plan.sim.pipeline.tick_s,
             service: Mutex::new(service),
@@ -210,7 +210,7 @@ impl Endpoint {
             Ok(v) => v,
             Err(e) => return error(StatusCode::BAD_REQUEST, format!("not JSON: {e}")),
         };
-        let user = match self.id(&request, "user", self.users) {
+        let user = match self.id(&request, "user") {
             Ok(u) => u,
             Err((status, message)) => return error(status, message),
         };
@@ -272,8 +272,14 @@ impl Endpoint {
         } else {
             StatusCode::OK
         };
-        let items: Vec<u32> = answer.items.iter().take(k).copied().collect();
+        let items: Vec<Value> = answer
+            .items
+            .iter()
+            .take(k)
+            .map(|&i| if self.ids.from_log { json!(self.ids.items[i as usize]) } else { json!(i) })
+            .collect();
         let scores: Vec<f64> = answer.scores.iter().take(k).copied().collect();
+        let user = request.get("user").cloned().unwrap_or(Value::Null);
         reply(status, &json!({ "user": user, "items": items, "scores": scores, "source": source }))
     }
 
@@ -294,11 +300,11 @@ impl Endpoint {
                 );
             }
         };
-        let user = match self.id(&request, "user", self.users) {
+        let user = match self.id(&request, "user") {
             Ok(u) => u,
             Err((status, message)) => return error(status, message),
         };
-        let item = match self.id(&request, "item", self.items) {
+        let item = match self.id(&request, "item") {
             Ok(i) => i,
             Err((status, message)) => return error(status, message),
         };
@@ -320,22 +326,32 @@ impl Endpoint {
         reply(StatusCode::ACCEPTED, &json!({ "accepted": 1 }))
     }
 
-    /// The id under `field`, below `count`.
-    fn id(&self, request: &Value, field: &str, count: usize) -> Result<u32, (StatusCode, String)> {
-        match request.get(field).and_then(Value::as_u64) {
-            Some(id) if (id as usize) < count => Ok(id as u32),
-            Some(id) => Err((
-                StatusCode::NOT_FOUND,
-                format!(
-                    "unknown {field} {id}: the world has {count} ({field} ids 0 to {})",
-                    count - 1
-                ),
-            )),
-            None => Err((
-                StatusCode::BAD_REQUEST,
-                format!("`{field}` must be a non-negative integer id"),
-            )),
-        }
+    /// The world's index of the id under `field` (`user` or `item`): a number, or a string
+    /// (a log's ids are text; a generated world's are numbers, written either way).
+    fn id(&self, request: &Value, field: &str) -> Result<u32, (StatusCode, String)> {
+        let text = match request.get(field) {
+            Some(Value::Number(n)) => n.to_string(),
+            Some(Value::String(s)) => s.clone(),
+            _ => {
+                return Err((
+                    StatusCode::BAD_REQUEST,
+                    format!("`{field}` must be an id (a string, or a non-negative integer)"),
+                ));
+            }
+        };
+        let (found, count) = if field == "user" {
+            (self.ids.user(&text), self.ids.users.len())
+        } else {
+            (self.ids.item(&text), self.ids.items.len())
+        };
+        found.ok_or_else(|| {
+            let known = if self.ids.from_log {
+                format!("the log has {count} {field}s")
+            } else {
+                format!("the world has {count} ({field} ids 0 to {})", count.saturating_sub(1))
+            };
+            (StatusCode::NOT_FOUND, format!("unknown {field} {text}: {known}"))
+        })
     }
 }
 

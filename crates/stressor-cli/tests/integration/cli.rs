@@ -859,18 +859,28 @@ max = 0
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains(&format!("127.0.0.1:{port}/recommend")), "{stderr}");
-    // The served built-in recommender stands in for the user's (ids 0–299 and 0–199).
+    // The served built-in recommender stands in for the user's, on the same log's world (the
+    // same seed fits the same truth), answering with the log's ids.
     let served = dir.join("served.toml");
     std::fs::write(
         &served,
-        "name = \"shop\"\nseed = 3\n[recommender]\nwarmup = \"30m\"\nk = 5\n\
-         [recommender.world]\nusers = 300\nitems = 200\n",
+        "name = \"shop\"\nseed = 2\n[recommender]\nwarmup = \"30m\"\nk = 5\n\
+         [recommender.world]\nlog = \"log.csv\"\ncatalogue = \"items.csv\"\n",
     )
     .unwrap();
     let (mut child, addr) = spawn_until(
         stressor().arg("serve").arg("--recommender").arg(&served).args(["--addr", "127.0.0.1:0"]),
         "serving",
     );
+    let body = r#"{"user": "7"}"#;
+    let response = http(
+        &addr,
+        &format!(
+            "POST /recommend HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    assert!(response.contains(r#""items":[""#) && response.contains(r#""user":"7""#), "{response}");
     let output = run_scenario(&dir, &scenario(&addr), &[]);
     let _ = Command::new("kill").args(["-INT", &child.0.id().to_string()]).status();
     let _ = child.0.wait();
