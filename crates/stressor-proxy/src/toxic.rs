@@ -451,11 +451,14 @@ impl Toxic {
             })?,
         };
         let mut toxic = Toxic::new(kind).on(stream).with_toxicity(toxicity);
+        // An empty name gets the default, as Toxiproxy gives it (`toxiproxy-cli toxic add`
+        // without `-n` sends `"name": ""`).
         match object.get("name") {
             None | Some(Value::Null) => {}
-            Some(Value::String(name)) if !name.is_empty() => toxic.name = name.clone(),
+            Some(Value::String(name)) if name.is_empty() => {}
+            Some(Value::String(name)) => toxic.name = name.clone(),
             Some(_) => {
-                return Err(ProxyError::Invalid("field `name` must be a non-empty string".into()));
+                return Err(ProxyError::Invalid("field `name` must be a string".into()));
             }
         }
         Ok(toxic)
@@ -534,6 +537,14 @@ mod tests {
         assert_eq!(toxic.kind, ToxicKind::Latency { latency: 100, jitter: 0 });
         let up = Toxic::from_json(&json!({"type": "timeout", "stream": "upstream"})).unwrap();
         assert_eq!(up.name, "timeout_upstream");
+        // `toxiproxy-cli toxic add -t latency -a latency=100 web` (no `-n`) sends an empty name.
+        let unnamed =
+            Toxic::from_json(&json!({"name": "", "type": "latency", "stream": "upstream"}))
+                .unwrap();
+        assert_eq!(unnamed.name, "latency_upstream");
+        let named = Toxic::from_json(&json!({"name": "slow", "type": "latency"})).unwrap();
+        assert_eq!(named.name, "slow");
+        assert!(Toxic::from_json(&json!({"name": 3, "type": "latency"})).is_err());
         assert_eq!(up.to_json()["attributes"], json!({"timeout": 0}));
     }
 
