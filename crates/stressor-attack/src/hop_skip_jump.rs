@@ -294,8 +294,119 @@ impl Attack for HopSkipJump {
         seed: Seed,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<AttackOutcome, AttackError> {
-        self.check()?;
         check_run(self.name(), model, inputs, labels, goal, epsilon)?;
+        // With ε = 0 only the input itself fits in the ball: no search runs.
+        let search = if epsilon == 0.0 { Phase::CleanOnly } else { Phase::Search };
+        let found = self.minimum_norm(model, inputs, labels, goal, seed, search, progress)?;
+        found.at(epsilon)
+    }
+}
+
+/// What one HopSkipJump search found for each sample, whatever the ε: the closest adversarial
+/// (its distance in the attack's norm) and the queries spent. The search never looks at ε, so
+/// a sweep over ε searches once and reads every ε from it ([`MinimumNorm::at`]); each ε then
+/// reports the same queries, spent once for the whole sweep.
+#[derive(Debug, Clone)]
+pub struct MinimumNorm {
+    inputs: Batch,
+    clean_success: Vec<bool>,
+    clean_predictions: Vec<u32>,
+    found: Vec<Option<Found>>,
+    queries: Vec<u64>,
+    loss_trace: Vec<f64>,
+    searched: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    CleanOnly,
+    Search,
+}
+
+impl MinimumNorm {
+    /// The outcome at radius `epsilon`: a sample succeeds when the model already fails it or
+    /// the closest adversarial found lies within `epsilon`; otherwise it keeps its input. At
+    /// ε = 0 nothing needs searching, and each sample counts one query (its clean prediction).
+    ///
+    /// # Errors
+    /// [`AttackError::InvalidParameter`] for a negative or non-finite `epsilon`.
+    pub fn at(&self, epsilon: f32) -> Result<AttackOutcome, AttackError> {
+        if !(epsilon.is_finite() && epsilon >= 0.0) {
+            return Err(invalid_parameter(
+                "hopskipjump",
+                "epsilon",
+                format!("must be finite and ≥ 0, got {epsilon}"),
+            ));
+        }
+        let mut adversarial = self.inputs.clone();
+        let mut success = self.clean_success.clone();
+        let mut predictions = self.clean_predictions.clone();
+        if epsilon == 0.0 || !self.searched {
+            return Ok(AttackOutcome {
+                adversarial,
+                success,
+                predictions,
+                queries: vec![1; self.inputs.len()],
+                // As a run at ε = 0: no track, so a mean distance of 0.
+                loss_trace: if self.searched { vec![0.0] } else { self.loss_trace.clone() },
+            });
+        }
+        for (index, found) in self.found.iter().enumerate() {
+            if let Some(best) = found
+                && best.distance <= f64::from(epsilon)
+            {
+                adversarial.sample_mut(index).copy_from_slice(&best.point);
+                predictions[index] = best.prediction;
+                success[index] = true;
+            }
+        }
+        Ok(AttackOutcome {
+            adversarial,
+            success,
+            predictions,
+            queries: self.queries.clone(),
+            loss_trace: self.loss_trace.clone(),
+        })
+    }
+
+    /// The distance of the closest adversarial found for each sample (`None` where none was,
+    /// and for samples the model already fails).
+    pub fn distances(&self) -> Vec<Option<f64>> {
+        self.found.iter().map(|f| f.as_ref().map(|f| f.distance)).collect()
+    }
+}
+
+impl HopSkipJump {
+    /// Searches every sample's smallest adversarial perturbation once, for reading any number
+    /// of radii from ([`MinimumNorm::at`]); `run` at ε is `search` then `at(ε)`.
+    ///
+    /// # Errors
+    /// As [`Attack::run`]'s, but for ε.
+    pub fn search(
+        &self,
+        model: &dyn Model,
+        inputs: &Batch,
+        labels: &[u32],
+        goal: &Goal,
+        seed: Seed,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<MinimumNorm, AttackError> {
+        check_run(self.name(), model, inputs, labels, goal, 1.0)?;
+        self.minimum_norm(model, inputs, labels, goal, seed, Phase::Search, progress)
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "one search's inputs")]
+    fn minimum_norm(
+        &self,
+        model: &dyn Model,
+        inputs: &Batch,
+        labels: &[u32],
+        goal: &Goal,
+        seed: Seed,
+        phase: Phase,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<MinimumNorm, AttackError> {
+        self.check()?;
         let info = model.info();
         let bounds = info.bounds;
         if !(bounds.min.is_finite() && bounds.max.is_finite()) {
@@ -307,23 +418,32 @@ impl Attack for HopSkipJump {
                 ),
             });
         }
-        if inputs.is_empty() {
-            return Ok(empty_outcome(inputs));
-        }
         let n = inputs.len();
+        let mut out = MinimumNorm {
+            inputs: inputs.clone(),
+            clean_success: Vec::new(),
+            clean_predictions: Vec::new(),
+            found: vec![None; n],
+            queries: vec![1u64; n],
+            loss_trace: Vec::new(),
+            searched: phase == Phase::Search,
+        };
+        if inputs.is_empty() {
+            let empty = empty_outcome(inputs);
+            out.clean_success = empty.success;
+            out.clean_predictions = empty.predictions;
+            out.searched = false;
+            return Ok(out);
+        }
         let sample_len = inputs.sample_len();
         let objective = Objective::new(labels, goal, info.n_classes);
-        let mut predictions = model.predict(inputs)?.predictions();
-        let mut success: Vec<bool> =
-            (0..n).map(|i| objective.is_success(i, predictions[i])).collect();
-        let mut adversarial = inputs.clone();
-        let mut queries = vec![1u64; n];
-
-        // With ε = 0 (or nothing to perturb) only the input itself fits in the ball.
-        let attacked: Vec<usize> = if epsilon == 0.0 || sample_len == 0 {
+        out.clean_predictions = model.predict(inputs)?.predictions();
+        out.clean_success =
+            (0..n).map(|i| objective.is_success(i, out.clean_predictions[i])).collect();
+        let attacked: Vec<usize> = if phase == Phase::CleanOnly || sample_len == 0 {
             Vec::new()
         } else {
-            (0..n).filter(|&i| !success[i]).collect()
+            (0..n).filter(|&i| !out.clean_success[i]).collect()
         };
         let root = seed.derive("hopskipjump");
         let tracks = attacked
@@ -362,18 +482,12 @@ impl Attack for HopSkipJump {
             progress(u64::from(iteration), total);
         }
         progress(total, total);
-
         for track in search.tracks {
-            queries[track.index] = track.queries;
-            if let Some(best) = track.best
-                && best.distance <= f64::from(epsilon)
-            {
-                adversarial.sample_mut(track.index).copy_from_slice(&best.point);
-                predictions[track.index] = best.prediction;
-                success[track.index] = true;
-            }
+            out.queries[track.index] = track.queries;
+            out.found[track.index] = track.best;
         }
-        Ok(AttackOutcome { adversarial, success, predictions, queries, loss_trace })
+        out.loss_trace = loss_trace;
+        Ok(out)
     }
 }
 
@@ -844,5 +958,49 @@ mod tests {
         let (a, b) = ([0.0f32, 3.0, 0.5], [4.0f32, 0.0, 0.5]);
         assert_eq!(distance(Norm::L2, &a, &b), 5.0);
         assert_eq!(distance(Norm::Linf, &a, &b), 4.0);
+    }
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "a failed unwrap fails the test")]
+mod sweep_tests {
+    use stressor_core::{Batch, Bounds, Seed};
+    use stressor_test_support::LinearModel;
+
+    use crate::{Attack, Goal, HopSkipJump};
+
+    #[test]
+    fn one_search_gives_every_radius_what_a_run_at_it_gives() {
+        // Class 1 when the inputs sum past 2: sample 0 is 0.2 short (smallest L2 flip 0.1),
+        // sample 1 is 0.6 short (0.3), sample 2 already flipped.
+        let model = LinearModel::binary(vec![1.0; 4], -2.0, Bounds::UNIT);
+        let inputs =
+            Batch::new([vec![0.45; 4], vec![0.35; 4], vec![0.6; 4]].concat(), vec![3, 4]).unwrap();
+        let attack = HopSkipJump { max_queries: 800, ..HopSkipJump::default() };
+        let seed = Seed::new(3);
+        let labels = [0, 0, 0];
+        let found = attack
+            .search(&model, &inputs, &labels, &Goal::Untargeted, seed, &mut |_, _| {})
+            .unwrap();
+        let distances = found.distances();
+        assert!(distances[0].unwrap() < 0.12 && distances[1].unwrap() < 0.33, "{distances:?}");
+        assert_eq!(distances[2], None, "already misclassified: nothing to search");
+        for epsilon in [0.0f32, 0.05, 0.11, 0.2, 0.35, 1.0] {
+            let run = attack
+                .run(&model, &inputs, &labels, &Goal::Untargeted, epsilon, seed, &mut |_, _| {})
+                .unwrap();
+            let read = found.at(epsilon).unwrap();
+            assert_eq!(read.success, run.success, "ε = {epsilon}");
+            assert_eq!(read.adversarial, run.adversarial, "ε = {epsilon}");
+            assert_eq!(read.predictions, run.predictions, "ε = {epsilon}");
+            assert_eq!(read.queries, run.queries, "ε = {epsilon}");
+        }
+        // Success only grows with the radius.
+        let successes: Vec<usize> = [0.0f32, 0.05, 0.11, 0.35]
+            .iter()
+            .map(|&e| found.at(e).unwrap().success.iter().filter(|s| **s).count())
+            .collect();
+        assert_eq!(successes, [1, 1, 2, 3]);
+        assert!(found.at(-1.0).is_err());
     }
 }

@@ -47,6 +47,6 @@ mod square;
 pub use apgd::Apgd;
 pub use attack::{Attack, AttackError, AttackOutcome, Goal, Norm};
 pub use fgsm::Fgsm;
-pub use hop_skip_jump::HopSkipJump;
+pub use hop_skip_jump::{HopSkipJump, MinimumNorm};
 pub use pgd::Pgd;
 pub use square::Square;

@@ -413,6 +413,36 @@ impl Runner<'_> {
             .collect();
         let total = (attacked.len() * step.dial_values.len()) as u64;
         let mut done = 0;
+        let goal_of = |chunk: &[usize]| match &targets {
+            Some(t) => Goal::Targeted(chunk.iter().map(|&i| t[i]).collect()),
+            None => Goal::Untargeted,
+        };
+        // HopSkipJump's search does not depend on ε: one search per chunk serves the whole
+        // sweep, each ε reads its outcome from it (and reports the queries of that one search).
+        let searches: Option<Vec<stressor_attack::MinimumNorm>> = match attack_plan.kind {
+            AttackKind::HopSkipJump => {
+                let hsj = hop_skip_jump(attack_plan);
+                let searches = attacked
+                    .chunks(step.batch_size)
+                    .enumerate()
+                    .map(|(chunk_idx, chunk)| {
+                        let inputs = self.data.inputs.select(chunk);
+                        let labels: Vec<u32> = chunk.iter().map(|&i| self.data.labels[i]).collect();
+                        hsj.search(
+                            self.model,
+                            &inputs,
+                            &labels,
+                            &goal_of(chunk),
+                            seed.derive("search").derive_index(chunk_idx as u64),
+                            &mut |_, _| {},
+                        )
+                        .map_err(|source| VisionError::Attack { step: step.id.clone(), source })
+                    })
+                    .collect::<Result<_, _>>()?;
+                Some(searches)
+            }
+            _ => None,
+        };
         let mut points = Vec::with_capacity(step.dial_values.len());
         for (dial_idx, &epsilon) in step.dial_values.iter().enumerate() {
             let point_seed = seed.derive_index(dial_idx as u64);
@@ -422,21 +452,19 @@ impl Runner<'_> {
             for (chunk_idx, chunk) in attacked.chunks(step.batch_size).enumerate() {
                 let inputs = self.data.inputs.select(chunk);
                 let labels: Vec<u32> = chunk.iter().map(|&i| self.data.labels[i]).collect();
-                let goal = match &targets {
-                    Some(t) => Goal::Targeted(chunk.iter().map(|&i| t[i]).collect()),
-                    None => Goal::Untargeted,
-                };
-                let outcome = attack
-                    .run(
+                let outcome = match &searches {
+                    Some(searches) => searches[chunk_idx].at(epsilon as f32),
+                    None => attack.run(
                         self.model,
                         &inputs,
                         &labels,
-                        &goal,
+                        &goal_of(chunk),
                         epsilon as f32,
                         point_seed.derive_index(chunk_idx as u64),
                         &mut |_, _| {},
-                    )
-                    .map_err(|source| VisionError::Attack { step: step.id.clone(), source })?;
+                    ),
+                }
+                .map_err(|source| VisionError::Attack { step: step.id.clone(), source })?;
                 for (k, &i) in chunk.iter().enumerate() {
                     adversarial.sample_mut(i).copy_from_slice(outcome.adversarial.sample(k));
                     queries[i] = outcome.queries.get(k).copied().unwrap_or(0);
@@ -909,12 +937,20 @@ pub(crate) fn build_attack(plan: &AttackPlan) -> Box<dyn Attack> {
             p_init: plan.p_init as f32,
             ..Default::default()
         }),
-        AttackKind::HopSkipJump => Box::new(stressor_attack::HopSkipJump {
-            norm,
-            max_queries: plan.queries,
-            max_iterations: plan.steps,
-            ..Default::default()
-        }),
+        AttackKind::HopSkipJump => Box::new(hop_skip_jump(plan)),
+    }
+}
+
+fn hop_skip_jump(plan: &AttackPlan) -> stressor_attack::HopSkipJump {
+    let norm = match plan.norm {
+        NormKind::Linf => stressor_attack::Norm::Linf,
+        NormKind::L2 => stressor_attack::Norm::L2,
+    };
+    stressor_attack::HopSkipJump {
+        norm,
+        max_queries: plan.queries,
+        max_iterations: plan.steps,
+        ..Default::default()
     }
 }
 

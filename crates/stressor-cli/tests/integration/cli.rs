@@ -606,7 +606,7 @@ fn a_served_model_over_http_gives_the_builtin_results() {
            sweep = { epsilon = [\"8/255\"] }\n[[steps]]\nid = \"noise\"\nkind = \"corruption\"\n\
            corruption = \"gaussian-noise\"\nsweep = { severity = [3, 5] }\n\
            [[steps]]\nid = \"hsj\"\nkind = \"attack\"\nattack = \"hopskipjump\"\nnorm = \"l2\"\n\
-           queries = 150\nsteps = 5\nsweep = { epsilon = [2.0] }\n";
+           queries = 300\nsteps = 8\nsweep = { epsilon = [1.0, 2.0] }\n";
     let local = scratch("http-local");
     assert_eq!(run_scenario(&local, &scenario, &[]).status.code(), Some(0));
 
@@ -657,12 +657,20 @@ fn a_served_model_over_http_gives_the_builtin_results() {
     // in-process (a flipped boundary decision may steer one search differently).
     let clean = step_metric(&b, "steady-state", 0, "clean_accuracy");
     let (x, y) = (
-        step_metric(&a, "hsj", 0, "robust_accuracy"),
-        step_metric(&b, "hsj", 0, "robust_accuracy"),
+        step_metric(&a, "hsj", 1, "robust_accuracy"),
+        step_metric(&b, "hsj", 1, "robust_accuracy"),
     );
     assert!(y < clean - 0.2, "HopSkipJump over HTTP: robust {y} vs clean {clean}");
     assert!((x - y).abs() <= 3.0 / 60.0 + 1e-9, "hsj: {x} vs {y}");
-    assert!(step_metric(&b, "hsj", 0, "queries_per_success_mean") <= 150.0);
+    assert!(step_metric(&b, "hsj", 1, "queries_per_success_mean") <= 300.0);
+    // One search serves the sweep: a larger ε only adds successes.
+    for report in [&a, &b] {
+        let (small, large) = (
+            step_metric(report, "hsj", 0, "robust_accuracy"),
+            step_metric(report, "hsj", 1, "robust_accuracy"),
+        );
+        assert!(large <= small, "robust accuracy {small} at ε = 1 but {large} at ε = 2");
+    }
 }
 
 #[test]
