@@ -246,6 +246,10 @@ pub(crate) struct RunOptions {
     /// Hide progress bars.
     #[arg(long)]
     pub(crate) no_progress: bool,
+    /// The most exemplars report.html shows per step, at its largest dial value (0: none;
+    /// every chart and table stays). report.json keeps every exemplar.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub(crate) exemplars: usize,
     /// Print the summary as JSON (the report) instead of text.
     #[arg(long, value_enum, default_value = "text")]
     pub(crate) format: Format,

@@ -128,7 +128,7 @@ pub(crate) fn finish(
         Verdict::Fail => exit_code::GATES_FAILED,
     };
     // Write the files first: the results must not be lost if stdout is closed.
-    if let Err(error) = write_reports(&record, out_dir) {
+    if let Err(error) = write_reports(&record, options, out_dir) {
         say!("error: {error:#}");
         say!("hint: choose a writable directory with --out");
         code = exit_code::USAGE;
@@ -155,7 +155,11 @@ pub(crate) fn finish(
     code
 }
 
-fn write_reports(record: &stressor_report::RunRecord, out_dir: &Path) -> anyhow::Result<()> {
+fn write_reports(
+    record: &stressor_report::RunRecord,
+    options: &RunOptions,
+    out_dir: &Path,
+) -> anyhow::Result<()> {
     use anyhow::Context as _;
     std::fs::create_dir_all(out_dir)
         .with_context(|| format!("failed to create report directory {}", out_dir.display()))?;
@@ -164,8 +168,9 @@ fn write_reports(record: &stressor_report::RunRecord, out_dir: &Path) -> anyhow:
         std::fs::write(&path, bytes).with_context(|| format!("failed to write {}", path.display()))
     };
     write("report.json", stressor_report::json::to_string(record).as_bytes())?;
-    let html =
-        stressor_report::html::to_string(record, &stressor_report::html::HtmlConfig::default());
+    let mut html_config = stressor_report::html::HtmlConfig::default();
+    html_config.max_exemplars_per_point = options.exemplars;
+    let html = stressor_report::html::to_string(record, &html_config);
     write("report.html", html.as_bytes())?;
     let junit = stressor_report::junit::to_string(record).context("failed to render junit.xml")?;
     write("junit.xml", junit.as_bytes())?;

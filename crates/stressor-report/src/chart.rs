@@ -174,25 +174,32 @@ fn draw_line_chart(chart: &LineChart, decoration: Decoration) -> String {
                 ));
                 continue;
             }
-            let path: Vec<String> = finite.iter().map(|p| point(&x, &y, p.0, p.1)).collect();
+            let path: Vec<String> =
+                thin(&finite, &x, &y).into_iter().map(|p| point(&x, &y, p.0, p.1)).collect();
             svg.push_str(&format!(
                 "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{dash} \
-                 points=\"{}\"/>\n",
+                 points=\"{}\"><title>{}</title></polyline>\n",
                 series.colour,
-                path.join(" ")
+                path.join(" "),
+                escape(&series.name)
             ));
         }
-        for p in points.iter().filter(|_| decoration.markers) {
-            svg.push_str(&format!(
-                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{}\"><title>{}: {} at {}</title>\
-                 </circle>\n",
-                x.map(p.0),
-                y.map(p.1),
-                series.colour,
-                escape(&series.name),
-                tick_label(p.1),
-                tick_label(p.0)
-            ));
+        // A marker (with its value as a tooltip) per point while the points can be told
+        // apart; a long series is its line alone.
+        let markers = decoration.markers && points.len() <= MAX_MARKERS && !points.is_empty();
+        if markers {
+            svg.push_str(&format!("<g fill=\"{}\">\n", series.colour));
+            for p in &points {
+                svg.push_str(&format!(
+                    "<circle cx=\"{}\" cy=\"{}\" r=\"3\"><title>{}: {} at {}</title></circle>\n",
+                    pixel(x.map(p.0)),
+                    pixel(y.map(p.1)),
+                    escape(&series.name),
+                    tick_label(p.1),
+                    tick_label(p.0)
+                ));
+            }
+            svg.push_str("</g>\n");
         }
     }
     if decoration.legend {
@@ -202,6 +209,38 @@ fn draw_line_chart(chart: &LineChart, decoration: Decoration) -> String {
     }
     svg.push_str("</svg>\n");
     svg
+}
+
+/// Series with more points than this are drawn without a marker per point.
+const MAX_MARKERS: usize = 40;
+
+/// The points of a line worth drawing: within each pixel column only the first, the lowest,
+/// the highest and the last point (in their order), so a long series costs bytes in proportion
+/// to the pixels it covers, not to its length, and draws the same envelope.
+fn thin<'a>(points: &[&'a (f64, f64)], x: &Scale, y: &Scale) -> Vec<&'a (f64, f64)> {
+    let mut kept: Vec<&(f64, f64)> = Vec::with_capacity(points.len().min(2048));
+    let mut start = 0;
+    while start < points.len() {
+        let column = x.map(points[start].0).floor();
+        let mut end = start + 1;
+        while end < points.len() && x.map(points[end].0).floor() == column {
+            end += 1;
+        }
+        let run = &points[start..end];
+        if run.len() <= 4 {
+            kept.extend_from_slice(run);
+        } else {
+            let by_y = |a: &&&(f64, f64), b: &&&(f64, f64)| y.map(a.1).total_cmp(&y.map(b.1));
+            let low = run.iter().enumerate().min_by(|a, b| by_y(&a.1, &b.1)).map_or(0, |m| m.0);
+            let high = run.iter().enumerate().max_by(|a, b| by_y(&a.1, &b.1)).map_or(0, |m| m.0);
+            let mut picks = vec![0, low, high, run.len() - 1];
+            picks.sort_unstable();
+            picks.dedup();
+            kept.extend(picks.into_iter().map(|i| run[i]));
+        }
+        start = end;
+    }
+    kept
 }
 
 /// The SVG of a grouped bar chart on [0, 1].
@@ -234,10 +273,12 @@ pub(crate) fn bar_chart(chart: &BarChart) -> String {
             if bar.value.is_finite() {
                 let top = y.map(bar.value.clamp(0.0, 1.0));
                 svg.push_str(&format!(
-                    "<rect x=\"{left:.1}\" y=\"{top:.1}\" width=\"{:.1}\" height=\"{:.1}\" \
+                    "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" \
                      fill=\"{colour}\"><title>{}: {} {}</title></rect>\n",
-                    bar_width * 0.95,
-                    (HEIGHT - BOTTOM - top).max(0.0),
+                    pixel(left),
+                    pixel(top),
+                    pixel(bar_width * 0.95),
+                    pixel((HEIGHT - BOTTOM - top).max(0.0)),
                     escape(label),
                     escape(name),
                     tick_label(bar.value)
@@ -247,10 +288,10 @@ pub(crate) fn bar_chart(chart: &BarChart) -> String {
                 bar.interval.filter(|(l, u)| l.is_finite() && u.is_finite())
             {
                 svg.push_str(&format!(
-                    "<line class=\"whisker\" x1=\"{centre:.1}\" y1=\"{:.1}\" x2=\"{centre:.1}\" \
-                     y2=\"{:.1}\"/>\n",
-                    y.map(lower.clamp(0.0, 1.0)),
-                    y.map(upper.clamp(0.0, 1.0))
+                    "<path class=\"whisker\" d=\"M{} {}V{}\"/>\n",
+                    pixel(centre),
+                    pixel(y.map(lower.clamp(0.0, 1.0))),
+                    pixel(y.map(upper.clamp(0.0, 1.0)))
                 ));
             }
         }
@@ -259,14 +300,16 @@ pub(crate) fn bar_chart(chart: &BarChart) -> String {
         let shown = truncate(label, 14);
         if rotate {
             svg.push_str(&format!(
-                "<text class=\"tick\" text-anchor=\"end\" transform=\"translate({label_x:.1},\
-                 {label_y:.1}) rotate(-35)\">{}</text>\n",
+                "<text class=\"tick ty\" transform=\"translate({},{}) rotate(-35)\">{}</text>\n",
+                pixel(label_x),
+                pixel(label_y),
                 escape(&shown)
             ));
         } else {
             svg.push_str(&format!(
-                "<text class=\"tick\" text-anchor=\"middle\" x=\"{label_x:.1}\" y=\"{label_y:.1}\">\
-                 {}</text>\n",
+                "<text class=\"tick tx\" x=\"{}\" y=\"{}\">{}</text>\n",
+                pixel(label_x),
+                pixel(label_y),
                 escape(&shown)
             ));
         }
@@ -310,18 +353,16 @@ fn axes(svg: &mut String, x: &Scale, y: &Scale, x_ticks: &[f64], y_ticks: &[f64]
     }
     let bottom = HEIGHT - BOTTOM;
     for &tick in x_ticks {
-        let px = x.map(tick);
+        let px = pixel(x.map(tick));
         svg.push_str(&format!(
-            "<line class=\"axis\" x1=\"{px:.1}\" y1=\"{bottom}\" x2=\"{px:.1}\" y2=\"{:.1}\"/>\
-             <text class=\"tick\" text-anchor=\"middle\" x=\"{px:.1}\" y=\"{:.1}\">{}</text>\n",
-            bottom + 5.0,
-            bottom + 18.0,
+            "<path class=\"axis\" d=\"M{px} {bottom}v5\"/><text class=\"tick tx\" x=\"{px}\" \
+             y=\"{}\">{}</text>\n",
+            pixel(bottom + 18.0),
             tick_label(tick)
         ));
     }
     svg.push_str(&format!(
-        "<line class=\"axis\" x1=\"{LEFT}\" y1=\"{bottom}\" x2=\"{0}\" y2=\"{bottom}\"/>\n\
-         <line class=\"axis\" x1=\"{LEFT}\" y1=\"{TOP}\" x2=\"{LEFT}\" y2=\"{bottom}\"/>\n",
+        "<path class=\"axis\" d=\"M{LEFT} {bottom}H{0}M{LEFT} {TOP}V{bottom}\"/>\n",
         WIDTH - RIGHT
     ));
 }
@@ -329,11 +370,12 @@ fn axes(svg: &mut String, x: &Scale, y: &Scale, x_ticks: &[f64], y_ticks: &[f64]
 fn grid_line(svg: &mut String, y: &Scale, tick: f64) {
     let py = y.map(tick);
     svg.push_str(&format!(
-        "<line class=\"grid\" x1=\"{LEFT}\" y1=\"{py:.1}\" x2=\"{0}\" y2=\"{py:.1}\"/>\
-         <text class=\"tick\" text-anchor=\"end\" x=\"{1}\" y=\"{2:.1}\">{3}</text>\n",
+        "<path class=\"grid\" d=\"M{LEFT} {}H{}\"/><text class=\"tick ty\" x=\"{}\" y=\"{}\">{}\
+         </text>\n",
+        pixel(py),
         WIDTH - RIGHT,
         LEFT - 6.0,
-        py + 4.0,
+        pixel(py + 4.0),
         tick_label(tick)
     ));
 }
@@ -373,7 +415,17 @@ fn legend(svg: &mut String, entries: &[(&str, &str, bool)]) {
 }
 
 fn point(x: &Scale, y: &Scale, px: f64, py: f64) -> String {
-    format!("{:.1},{:.1}", x.map(px), y.map(py))
+    format!("{},{}", pixel(x.map(px)), pixel(y.map(py)))
+}
+
+/// A pixel coordinate to a tenth, without a trailing `.0` (`250`, `250.5`).
+fn pixel(value: f64) -> String {
+    let text = format!("{value:.1}");
+    match text.strip_suffix(".0") {
+        Some(whole) if whole != "-0" => whole.to_string(),
+        Some(_) => "0".into(),
+        None => text,
+    }
 }
 
 fn tick_label(value: f64) -> String {
@@ -413,6 +465,7 @@ fn padded_range(lo: f64, hi: f64) -> (f64, f64) {
 }
 
 #[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "a failed unwrap fails the test")]
 mod tests {
     use super::*;
 
@@ -422,5 +475,38 @@ mod tests {
         assert_eq!(labels(0.0, 1.0), ["0", "0.2", "0.4", "0.6", "0.8", "1"]);
         assert_eq!(labels(0.0, 0.031), ["0", "0.01", "0.02", "0.03"]);
         assert_eq!(labels(1.0, 1.0), ["1"]);
+    }
+
+    fn chart(n: usize) -> String {
+        line_chart(&LineChart {
+            title: "t".into(),
+            series: vec![Series {
+                name: "s".into(),
+                points: (0..n).map(|i| (i as f64, (i as f64 / 7.0).sin())).collect(),
+                colour: "#000",
+                ..Series::default()
+            }],
+            ..LineChart::default()
+        })
+    }
+
+    #[test]
+    fn long_series_are_lines_without_markers_and_thinned_to_the_pixels() {
+        // A marker per point while they can be told apart.
+        assert_eq!(chart(MAX_MARKERS).matches("<circle").count(), MAX_MARKERS);
+        assert_eq!(chart(MAX_MARKERS + 1).matches("<circle").count(), 0);
+        // 20 000 points over 560 pixels: at most about one point per half pixel each way,
+        // the first and last kept, and the line still spans the whole plot.
+        let svg = chart(20_000);
+        let points = svg.split("points=\"").nth(1).unwrap().split('"').next().unwrap();
+        let n = points.split(' ').count();
+        assert!(n < 5_000 && n > 500, "{n} points kept");
+        assert!(
+            points.starts_with("60,") && points.split(' ').next_back().unwrap().starts_with("620,")
+        );
+        assert_eq!(pixel(250.0), "250");
+        assert_eq!(pixel(250.04), "250");
+        assert_eq!(pixel(122.25), "122.2");
+        assert_eq!(pixel(-0.01), "0");
     }
 }

@@ -2,8 +2,8 @@
 //! external resources, so it can be attached to a CI run or mailed as is.
 //!
 //! Every string that comes from the scenario, the model or the data is HTML-escaped. The file
-//! size is capped: exemplar images appear only for the largest dial value and one middle value
-//! of each step, at most [`HtmlConfig::max_exemplars_per_point`] per point, and stop once
+//! size is capped: exemplar images appear only for the largest dial value of each step, at most
+//! [`HtmlConfig::max_exemplars_per_point`] of them (report.json keeps them all), and stop once
 //! [`HtmlConfig::max_image_bytes`] of PNG data is embedded. Nothing is wider than the window:
 //! tables scroll sideways inside their own container.
 //!

@@ -369,22 +369,24 @@ fn embedded_pngs(page: &str) -> Vec<Vec<u8>> {
 fn html_embeds_pngs_that_decode() {
     let page = html::to_string(&record(), &html::HtmlConfig::default());
     let pngs = embedded_pngs(&page);
-    // 3 exemplars × 3 images at the middle and the largest ε.
-    assert_eq!(pngs.len(), 18);
+    // 3 exemplars × 3 images at the largest ε only.
+    assert_eq!(pngs.len(), 9);
     for bytes in pngs {
         let mut reader = png::Decoder::new(Cursor::new(bytes)).read_info().unwrap();
         let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
         let frame = reader.next_frame(&mut pixels).unwrap();
-        assert_eq!((frame.width, frame.height), (84, 84), "28 × 28 upscaled 3 times");
+        assert_eq!((frame.width, frame.height), (28, 28), "28 × 28 as they are");
         assert_eq!(frame.color_type, png::ColorType::Grayscale);
     }
+    // The page enlarges them, pixels kept sharp.
+    assert!(page.contains("figure img { image-rendering: pixelated; width: 84px;"));
 }
 
 #[test]
 fn html_caps_embedded_images() {
     let page = html::to_string(&record_with(20), &html::HtmlConfig::default());
-    assert_eq!(embedded_pngs(&page).len(), 2 * 8 * 3);
-    assert!(page.contains("12 more exemplars left out"));
+    assert_eq!(embedded_pngs(&page).len(), 3 * 3);
+    assert!(page.contains("17 more exemplars left out"));
 
     let mut config = html::HtmlConfig::default();
     config.max_image_bytes = 10_000;
@@ -477,11 +479,11 @@ fn html_renders_rgb_exemplars_in_colour() {
     }
     let page = html::to_string(&record, &html::HtmlConfig::default());
     let pngs = embedded_pngs(&page);
-    assert_eq!(pngs.len(), 18);
+    assert_eq!(pngs.len(), 9);
     let mut reader = png::Decoder::new(Cursor::new(&pngs[0])).read_info().unwrap();
     let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
     let frame = reader.next_frame(&mut pixels).unwrap();
-    assert_eq!((frame.width, frame.height, frame.color_type), (96, 96, png::ColorType::Rgb));
+    assert_eq!((frame.width, frame.height, frame.color_type), (32, 32, png::ColorType::Rgb));
 }
 
 /// A point without a dial value holding `metrics`.
@@ -936,7 +938,10 @@ fn counts_print_as_integers_and_never_stays_readable() {
         ),
         "{page}"
     );
-    assert!(page.contains("3 <span class=\"n\">n=30</span>"), "{page}");
+    // Counts print as integers; the row's sample size (30 steps) is its `n` column, and a
+    // cell with another names its own.
+    assert!(page.contains("<td>0.5000</td><td>30</td>"), "{page}");
+    assert!(page.contains("<td>1</td><td>3</td><td>12.50 <span class=\"n\">n=3</span>"), "{page}");
     assert!(!page.contains("3.000"), "{page}");
     let xml = junit::to_string(&record).unwrap();
     assert!(xml.contains("message=\"observed 3, required &lt;= 2\""), "{xml}");
@@ -1233,7 +1238,7 @@ fn html_compares_recommender_policies_references_first() {
     // 4 runs × 6 charts, and `none`'s line breaks where it answered nothing: in the CTR,
     // conversion, p99 and freshness charts.
     assert_eq!(charts.matches("<polyline").count(), 24 + 4, "{charts}");
-    assert!(charts.contains("points=\"60.0,30.0 122.2,30.0\"/>"), "{charts}");
+    assert!(charts.contains("points=\"60,30 122.2,30\"><title>"), "{charts}");
     assert_eq!(charts.matches("stroke-width=\"2\" stroke-dasharray").count(), 12, "references");
     assert_eq!(charts.matches("<rect ").count(), 6, "the fault window on every chart");
     assert!(charts.contains("<title>&lt;script&gt;alert(1)&lt;/script&gt; (feature store down)"));

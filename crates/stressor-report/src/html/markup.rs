@@ -56,7 +56,8 @@ pub(super) fn estimate_cell(name: &str, estimate: &Estimate) -> String {
 }
 
 /// A table of `step`'s metrics for which `include` holds: one row per point (with its dial
-/// value), one column per metric.
+/// value), one column per metric. Each row's most common sample size is its `n` column; a cell
+/// whose estimate has another names it.
 pub(super) fn metrics_table(step: &StepResult, html: &mut String, include: impl Fn(&str) -> bool) {
     let names: Vec<&str> =
         number::metric_names(&step.points).into_iter().filter(|name| include(name)).collect();
@@ -69,6 +70,9 @@ pub(super) fn metrics_table(step: &StepResult, html: &mut String, include: impl 
     if let Some(dial) = dial {
         html.push_str(&format!("<th>{}</th>", escape(&dial_axis_label(dial))));
     }
+    html.push_str(
+        "<th title=\"the sample size of this row's estimates, unless a cell says another\">n</th>",
+    );
     for name in &names {
         html.push_str(&format!(
             "<th title=\"{0}\">{1}</th>",
@@ -83,8 +87,13 @@ pub(super) fn metrics_table(step: &StepResult, html: &mut String, include: impl 
             let value = point.dial_value.map_or_else(|| "–".to_owned(), number::dial);
             html.push_str(&format!("<td>{value}</td>"));
         }
+        let row_n = most_common_n(names.iter().filter_map(|name| point.metric(name)));
+        html.push_str(&format!("<td>{}</td>", row_n.map_or_else(|| "–".into(), |n| n.to_string())));
         for name in &names {
             match point.metric(name) {
+                Some(estimate) if Some(estimate.n) == row_n => {
+                    html.push_str(&format!("<td>{}</td>", estimate_cell(name, estimate)));
+                }
                 Some(estimate) => html.push_str(&format!(
                     "<td>{} <span class=\"n\">n={}</span></td>",
                     estimate_cell(name, estimate),
@@ -96,6 +105,15 @@ pub(super) fn metrics_table(step: &StepResult, html: &mut String, include: impl 
         html.push_str("</tr>\n");
     }
     close_table(html);
+}
+
+/// The sample size most of `estimates` share (the smallest among equally common ones).
+fn most_common_n<'a>(estimates: impl Iterator<Item = &'a Estimate>) -> Option<u64> {
+    let mut counts: std::collections::BTreeMap<u64, usize> = std::collections::BTreeMap::new();
+    for e in estimates {
+        *counts.entry(e.n).or_default() += 1;
+    }
+    counts.into_iter().max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0))).map(|(n, _)| n)
 }
 
 /// An axis or column label for dial `dial`: `ε (epsilon)` for `epsilon`.

@@ -14,10 +14,11 @@ use crate::{RunRecord, number};
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct HtmlConfig {
-    /// The most exemplars shown per dial value (default 8).
+    /// The most exemplars shown per step (default 3), at its largest dial value.
     pub max_exemplars_per_point: usize,
-    /// How many times small images are enlarged, nearest-neighbour (default 3). Images wider
-    /// or taller than 64 pixels are not enlarged.
+    /// How many times small images are enlarged, nearest-neighbour, in the PNG (default 1:
+    /// the page's CSS shows every exemplar 84 pixels wide with pixelated scaling, so enlarging
+    /// the PNG only adds bytes). Images wider or taller than 64 pixels are not enlarged.
     pub upscale: u32,
     /// The most PNG bytes embedded in all (default 4 MiB); further exemplars are left out.
     pub max_image_bytes: usize,
@@ -29,8 +30,8 @@ pub struct HtmlConfig {
 impl Default for HtmlConfig {
     fn default() -> HtmlConfig {
         HtmlConfig {
-            max_exemplars_per_point: 8,
-            upscale: 3,
+            max_exemplars_per_point: 3,
+            upscale: 1,
             max_image_bytes: 4 << 20,
             max_classes_in_chart: 20,
         }
@@ -131,8 +132,9 @@ img, svg { max-width: 100%; }
 .pair svg.chart, .charts svg.chart { max-width: min(100%, 520px); }
 svg.chart { width: 100%; max-width: min(100%, 640px); height: auto; display: block;
   margin: .6rem 0; }
-svg .axis { stroke: #333; stroke-width: 1; } svg .grid { stroke: #e3e7ee; stroke-width: 1; }
-svg .whisker { stroke: #222; stroke-width: 1.2; }
+svg .axis { stroke: #333; stroke-width: 1; fill: none; } svg .grid { stroke: #e3e7ee; stroke-width: 1; fill: none; }
+svg .tx { text-anchor: middle; } svg .ty { text-anchor: end; }
+svg .whisker { stroke: #222; stroke-width: 1.2; fill: none; }
 svg text { font: 11px system-ui, sans-serif; fill: #333; }
 svg .label { font-size: 12px; } svg .legend { font-size: 12px; }
 .exemplars { display: flex; flex-wrap: wrap; gap: 1rem; }

@@ -364,20 +364,10 @@ fn confusion_table(info: &RunInfo, point: &StepPoint, dial: &str, at: &str, html
     close_table(html);
 }
 
-/// The points whose exemplars are shown: the largest dial value and, with three or more
-/// points, the middle one.
+/// The points whose exemplars are shown: the largest dial value's (the strongest stress), where
+/// failures are most common; the other points' exemplars stay in report.json.
 fn exemplar_points(step: &StepResult) -> Vec<&StepPoint> {
-    let mut points = Vec::new();
-    if step.points.len() >= 3 {
-        points.push(&step.points[step.points.len() / 2]);
-    }
-    if let Some(largest) = number::largest_dial_point(step)
-        && !points.iter().any(|p| std::ptr::eq(*p, largest))
-    {
-        points.push(largest);
-    }
-    points.retain(|p| !p.exemplars.is_empty());
-    points
+    number::largest_dial_point(step).filter(|p| !p.exemplars.is_empty()).into_iter().collect()
 }
 
 fn exemplars(
