@@ -127,9 +127,67 @@ pub(crate) enum Op {
     Squeeze {
         axes: Option<Vec<i64>>,
     },
+    /// To a float type, to an integer type, or to bool (integers as 0 or 1).
     Cast {
         to_float: bool,
+        to_bool: bool,
     },
+    /// `max(0, min(1, alpha·x + beta))`.
+    HardSigmoid {
+        alpha: f32,
+        beta: f32,
+    },
+    /// `x · HardSigmoid(x)` with `alpha = 1/6`, `beta = 1/2`.
+    HardSwish,
+    Erf,
+    /// `tanh`: the tanh approximation (opset 20's `approximate = "tanh"`).
+    Gelu {
+        tanh: bool,
+    },
+    Sqrt,
+    Exp,
+    Neg,
+    Reciprocal,
+    Pow,
+    /// Integer remainder; `fmod` takes the dividend's sign (C), otherwise the divisor's (Python).
+    Mod {
+        fmod: bool,
+    },
+    /// Normalises over the axes from `axis` on, then scales and shifts.
+    LayerNormalization {
+        axis: i64,
+        epsilon: f32,
+    },
+    /// `ReduceMean` or `ReduceSum`; `axes` from the attribute (older opsets) or the second input.
+    Reduce {
+        mean: bool,
+        axes: Option<Vec<i64>>,
+        keep_dims: bool,
+        noop_with_empty_axes: bool,
+    },
+    /// `split` from the attribute (opset < 13) or the second input; otherwise equal parts.
+    Split {
+        axis: i64,
+        split: Option<Vec<i64>>,
+    },
+    /// `starts`, `ends`, `axes` from attributes (opset < 10) or inputs.
+    Slice {
+        attrs: Option<SliceAttrs>,
+    },
+    Expand,
+    Where,
+    Equal,
+    /// A tensor of the input shape filled with one value.
+    ConstantOfShape(Value),
+    Range,
+}
+
+/// The attributes of an opset < 10 `Slice`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SliceAttrs {
+    pub(crate) starts: Vec<i64>,
+    pub(crate) ends: Vec<i64>,
+    pub(crate) axes: Option<Vec<i64>>,
 }
 
 /// A node of the graph.
@@ -210,6 +268,7 @@ impl Graph {
             nodes,
         };
         graph.check_wiring()?;
+        crate::fold::fold(&mut graph);
         fuse(&mut graph);
         Ok(graph)
     }
@@ -340,8 +399,17 @@ pub(crate) fn tensor_value(tensor: &proto::TensorProto) -> Result<Value, String>
             check(data.len())?;
             Ok(Value::Int(Ints { dims, data }))
         }
+        proto::BOOL => {
+            let data: Vec<i64> = if raw.is_empty() {
+                tensor.int32_data.iter().map(|&v| i64::from(v != 0)).collect()
+            } else {
+                raw.iter().map(|&b| i64::from(b != 0)).collect()
+            };
+            check(data.len())?;
+            Ok(Value::Int(Ints { dims, data }))
+        }
         other => Err(format!(
-            "element type {other} is not supported (float32, float64, int32 and int64 are)"
+            "element type {other} is not supported (float32, float64, int32, int64 and bool are)"
         )),
     }
 }
@@ -661,11 +729,83 @@ fn parse_node(model: &str, node: &proto::NodeProto, opset: i64) -> Result<Node, 
         "Cast" => {
             let to = attrs.int("to", 0)?;
             match to as i32 {
-                proto::FLOAT | proto::DOUBLE => Op::Cast { to_float: true },
-                proto::INT64 | proto::INT32 => Op::Cast { to_float: false },
+                proto::FLOAT | proto::DOUBLE => Op::Cast { to_float: true, to_bool: false },
+                proto::INT64 | proto::INT32 => Op::Cast { to_float: false, to_bool: false },
+                proto::BOOL => Op::Cast { to_float: false, to_bool: true },
                 _ => return Err(attrs.bad("to", format!("casting to type {to} is not supported"))),
             }
         }
+        "HardSigmoid" => {
+            Op::HardSigmoid { alpha: attrs.float("alpha", 0.2)?, beta: attrs.float("beta", 0.5)? }
+        }
+        "HardSwish" => Op::HardSwish,
+        "Erf" => Op::Erf,
+        "Gelu" => match attrs.string("approximate", "none")?.as_str() {
+            "none" => Op::Gelu { tanh: false },
+            "tanh" => Op::Gelu { tanh: true },
+            other => return Err(attrs.bad("approximate", format!("is `{other}`"))),
+        },
+        "Sqrt" => Op::Sqrt,
+        "Exp" => Op::Exp,
+        "Neg" => Op::Neg,
+        "Reciprocal" => Op::Reciprocal,
+        "Pow" => Op::Pow,
+        "Mod" => Op::Mod { fmod: attrs.int("fmod", 0)? != 0 },
+        "LayerNormalization" => {
+            if node.output.iter().skip(1).any(|o| !o.is_empty()) {
+                return Err(attrs.bad(
+                    "outputs",
+                    "only the first output (Y) of LayerNormalization is supported",
+                ));
+            }
+            Op::LayerNormalization {
+                axis: attrs.int("axis", -1)?,
+                epsilon: attrs.float("epsilon", 1e-5)?,
+            }
+        }
+        "ReduceMean" | "ReduceSum" => {
+            let mean = node.op_type == "ReduceMean";
+            // The axes moved from an attribute to an input in opset 18 (ReduceSum: 13).
+            let axes_input = opset >= if mean { 18 } else { 13 };
+            Op::Reduce {
+                mean,
+                axes: if axes_input { None } else { attrs.ints("axes")? },
+                keep_dims: attrs.int("keepdims", 1)? != 0,
+                noop_with_empty_axes: attrs.int("noop_with_empty_axes", 0)? != 0,
+            }
+        }
+        "Split" => Op::Split {
+            axis: attrs.int("axis", 0)?,
+            split: if opset < 13 { attrs.ints("split")? } else { None },
+        },
+        "Slice" => Op::Slice {
+            attrs: if opset < 10 {
+                let (Some(starts), Some(ends)) = (attrs.ints("starts")?, attrs.ints("ends")?)
+                else {
+                    return Err(attrs.bad("starts", "starts and ends are required"));
+                };
+                Some(SliceAttrs { starts, ends, axes: attrs.ints("axes")? })
+            } else {
+                None
+            },
+        },
+        "Expand" => Op::Expand,
+        "Where" => Op::Where,
+        "Equal" => Op::Equal,
+        "ConstantOfShape" => {
+            let value = match attrs.get("value") {
+                None => Value::Float(scalar_tensor(0.0, &[1]).map_err(|e| attrs.bad("value", e))?),
+                Some(a) => {
+                    attrs.expect_type(a, attribute_type::TENSOR)?;
+                    let Some(t) = a.t.as_ref() else {
+                        return Err(attrs.bad("value", "holds no tensor"));
+                    };
+                    tensor_value(t).map_err(|reason| attrs.bad("value", reason))?
+                }
+            };
+            Op::ConstantOfShape(value)
+        }
+        "Range" => Op::Range,
         _ => return Err(unsupported()),
     };
     Ok(Node {

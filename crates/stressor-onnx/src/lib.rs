@@ -44,7 +44,9 @@
 mod error;
 mod eval;
 mod export;
+mod fold;
 mod graph;
+mod indexing;
 mod model;
 mod pool;
 mod proto;
