@@ -221,19 +221,13 @@ impl Graph {
             OnnxError::Decode { model: model_name.to_string(), message: error.to_string() }
         })?;
         let invalid = |reason: String| OnnxError::Invalid { model: model_name.to_string(), reason };
+        let Some(opset) = default_opset(&model) else {
+            return Err(invalid("the model imports no version of the default opset".to_string()));
+        };
         let Some(graph) = model.graph else {
             return Err(invalid("the model has no graph".to_string()));
         };
-        let opset = model
-            .opset_import
-            .iter()
-            .filter(|o| o.domain.is_empty() || o.domain == "ai.onnx")
-            .map(|o| o.version)
-            .max()
-            .unwrap_or(0);
-        if opset <= 0 {
-            return Err(invalid("the model imports no version of the default opset".to_string()));
-        }
+
         let mut constants = HashMap::new();
         for tensor in &graph.initializer {
             let value = tensor_value(tensor)
@@ -299,6 +293,80 @@ impl Graph {
         }
         Ok(())
     }
+}
+
+/// How often a model uses one operator, and whether stressor can evaluate it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpUse {
+    /// The operator (`op_type`, with its domain when not the default one).
+    pub op: String,
+    /// How many nodes use it.
+    pub count: usize,
+    /// Why stressor cannot evaluate it, naming the first node that failed (an operator
+    /// stressor does not have, or an attribute value it does not support); `None` when every
+    /// node of this operator is supported.
+    pub problem: Option<String>,
+}
+
+/// The operators of an ONNX model, in order of first use, each with its count and whether
+/// stressor supports it: what `stressor check` prints before a run starts. Only the nodes are
+/// read; weights are not checked against the data.
+///
+/// # Errors
+/// [`OnnxError::Read`] and [`OnnxError::Decode`], and [`OnnxError::Invalid`] for a model
+/// without a graph or a default opset.
+///
+/// # Examples
+/// ```no_run
+/// let ops = stressor_onnx::list_ops(std::path::Path::new("model.onnx"))?;
+/// for op in ops.iter().filter(|op| op.problem.is_some()) {
+///     println!("{} ×{}: {}", op.op, op.count, op.problem.as_deref().unwrap_or(""));
+/// }
+/// # Ok::<(), stressor_onnx::OnnxError>(())
+/// ```
+pub fn list_ops(path: &std::path::Path) -> Result<Vec<OpUse>, OnnxError> {
+    let label = path.display().to_string();
+    let bytes =
+        std::fs::read(path).map_err(|source| OnnxError::Read { path: label.clone(), source })?;
+    let model: proto::ModelProto = prost::Message::decode(bytes.as_slice())
+        .map_err(|error| OnnxError::Decode { model: label.clone(), message: error.to_string() })?;
+    let invalid = |reason: &str| OnnxError::Invalid { model: label.clone(), reason: reason.into() };
+    let graph = model.graph.as_ref().ok_or_else(|| invalid("the model has no graph"))?;
+    let opset =
+        default_opset(&model).ok_or_else(|| invalid("the model imports no default opset"))?;
+    let mut uses: Vec<OpUse> = Vec::new();
+    for node in &graph.node {
+        let op = if node.domain.is_empty() || node.domain == "ai.onnx" {
+            node.op_type.clone()
+        } else {
+            format!("{}.{}", node.domain, node.op_type)
+        };
+        let problem = parse_node(&label, node, opset).err().map(|error| match error {
+            OnnxError::UnsupportedOp { node, .. } => format!("not supported (node `{node}`)"),
+            other => other.to_string(),
+        });
+        match uses.iter_mut().find(|u| u.op == op) {
+            Some(u) => {
+                u.count += 1;
+                if u.problem.is_none() {
+                    u.problem = problem;
+                }
+            }
+            None => uses.push(OpUse { op, count: 1, problem }),
+        }
+    }
+    Ok(uses)
+}
+
+/// The version of the default opset a model imports.
+fn default_opset(model: &proto::ModelProto) -> Option<i64> {
+    model
+        .opset_import
+        .iter()
+        .filter(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+        .map(|o| o.version)
+        .max()
+        .filter(|&v| v > 0)
 }
 
 /// The dimensions of the graph's input, which must be a float tensor.

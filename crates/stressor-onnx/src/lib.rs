@@ -56,4 +56,5 @@ mod tests;
 
 pub use error::OnnxError;
 pub use export::{EXPORT_OPSET, export_fashion_cnn};
+pub use graph::{OpUse, list_ops};
 pub use model::{CHUNK_SIZE, InputSpec, Layout, OnnxModel, OutputKind};
