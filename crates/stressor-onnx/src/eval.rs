@@ -709,6 +709,9 @@ fn conv(
         return Err(format!("kernel {kh}×{kw} does not fit input {h}×{w} with pads {pads:?}"));
     }
     let group = attrs.group;
+    if group > 1 && group == o && candle(weight.dim(1))? == 1 {
+        return depthwise(input, weight, &bias, pads, attrs.strides);
+    }
     let per_group_in = candle(input.dim(1))? / group;
     let per_group_out = o / group;
     let mut outputs = Vec::with_capacity(group);
@@ -735,6 +738,59 @@ fn conv(
         outputs.push(subsample(&y, attrs.strides)?);
     }
     if outputs.len() == 1 { Ok(outputs.remove(0)) } else { candle(Tensor::cat(&outputs, 1)) }
+}
+
+/// A depthwise convolution (one filter per channel, as MobileNets and EfficientNets use): the
+/// sum over kernel taps of the padded input, shifted and strided, times that tap's per-channel
+/// weight. A handful of whole-tensor ops instead of one small convolution per channel; their
+/// backward passes are candle's.
+fn depthwise(
+    input: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    pads: [usize; 4],
+    strides: [usize; 2],
+) -> Result<Tensor> {
+    let (_, c, h, w) = candle(input.dims4())?;
+    let (_, _, kh, kw) = candle(weight.dims4())?;
+    let padded = candle(
+        input
+            .pad_with_zeros(2, pads[0], pads[2])
+            .and_then(|t| t.pad_with_zeros(3, pads[1], pads[3])),
+    )?;
+    let (ph, pw) = (h + pads[0] + pads[2], w + pads[1] + pads[3]);
+    let (oh, ow) = ((ph - kh) / strides[0] + 1, (pw - kw) / strides[1] + 1);
+    // The rows (or columns) tap `offset` reads along an axis of the padded input.
+    let tap = |t: &Tensor, axis: usize, offset: usize, stride: usize, len: usize| {
+        if stride == 1 {
+            candle(t.narrow(axis, offset, len))
+        } else {
+            let index: Vec<u32> = (0..len).map(|i| (i * stride + offset) as u32).collect();
+            candle(
+                Tensor::from_vec(index, len, &Device::Cpu).and_then(|i| t.index_select(&i, axis)),
+            )
+        }
+    };
+    let mut sum: Option<Tensor> = None;
+    for i in 0..kh {
+        let rows = tap(&padded, 2, i, strides[0], oh)?;
+        for j in 0..kw {
+            let patch = tap(&rows, 3, j, strides[1], ow)?;
+            let tap_weight = candle(
+                weight
+                    .narrow(2, i, 1)
+                    .and_then(|t| t.narrow(3, j, 1))
+                    .and_then(|t| t.reshape((1, c, 1, 1))),
+            )?;
+            let term = candle(patch.broadcast_mul(&tap_weight))?;
+            sum = Some(match sum {
+                None => term,
+                Some(acc) => candle(acc.add(&term))?,
+            });
+        }
+    }
+    let sum = sum.ok_or("an empty kernel")?;
+    candle(sum.broadcast_add(&candle(bias.reshape((1, c, 1, 1)))?))
 }
 
 /// Every `stride`-th row and column of a stride-1 result (the strided convolution).
@@ -799,6 +855,19 @@ fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         }
         let zero = candle(Tensor::zeros(o, a.dtype(), &Device::Cpu))?;
         return candle(ops::linear(a, &candle(b.t())?, &zero));
+    }
+    if a.rank() > 2 && b.rank() == 2 {
+        // [..., m, k] × [k, o] as one [prod(...)·m, k] × [k, o] product: broadcasting the
+        // weight over the leading dimensions would copy it once per leading index.
+        let dims = a.dims().to_vec();
+        let k = dims[dims.len() - 1];
+        let rows: usize = dims[..dims.len() - 1].iter().product();
+        let flat = candle(a.reshape((rows, k)))?;
+        let y = matmul(&flat, b)?;
+        let mut out_dims = dims;
+        let last = out_dims.len() - 1;
+        out_dims[last] = candle(b.dim(1))?;
+        return candle(y.reshape(out_dims));
     }
     if a.rank() < 2 || b.rank() < 2 {
         return Err(format!(

@@ -8,14 +8,25 @@
 //! input (layout, 0–255 scaling, per-channel mean and std), and gradients are taken through
 //! that transform.
 //!
-//! Supported operators (default domain; the older attribute forms of `Pad`, `Clip`,
-//! `Softmax`, `Unsqueeze` and `Squeeze` are read too): `Conv` (any group, strides, pads,
-//! `auto_pad`; dilation 1), `Gemm`, `MatMul`, `Relu`, `LeakyRelu`, `Sigmoid`, `Tanh`, `MaxPool`,
-//! `AveragePool`, `GlobalAveragePool`, `BatchNormalization` (inference), `Add`, `Sub`, `Mul`,
-//! `Div` (broadcasting), `Flatten`, `Reshape`, `Transpose`, `Concat`, `Pad` (constant),
-//! `Softmax`, `Clip`, `Dropout`, `Identity`, `Constant`, `Shape`, `Gather`, `Unsqueeze`,
-//! `Squeeze`, `Cast`. Any other node is an [`OnnxError::UnsupportedOp`] naming the op and the
-//! node. Every op on the gradient path is checked against finite differences in the tests.
+//! Supported operators (default domain; fixtures at opsets 11, 13, 17, 18 and 20; the older attribute forms of `Pad`, `Clip`,
+//! `Softmax`, `Unsqueeze`, `Squeeze`, `Split`, `Slice`, `ReduceMean` and `ReduceSum` are read
+//! too): `Conv` (any group, depthwise included, strides, pads, `auto_pad`; dilation 1), `Gemm`,
+//! `MatMul` (batched, broadcasting), `Relu`, `LeakyRelu`, `Sigmoid`, `HardSigmoid`,
+//! `HardSwish`, `Tanh`, `Erf`, `Gelu`, `Sqrt`, `Exp`, `Neg`, `Reciprocal`, `Pow`, `MaxPool`,
+//! `AveragePool`, `GlobalAveragePool`, `BatchNormalization` (inference), `LayerNormalization`,
+//! `ReduceMean`, `ReduceSum`, `Add`, `Sub`, `Mul`, `Div`, `Mod` (broadcasting), `Flatten`,
+//! `Reshape`, `Transpose`, `Concat`, `Split`, `Slice`, `Expand`, `Where`, `Equal`, `Pad`
+//! (constant), `Softmax` (any axis), `Clip`, `Dropout`, `Identity`, `Constant`,
+//! `ConstantOfShape`, `Range`, `Shape`, `Gather`, `Unsqueeze`, `Squeeze`, `Cast`. Any other
+//! node is an [`OnnxError::UnsupportedOp`] naming the op and the node; [`list_ops`] lists a
+//! model's operators and the unsupported ones without loading it. Every op on the gradient path
+//! is checked against finite differences in the tests.
+//!
+//! Exported graphs compute shapes inside the graph (`Shape → Gather → Unsqueeze → Concat →
+//! Reshape`, `ConstantOfShape`, `Where`, `Expand`, …). At load, every node whose inputs are
+//! known is evaluated once and replaced by a constant, including shape dimensions that do not
+//! depend on the batch size; what depends on the batch size is evaluated on each call (see
+//! `fold`).
 //!
 //! Convolutions, linear layers and 2×2 max pools run as stressor's own candle ops
 //! (`stressor_model::builtin::ops`, im2col + gemm); other pools as this crate's own op.
@@ -57,4 +68,4 @@ mod tests;
 pub use error::OnnxError;
 pub use export::{EXPORT_OPSET, export_fashion_cnn};
 pub use graph::{OpUse, list_ops};
-pub use model::{CHUNK_SIZE, InputSpec, Layout, OnnxModel, OutputKind};
+pub use model::{CHUNK_SIZE, CHUNK_VALUES, InputSpec, Layout, OnnxModel, OutputKind};

@@ -10,8 +10,13 @@ use crate::error::OnnxError;
 use crate::eval::EvalError;
 use crate::graph::{Dim, Graph, Op};
 
-/// Samples per internal pass when the graph takes any batch size.
+/// Samples per internal pass when the graph takes any batch size and its samples are small
+/// (up to [`CHUNK_VALUES`] input values per pass; 512 CIFAR-sized images).
 pub const CHUNK_SIZE: usize = 512;
+
+/// Input values per internal pass: larger samples (a 224×224 image) go in smaller chunks, so the
+/// activations one gradient pass keeps stay within a few GB however large the batch.
+pub const CHUNK_VALUES: usize = 512 * 3 * 32 * 32;
 
 /// The memory layout a graph expects for its image input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -319,7 +324,8 @@ impl OnnxModel {
     /// Chunks of `n` samples: `(start, end, padded_len)`; a fixed-batch graph gets chunks of its
     /// batch size, the last one padded with zeros.
     fn chunks(&self, n: usize) -> Vec<(usize, usize, usize)> {
-        let size = self.fixed_batch.unwrap_or(CHUNK_SIZE).max(1);
+        let sample_len = self.info.input_shape.iter().product::<usize>().max(1);
+        let size = self.fixed_batch.unwrap_or((CHUNK_VALUES / sample_len).clamp(1, CHUNK_SIZE));
         (0..n)
             .step_by(size)
             .map(|start| {
@@ -398,7 +404,8 @@ impl Model for OnnxModel {
 }
 
 impl Differentiable for OnnxModel {
-    /// Batches of up to one chunk ([`CHUNK_SIZE`], or the graph's fixed batch size) take one
+    /// Batches of up to one chunk ([`CHUNK_SIZE`] samples, fewer for large samples: see
+    /// [`CHUNK_VALUES`]; or the graph's fixed batch size) take one
     /// forward and one backward pass; larger batches take a second forward pass per chunk after
     /// `cotangent` has been called, so memory stays bounded by one chunk's activations.
     fn logits_and_gradient(
