@@ -546,6 +546,7 @@ fn eval_node(node: &Node, args: &[Option<&Value>], dtype: DType) -> Result<Value
         Op::ConstantOfShape(value) => {
             return crate::indexing::constant_of_shape(ints_arg(args, 0)?, value);
         }
+        Op::Resize(attrs) => crate::indexing::resize(&x()?, args, attrs)?,
         Op::Range => return crate::indexing::range(arg(args, 0)?, arg(args, 1)?, arg(args, 2)?),
     };
     Ok(Value::Float(out))

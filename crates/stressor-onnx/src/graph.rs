@@ -180,6 +180,36 @@ pub(crate) enum Op {
     /// A tensor of the input shape filled with one value.
     ConstantOfShape(Value),
     Range,
+    /// Resizes the two spatial axes of an `[n, c, h, w]` tensor (opset ≥ 11).
+    Resize(ResizeAttrs),
+}
+
+/// How `Resize` maps output positions to input positions and interpolates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ResizeAttrs {
+    /// Bilinear (`linear`) rather than `nearest`.
+    pub(crate) linear: bool,
+    pub(crate) coordinates: Coordinates,
+    pub(crate) nearest: NearestMode,
+}
+
+/// `coordinate_transformation_mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Coordinates {
+    HalfPixel,
+    PytorchHalfPixel,
+    AlignCorners,
+    Asymmetric,
+    TfHalfPixelForNn,
+}
+
+/// `nearest_mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NearestMode {
+    RoundPreferFloor,
+    RoundPreferCeil,
+    Floor,
+    Ceil,
 }
 
 /// The attributes of an opset < 10 `Slice`.
@@ -874,6 +904,51 @@ fn parse_node(model: &str, node: &proto::NodeProto, opset: i64) -> Result<Node, 
             Op::ConstantOfShape(value)
         }
         "Range" => Op::Range,
+        "Resize" => {
+            if opset < 11 {
+                return Err(attrs.bad(
+                    "opset",
+                    format!(
+                        "Resize of opset {opset} is not supported; export with opset 11 or later"
+                    ),
+                ));
+            }
+            let linear = match attrs.string("mode", "nearest")?.as_str() {
+                "nearest" => false,
+                "linear" => true,
+                other => {
+                    return Err(attrs
+                        .bad("mode", format!("is `{other}`; nearest and linear are supported")));
+                }
+            };
+            if attrs.int("antialias", 0)? != 0 {
+                return Err(attrs.bad("antialias", "antialiased resizing is not supported"));
+            }
+            if attrs.get("axes").is_some() {
+                return Err(attrs.bad("axes", "is not supported; resize all axes"));
+            }
+            let coordinates =
+                match attrs.string("coordinate_transformation_mode", "half_pixel")?.as_str() {
+                    "half_pixel" => Coordinates::HalfPixel,
+                    "pytorch_half_pixel" => Coordinates::PytorchHalfPixel,
+                    "align_corners" => Coordinates::AlignCorners,
+                    "asymmetric" => Coordinates::Asymmetric,
+                    "tf_half_pixel_for_nn" => Coordinates::TfHalfPixelForNn,
+                    other => {
+                        return Err(
+                            attrs.bad("coordinate_transformation_mode", format!("is `{other}`"))
+                        );
+                    }
+                };
+            let nearest = match attrs.string("nearest_mode", "round_prefer_floor")?.as_str() {
+                "round_prefer_floor" => NearestMode::RoundPreferFloor,
+                "round_prefer_ceil" => NearestMode::RoundPreferCeil,
+                "floor" => NearestMode::Floor,
+                "ceil" => NearestMode::Ceil,
+                other => return Err(attrs.bad("nearest_mode", format!("is `{other}`"))),
+            };
+            Op::Resize(ResizeAttrs { linear, coordinates, nearest })
+        }
         _ => return Err(unsupported()),
     };
     Ok(Node {

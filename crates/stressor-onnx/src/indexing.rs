@@ -9,7 +9,7 @@
 use candle_core::{DType, Device, Tensor};
 
 use crate::eval::{Result, arg, axis, candle, float, value_dims};
-use crate::graph::{Ints, SliceAttrs, Value};
+use crate::graph::{Coordinates, Ints, NearestMode, ResizeAttrs, SliceAttrs, Value};
 
 /// The shape two shapes broadcast to (numpy rules).
 pub(crate) fn broadcast_dims(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
@@ -325,4 +325,109 @@ pub(crate) fn range(start: &Value, limit: &Value, delta: &Value) -> Result<Value
     }
     let data: Vec<f32> = (0..n).map(|i| (s + i as f64 * d) as f32).collect();
     candle(Tensor::from_vec(data, n, &Device::Cpu)).map(Value::Float)
+}
+
+/// ONNX `Resize` (opset ≥ 11; inputs `X, roi, scales, sizes`) of an `[n, c, h, w]` tensor over
+/// its two spatial axes, one axis at a time: nearest neighbours by `index_select`, bilinear as
+/// two `index_select`s weighted by constants, so the gradient flows through candle's ops.
+pub(crate) fn resize(x: &Tensor, args: &[Option<&Value>], attrs: &ResizeAttrs) -> Result<Tensor> {
+    let dims = x.dims().to_vec();
+    if dims.len() != 4 {
+        return Err(format!("Resize of shape {dims:?}; stressor resizes [n, c, h, w]"));
+    }
+    let floats = |index: usize| -> Result<Option<Vec<f64>>> {
+        match args.get(index) {
+            Some(Some(v)) if !value_dims(v).contains(&0) => {
+                let t = float(v, DType::F64)?;
+                Ok(Some(candle(t.flatten_all().and_then(|t| t.to_vec1::<f64>()))?))
+            }
+            _ => Ok(None),
+        }
+    };
+    // Output length and scale per axis.
+    let (lengths, scales): (Vec<usize>, Vec<f64>) = match (floats(3)?, floats(2)?) {
+        (Some(sizes), _) if sizes.len() == 4 => {
+            let lengths: Vec<usize> = sizes.iter().map(|&s| s.max(0.0) as usize).collect();
+            let scales = lengths.iter().zip(&dims).map(|(&o, &i)| o as f64 / i as f64).collect();
+            (lengths, scales)
+        }
+        (None, Some(scales)) if scales.len() == 4 => {
+            let lengths =
+                scales.iter().zip(&dims).map(|(&s, &i)| (s * i as f64).floor() as usize).collect();
+            (lengths, scales)
+        }
+        _ => return Err("Resize needs four scales or four sizes".to_string()),
+    };
+    if lengths[0] != dims[0] || lengths[1] != dims[1] {
+        return Err(format!("Resize to {lengths:?} changes the batch or channels of {dims:?}"));
+    }
+    let mut y = x.clone();
+    for a in [2, 3] {
+        let (in_len, out_len, scale) = (dims[a], lengths[a], scales[a]);
+        if in_len == out_len && scale == 1.0 {
+            continue;
+        }
+        if out_len == 0 || in_len == 0 || out_len > 1 << 16 {
+            return Err(format!("Resize of length {in_len} to {out_len}"));
+        }
+        let source = |o: usize| -> f64 {
+            let o = o as f64;
+            match attrs.coordinates {
+                Coordinates::HalfPixel => (o + 0.5) / scale - 0.5,
+                Coordinates::PytorchHalfPixel if out_len > 1 => (o + 0.5) / scale - 0.5,
+                Coordinates::PytorchHalfPixel => 0.0,
+                Coordinates::AlignCorners if out_len > 1 => {
+                    o * (in_len - 1) as f64 / (out_len - 1) as f64
+                }
+                Coordinates::AlignCorners => 0.0,
+                Coordinates::Asymmetric => o / scale,
+                Coordinates::TfHalfPixelForNn => (o + 0.5) / scale,
+            }
+        };
+        let last = (in_len - 1) as f64;
+        if attrs.linear {
+            let mut low = Vec::with_capacity(out_len);
+            let mut high = Vec::with_capacity(out_len);
+            let mut weight = Vec::with_capacity(out_len);
+            for o in 0..out_len {
+                let s = source(o).clamp(0.0, last);
+                let l = s.floor();
+                low.push(l as usize);
+                high.push(((l + 1.0).min(last)) as usize);
+                weight.push(s - l);
+            }
+            let mut shape = vec![1usize; 4];
+            shape[a] = out_len;
+            let w_high = candle(
+                Tensor::from_vec(weight.clone(), shape.clone(), &Device::Cpu)
+                    .and_then(|t| t.to_dtype(x.dtype())),
+            )?;
+            let w_low = candle(
+                Tensor::from_vec(
+                    weight.iter().map(|w| 1.0 - w).collect::<Vec<f64>>(),
+                    shape,
+                    &Device::Cpu,
+                )
+                .and_then(|t| t.to_dtype(x.dtype())),
+            )?;
+            let (lo, hi) = (take(&y, a, &low)?, take(&y, a, &high)?);
+            y = candle(lo.broadcast_mul(&w_low).and_then(|l| l.add(&hi.broadcast_mul(&w_high)?)))?;
+        } else {
+            let index: Vec<usize> = (0..out_len)
+                .map(|o| {
+                    let s = source(o);
+                    let i = match attrs.nearest {
+                        NearestMode::Floor => s.floor(),
+                        NearestMode::Ceil => s.ceil(),
+                        NearestMode::RoundPreferFloor if s.fract() == 0.5 => s.floor(),
+                        NearestMode::RoundPreferCeil if s.fract() == 0.5 => s.ceil(),
+                        _ => s.round(),
+                    };
+                    i.clamp(0.0, last) as usize
+                })
+                .collect();
+            y = take(&y, a, &index)?;
+        }
+    }
+    Ok(y)
 }

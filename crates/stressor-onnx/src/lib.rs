@@ -17,7 +17,8 @@
 //! `ReduceMean`, `ReduceSum`, `Add`, `Sub`, `Mul`, `Div`, `Mod` (broadcasting), `Flatten`,
 //! `Reshape`, `Transpose`, `Concat`, `Split`, `Slice`, `Expand`, `Where`, `Equal`, `Pad`
 //! (constant), `Softmax` (any axis), `Clip`, `Dropout`, `Identity`, `Constant`,
-//! `ConstantOfShape`, `Range`, `Shape`, `Gather`, `Unsqueeze`, `Squeeze`, `Cast`. Any other
+//! `ConstantOfShape`, `Range`, `Resize` (nearest and bilinear over `[n, c, h, w]`, opset ≥ 11),
+//! `Shape`, `Gather`, `Unsqueeze`, `Squeeze`, `Cast`. Any other
 //! node is an [`OnnxError::UnsupportedOp`] naming the op and the node; [`list_ops`] lists a
 //! model's operators and the unsupported ones without loading it. Every op on the gradient path
 //! is checked against finite differences in the tests.

@@ -95,13 +95,14 @@ const OP_FIXTURES: [&str; 20] = [
 
 /// Graphs of the ops and shape arithmetic that exporters emit for vision models (made by
 /// `exporter_graphs` in `make_fixtures.py`).
-const EXPORTER_FIXTURES: [&str; 7] = [
+const EXPORTER_FIXTURES: [&str; 8] = [
     "activations_modern",
     "gelu",
     "layernorm",
     "conv_depthwise",
     "reduce_split_opset11",
     "reduce_split_opset18",
+    "resize",
     "vit_block",
 ];
 
