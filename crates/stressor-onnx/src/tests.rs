@@ -516,3 +516,22 @@ fn tabular_graphs_take_rows_of_features_and_have_gradients() {
     let bad = Batch::new(vec![0.0; 3], vec![1, 3]).unwrap();
     assert!(model.predict(&bad).is_err());
 }
+
+#[test]
+fn torch_exports_with_a_dynamic_batch_match_onnxruntime_and_have_gradients() {
+    // Made by make_torch_fixtures.py: MobileNetV3/EfficientNet blocks and a ViT block as
+    // torch.onnx.export writes them (opset 17, dynamic batch; shape arithmetic, Resize,
+    // nn.MultiheadAttention).
+    for name in ["torch_mobile_block", "torch_vit_block"] {
+        let (model, f) = model_fixture(name);
+        assert_eq!(model.info().n_classes, f.output_shape[1], "{name}");
+        let inputs = Batch::new(f.input.clone(), f.input_shape.clone()).unwrap();
+        let scores = model.predict(&inputs).unwrap();
+        assert_close(scores.as_slice(), &f.output, 1e-4, name);
+        // Another batch size (the shape arithmetic that depends on it runs per call).
+        let one = Batch::new(f.input[..f.input.len() / 3].to_vec(), vec![1, 3, 12, 12]).unwrap();
+        assert_close(model.predict(&one).unwrap().as_slice(), &f.output[..5], 1e-4, name);
+        let x: Vec<f64> = f.input[..f.input.len() / 3].iter().map(|&v| f64::from(v)).collect();
+        check_gradient(name, &x, &[1, 3, 12, 12], &|t| model.logits_tensor(t).unwrap());
+    }
+}
