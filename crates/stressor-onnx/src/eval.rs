@@ -7,10 +7,12 @@
 //! the gradients of constant weights) or to this crate's [`Pool2d`].
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use candle_core::{DType, Device, Tensor};
 use stressor_model::builtin::ops;
 
+use crate::depthwise::Depthwise;
 use crate::graph::{AutoPad, ConvAttrs, Graph, Ints, Node, Op, Value};
 
 /// Why a node failed.
@@ -741,10 +743,8 @@ fn conv(
     if outputs.len() == 1 { Ok(outputs.remove(0)) } else { candle(Tensor::cat(&outputs, 1)) }
 }
 
-/// A depthwise convolution (one filter per channel, as MobileNets and EfficientNets use): the
-/// sum over kernel taps of the padded input, shifted and strided, times that tap's per-channel
-/// weight. A handful of whole-tensor ops instead of one small convolution per channel; their
-/// backward passes are candle's.
+/// A depthwise convolution (one filter per channel, as MobileNets and EfficientNets use) by
+/// this crate's own op ([`Depthwise`]), rather than one small convolution per channel.
 fn depthwise(
     input: &Tensor,
     weight: &Tensor,
@@ -752,46 +752,18 @@ fn depthwise(
     pads: [usize; 4],
     strides: [usize; 2],
 ) -> Result<Tensor> {
-    let (_, c, h, w) = candle(input.dims4())?;
+    let (_, c, _, _) = candle(input.dims4())?;
     let (_, _, kh, kw) = candle(weight.dims4())?;
-    let padded = candle(
-        input
-            .pad_with_zeros(2, pads[0], pads[2])
-            .and_then(|t| t.pad_with_zeros(3, pads[1], pads[3])),
+    let values = candle(
+        weight
+            .detach()
+            .flatten_all()
+            .and_then(|t| t.to_dtype(DType::F64))
+            .and_then(|t| t.to_vec1::<f64>()),
     )?;
-    let (ph, pw) = (h + pads[0] + pads[2], w + pads[1] + pads[3]);
-    let (oh, ow) = ((ph - kh) / strides[0] + 1, (pw - kw) / strides[1] + 1);
-    // The rows (or columns) tap `offset` reads along an axis of the padded input.
-    let tap = |t: &Tensor, axis: usize, offset: usize, stride: usize, len: usize| {
-        if stride == 1 {
-            candle(t.narrow(axis, offset, len))
-        } else {
-            let index: Vec<u32> = (0..len).map(|i| (i * stride + offset) as u32).collect();
-            candle(
-                Tensor::from_vec(index, len, &Device::Cpu).and_then(|i| t.index_select(&i, axis)),
-            )
-        }
-    };
-    let mut sum: Option<Tensor> = None;
-    for i in 0..kh {
-        let rows = tap(&padded, 2, i, strides[0], oh)?;
-        for j in 0..kw {
-            let patch = tap(&rows, 3, j, strides[1], ow)?;
-            let tap_weight = candle(
-                weight
-                    .narrow(2, i, 1)
-                    .and_then(|t| t.narrow(3, j, 1))
-                    .and_then(|t| t.reshape((1, c, 1, 1))),
-            )?;
-            let term = candle(patch.broadcast_mul(&tap_weight))?;
-            sum = Some(match sum {
-                None => term,
-                Some(acc) => candle(acc.add(&term))?,
-            });
-        }
-    }
-    let sum = sum.ok_or("an empty kernel")?;
-    candle(sum.broadcast_add(&candle(bias.reshape((1, c, 1, 1)))?))
+    let op = Depthwise { weight: Arc::new(values), kernel: [kh, kw], strides, pads };
+    let y = candle(op.apply(input))?;
+    candle(y.broadcast_add(&candle(bias.reshape((1, c, 1, 1)))?))
 }
 
 /// Every `stride`-th row and column of a stride-1 result (the strided convolution).

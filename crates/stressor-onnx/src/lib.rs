@@ -53,6 +53,7 @@
 //! # Ok::<(), stressor_onnx::OnnxError>(())
 //! ```
 
+mod depthwise;
 mod error;
 mod eval;
 mod export;
