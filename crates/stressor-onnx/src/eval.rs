@@ -711,6 +711,12 @@ fn conv(
     if h + pads[0] + pads[2] < kh || w + pads[1] + pads[3] < kw {
         return Err(format!("kernel {kh}×{kw} does not fit input {h}×{w} with pads {pads:?}"));
     }
+    if kh == 1 && kw == 1 && pads == [0; 4] && attrs.strides != [1, 1] {
+        // A strided 1×1 convolution reads every stride-th pixel: subsample first, then
+        // convolve at stride 1 (ResNet's downsampling shortcuts), instead of the reverse.
+        let subsampled = subsample(input, attrs.strides)?;
+        return conv(&subsampled, weight, Some(&bias), &ConvAttrs { strides: [1, 1], ..*attrs });
+    }
     let group = attrs.group;
     if group > 1 && group == o && candle(weight.dim(1))? == 1 {
         return depthwise(input, weight, &bias, pads, attrs.strides);

@@ -95,11 +95,12 @@ const OP_FIXTURES: [&str; 20] = [
 
 /// Graphs of the ops and shape arithmetic that exporters emit for vision models (made by
 /// `exporter_graphs` in `make_fixtures.py`).
-const EXPORTER_FIXTURES: [&str; 8] = [
+const EXPORTER_FIXTURES: [&str; 9] = [
     "activations_modern",
     "gelu",
     "layernorm",
     "conv_depthwise",
+    "conv_pointwise_strided",
     "reduce_split_opset11",
     "reduce_split_opset18",
     "resize",
