@@ -30,10 +30,12 @@
 //! `fold`).
 //!
 //! Convolutions, linear layers and 2×2 max pools run as stressor's own candle ops
-//! (`stressor_model::builtin::ops`, im2col + gemm); other pools as this crate's own op.
-//! At load time a `BatchNormalization` after a `Conv` is folded into its weights, and
-//! `Conv → [Relu →] MaxPool 2×2` is fused. A strided convolution is computed at stride 1 and
-//! subsampled, which costs `stride²` times the work of a native strided kernel.
+//! (`stressor_model::builtin::ops`, im2col + gemm); other pools and depthwise convolutions as
+//! this crate's own ops (direct loops). At load time a `BatchNormalization` after a `Conv` is
+//! folded into its weights, and `Conv → [Relu →] MaxPool 2×2` is fused. A strided 1×1
+//! convolution subsamples its input first; another strided (non-depthwise) convolution is
+//! computed at stride 1 and subsampled, which costs `stride²` times the work of a native
+//! strided kernel.
 //!
 //! [`export_fashion_cnn`] writes the built-in CNN as ONNX.
 //!
