@@ -238,6 +238,21 @@ fn eval_node(node: &Node, args: &[Option<&Value>], dtype: DType) -> Result<Value
             gemm(args, dtype, *alpha, *beta, *trans_a, *trans_b)?
         }
         Op::MatMul => matmul(&x()?, &float_arg(args, 1, dtype)?)?,
+        Op::MatMulByWeight => {
+            let (x, weight) = (x()?, float_arg(args, 1, dtype)?);
+            let (o, k) = candle(weight.dims2())?;
+            let dims = x.dims().to_vec();
+            if dims.len() < 2 || dims[dims.len() - 1] != k {
+                return Err(format!("cannot multiply {dims:?} by a {k}×{o} matrix"));
+            }
+            let rows: usize = dims[..dims.len() - 1].iter().product();
+            let zero = candle(Tensor::zeros(o, dtype, &Device::Cpu))?;
+            let y = candle(x.reshape((rows, k)).and_then(|x| ops::linear(&x, &weight, &zero)))?;
+            let mut out_dims = dims;
+            let last = out_dims.len() - 1;
+            out_dims[last] = o;
+            candle(y.reshape(out_dims))?
+        }
         Op::Relu => candle(x()?.relu())?,
         Op::LeakyRelu { alpha } => {
             let x = x()?;

@@ -63,7 +63,32 @@ pub(crate) fn fold(graph: &mut Graph) {
         kept.push(node);
     }
     graph.nodes = kept;
+    transpose_weights(graph);
     remove_dead(graph);
+}
+
+/// Stores the constant right operand of each `MatMul` by a matrix transposed and contiguous
+/// (`[out, in]`, the linear op's layout), and makes the node a [`Op::MatMulByWeight`].
+fn transpose_weights(graph: &mut Graph) {
+    for node in &mut graph.nodes {
+        if !matches!(node.op, Op::MatMul) {
+            continue;
+        }
+        let Some(Value::Float(weight)) = node.inputs.get(1).and_then(|w| graph.constants.get(w))
+        else {
+            continue;
+        };
+        if weight.rank() != 2 {
+            continue;
+        }
+        let Ok(transposed) = weight.t().and_then(|t| t.contiguous()) else {
+            continue;
+        };
+        let name = format!("{}::weight_t", node.inputs[1]);
+        graph.constants.insert(name.clone(), Value::Float(transposed));
+        node.inputs[1] = name;
+        node.op = Op::MatMulByWeight;
+    }
 }
 
 /// The outputs of a node whose inputs are all constants, evaluated now; `None` when an input is

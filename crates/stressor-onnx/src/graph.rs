@@ -67,6 +67,9 @@ pub(crate) enum Op {
         trans_b: bool,
     },
     MatMul,
+    /// `MatMul` by a constant matrix, stored transposed (`[out, in]`, contiguous) at load so
+    /// that the linear op does not copy it on every call (see `fold`).
+    MatMulByWeight,
     Relu,
     LeakyRelu {
         alpha: f32,
