@@ -13,7 +13,7 @@ use candle_core::{DType, Device, Tensor};
 use stressor_model::builtin::ops;
 
 use crate::depthwise::Depthwise;
-use crate::graph::{AutoPad, ConvAttrs, Graph, Ints, Node, Op, Value};
+use crate::graph::{AutoPad, ConvAttrs, Graph, Ints, Node, Op, ReduceKind, Value};
 
 /// Why a node failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -467,6 +467,35 @@ fn eval_node(node: &Node, args: &[Option<&Value>], dtype: DType) -> Result<Value
         }
         Op::Sqrt => candle(x()?.sqrt())?,
         Op::Exp => candle(x()?.exp())?,
+        Op::Log => candle(x()?.log())?,
+        Op::Abs => candle(x()?.abs())?,
+        Op::PRelu => {
+            let (x, slope) = (x()?, float_arg(args, 1, dtype)?);
+            candle(
+                x.relu()
+                    .and_then(|pos| pos.broadcast_sub(&x.neg()?.relu()?.broadcast_mul(&slope)?)),
+            )?
+        }
+        Op::Extremum { max } => {
+            if args.iter().all(|a| matches!(a, Some(Value::Int(_)))) {
+                let mut ints = ints_arg(args, 0)?.clone();
+                for index in 1..args.len() {
+                    let pick = |a: i64, b: i64| Ok(if *max { a.max(b) } else { a.min(b) });
+                    ints = crate::indexing::int_zip(&ints, ints_arg(args, index)?, pick)?;
+                }
+                return Ok(Value::Int(ints));
+            }
+            let mut y = x()?;
+            for index in 1..args.len() {
+                let other = float_arg(args, index, dtype)?;
+                y = candle(if *max {
+                    y.broadcast_maximum(&other)
+                } else {
+                    y.broadcast_minimum(&other)
+                })?;
+            }
+            y
+        }
         Op::Neg => match arg(args, 0)? {
             Value::Int(ints) => {
                 return Ok(Value::Int(Ints {
@@ -510,7 +539,7 @@ fn eval_node(node: &Node, args: &[Option<&Value>], dtype: DType) -> Result<Value
                 None => scaled,
             }
         }
-        Op::Reduce { mean, axes, keep_dims, noop_with_empty_axes } => {
+        Op::Reduce { kind, axes, keep_dims, noop_with_empty_axes } => {
             let x = x()?;
             let axes: Vec<i64> = match axes {
                 Some(a) => a.clone(),
@@ -530,11 +559,17 @@ fn eval_node(node: &Node, args: &[Option<&Value>], dtype: DType) -> Result<Value
             };
             dims.sort_unstable();
             dims.dedup();
-            let reduced = candle(if *mean {
-                x.mean_keepdim(dims.clone())
-            } else {
-                x.sum_keepdim(dims.clone())
-            })?;
+            let reduced = match kind {
+                ReduceKind::Mean => candle(x.mean_keepdim(dims.clone()))?,
+                ReduceKind::Sum => candle(x.sum_keepdim(dims.clone()))?,
+                ReduceKind::Max => {
+                    let mut y = x;
+                    for &d in &dims {
+                        y = candle(y.max_keepdim(d))?;
+                    }
+                    y
+                }
+            };
             if *keep_dims {
                 reduced
             } else {

@@ -149,7 +149,15 @@ pub(crate) enum Op {
     },
     Sqrt,
     Exp,
+    Log,
+    Abs,
     Neg,
+    /// `x` where positive, `slope · x` elsewhere, `slope` broadcast.
+    PRelu,
+    /// Elementwise maximum (`true`) or minimum of any number of broadcast inputs.
+    Extremum {
+        max: bool,
+    },
     Reciprocal,
     Pow,
     /// Integer remainder; `fmod` takes the dividend's sign (C), otherwise the divisor's (Python).
@@ -161,9 +169,10 @@ pub(crate) enum Op {
         axis: i64,
         epsilon: f32,
     },
-    /// `ReduceMean` or `ReduceSum`; `axes` from the attribute (older opsets) or the second input.
+    /// `ReduceMean`, `ReduceSum` or `ReduceMax`; `axes` from the attribute (older opsets) or
+    /// the second input.
     Reduce {
-        mean: bool,
+        kind: ReduceKind,
         axes: Option<Vec<i64>>,
         keep_dims: bool,
         noop_with_empty_axes: bool,
@@ -213,6 +222,14 @@ pub(crate) enum NearestMode {
     RoundPreferCeil,
     Floor,
     Ceil,
+}
+
+/// What a `Reduce*` computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReduceKind {
+    Mean,
+    Sum,
+    Max,
 }
 
 /// The attributes of an opset < 10 `Slice`.
@@ -848,6 +865,11 @@ fn parse_node(model: &str, node: &proto::NodeProto, opset: i64) -> Result<Node, 
         },
         "Sqrt" => Op::Sqrt,
         "Exp" => Op::Exp,
+        "Log" => Op::Log,
+        "Abs" => Op::Abs,
+        "PRelu" => Op::PRelu,
+        "Max" => Op::Extremum { max: true },
+        "Min" => Op::Extremum { max: false },
         "Neg" => Op::Neg,
         "Reciprocal" => Op::Reciprocal,
         "Pow" => Op::Pow,
@@ -864,12 +886,16 @@ fn parse_node(model: &str, node: &proto::NodeProto, opset: i64) -> Result<Node, 
                 epsilon: attrs.float("epsilon", 1e-5)?,
             }
         }
-        "ReduceMean" | "ReduceSum" => {
-            let mean = node.op_type == "ReduceMean";
+        "ReduceMean" | "ReduceSum" | "ReduceMax" => {
+            let kind = match node.op_type.as_str() {
+                "ReduceMean" => ReduceKind::Mean,
+                "ReduceSum" => ReduceKind::Sum,
+                _ => ReduceKind::Max,
+            };
             // The axes moved from an attribute to an input in opset 18 (ReduceSum: 13).
-            let axes_input = opset >= if mean { 18 } else { 13 };
+            let axes_input = opset >= if kind == ReduceKind::Sum { 13 } else { 18 };
             Op::Reduce {
-                mean,
+                kind,
                 axes: if axes_input { None } else { attrs.ints("axes")? },
                 keep_dims: attrs.int("keepdims", 1)? != 0,
                 noop_with_empty_axes: attrs.int("noop_with_empty_axes", 0)? != 0,

@@ -12,9 +12,10 @@
 //! `Softmax`, `Unsqueeze`, `Squeeze`, `Split`, `Slice`, `ReduceMean` and `ReduceSum` are read
 //! too): `Conv` (any group, depthwise included, strides, pads, `auto_pad`; dilation 1), `Gemm`,
 //! `MatMul` (batched, broadcasting), `Relu`, `LeakyRelu`, `Sigmoid`, `HardSigmoid`,
-//! `HardSwish`, `Tanh`, `Erf`, `Gelu`, `Sqrt`, `Exp`, `Neg`, `Reciprocal`, `Pow`, `MaxPool`,
+//! `HardSwish`, `PRelu`, `Tanh`, `Erf`, `Gelu`, `Sqrt`, `Exp`, `Log`, `Abs`, `Neg`,
+//! `Reciprocal`, `Pow`, `Max`, `Min`, `MaxPool`,
 //! `AveragePool`, `GlobalAveragePool`, `BatchNormalization` (inference), `LayerNormalization`,
-//! `ReduceMean`, `ReduceSum`, `Add`, `Sub`, `Mul`, `Div`, `Mod` (broadcasting), `Flatten`,
+//! `ReduceMean`, `ReduceSum`, `ReduceMax`, `Add`, `Sub`, `Mul`, `Div`, `Mod` (broadcasting), `Flatten`,
 //! `Reshape`, `Transpose`, `Concat`, `Split`, `Slice`, `Expand`, `Where`, `Equal`, `Pad`
 //! (constant), `Softmax` (any axis), `Clip`, `Dropout`, `Identity`, `Constant`,
 //! `ConstantOfShape`, `Range`, `Resize` (nearest and bilinear over `[n, c, h, w]`, opset ≥ 11),

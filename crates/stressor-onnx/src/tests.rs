@@ -95,8 +95,10 @@ const OP_FIXTURES: [&str; 20] = [
 
 /// Graphs of the ops and shape arithmetic that exporters emit for vision models (made by
 /// `exporter_graphs` in `make_fixtures.py`).
-const EXPORTER_FIXTURES: [&str; 9] = [
+const EXPORTER_FIXTURES: [&str; 11] = [
     "activations_modern",
+    "activations_keras",
+    "reduce_max_opset18",
     "gelu",
     "layernorm",
     "conv_depthwise",
