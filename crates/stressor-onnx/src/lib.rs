@@ -8,16 +8,16 @@
 //! input (layout, 0–255 scaling, per-channel mean and std), and gradients are taken through
 //! that transform.
 //!
-//! Supported operators (default domain; fixtures at opsets 11, 13, 17, 18 and 20; the older attribute forms of `Pad`, `Clip`,
-//! `Softmax`, `Unsqueeze`, `Squeeze`, `Split`, `Slice`, `ReduceMean` and `ReduceSum` are read
-//! too): `Conv` (any group, depthwise included, strides, pads, `auto_pad`; dilation 1), `Gemm`,
-//! `MatMul` (batched, broadcasting), `Relu`, `LeakyRelu`, `Sigmoid`, `HardSigmoid`,
-//! `HardSwish`, `PRelu`, `Tanh`, `Erf`, `Gelu`, `Sqrt`, `Exp`, `Log`, `Abs`, `Neg`,
-//! `Reciprocal`, `Pow`, `Max`, `Min`, `MaxPool`,
+//! Supported operators (default domain; fixtures at opsets 11, 13, 17, 18 and 20; the older
+//! attribute forms of `Pad`, `Clip`, `Softmax`, `Unsqueeze`, `Squeeze`, `Split`, `Slice`,
+//! `ReduceMean`, `ReduceSum` and `ReduceMax` are read too): `Conv` (any group, depthwise
+//! included, strides, pads, `auto_pad`; dilation 1), `Gemm`, `MatMul` (batched, broadcasting),
+//! `Relu`, `LeakyRelu`, `PRelu`, `Sigmoid`, `HardSigmoid`, `HardSwish`, `Tanh`, `Erf`, `Gelu`,
+//! `Sqrt`, `Exp`, `Log`, `Abs`, `Neg`, `Reciprocal`, `Pow`, `Max`, `Min`, `MaxPool`,
 //! `AveragePool`, `GlobalAveragePool`, `BatchNormalization` (inference), `LayerNormalization`,
-//! `ReduceMean`, `ReduceSum`, `ReduceMax`, `Add`, `Sub`, `Mul`, `Div`, `Mod` (broadcasting), `Flatten`,
-//! `Reshape`, `Transpose`, `Concat`, `Split`, `Slice`, `Expand`, `Where`, `Equal`, `Pad`
-//! (constant), `Softmax` (any axis), `Clip`, `Dropout`, `Identity`, `Constant`,
+//! `ReduceMean`, `ReduceSum`, `ReduceMax`, `Add`, `Sub`, `Mul`, `Div`, `Mod` (broadcasting),
+//! `Flatten`, `Reshape`, `Transpose`, `Concat`, `Split`, `Slice`, `Expand`, `Where`, `Equal`,
+//! `Pad` (constant), `Softmax` (any axis), `Clip`, `Dropout`, `Identity`, `Constant`,
 //! `ConstantOfShape`, `Range`, `Resize` (nearest and bilinear over `[n, c, h, w]`, opset ≥ 11),
 //! `Shape`, `Gather`, `Unsqueeze`, `Squeeze`, `Cast`. Any other
 //! node is an [`OnnxError::UnsupportedOp`] naming the op and the node; [`list_ops`] lists a
