@@ -38,6 +38,12 @@ impl Partial {
 /// Folds the known part of the graph into constants and removes nodes nothing reads.
 pub(crate) fn fold(graph: &mut Graph) {
     let probes = probe_dims(graph);
+    graph.values_per_sample = probes.as_ref().map(|(one, two)| {
+        let total = |dims: &ValueDims| -> usize {
+            dims.values().map(|d| d.iter().product::<usize>()).sum()
+        };
+        total(two).saturating_sub(total(one))
+    });
     let probes: Option<Probes> = probes.as_ref().map(|(one, two)| (one, two));
     let mut partials: HashMap<String, Partial> = HashMap::new();
     let mut kept = Vec::with_capacity(graph.nodes.len());

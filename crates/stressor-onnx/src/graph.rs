@@ -262,6 +262,9 @@ pub(crate) struct Graph {
     pub(crate) output: String,
     pub(crate) constants: HashMap<String, Value>,
     pub(crate) nodes: Vec<Node>,
+    /// How many values one more sample adds to a forward pass (all intermediate values
+    /// together), measured by `fold`'s probe runs; `None` when they could not run.
+    pub(crate) values_per_sample: Option<usize>,
 }
 
 impl Graph {
@@ -310,6 +313,7 @@ impl Graph {
             output: output.name.clone(),
             constants,
             nodes,
+            values_per_sample: None,
         };
         graph.check_wiring()?;
         crate::fold::fold(&mut graph);

@@ -73,4 +73,6 @@ mod tests;
 pub use error::OnnxError;
 pub use export::{EXPORT_OPSET, export_fashion_cnn};
 pub use graph::{OpUse, list_ops};
-pub use model::{CHUNK_SIZE, CHUNK_VALUES, InputSpec, Layout, OnnxModel, OutputKind};
+pub use model::{
+    CHUNK_SIZE, CHUNK_VALUES, GRADIENT_CHUNK_VALUES, InputSpec, Layout, OnnxModel, OutputKind,
+};
