@@ -7,11 +7,13 @@
 //! the gradients of constant weights) or to this crate's [`Pool2d`].
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use candle_core::{DType, Device, Tensor};
 use stressor_model::builtin::ops;
 
-use crate::graph::{AutoPad, ConvAttrs, Graph, Ints, Node, Op, Value};
+use crate::depthwise::Depthwise;
+use crate::graph::{AutoPad, ConvAttrs, Graph, Ints, Node, Op, ReduceKind, Value};
 
 /// Why a node failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +23,7 @@ pub(crate) struct EvalError {
     pub(crate) message: String,
 }
 
-type Result<T> = std::result::Result<T, String>;
+pub(crate) type Result<T> = std::result::Result<T, String>;
 
 impl Graph {
     /// The value `output` (the graph's output, or an intermediate float value) for `input` (the
@@ -32,9 +34,50 @@ impl Graph {
         output: &str,
     ) -> std::result::Result<Tensor, EvalError> {
         let dtype = input.dtype();
+        let value = self.evaluate(input, output, None)?;
+        let fail = |message: &str| EvalError {
+            node: output.to_string(),
+            op: "output".to_string(),
+            message: message.to_string(),
+        };
+        match value {
+            Some(value) => float(&value, dtype).map_err(|e| fail(&e)),
+            None => Err(fail("the graph output was not computed")),
+        }
+    }
+
+    /// The dimensions of every value computed for `input`, by name (for load-time folding).
+    pub(crate) fn value_dims(
+        &self,
+        input: &Tensor,
+    ) -> std::result::Result<HashMap<String, Vec<usize>>, EvalError> {
+        let mut dims = HashMap::new();
+        self.evaluate(input, &self.output, Some(&mut dims))?;
+        Ok(dims)
+    }
+
+    /// Evaluates nodes in order until `output` is computed, dropping each value after its last
+    /// reader so that a forward pass holds few activations at once (autograd keeps what the
+    /// backward pass needs). Records every value's dimensions into `record` when given.
+    fn evaluate(
+        &self,
+        input: &Tensor,
+        output: &str,
+        mut record: Option<&mut HashMap<String, Vec<usize>>>,
+    ) -> std::result::Result<Option<Value>, EvalError> {
+        let dtype = input.dtype();
+        let mut last_use: HashMap<&str, usize> = HashMap::new();
+        for (index, node) in self.nodes.iter().enumerate() {
+            for name in &node.inputs {
+                last_use.insert(name.as_str(), index);
+            }
+        }
         let mut values: HashMap<&str, Value> = HashMap::new();
         values.insert(self.input.as_str(), Value::Float(input.clone()));
-        for node in &self.nodes {
+        if output == self.input {
+            return Ok(values.remove(output));
+        }
+        for (index, node) in self.nodes.iter().enumerate() {
             let error = |message: String| EvalError {
                 node: node.name.clone(),
                 op: node.op_type.clone(),
@@ -51,34 +94,57 @@ impl Graph {
                     }
                 })
                 .collect();
-            let out = eval_node(node, &args, dtype).map_err(error)?;
-            let Some(name) = node.outputs.first() else {
-                continue;
-            };
-            values.insert(name.as_str(), out);
-            if name == output {
-                break;
+            let outs = eval_outputs(node, &args, dtype).map_err(error)?;
+            let mut done = false;
+            for (name, out) in node.outputs.iter().zip(outs) {
+                if name.is_empty() {
+                    continue;
+                }
+                if let Some(record) = record.as_deref_mut() {
+                    record.insert(name.clone(), value_dims(&out));
+                }
+                done |= name == output;
+                values.insert(name.as_str(), out);
+            }
+            if done {
+                return Ok(values.remove(output));
+            }
+            for name in &node.inputs {
+                if last_use.get(name.as_str()) == Some(&index) && name != output {
+                    values.remove(name.as_str());
+                }
             }
         }
-        let result = values.remove(output).or_else(|| self.constants.get(output).cloned());
-        let fail = |message: &str| EvalError {
-            node: output.to_string(),
-            op: "output".to_string(),
-            message: message.to_string(),
-        };
-        match result {
-            Some(value) => float(&value, dtype).map_err(|e| fail(&e)),
-            None => Err(fail("the graph output was not computed")),
-        }
+        Ok(values.remove(output).or_else(|| self.constants.get(output).cloned()))
     }
 }
 
-fn candle<T>(result: candle_core::Result<T>) -> Result<T> {
+/// The values of a node's outputs, in order (fewer than its outputs when it computes only the
+/// first, as `Dropout` without its mask).
+pub(crate) fn eval_outputs(
+    node: &Node,
+    args: &[Option<&Value>],
+    dtype: DType,
+) -> Result<Vec<Value>> {
+    match &node.op {
+        Op::Split { axis, split } => crate::indexing::split(
+            arg(args, 0)?,
+            args.get(1).copied().flatten(),
+            split.as_deref(),
+            *axis,
+            node.outputs.len(),
+            dtype,
+        ),
+        _ => eval_node(node, args, dtype).map(|v| vec![v]),
+    }
+}
+
+pub(crate) fn candle<T>(result: candle_core::Result<T>) -> Result<T> {
     result.map_err(|e| e.to_string())
 }
 
 /// A value as a float tensor of `dtype`.
-fn float(value: &Value, dtype: DType) -> Result<Tensor> {
+pub(crate) fn float(value: &Value, dtype: DType) -> Result<Tensor> {
     match value {
         Value::Float(t) if t.dtype() == dtype => Ok(t.clone()),
         Value::Float(t) => candle(t.to_dtype(dtype)),
@@ -93,7 +159,7 @@ fn float(value: &Value, dtype: DType) -> Result<Tensor> {
 }
 
 /// Argument `index`, which must be present.
-fn arg<'a>(args: &[Option<&'a Value>], index: usize) -> Result<&'a Value> {
+pub(crate) fn arg<'a>(args: &[Option<&'a Value>], index: usize) -> Result<&'a Value> {
     match args.get(index) {
         Some(Some(v)) => Ok(v),
         _ => Err(format!("input {index} is missing")),
@@ -111,7 +177,7 @@ fn optional_float(args: &[Option<&Value>], index: usize, dtype: DType) -> Result
     }
 }
 
-fn ints_arg<'a>(args: &[Option<&'a Value>], index: usize) -> Result<&'a Ints> {
+pub(crate) fn ints_arg<'a>(args: &[Option<&'a Value>], index: usize) -> Result<&'a Ints> {
     match arg(args, index)? {
         Value::Int(ints) => Ok(ints),
         Value::Float(_) => Err(format!("input {index} must be an integer tensor")),
@@ -142,7 +208,7 @@ fn scalar_arg(args: &[Option<&Value>], index: usize) -> Result<Option<f32>> {
 
 /// Resolves a possibly negative axis against `rank` (`rank_extra` extra positions allowed, for
 /// Unsqueeze).
-fn axis(axis: i64, rank: usize) -> Result<usize> {
+pub(crate) fn axis(axis: i64, rank: usize) -> Result<usize> {
     let resolved = if axis < 0 { axis + rank as i64 } else { axis };
     if resolved < 0 || resolved >= rank as i64 {
         return Err(format!("axis {axis} is out of range for rank {rank}"));
@@ -172,6 +238,21 @@ fn eval_node(node: &Node, args: &[Option<&Value>], dtype: DType) -> Result<Value
             gemm(args, dtype, *alpha, *beta, *trans_a, *trans_b)?
         }
         Op::MatMul => matmul(&x()?, &float_arg(args, 1, dtype)?)?,
+        Op::MatMulByWeight => {
+            let (x, weight) = (x()?, float_arg(args, 1, dtype)?);
+            let (o, k) = candle(weight.dims2())?;
+            let dims = x.dims().to_vec();
+            if dims.len() < 2 || dims[dims.len() - 1] != k {
+                return Err(format!("cannot multiply {dims:?} by a {k}×{o} matrix"));
+            }
+            let rows: usize = dims[..dims.len() - 1].iter().product();
+            let zero = candle(Tensor::zeros(o, dtype, &Device::Cpu))?;
+            let y = candle(x.reshape((rows, k)).and_then(|x| ops::linear(&x, &weight, &zero)))?;
+            let mut out_dims = dims;
+            let last = out_dims.len() - 1;
+            out_dims[last] = o;
+            candle(y.reshape(out_dims))?
+        }
         Op::Relu => candle(x()?.relu())?,
         Op::LeakyRelu { alpha } => {
             let x = x()?;
@@ -351,24 +432,217 @@ fn eval_node(node: &Node, args: &[Option<&Value>], dtype: DType) -> Result<Value
                 .collect();
             return reshape_value(value, new_dims, dtype);
         }
-        Op::Cast { to_float } => {
+        Op::Cast { to_float, to_bool } => {
             let value = arg(args, 0)?;
-            return match (value, to_float) {
-                (Value::Float(_), true) => Ok(Value::Float(float(value, dtype)?)),
-                (Value::Int(_), true) => Ok(Value::Float(float(value, dtype)?)),
-                (Value::Int(_), false) => Ok(value.clone()),
+            let ints = match (value, to_float) {
+                (_, true) => return Ok(Value::Float(float(value, dtype)?)),
+                (Value::Int(ints), false) => ints.clone(),
                 (Value::Float(t), false) => {
                     let data = candle(
                         t.flatten_all()
                             .and_then(|t| t.to_dtype(DType::F64))
                             .and_then(|t| t.to_vec1::<f64>()),
                     )?;
-                    Ok(Value::Int(Ints {
-                        dims: t.dims().to_vec(),
-                        data: data.iter().map(|&v| v as i64).collect(),
-                    }))
+                    Ints { dims: t.dims().to_vec(), data: data.iter().map(|&v| v as i64).collect() }
                 }
             };
+            let data = if *to_bool {
+                ints.data.iter().map(|&v| i64::from(v != 0)).collect()
+            } else {
+                ints.data
+            };
+            return Ok(Value::Int(Ints { dims: ints.dims, data }));
+        }
+        Op::HardSigmoid { alpha, beta } => {
+            hard_sigmoid(&x()?, f64::from(*alpha), f64::from(*beta))?
+        }
+        Op::HardSwish => {
+            let x = x()?;
+            candle(x.mul(&hard_sigmoid(&x, 1.0 / 6.0, 0.5)?))?
+        }
+        Op::Erf => candle(x()?.erf())?,
+        Op::Gelu { tanh } => {
+            let x = x()?;
+            candle(if *tanh { x.gelu() } else { x.gelu_erf() })?
+        }
+        Op::Sqrt => candle(x()?.sqrt())?,
+        Op::Exp => candle(x()?.exp())?,
+        Op::Log => candle(x()?.log())?,
+        Op::Abs => candle(x()?.abs())?,
+        Op::PRelu => {
+            let (x, slope) = (x()?, float_arg(args, 1, dtype)?);
+            candle(
+                x.relu()
+                    .and_then(|pos| pos.broadcast_sub(&x.neg()?.relu()?.broadcast_mul(&slope)?)),
+            )?
+        }
+        Op::Extremum { max } => {
+            if args.iter().all(|a| matches!(a, Some(Value::Int(_)))) {
+                let mut ints = ints_arg(args, 0)?.clone();
+                for index in 1..args.len() {
+                    let pick = |a: i64, b: i64| Ok(if *max { a.max(b) } else { a.min(b) });
+                    ints = crate::indexing::int_zip(&ints, ints_arg(args, index)?, pick)?;
+                }
+                return Ok(Value::Int(ints));
+            }
+            let mut y = x()?;
+            for index in 1..args.len() {
+                let other = float_arg(args, index, dtype)?;
+                y = candle(if *max {
+                    y.broadcast_maximum(&other)
+                } else {
+                    y.broadcast_minimum(&other)
+                })?;
+            }
+            y
+        }
+        Op::Neg => match arg(args, 0)? {
+            Value::Int(ints) => {
+                return Ok(Value::Int(Ints {
+                    dims: ints.dims.clone(),
+                    data: ints.data.iter().map(|v| v.wrapping_neg()).collect(),
+                }));
+            }
+            Value::Float(_) => candle(x()?.neg())?,
+        },
+        Op::Reciprocal => candle(x()?.recip())?,
+        Op::Pow => return pow(arg(args, 0)?, arg(args, 1)?, dtype),
+        Op::Mod { fmod } => {
+            let (Value::Int(a), Value::Int(b)) = (arg(args, 0)?, arg(args, 1)?) else {
+                return Err("Mod of float tensors is not supported".to_string());
+            };
+            let fmod = *fmod;
+            return crate::indexing::int_zip(a, b, |x, y| {
+                if y == 0 {
+                    return Err("integer modulo by zero".to_string());
+                }
+                Ok(if fmod { x % y } else { (x % y + y) % y })
+            })
+            .map(Value::Int);
+        }
+        Op::LayerNormalization { axis: a, epsilon } => {
+            let x = x()?;
+            let rank = x.rank();
+            let first = axis(*a, rank)?;
+            let dims: Vec<usize> = (first..rank).collect();
+            let mean = candle(x.mean_keepdim(dims.clone()))?;
+            let centred = candle(x.broadcast_sub(&mean))?;
+            let var = candle(centred.sqr().and_then(|t| t.mean_keepdim(dims)))?;
+            let normed = candle(
+                var.affine(1.0, f64::from(*epsilon))
+                    .and_then(|v| v.sqrt())
+                    .and_then(|s| centred.broadcast_div(&s)),
+            )?;
+            let scaled = candle(normed.broadcast_mul(&float_arg(args, 1, dtype)?))?;
+            match optional_float(args, 2, dtype)? {
+                Some(bias) => candle(scaled.broadcast_add(&bias))?,
+                None => scaled,
+            }
+        }
+        Op::Reduce { kind, axes, keep_dims, noop_with_empty_axes } => {
+            let x = x()?;
+            let axes: Vec<i64> = match axes {
+                Some(a) => a.clone(),
+                None => match args.get(1) {
+                    Some(Some(_)) => ints_arg(args, 1)?.data.clone(),
+                    _ => Vec::new(),
+                },
+            };
+            let rank = x.rank();
+            let mut dims: Vec<usize> = if axes.is_empty() {
+                if *noop_with_empty_axes {
+                    return Ok(Value::Float(x));
+                }
+                (0..rank).collect()
+            } else {
+                axes.iter().map(|&a| axis(a, rank)).collect::<Result<_>>()?
+            };
+            dims.sort_unstable();
+            dims.dedup();
+            let reduced = match kind {
+                ReduceKind::Mean => candle(x.mean_keepdim(dims.clone()))?,
+                ReduceKind::Sum => candle(x.sum_keepdim(dims.clone()))?,
+                ReduceKind::Max => {
+                    let mut y = x;
+                    for &d in &dims {
+                        y = candle(y.max_keepdim(d))?;
+                    }
+                    y
+                }
+            };
+            if *keep_dims {
+                reduced
+            } else {
+                let kept: Vec<usize> = reduced
+                    .dims()
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| !dims.contains(i))
+                    .map(|(_, &d)| d)
+                    .collect();
+                candle(reduced.reshape(kept))?
+            }
+        }
+        Op::Split { .. } => return Err("Split has several outputs".to_string()),
+        Op::Slice { attrs } => return crate::indexing::slice(args, attrs.as_ref(), dtype),
+        Op::Expand => return crate::indexing::expand(arg(args, 0)?, ints_arg(args, 1)?, dtype),
+        Op::Where => {
+            return crate::indexing::select(
+                ints_arg(args, 0)?,
+                arg(args, 1)?,
+                arg(args, 2)?,
+                dtype,
+            );
+        }
+        Op::Equal => return crate::indexing::equal(arg(args, 0)?, arg(args, 1)?),
+        Op::ConstantOfShape(value) => {
+            return crate::indexing::constant_of_shape(ints_arg(args, 0)?, value);
+        }
+        Op::Resize(attrs) => crate::indexing::resize(&x()?, args, attrs)?,
+        Op::Range => return crate::indexing::range(arg(args, 0)?, arg(args, 1)?, arg(args, 2)?),
+    };
+    Ok(Value::Float(out))
+}
+
+/// `max(0, min(1, alpha·x + beta))`, with the clip's gradient (1 inside, 0 outside).
+fn hard_sigmoid(x: &Tensor, alpha: f64, beta: f64) -> Result<Tensor> {
+    clip(&candle(x.affine(alpha, beta))?, Some(0.0), Some(1.0))
+}
+
+/// `base ^ exponent`; a constant scalar exponent that is a small integer or one half is computed
+/// by multiplication or a square root, so negative bases work (as `x - mean` squared).
+fn pow(base: &Value, exponent: &Value, dtype: DType) -> Result<Value> {
+    if let (Value::Int(b), Value::Int(e)) = (base, exponent) {
+        return crate::indexing::int_zip(b, e, |x, y| {
+            u32::try_from(y).map(|y| x.wrapping_pow(y)).map_err(|_| format!("integer power {y}"))
+        })
+        .map(Value::Int);
+    }
+    let x = float(base, dtype)?;
+    let scalar = match exponent {
+        Value::Int(ints) if ints.data.len() == 1 => Some(ints.data[0] as f64),
+        Value::Float(t) if t.elem_count() == 1 => Some(
+            candle(
+                t.flatten_all()
+                    .and_then(|t| t.to_dtype(DType::F64))
+                    .and_then(|t| t.to_vec1::<f64>()),
+            )?[0],
+        ),
+        _ => None,
+    };
+    let out = match scalar {
+        Some(0.5) => candle(x.sqrt())?,
+        Some(e) if e.fract() == 0.0 && (1.0..=8.0).contains(&e) => {
+            let mut y = x.clone();
+            for _ in 1..(e as usize) {
+                y = candle(y.mul(&x))?;
+            }
+            y
+        }
+        Some(e) => candle(x.powf(e))?,
+        None => {
+            let e = float(exponent, dtype)?;
+            candle(x.log().and_then(|l| l.broadcast_mul(&e)).and_then(|t| t.exp()))?
         }
     };
     Ok(Value::Float(out))
@@ -383,7 +657,7 @@ fn pads_value(args: &[Option<&Value>], node: &Node) -> Result<Option<f32>> {
     if node.inputs.len() > 2 { scalar_arg(args, 2) } else { Ok(None) }
 }
 
-fn value_dims(value: &Value) -> Vec<usize> {
+pub(crate) fn value_dims(value: &Value) -> Vec<usize> {
     match value {
         Value::Float(t) => t.dims().to_vec(),
         Value::Int(ints) => ints.dims.clone(),
@@ -487,7 +761,16 @@ fn conv(
     if h + pads[0] + pads[2] < kh || w + pads[1] + pads[3] < kw {
         return Err(format!("kernel {kh}×{kw} does not fit input {h}×{w} with pads {pads:?}"));
     }
+    if kh == 1 && kw == 1 && pads == [0; 4] && attrs.strides != [1, 1] {
+        // A strided 1×1 convolution reads every stride-th pixel: subsample first, then
+        // convolve at stride 1 (ResNet's downsampling shortcuts), instead of the reverse.
+        let subsampled = subsample(input, attrs.strides)?;
+        return conv(&subsampled, weight, Some(&bias), &ConvAttrs { strides: [1, 1], ..*attrs });
+    }
     let group = attrs.group;
+    if group > 1 && group == o && candle(weight.dim(1))? == 1 {
+        return depthwise(input, weight, &bias, pads, attrs.strides);
+    }
     let per_group_in = candle(input.dim(1))? / group;
     let per_group_out = o / group;
     let mut outputs = Vec::with_capacity(group);
@@ -514,6 +797,29 @@ fn conv(
         outputs.push(subsample(&y, attrs.strides)?);
     }
     if outputs.len() == 1 { Ok(outputs.remove(0)) } else { candle(Tensor::cat(&outputs, 1)) }
+}
+
+/// A depthwise convolution (one filter per channel, as MobileNets and EfficientNets use) by
+/// this crate's own op ([`Depthwise`]), rather than one small convolution per channel.
+fn depthwise(
+    input: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    pads: [usize; 4],
+    strides: [usize; 2],
+) -> Result<Tensor> {
+    let (_, c, _, _) = candle(input.dims4())?;
+    let (_, _, kh, kw) = candle(weight.dims4())?;
+    let values = candle(
+        weight
+            .detach()
+            .flatten_all()
+            .and_then(|t| t.to_dtype(DType::F64))
+            .and_then(|t| t.to_vec1::<f64>()),
+    )?;
+    let op = Depthwise { weight: Arc::new(values), kernel: [kh, kw], strides, pads };
+    let y = candle(op.apply(input))?;
+    candle(y.broadcast_add(&candle(bias.reshape((1, c, 1, 1)))?))
 }
 
 /// Every `stride`-th row and column of a stride-1 result (the strided convolution).
@@ -579,6 +885,19 @@ fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         let zero = candle(Tensor::zeros(o, a.dtype(), &Device::Cpu))?;
         return candle(ops::linear(a, &candle(b.t())?, &zero));
     }
+    if a.rank() > 2 && b.rank() == 2 {
+        // [..., m, k] × [k, o] as one [prod(...)·m, k] × [k, o] product: broadcasting the
+        // weight over the leading dimensions would copy it once per leading index.
+        let dims = a.dims().to_vec();
+        let k = dims[dims.len() - 1];
+        let rows: usize = dims[..dims.len() - 1].iter().product();
+        let flat = candle(a.reshape((rows, k)))?;
+        let y = matmul(&flat, b)?;
+        let mut out_dims = dims;
+        let last = out_dims.len() - 1;
+        out_dims[last] = candle(b.dim(1))?;
+        return candle(y.reshape(out_dims));
+    }
     if a.rank() < 2 || b.rank() < 2 {
         return Err(format!(
             "MatMul of shapes {:?} and {:?} (1-D operands) is not supported",
@@ -603,9 +922,9 @@ fn binary(op: &Op, lhs: &Value, rhs: &Value, dtype: DType) -> Result<Value> {
     candle(out).map(Value::Float)
 }
 
-/// Integer arithmetic on shapes: equal shapes, or one side a single value.
+/// Integer arithmetic on shapes, broadcasting.
 fn int_binary(op: &Op, a: &Ints, b: &Ints) -> Result<Ints> {
-    let apply = |x: i64, y: i64| -> Result<i64> {
+    crate::indexing::int_zip(a, b, |x, y| {
         Ok(match op {
             Op::Add => x.wrapping_add(y),
             Op::Sub => x.wrapping_sub(y),
@@ -614,26 +933,11 @@ fn int_binary(op: &Op, a: &Ints, b: &Ints) -> Result<Ints> {
                 if y == 0 {
                     return Err("integer division by zero".to_string());
                 }
-                x.div_euclid(y)
+                // ONNX integer division truncates, as C does.
+                x.wrapping_div(y)
             }
         })
-    };
-    if a.data.len() == 1 && b.data.len() != 1 {
-        let data = b.data.iter().map(|&y| apply(a.data[0], y)).collect::<Result<_>>()?;
-        return Ok(Ints { dims: b.dims.clone(), data });
-    }
-    if b.data.len() == 1 {
-        let data = a.data.iter().map(|&x| apply(x, b.data[0])).collect::<Result<_>>()?;
-        return Ok(Ints { dims: a.dims.clone(), data });
-    }
-    if a.dims != b.dims {
-        return Err(format!(
-            "integer operands of shapes {:?} and {:?} do not broadcast",
-            a.dims, b.dims
-        ));
-    }
-    let data = a.data.iter().zip(&b.data).map(|(&x, &y)| apply(x, y)).collect::<Result<_>>()?;
-    Ok(Ints { dims: a.dims.clone(), data })
+    })
 }
 
 fn concat(args: &[Option<&Value>], a: i64, dtype: DType) -> Result<Value> {

@@ -67,6 +67,9 @@ pub(crate) enum Op {
         trans_b: bool,
     },
     MatMul,
+    /// `MatMul` by a constant matrix, stored transposed (`[out, in]`, contiguous) at load so
+    /// that the linear op does not copy it on every call (see `fold`).
+    MatMulByWeight,
     Relu,
     LeakyRelu {
         alpha: f32,
@@ -127,9 +130,114 @@ pub(crate) enum Op {
     Squeeze {
         axes: Option<Vec<i64>>,
     },
+    /// To a float type, to an integer type, or to bool (integers as 0 or 1).
     Cast {
         to_float: bool,
+        to_bool: bool,
     },
+    /// `max(0, min(1, alpha·x + beta))`.
+    HardSigmoid {
+        alpha: f32,
+        beta: f32,
+    },
+    /// `x · HardSigmoid(x)` with `alpha = 1/6`, `beta = 1/2`.
+    HardSwish,
+    Erf,
+    /// `tanh`: the tanh approximation (opset 20's `approximate = "tanh"`).
+    Gelu {
+        tanh: bool,
+    },
+    Sqrt,
+    Exp,
+    Log,
+    Abs,
+    Neg,
+    /// `x` where positive, `slope · x` elsewhere, `slope` broadcast.
+    PRelu,
+    /// Elementwise maximum (`true`) or minimum of any number of broadcast inputs.
+    Extremum {
+        max: bool,
+    },
+    Reciprocal,
+    Pow,
+    /// Integer remainder; `fmod` takes the dividend's sign (C), otherwise the divisor's (Python).
+    Mod {
+        fmod: bool,
+    },
+    /// Normalises over the axes from `axis` on, then scales and shifts.
+    LayerNormalization {
+        axis: i64,
+        epsilon: f32,
+    },
+    /// `ReduceMean`, `ReduceSum` or `ReduceMax`; `axes` from the attribute (older opsets) or
+    /// the second input.
+    Reduce {
+        kind: ReduceKind,
+        axes: Option<Vec<i64>>,
+        keep_dims: bool,
+        noop_with_empty_axes: bool,
+    },
+    /// `split` from the attribute (opset < 13) or the second input; otherwise equal parts.
+    Split {
+        axis: i64,
+        split: Option<Vec<i64>>,
+    },
+    /// `starts`, `ends`, `axes` from attributes (opset < 10) or inputs.
+    Slice {
+        attrs: Option<SliceAttrs>,
+    },
+    Expand,
+    Where,
+    Equal,
+    /// A tensor of the input shape filled with one value.
+    ConstantOfShape(Value),
+    Range,
+    /// Resizes the two spatial axes of an `[n, c, h, w]` tensor (opset ≥ 11).
+    Resize(ResizeAttrs),
+}
+
+/// How `Resize` maps output positions to input positions and interpolates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ResizeAttrs {
+    /// Bilinear (`linear`) rather than `nearest`.
+    pub(crate) linear: bool,
+    pub(crate) coordinates: Coordinates,
+    pub(crate) nearest: NearestMode,
+}
+
+/// `coordinate_transformation_mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Coordinates {
+    HalfPixel,
+    PytorchHalfPixel,
+    AlignCorners,
+    Asymmetric,
+    TfHalfPixelForNn,
+}
+
+/// `nearest_mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NearestMode {
+    RoundPreferFloor,
+    RoundPreferCeil,
+    Floor,
+    Ceil,
+}
+
+/// What a `Reduce*` computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReduceKind {
+    Mean,
+    Sum,
+    Max,
+}
+
+/// The attributes of an opset < 10 `Slice`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SliceAttrs {
+    pub(crate) starts: Vec<i64>,
+    pub(crate) ends: Vec<i64>,
+    pub(crate) axes: Option<Vec<i64>>,
 }
 
 /// A node of the graph.
@@ -154,6 +262,9 @@ pub(crate) struct Graph {
     pub(crate) output: String,
     pub(crate) constants: HashMap<String, Value>,
     pub(crate) nodes: Vec<Node>,
+    /// How many values one more sample adds to a forward pass (all intermediate values
+    /// together), measured by `fold`'s probe runs; `None` when they could not run.
+    pub(crate) values_per_sample: Option<usize>,
 }
 
 impl Graph {
@@ -163,19 +274,13 @@ impl Graph {
             OnnxError::Decode { model: model_name.to_string(), message: error.to_string() }
         })?;
         let invalid = |reason: String| OnnxError::Invalid { model: model_name.to_string(), reason };
+        let Some(opset) = default_opset(&model) else {
+            return Err(invalid("the model imports no version of the default opset".to_string()));
+        };
         let Some(graph) = model.graph else {
             return Err(invalid("the model has no graph".to_string()));
         };
-        let opset = model
-            .opset_import
-            .iter()
-            .filter(|o| o.domain.is_empty() || o.domain == "ai.onnx")
-            .map(|o| o.version)
-            .max()
-            .unwrap_or(0);
-        if opset <= 0 {
-            return Err(invalid("the model imports no version of the default opset".to_string()));
-        }
+
         let mut constants = HashMap::new();
         for tensor in &graph.initializer {
             let value = tensor_value(tensor)
@@ -208,8 +313,10 @@ impl Graph {
             output: output.name.clone(),
             constants,
             nodes,
+            values_per_sample: None,
         };
         graph.check_wiring()?;
+        crate::fold::fold(&mut graph);
         fuse(&mut graph);
         Ok(graph)
     }
@@ -240,6 +347,80 @@ impl Graph {
         }
         Ok(())
     }
+}
+
+/// How often a model uses one operator, and whether stressor can evaluate it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpUse {
+    /// The operator (`op_type`, with its domain when not the default one).
+    pub op: String,
+    /// How many nodes use it.
+    pub count: usize,
+    /// Why stressor cannot evaluate it, naming the first node that failed (an operator
+    /// stressor does not have, or an attribute value it does not support); `None` when every
+    /// node of this operator is supported.
+    pub problem: Option<String>,
+}
+
+/// The operators of an ONNX model, in order of first use, each with its count and whether
+/// stressor supports it: what `stressor check` prints before a run starts. Only the nodes are
+/// read; weights are not checked against the data.
+///
+/// # Errors
+/// [`OnnxError::Read`] and [`OnnxError::Decode`], and [`OnnxError::Invalid`] for a model
+/// without a graph or a default opset.
+///
+/// # Examples
+/// ```no_run
+/// let ops = stressor_onnx::list_ops(std::path::Path::new("model.onnx"))?;
+/// for op in ops.iter().filter(|op| op.problem.is_some()) {
+///     println!("{} ×{}: {}", op.op, op.count, op.problem.as_deref().unwrap_or(""));
+/// }
+/// # Ok::<(), stressor_onnx::OnnxError>(())
+/// ```
+pub fn list_ops(path: &std::path::Path) -> Result<Vec<OpUse>, OnnxError> {
+    let label = path.display().to_string();
+    let bytes =
+        std::fs::read(path).map_err(|source| OnnxError::Read { path: label.clone(), source })?;
+    let model: proto::ModelProto = prost::Message::decode(bytes.as_slice())
+        .map_err(|error| OnnxError::Decode { model: label.clone(), message: error.to_string() })?;
+    let invalid = |reason: &str| OnnxError::Invalid { model: label.clone(), reason: reason.into() };
+    let graph = model.graph.as_ref().ok_or_else(|| invalid("the model has no graph"))?;
+    let opset =
+        default_opset(&model).ok_or_else(|| invalid("the model imports no default opset"))?;
+    let mut uses: Vec<OpUse> = Vec::new();
+    for node in &graph.node {
+        let op = if node.domain.is_empty() || node.domain == "ai.onnx" {
+            node.op_type.clone()
+        } else {
+            format!("{}.{}", node.domain, node.op_type)
+        };
+        let problem = parse_node(&label, node, opset).err().map(|error| match error {
+            OnnxError::UnsupportedOp { node, .. } => format!("not supported (node `{node}`)"),
+            other => other.to_string(),
+        });
+        match uses.iter_mut().find(|u| u.op == op) {
+            Some(u) => {
+                u.count += 1;
+                if u.problem.is_none() {
+                    u.problem = problem;
+                }
+            }
+            None => uses.push(OpUse { op, count: 1, problem }),
+        }
+    }
+    Ok(uses)
+}
+
+/// The version of the default opset a model imports.
+fn default_opset(model: &proto::ModelProto) -> Option<i64> {
+    model
+        .opset_import
+        .iter()
+        .filter(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+        .map(|o| o.version)
+        .max()
+        .filter(|&v| v > 0)
 }
 
 /// The dimensions of the graph's input, which must be a float tensor.
@@ -340,8 +521,17 @@ pub(crate) fn tensor_value(tensor: &proto::TensorProto) -> Result<Value, String>
             check(data.len())?;
             Ok(Value::Int(Ints { dims, data }))
         }
+        proto::BOOL => {
+            let data: Vec<i64> = if raw.is_empty() {
+                tensor.int32_data.iter().map(|&v| i64::from(v != 0)).collect()
+            } else {
+                raw.iter().map(|&b| i64::from(b != 0)).collect()
+            };
+            check(data.len())?;
+            Ok(Value::Int(Ints { dims, data }))
+        }
         other => Err(format!(
-            "element type {other} is not supported (float32, float64, int32 and int64 are)"
+            "element type {other} is not supported (float32, float64, int32, int64 and bool are)"
         )),
     }
 }
@@ -661,10 +851,136 @@ fn parse_node(model: &str, node: &proto::NodeProto, opset: i64) -> Result<Node, 
         "Cast" => {
             let to = attrs.int("to", 0)?;
             match to as i32 {
-                proto::FLOAT | proto::DOUBLE => Op::Cast { to_float: true },
-                proto::INT64 | proto::INT32 => Op::Cast { to_float: false },
+                proto::FLOAT | proto::DOUBLE => Op::Cast { to_float: true, to_bool: false },
+                proto::INT64 | proto::INT32 => Op::Cast { to_float: false, to_bool: false },
+                proto::BOOL => Op::Cast { to_float: false, to_bool: true },
                 _ => return Err(attrs.bad("to", format!("casting to type {to} is not supported"))),
             }
+        }
+        "HardSigmoid" => {
+            Op::HardSigmoid { alpha: attrs.float("alpha", 0.2)?, beta: attrs.float("beta", 0.5)? }
+        }
+        "HardSwish" => Op::HardSwish,
+        "Erf" => Op::Erf,
+        "Gelu" => match attrs.string("approximate", "none")?.as_str() {
+            "none" => Op::Gelu { tanh: false },
+            "tanh" => Op::Gelu { tanh: true },
+            other => return Err(attrs.bad("approximate", format!("is `{other}`"))),
+        },
+        "Sqrt" => Op::Sqrt,
+        "Exp" => Op::Exp,
+        "Log" => Op::Log,
+        "Abs" => Op::Abs,
+        "PRelu" => Op::PRelu,
+        "Max" => Op::Extremum { max: true },
+        "Min" => Op::Extremum { max: false },
+        "Neg" => Op::Neg,
+        "Reciprocal" => Op::Reciprocal,
+        "Pow" => Op::Pow,
+        "Mod" => Op::Mod { fmod: attrs.int("fmod", 0)? != 0 },
+        "LayerNormalization" => {
+            if node.output.iter().skip(1).any(|o| !o.is_empty()) {
+                return Err(attrs.bad(
+                    "outputs",
+                    "only the first output (Y) of LayerNormalization is supported",
+                ));
+            }
+            Op::LayerNormalization {
+                axis: attrs.int("axis", -1)?,
+                epsilon: attrs.float("epsilon", 1e-5)?,
+            }
+        }
+        "ReduceMean" | "ReduceSum" | "ReduceMax" => {
+            let kind = match node.op_type.as_str() {
+                "ReduceMean" => ReduceKind::Mean,
+                "ReduceSum" => ReduceKind::Sum,
+                _ => ReduceKind::Max,
+            };
+            // The axes moved from an attribute to an input in opset 18 (ReduceSum: 13).
+            let axes_input = opset >= if kind == ReduceKind::Sum { 13 } else { 18 };
+            Op::Reduce {
+                kind,
+                axes: if axes_input { None } else { attrs.ints("axes")? },
+                keep_dims: attrs.int("keepdims", 1)? != 0,
+                noop_with_empty_axes: attrs.int("noop_with_empty_axes", 0)? != 0,
+            }
+        }
+        "Split" => Op::Split {
+            axis: attrs.int("axis", 0)?,
+            split: if opset < 13 { attrs.ints("split")? } else { None },
+        },
+        "Slice" => Op::Slice {
+            attrs: if opset < 10 {
+                let (Some(starts), Some(ends)) = (attrs.ints("starts")?, attrs.ints("ends")?)
+                else {
+                    return Err(attrs.bad("starts", "starts and ends are required"));
+                };
+                Some(SliceAttrs { starts, ends, axes: attrs.ints("axes")? })
+            } else {
+                None
+            },
+        },
+        "Expand" => Op::Expand,
+        "Where" => Op::Where,
+        "Equal" => Op::Equal,
+        "ConstantOfShape" => {
+            let value = match attrs.get("value") {
+                None => Value::Float(scalar_tensor(0.0, &[1]).map_err(|e| attrs.bad("value", e))?),
+                Some(a) => {
+                    attrs.expect_type(a, attribute_type::TENSOR)?;
+                    let Some(t) = a.t.as_ref() else {
+                        return Err(attrs.bad("value", "holds no tensor"));
+                    };
+                    tensor_value(t).map_err(|reason| attrs.bad("value", reason))?
+                }
+            };
+            Op::ConstantOfShape(value)
+        }
+        "Range" => Op::Range,
+        "Resize" => {
+            if opset < 11 {
+                return Err(attrs.bad(
+                    "opset",
+                    format!(
+                        "Resize of opset {opset} is not supported; export with opset 11 or later"
+                    ),
+                ));
+            }
+            let linear = match attrs.string("mode", "nearest")?.as_str() {
+                "nearest" => false,
+                "linear" => true,
+                other => {
+                    return Err(attrs
+                        .bad("mode", format!("is `{other}`; nearest and linear are supported")));
+                }
+            };
+            if attrs.int("antialias", 0)? != 0 {
+                return Err(attrs.bad("antialias", "antialiased resizing is not supported"));
+            }
+            if attrs.get("axes").is_some() {
+                return Err(attrs.bad("axes", "is not supported; resize all axes"));
+            }
+            let coordinates =
+                match attrs.string("coordinate_transformation_mode", "half_pixel")?.as_str() {
+                    "half_pixel" => Coordinates::HalfPixel,
+                    "pytorch_half_pixel" => Coordinates::PytorchHalfPixel,
+                    "align_corners" => Coordinates::AlignCorners,
+                    "asymmetric" => Coordinates::Asymmetric,
+                    "tf_half_pixel_for_nn" => Coordinates::TfHalfPixelForNn,
+                    other => {
+                        return Err(
+                            attrs.bad("coordinate_transformation_mode", format!("is `{other}`"))
+                        );
+                    }
+                };
+            let nearest = match attrs.string("nearest_mode", "round_prefer_floor")?.as_str() {
+                "round_prefer_floor" => NearestMode::RoundPreferFloor,
+                "round_prefer_ceil" => NearestMode::RoundPreferCeil,
+                "floor" => NearestMode::Floor,
+                "ceil" => NearestMode::Ceil,
+                other => return Err(attrs.bad("nearest_mode", format!("is `{other}`"))),
+            };
+            Op::Resize(ResizeAttrs { linear, coordinates, nearest })
         }
         _ => return Err(unsupported()),
     };

@@ -8,20 +8,35 @@
 //! input (layout, 0–255 scaling, per-channel mean and std), and gradients are taken through
 //! that transform.
 //!
-//! Supported operators (default domain; the older attribute forms of `Pad`, `Clip`,
-//! `Softmax`, `Unsqueeze` and `Squeeze` are read too): `Conv` (any group, strides, pads,
-//! `auto_pad`; dilation 1), `Gemm`, `MatMul`, `Relu`, `LeakyRelu`, `Sigmoid`, `Tanh`, `MaxPool`,
-//! `AveragePool`, `GlobalAveragePool`, `BatchNormalization` (inference), `Add`, `Sub`, `Mul`,
-//! `Div` (broadcasting), `Flatten`, `Reshape`, `Transpose`, `Concat`, `Pad` (constant),
-//! `Softmax`, `Clip`, `Dropout`, `Identity`, `Constant`, `Shape`, `Gather`, `Unsqueeze`,
-//! `Squeeze`, `Cast`. Any other node is an [`OnnxError::UnsupportedOp`] naming the op and the
-//! node. Every op on the gradient path is checked against finite differences in the tests.
+//! Supported operators (default domain; fixtures at opsets 11, 13, 17, 18 and 20; the older
+//! attribute forms of `Pad`, `Clip`, `Softmax`, `Unsqueeze`, `Squeeze`, `Split`, `Slice`,
+//! `ReduceMean`, `ReduceSum` and `ReduceMax` are read too): `Conv` (any group, depthwise
+//! included, strides, pads, `auto_pad`; dilation 1), `Gemm`, `MatMul` (batched, broadcasting),
+//! `Relu`, `LeakyRelu`, `PRelu`, `Sigmoid`, `HardSigmoid`, `HardSwish`, `Tanh`, `Erf`, `Gelu`,
+//! `Sqrt`, `Exp`, `Log`, `Abs`, `Neg`, `Reciprocal`, `Pow`, `Max`, `Min`, `MaxPool`,
+//! `AveragePool`, `GlobalAveragePool`, `BatchNormalization` (inference), `LayerNormalization`,
+//! `ReduceMean`, `ReduceSum`, `ReduceMax`, `Add`, `Sub`, `Mul`, `Div`, `Mod` (broadcasting),
+//! `Flatten`, `Reshape`, `Transpose`, `Concat`, `Split`, `Slice`, `Expand`, `Where`, `Equal`,
+//! `Pad` (constant), `Softmax` (any axis), `Clip`, `Dropout`, `Identity`, `Constant`,
+//! `ConstantOfShape`, `Range`, `Resize` (nearest and bilinear over `[n, c, h, w]`, opset ≥ 11),
+//! `Shape`, `Gather`, `Unsqueeze`, `Squeeze`, `Cast`. Any other
+//! node is an [`OnnxError::UnsupportedOp`] naming the op and the node; [`list_ops`] lists a
+//! model's operators and the unsupported ones without loading it. Every op on the gradient path
+//! is checked against finite differences in the tests.
+//!
+//! Exported graphs compute shapes inside the graph (`Shape → Gather → Unsqueeze → Concat →
+//! Reshape`, `ConstantOfShape`, `Where`, `Expand`, …). At load, every node whose inputs are
+//! known is evaluated once and replaced by a constant, including shape dimensions that do not
+//! depend on the batch size; what depends on the batch size is evaluated on each call (see
+//! `fold`).
 //!
 //! Convolutions, linear layers and 2×2 max pools run as stressor's own candle ops
-//! (`stressor_model::builtin::ops`, im2col + gemm); other pools as this crate's own op.
-//! At load time a `BatchNormalization` after a `Conv` is folded into its weights, and
-//! `Conv → [Relu →] MaxPool 2×2` is fused. A strided convolution is computed at stride 1 and
-//! subsampled, which costs `stride²` times the work of a native strided kernel.
+//! (`stressor_model::builtin::ops`, im2col + gemm); other pools and depthwise convolutions as
+//! this crate's own ops (direct loops). At load time a `BatchNormalization` after a `Conv` is
+//! folded into its weights, and `Conv → [Relu →] MaxPool 2×2` is fused. A strided 1×1
+//! convolution subsamples its input first; another strided (non-depthwise) convolution is
+//! computed at stride 1 and subsampled, which costs `stride²` times the work of a native
+//! strided kernel.
 //!
 //! [`export_fashion_cnn`] writes the built-in CNN as ONNX.
 //!
@@ -41,10 +56,13 @@
 //! # Ok::<(), stressor_onnx::OnnxError>(())
 //! ```
 
+mod depthwise;
 mod error;
 mod eval;
 mod export;
+mod fold;
 mod graph;
+mod indexing;
 mod model;
 mod pool;
 mod proto;
@@ -54,4 +72,7 @@ mod tests;
 
 pub use error::OnnxError;
 pub use export::{EXPORT_OPSET, export_fashion_cnn};
-pub use model::{CHUNK_SIZE, InputSpec, Layout, OnnxModel, OutputKind};
+pub use graph::{OpUse, list_ops};
+pub use model::{
+    CHUNK_SIZE, CHUNK_VALUES, GRADIENT_CHUNK_VALUES, InputSpec, Layout, OnnxModel, OutputKind,
+};

@@ -10,8 +10,19 @@ use crate::error::OnnxError;
 use crate::eval::EvalError;
 use crate::graph::{Dim, Graph, Op};
 
-/// Samples per internal pass when the graph takes any batch size.
+/// Samples per internal pass when the graph takes any batch size and its samples are small
+/// (up to [`CHUNK_VALUES`] input values per pass; 512 CIFAR-sized images).
 pub const CHUNK_SIZE: usize = 512;
+
+/// Input values per internal pass: larger samples (a 224×224 image) go in smaller chunks, so
+/// the activations of one forward pass stay bounded however large the batch.
+pub const CHUNK_VALUES: usize = 512 * 3 * 32 * 32;
+
+/// Intermediate values per gradient pass (all of a forward pass's values together, as measured
+/// at load): a gradient pass keeps every activation for the backward pass (several times this
+/// many bytes in all, with candle's autograd), so models with large activations (ViT-B/16:
+/// ~120 M values per image) take their gradients a few samples at a time.
+pub const GRADIENT_CHUNK_VALUES: usize = 1 << 27;
 
 /// The memory layout a graph expects for its image input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -318,8 +329,13 @@ impl OnnxModel {
 
     /// Chunks of `n` samples: `(start, end, padded_len)`; a fixed-batch graph gets chunks of its
     /// batch size, the last one padded with zeros.
-    fn chunks(&self, n: usize) -> Vec<(usize, usize, usize)> {
-        let size = self.fixed_batch.unwrap_or(CHUNK_SIZE).max(1);
+    fn chunks(&self, n: usize, gradient: bool) -> Vec<(usize, usize, usize)> {
+        let sample_len = self.info.input_shape.iter().product::<usize>().max(1);
+        let mut free = (CHUNK_VALUES / sample_len).clamp(1, CHUNK_SIZE);
+        if gradient && let Some(values) = self.graph.values_per_sample {
+            free = free.min((GRADIENT_CHUNK_VALUES / values.max(1)).max(1));
+        }
+        let size = self.fixed_batch.unwrap_or(free);
         (0..n)
             .step_by(size)
             .map(|start| {
@@ -380,7 +396,7 @@ impl Model for OnnxModel {
     fn predict(&self, inputs: &Batch) -> Result<Scores, ModelError> {
         self.info.check_input(inputs)?;
         let mut values = Vec::with_capacity(inputs.len() * self.info.n_classes);
-        for (start, end, padded) in self.chunks(inputs.len()) {
+        for (start, end, padded) in self.chunks(inputs.len(), false) {
             let x = self.chunk_input(inputs, start, end, padded)?;
             let out = self.output_tensor(&x).map_err(|e| self.eval_error(e))?;
             values.extend(self.rows(&out, end - start)?);
@@ -398,7 +414,8 @@ impl Model for OnnxModel {
 }
 
 impl Differentiable for OnnxModel {
-    /// Batches of up to one chunk ([`CHUNK_SIZE`], or the graph's fixed batch size) take one
+    /// Batches of up to one chunk ([`CHUNK_SIZE`] samples, fewer for large samples: see
+    /// [`CHUNK_VALUES`]; or the graph's fixed batch size) take one
     /// forward and one backward pass; larger batches take a second forward pass per chunk after
     /// `cotangent` has been called, so memory stays bounded by one chunk's activations.
     fn logits_and_gradient(
@@ -408,7 +425,7 @@ impl Differentiable for OnnxModel {
     ) -> Result<(Vec<f32>, Batch), ModelError> {
         self.info.check_input(inputs)?;
         let k = self.info.n_classes;
-        let chunks = self.chunks(inputs.len());
+        let chunks = self.chunks(inputs.len(), true);
         let mut kept = None;
         let mut logits = Vec::with_capacity(inputs.len() * k);
         if let [chunk] = chunks.as_slice() {

@@ -11,6 +11,8 @@ pub(crate) const FLOAT: i32 = 1;
 pub(crate) const INT32: i32 = 6;
 /// `TensorProto.DataType.INT64`.
 pub(crate) const INT64: i32 = 7;
+/// `TensorProto.DataType.BOOL`.
+pub(crate) const BOOL: i32 = 9;
 /// `TensorProto.DataType.DOUBLE`.
 pub(crate) const DOUBLE: i32 = 11;
 

@@ -93,9 +93,30 @@ const OP_FIXTURES: [&str; 20] = [
     "nhwc_cnn",
 ];
 
+/// Graphs of the ops and shape arithmetic that exporters emit for vision models (made by
+/// `exporter_graphs` in `make_fixtures.py`).
+const EXPORTER_FIXTURES: [&str; 11] = [
+    "activations_modern",
+    "activations_keras",
+    "reduce_max_opset18",
+    "gelu",
+    "layernorm",
+    "conv_depthwise",
+    "conv_pointwise_strided",
+    "reduce_split_opset11",
+    "reduce_split_opset18",
+    "resize",
+    "vit_block",
+];
+
+/// The op graphs and the exporter graphs.
+fn graph_fixtures() -> impl Iterator<Item = &'static str> {
+    OP_FIXTURES[..18].iter().chain(&EXPORTER_FIXTURES).copied()
+}
+
 #[test]
 fn op_graphs_match_onnxruntime() {
-    for name in &OP_FIXTURES[..18] {
+    for name in graph_fixtures() {
         let f = fixture(name);
         let graph = Graph::parse(name, &f.bytes).unwrap();
         let x = Tensor::from_vec(f.input.clone(), f.input_shape.clone(), &Device::Cpu).unwrap();
@@ -104,6 +125,36 @@ fn op_graphs_match_onnxruntime() {
         let got = y.flatten_all().unwrap().to_vec1::<f32>().unwrap();
         assert_close(&got, &f.output, 1e-4, name);
     }
+}
+
+#[test]
+fn shape_arithmetic_is_folded_at_load_and_what_depends_on_the_batch_runs_at_run_time() {
+    use crate::graph::Op;
+    let f = fixture("vit_block");
+    let graph = Graph::parse("vit_block", &f.bytes).unwrap();
+    let count = |what: fn(&Op) -> bool| graph.nodes.iter().filter(|n| what(&n.op)).count();
+    // Only the Shape that reads the batch size is left; the static dimensions (sequence length,
+    // width, head size) and everything computed from them alone became constants.
+    assert_eq!(count(|op| matches!(op, Op::Shape { .. })), 1, "{:#?}", graph.nodes);
+    for (what, folded) in [
+        ("Range", count(|op| matches!(op, Op::Range))),
+        ("Mod", count(|op| matches!(op, Op::Mod { .. }))),
+        ("Sqrt", count(|op| matches!(op, Op::Sqrt))),
+        ("ConstantOfShape", count(|op| matches!(op, Op::ConstantOfShape(_)))),
+        ("Cast", count(|op| matches!(op, Op::Cast { .. }))),
+    ] {
+        assert_eq!(folded, 0, "{what} is folded");
+    }
+    // The batch-dependent part (the Reshape target, the class token's Expand) runs per call:
+    // one sample alone gives the first row of the batch of three.
+    let sample_len = f.input.len() / f.input_shape[0];
+    let mut one_shape = f.input_shape.clone();
+    one_shape[0] = 1;
+    let x = Tensor::from_vec(f.input[..sample_len].to_vec(), one_shape, &Device::Cpu).unwrap();
+    let y = graph.run(&x, &graph.output).unwrap();
+    assert_eq!(y.dims(), &[1, f.output_shape[1]]);
+    let got = y.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    assert_close(&got, &f.output[..f.output_shape[1]], 1e-4, "vit_block batch of 1");
 }
 
 /// Checks the vector–Jacobian product of `f` at `x` (in `f64`) against central differences in
@@ -137,7 +188,7 @@ fn check_gradient(what: &str, x: &[f64], shape: &[usize], f: &dyn Fn(&Tensor) ->
 
 #[test]
 fn every_op_passes_a_finite_difference_gradient_check() {
-    for name in &OP_FIXTURES[..18] {
+    for name in graph_fixtures() {
         let f = fixture(name);
         let graph = Graph::parse(name, &f.bytes).unwrap();
         let x: Vec<f64> = f.input.iter().map(|&v| f64::from(v)).collect();
@@ -467,4 +518,23 @@ fn tabular_graphs_take_rows_of_features_and_have_gradients() {
     // A batch of the wrong width is an error, not a panic.
     let bad = Batch::new(vec![0.0; 3], vec![1, 3]).unwrap();
     assert!(model.predict(&bad).is_err());
+}
+
+#[test]
+fn torch_exports_with_a_dynamic_batch_match_onnxruntime_and_have_gradients() {
+    // Made by make_torch_fixtures.py: MobileNetV3/EfficientNet blocks and a ViT block as
+    // torch.onnx.export writes them (opset 17, dynamic batch; shape arithmetic, Resize,
+    // nn.MultiheadAttention).
+    for name in ["torch_mobile_block", "torch_vit_block"] {
+        let (model, f) = model_fixture(name);
+        assert_eq!(model.info().n_classes, f.output_shape[1], "{name}");
+        let inputs = Batch::new(f.input.clone(), f.input_shape.clone()).unwrap();
+        let scores = model.predict(&inputs).unwrap();
+        assert_close(scores.as_slice(), &f.output, 1e-4, name);
+        // Another batch size (the shape arithmetic that depends on it runs per call).
+        let one = Batch::new(f.input[..f.input.len() / 3].to_vec(), vec![1, 3, 12, 12]).unwrap();
+        assert_close(model.predict(&one).unwrap().as_slice(), &f.output[..5], 1e-4, name);
+        let x: Vec<f64> = f.input[..f.input.len() / 3].iter().map(|&v| f64::from(v)).collect();
+        check_gradient(name, &x, &[1, 3, 12, 12], &|t| model.logits_tensor(t).unwrap());
+    }
 }

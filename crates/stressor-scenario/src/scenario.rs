@@ -158,6 +158,7 @@ impl Scenario {
         writeln!(out, "seed     {}", self.seed.value())?;
         if let Some(subject) = &self.subject {
             writeln!(out, "target   {}", subject.target)?;
+            subject.target.describe_ops(out)?;
             writeln!(out, "data     {}", subject.data)?;
         }
         for part in &self.parts {

@@ -3,7 +3,7 @@
 //! `${NAME}` parts come from the environment) and loaded into a [`Model`] — trained once and
 //! cached on disk for the built-in CNN.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 #[cfg(feature = "candle")]
@@ -1063,6 +1063,57 @@ pub fn load_model(
     }
 }
 
+impl TargetPlan {
+    /// For people (`stressor check`): the operators of each ONNX file in the target (an ONNX
+    /// target, or an ensemble's ONNX members), one `ops` line per file, and a `warning:` line
+    /// for each operator stressor cannot evaluate, naming the node, so a model that would stop
+    /// at load is known before a run starts. Returns whether every operator is supported.
+    ///
+    /// # Errors
+    /// The writer's.
+    pub fn describe_ops(&self, out: &mut dyn std::io::Write) -> std::io::Result<bool> {
+        match self {
+            TargetPlan::Onnx { path, .. } => describe_onnx_ops(path, out),
+            TargetPlan::Ensemble { members, .. } => {
+                let mut supported = true;
+                for member in members {
+                    supported &= member.describe_ops(out)?;
+                }
+                Ok(supported)
+            }
+            _ => Ok(true),
+        }
+    }
+}
+
+#[cfg(feature = "candle")]
+fn describe_onnx_ops(path: &Path, out: &mut dyn std::io::Write) -> std::io::Result<bool> {
+    match stressor_onnx::list_ops(path) {
+        Ok(ops) => {
+            let listed: Vec<String> =
+                ops.iter().map(|op| format!("{} ×{}", op.op, op.count)).collect();
+            writeln!(out, "ops      {}: {}", path.display(), listed.join(", "))?;
+            let mut supported = true;
+            for op in &ops {
+                if let Some(problem) = &op.problem {
+                    supported = false;
+                    writeln!(out, "warning: {} cannot run: {} {problem}", path.display(), op.op)?;
+                }
+            }
+            Ok(supported)
+        }
+        Err(error) => {
+            writeln!(out, "warning: cannot list the ops of {}: {error}", path.display())?;
+            Ok(false)
+        }
+    }
+}
+
+#[cfg(not(feature = "candle"))]
+fn describe_onnx_ops(_path: &Path, _out: &mut dyn std::io::Write) -> std::io::Result<bool> {
+    Ok(true)
+}
+
 /// For people (`stressor check`): `built-in fashion-cnn (train seed 1)`, `ONNX model.onnx
 /// (NHWC, scale 255, mean [..], std [..]; logits)`, `ensemble (mean probability) of 3: …`.
 impl std::fmt::Display for TargetPlan {
@@ -1150,5 +1201,52 @@ impl std::fmt::Display for TransportPlan {
             write!(f, ", trusting {}", ca.display())?;
         }
         Ok(())
+    }
+}
+
+#[cfg(all(test, feature = "candle"))]
+mod tests {
+    use super::*;
+
+    fn onnx(path: &str) -> TargetPlan {
+        TargetPlan::Onnx {
+            path: Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../stressor-onnx/tests/fixtures")
+                .join(path),
+            input: OnnxInput {
+                channels_last: false,
+                scale: 1.0,
+                mean: Vec::new(),
+                std: Vec::new(),
+            },
+            probabilities: false,
+        }
+    }
+
+    fn describe(target: &TargetPlan) -> (bool, String) {
+        let mut out = Vec::new();
+        let supported = target.describe_ops(&mut out).expect("writes to a vector");
+        (supported, String::from_utf8(out).expect("UTF-8"))
+    }
+
+    #[test]
+    fn check_lists_an_onnx_models_ops_and_names_the_unsupported_ones() {
+        let (supported, text) = describe(&onnx("small_cnn.onnx"));
+        assert!(supported, "{text}");
+        assert!(text.contains("Conv ×2, BatchNormalization ×1, Relu ×2"), "{text}");
+        assert!(!text.contains("warning"), "{text}");
+
+        let (supported, text) = describe(&onnx("unsupported.onnx"));
+        assert!(!supported);
+        assert!(text.contains("LpNormalization ×1, Flatten ×1"), "{text}");
+        assert!(
+            text.contains("warning:")
+                && text.contains("LpNormalization not supported (node `my_norm`)"),
+            "{text}"
+        );
+
+        let (supported, text) = describe(&onnx("missing.onnx"));
+        assert!(!supported);
+        assert!(text.contains("cannot list the ops"), "{text}");
     }
 }
