@@ -14,7 +14,20 @@ pub(crate) fn run(args: &CheckArgs) -> i32 {
         Err(error) => return scenario_error(&error),
     };
     let mut out = std::io::stdout().lock();
+    // A model with operators stressor cannot run would stop the run at load (exit 3): say so
+    // now, after the plan and its `warning:` lines.
+    let runnable = scenario
+        .subject
+        .as_ref()
+        .is_none_or(|s| s.target.describe_ops(&mut std::io::sink()).unwrap_or(true));
     match scenario.describe(&mut out) {
+        Ok(()) if !runnable => {
+            say!(
+                "error: the model has operators stressor cannot run (the `warning:` lines above); \
+                 a run would stop at load"
+            );
+            exit_code::TARGET_UNUSABLE
+        }
         Ok(()) => exit_code::PASS,
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => exit_code::PASS,
         Err(error) => {

@@ -226,6 +226,31 @@ fn check_prints_the_plan() {
 }
 
 #[test]
+fn check_exits_3_for_a_model_with_operators_stressor_cannot_run() {
+    let dir = scratch("check-unsupported");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../stressor-onnx/tests/fixtures");
+    let scenario = |model: &str| {
+        SMALL.replace(
+            "kind = \"builtin\"\nmodel = \"fashion-cnn\"",
+            &format!("kind = \"onnx\"\npath = \"{}\"", fixtures.join(model).display()),
+        )
+    };
+    let path = dir.join("unsupported.toml");
+    std::fs::write(&path, scenario("unsupported.onnx")).unwrap();
+    let output = stressor().arg("check").arg(&path).output().unwrap();
+    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+    assert_eq!(output.status.code(), Some(3), "{stdout}{stderr}");
+    assert!(stdout.contains("LpNormalization not supported (node `my_norm`)"), "{stdout}");
+    assert!(stderr.contains("operators stressor cannot run"), "{stderr}");
+    // A model it can run passes.
+    std::fs::write(&path, scenario("small_cnn.onnx")).unwrap();
+    let output = stressor().arg("check").arg(&path).output().unwrap();
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}{}", text(&output.stderr));
+    assert!(stdout.contains("ops") && !stdout.contains("warning:"), "{stdout}");
+}
+
+#[test]
 fn a_bad_scenario_exits_2_naming_file_line_and_key() {
     let dir = scratch("bad");
     let path = dir.join("bad.toml");
