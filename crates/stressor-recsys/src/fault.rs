@@ -83,6 +83,19 @@ pub enum FaultKind {
     },
 }
 
+/// What the event faults do to one event ([`Schedule::event_fate`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EventFate {
+    /// Lost before ingestion.
+    pub lost: bool,
+    /// Seconds later than usual it arrives (event delay, out-of-order jitter).
+    pub extra_delay_s: f64,
+    /// Copies delivered (2 when duplicated).
+    pub copies: u64,
+    /// The schema change it is sent under, if any.
+    pub schema: Option<SchemaChange>,
+}
+
 /// How an upstream schema change breaks events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SchemaChange {
@@ -249,6 +262,32 @@ impl Schedule {
             }
         }
         (extra, errors)
+    }
+
+    /// What the event faults acting at `t` do to one event produced then, drawing from `rng`
+    /// in the faults' order (the pipeline's ingestion and the events sent to a user's service
+    /// share this).
+    pub fn event_fate(&self, t: f64, rng: &mut stressor_core::Rng) -> EventFate {
+        use rand::Rng as _;
+        let mut fate = EventFate { lost: false, extra_delay_s: 0.0, copies: 1, schema: None };
+        for fault in self.active(t) {
+            match fault.kind {
+                FaultKind::EventLoss { share } if rng.random::<f64>() < share => {
+                    fate.lost = true;
+                    return fate;
+                }
+                FaultKind::EventDuplicate { share } if rng.random::<f64>() < share => {
+                    fate.copies = 2;
+                }
+                FaultKind::EventDelay { lag_s } => fate.extra_delay_s += lag_s,
+                FaultKind::OutOfOrder { jitter_s } => {
+                    fate.extra_delay_s += rng.random::<f64>() * jitter_s;
+                }
+                FaultKind::SchemaChange { change } => fate.schema = Some(change),
+                _ => {}
+            }
+        }
+        fate
     }
 
     /// Whether the stream job runs at `t`.

@@ -13,10 +13,9 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use rand::Rng as _;
 use stressor_core::{Rng, Seed};
 
-use crate::fault::{FaultKind, Schedule, SchemaChange};
+use crate::fault::{Schedule, SchemaChange};
 use crate::store::{ItemStats, OnlineStore, Record, Write};
 
 /// What an event records.
@@ -186,27 +185,14 @@ impl Pipeline {
     /// Hands an event to ingestion, with the faults acting when it was produced.
     pub fn produce(&mut self, event: Event, schedule: &Schedule) {
         self.fates.produced += 1;
-        let mut arrival = event.time + self.config.ingest_lag_s;
-        let mut copies = 1;
-        let mut schema = None;
-        for fault in schedule.active(event.time) {
-            match fault.kind {
-                FaultKind::EventLoss { share } if self.rng.random::<f64>() < share => {
-                    self.fates.lost_ingest += 1;
-                    self.fates.lost_times.push(event.time);
-                    return;
-                }
-                FaultKind::EventDuplicate { share } if self.rng.random::<f64>() < share => {
-                    copies = 2;
-                }
-                FaultKind::EventDelay { lag_s } => arrival += lag_s,
-                FaultKind::OutOfOrder { jitter_s } => {
-                    arrival += self.rng.random::<f64>() * jitter_s;
-                }
-                FaultKind::SchemaChange { change } => schema = Some(change),
-                _ => {}
-            }
+        let fate = schedule.event_fate(event.time, &mut self.rng);
+        if fate.lost {
+            self.fates.lost_ingest += 1;
+            self.fates.lost_times.push(event.time);
+            return;
         }
+        let arrival = event.time + self.config.ingest_lag_s + fate.extra_delay_s;
+        let (copies, schema) = (fate.copies, fate.schema);
         self.fates.duplicated += copies - 1;
         for _ in 0..copies {
             self.seq += 1;
@@ -371,7 +357,7 @@ impl Pipeline {
 #[expect(clippy::unwrap_used, reason = "a failed unwrap fails the test")]
 mod tests {
     use super::*;
-    use crate::fault::Fault;
+    use crate::fault::{Fault, FaultKind};
     use crate::store::MemoryStore;
 
     fn click(user: u32, item: u32, time: f64) -> Event {

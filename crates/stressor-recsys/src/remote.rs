@@ -34,16 +34,15 @@ use bytes::Bytes;
 use hdrhistogram::Histogram;
 use http_body_util::{BodyExt as _, Full};
 use hyper_util::rt::TokioIo;
-use rand::Rng as _;
 use serde_json::Value;
-use stressor_core::{RecsysPoint, Seed};
+use stressor_core::Seed;
 use stressor_proxy::{Delay, Protocol, Proxy, ProxyConfig, Toxic, ToxicKind};
 
 use crate::fault::{Fault, FaultKind, Schedule};
 pub use crate::log::Ids;
 use crate::pipeline::Fates;
 use crate::run::RecsysError;
-use crate::sim::{RunOutput, SimConfig};
+use crate::sim::{Bucket, RunOutput, SimConfig, histogram};
 use crate::world::{PageDice, World, ndcg};
 
 /// The step id of the user's service under the fault schedule.
@@ -439,11 +438,6 @@ async fn send(
     }
 }
 
-struct Bucket {
-    point: RecsysPoint,
-    latency: Histogram<u64>,
-}
-
 struct Collect {
     buckets: Vec<Bucket>,
     latency: Histogram<u64>,
@@ -451,10 +445,6 @@ struct Collect {
     revenue: Vec<(u64, u32, f64)>,
     counts: HttpCounts,
     fates: Fates,
-}
-
-fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 3_600_000_000, 3).unwrap_or_else(|_| unreachable!())
 }
 
 /// Everything a session task needs.
@@ -528,13 +518,7 @@ async fn drive(
     )
     .await
     .map_err(|e| fail(format!("cannot start the proxy in front of the recommender: {e}")))?;
-    let n_buckets = (config.duration_s / config.bucket_s).ceil().max(1.0) as usize;
-    let buckets = (0..n_buckets)
-        .map(|b| Bucket {
-            point: RecsysPoint { t: b as f64 * config.bucket_s, ..RecsysPoint::default() },
-            latency: histogram(),
-        })
-        .collect();
+    let buckets = Bucket::all(config.duration_s, config.bucket_s);
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let wall_epoch = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -598,17 +582,7 @@ fn finish(collect: Collect) -> HttpOutput {
     // Per-request values in (session, page) order, so the same traffic lists them alike.
     ndcg.sort_by_key(|&(s, p, _)| (s, p));
     revenue.sort_by_key(|&(s, p, _)| (s, p));
-    let points = buckets
-        .into_iter()
-        .map(|b| {
-            let mut p = b.point;
-            if !b.latency.is_empty() {
-                p.p50_ms = Some(b.latency.value_at_quantile(0.5) as f64 / 1000.0);
-                p.p99_ms = Some(b.latency.value_at_quantile(0.99) as f64 / 1000.0);
-            }
-            p
-        })
-        .collect();
+    let points = buckets.into_iter().map(Bucket::finish).collect();
     HttpOutput {
         run: RunOutput {
             points,
@@ -777,26 +751,19 @@ fn produce(
     item: u32,
     t: f64,
 ) {
-    let mut due = t;
-    let mut copies = 1;
-    {
+    let fate = {
         let mut c = ctx.lock();
         c.fates.produced += 1;
-        for fault in ctx.schedule.active(t) {
-            match fault.kind {
-                FaultKind::EventLoss { share } if rng.random::<f64>() < share => {
-                    c.fates.lost_ingest += 1;
-                    c.fates.lost_times.push(t);
-                    return;
-                }
-                FaultKind::EventDuplicate { share } if rng.random::<f64>() < share => copies = 2,
-                FaultKind::EventDelay { lag_s } => due += lag_s,
-                FaultKind::OutOfOrder { jitter_s } => due += rng.random::<f64>() * jitter_s,
-                _ => {}
-            }
+        let fate = ctx.schedule.event_fate(t, rng);
+        if fate.lost {
+            c.fates.lost_ingest += 1;
+            c.fates.lost_times.push(t);
+            return;
         }
-        c.fates.duplicated += copies - 1;
-    }
+        c.fates.duplicated += fate.copies - 1;
+        fate
+    };
+    let due = t + fate.extra_delay_s;
     let item_id = &ctx.ids.items[item as usize];
     let time = ctx.wall_epoch + t;
     let body = fill(template, &|name| {
@@ -810,7 +777,7 @@ fn produce(
     });
     let events = ctx.events.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(events) = events.as_ref() {
-        for _ in 0..copies {
+        for _ in 0..fate.copies {
             let _ = events.send((due, Bytes::from(body.clone())));
         }
     }

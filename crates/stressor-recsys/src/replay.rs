@@ -73,10 +73,10 @@ use stressor_core::{Estimate, Seed, bootstrap_interval};
 
 use crate::fault::{BadPush, Edges, Schedule};
 use crate::pipeline::{Event, EventKind, Pipeline};
-use crate::ranker::{Ranker, train_bpr};
+use crate::ranker::Ranker;
 use crate::service::{Conditions, Policy, Service, ServiceConfig};
-use crate::sim::SimConfig;
-use crate::store::{MemoryStore, OnlineStore, Record};
+use crate::sim::{SimConfig, by_clicks, train_on_log};
+use crate::store::MemoryStore;
 
 /// The bootstrap resamples of the IPS interval (obp's default).
 pub const IPS_RESAMPLES: u32 = 10_000;
@@ -519,16 +519,7 @@ pub fn replay_recommender(
             clicks_per_item[row.item as usize] += 1;
         }
     }
-    while next_tick <= 0.0 {
-        pipeline.tick(next_tick, &none, &mut store);
-        next_tick += config.pipeline.tick_s;
-    }
-    let model = Arc::new(train_bpr(&positives, users, items, config.bpr, seed.derive("ranker")));
-    for u in 0..users {
-        let value: Arc<[f32]> = Arc::from(model.user(u));
-        // The in-process store refuses nothing outside an outage.
-        let _ = store.write_profile(u as u32, Record { value, ts: 0.0, fresh: 0.0 });
-    }
+    let model = train_on_log(config, &mut pipeline, next_tick, &mut store, &positives, seed);
     let popular = by_clicks(&clicks_per_item);
     let mut ranker_config = config.ranker;
     ranker_config.candidates = ranker_config.candidates.min(items);
@@ -588,14 +579,6 @@ pub fn replay_recommender(
 }
 
 /// Item ids by click count, most first, ties by smaller id.
-fn by_clicks(clicks_per_item: &[u64]) -> Vec<u32> {
-    let mut order: Vec<u32> = (0..clicks_per_item.len() as u32).collect();
-    order.sort_by(|a, b| {
-        clicks_per_item[*b as usize].cmp(&clicks_per_item[*a as usize]).then(a.cmp(b))
-    });
-    order
-}
-
 /// The static popular list of the rows before `from`: items by clicks, most first.
 pub fn popular_before(log: &Log, from: usize) -> Vec<u32> {
     let mut clicks = vec![0u64; log.items];

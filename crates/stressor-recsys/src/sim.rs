@@ -163,22 +163,45 @@ pub fn warm_up(world: Arc<World>, config: &SimConfig, seed: Seed) -> Warm {
             }
         }
     }
+    let model = train_on_log(config, &mut pipeline, next_tick, &mut store, &positives, seed);
+    let mut popular = by_clicks(&clicks_per_item);
+    popular.truncate(config.pipeline.popular_items.max(k));
+    Warm { world, model, popular, store, pipeline, training_clicks: positives.len() }
+}
+
+/// The end of a warm-up, on logged traffic simulated or real: the stream job's ticks due from
+/// `next_tick` up to time 0, BPR trained on the logged clicks `positives` (user, item), every
+/// user's embedding materialised into `store`. Returns the ranker's model.
+pub(crate) fn train_on_log(
+    config: &SimConfig,
+    pipeline: &mut Pipeline,
+    mut next_tick: f64,
+    store: &mut MemoryStore,
+    positives: &[(u32, u32)],
+    seed: Seed,
+) -> Arc<Embeddings> {
+    let none = Schedule::default();
     while next_tick <= 0.0 {
-        pipeline.tick(next_tick, &none, &mut store);
+        pipeline.tick(next_tick, &none, store);
         next_tick += config.pipeline.tick_s;
     }
-    let model = Arc::new(train_bpr(&positives, users, items, config.bpr, seed.derive("ranker")));
+    let (users, items) = store.size();
+    let model = Arc::new(train_bpr(positives, users, items, config.bpr, seed.derive("ranker")));
     for u in 0..users {
         let value: Arc<[f32]> = Arc::from(model.user(u));
         // The in-process store refuses nothing outside an outage.
         let _ = store.write_profile(u as u32, Record { value, ts: 0.0, fresh: 0.0 });
     }
-    let mut order: Vec<u32> = (0..items as u32).collect();
+    model
+}
+
+/// Item indices by clicks, most first (ties by index): the static popular list.
+pub(crate) fn by_clicks(clicks_per_item: &[u64]) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..clicks_per_item.len() as u32).collect();
     order.sort_by(|a, b| {
         clicks_per_item[*b as usize].cmp(&clicks_per_item[*a as usize]).then(a.cmp(b))
     });
-    order.truncate(config.pipeline.popular_items.max(k));
-    Warm { world, model, popular: order, store, pipeline, training_clicks: positives.len() }
+    order
 }
 
 fn micros(seconds: f64) -> u64 {
@@ -204,13 +227,43 @@ pub struct RunOutput {
     pub fates: Fates,
 }
 
-struct Bucket {
-    point: RecsysPoint,
-    latency: Histogram<u64>,
-    freshness_sum: f64,
+/// One reported bucket while a run fills it: its counts, its latencies (µs) and the freshness
+/// lag summed over its feature reads. Shared by the simulation and the live HTTP runs.
+pub(crate) struct Bucket {
+    pub(crate) point: RecsysPoint,
+    pub(crate) latency: Histogram<u64>,
+    pub(crate) freshness_sum: f64,
 }
 
-fn histogram() -> Histogram<u64> {
+impl Bucket {
+    /// The `duration_s / bucket_s` empty buckets of a run.
+    pub(crate) fn all(duration_s: f64, bucket_s: f64) -> Vec<Bucket> {
+        let n = (duration_s / bucket_s).ceil().max(1.0) as usize;
+        (0..n)
+            .map(|b| Bucket {
+                point: RecsysPoint { t: b as f64 * bucket_s, ..RecsysPoint::default() },
+                latency: histogram(),
+                freshness_sum: 0.0,
+            })
+            .collect()
+    }
+
+    /// The bucket's point, with its latency quantiles (ms) and mean freshness lag.
+    pub(crate) fn finish(self) -> RecsysPoint {
+        let mut p = self.point;
+        if !self.latency.is_empty() {
+            p.p50_ms = Some(self.latency.value_at_quantile(0.5) as f64 / 1000.0);
+            p.p99_ms = Some(self.latency.value_at_quantile(0.99) as f64 / 1000.0);
+        }
+        if p.feature_reads > 0 {
+            p.freshness_lag_s = Some(self.freshness_sum / p.feature_reads as f64);
+        }
+        p
+    }
+}
+
+/// A latency histogram in µs, up to an hour.
+pub(crate) fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 3_600_000_000, 3).unwrap_or_else(|_| unreachable!())
 }
 
@@ -228,14 +281,8 @@ pub fn run(
     let world = &warm.world;
     let k = config.service.k;
     let model = &world.config.users_model;
-    let n_buckets = (config.duration_s / config.bucket_s).ceil().max(1.0) as usize;
-    let mut buckets: Vec<Bucket> = (0..n_buckets)
-        .map(|b| Bucket {
-            point: RecsysPoint { t: b as f64 * config.bucket_s, ..RecsysPoint::default() },
-            latency: histogram(),
-            freshness_sum: 0.0,
-        })
-        .collect();
+    let mut buckets = Bucket::all(config.duration_s, config.bucket_s);
+    let n_buckets = buckets.len();
     let mut pipeline = warm.pipeline.clone();
     let mut service = match ranking {
         Ranking::Service(policy) => Some(Service::new(
@@ -404,20 +451,7 @@ pub fn run(
             pages.push(Reverse((micros(shown_at + dice.think_s), session, page + 1, user)));
         }
     }
-    out.points = buckets
-        .into_iter()
-        .map(|b| {
-            let mut p = b.point;
-            if !b.latency.is_empty() {
-                p.p50_ms = Some(b.latency.value_at_quantile(0.5) as f64 / 1000.0);
-                p.p99_ms = Some(b.latency.value_at_quantile(0.99) as f64 / 1000.0);
-            }
-            if p.feature_reads > 0 {
-                p.freshness_lag_s = Some(b.freshness_sum / p.feature_reads as f64);
-            }
-            p
-        })
-        .collect();
+    out.points = buckets.into_iter().map(Bucket::finish).collect();
     if let Some(service) = &service {
         out.breaker = service.breaker_transitions().to_vec();
     }

@@ -113,6 +113,11 @@ impl MemoryStore {
         }
     }
 
+    /// Users and items it has room for.
+    pub fn size(&self) -> (usize, usize) {
+        (self.users.len(), self.items.len())
+    }
+
     /// Every user's row, every item's stats and the popular list, for copying the store
     /// elsewhere (a Redis store starts from the warm in-process one).
     pub fn rows(&self) -> Rows<'_> {

@@ -8,6 +8,7 @@
 
 mod browser;
 mod cli;
+mod recommender;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
