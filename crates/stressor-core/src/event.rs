@@ -37,6 +37,9 @@ pub enum Event {
     /// A recommender step's per-bucket time series (one fallback policy, or a reference
     /// ranking, over the simulated traffic), sent before its `StepFinished`.
     RecsysTimeline(RecsysTimeline),
+    /// A chatbot step's examples, detectors, handoff policies, surge seconds or shadow
+    /// decision, sent before its `StepFinished`.
+    ChatbotDetail(crate::ChatbotDetail),
     /// A live endpoint opened for the run (e.g. Prometheus metrics during a systems step).
     Endpoint {
         /// What it serves.
@@ -128,6 +131,10 @@ pub enum StepKind {
     /// A recommender over simulated traffic under one fallback policy, with pipeline faults
     /// (or a reference ranking without faults).
     Recommender,
+    /// A chatbot under one stress (perturbations, off-topic queries, an attack, a load surge)
+    /// swept over a dial, with human handoff measured; or its shadow deployment or degradation
+    /// score.
+    Chatbot,
 }
 
 /// The results of one step.

@@ -18,6 +18,7 @@
 //! ```
 
 mod batch;
+mod chat;
 mod clock;
 mod duration;
 mod estimate;
@@ -26,6 +27,10 @@ mod gate;
 mod seed;
 
 pub use batch::{Batch, BatchError, Bounds, Dataset};
+pub use chat::{
+    ChatExample, ChatExamples, ChatSecond, ChatbotDetail, DetectorScore, HandoffPolicy,
+    ShadowDecision,
+};
 pub use clock::{Clock, ManualClock};
 pub use duration::parse_duration;
 pub use estimate::{

@@ -16,6 +16,7 @@
 //! arm in the page's dispatch; `markup.rs` holds what the sections share (escaping, headings,
 //! scrolling tables, estimate cells).
 
+mod chatbot;
 mod drift;
 mod markup;
 mod page;

@@ -61,6 +61,11 @@ pub fn to_report(record: &RunRecord) -> schema::Report {
                 .iter()
                 .find(|t| t.step_id == result.info.id)
                 .map(to_recsys_timeline);
+            step.chatbot = record
+                .chatbot_details
+                .iter()
+                .find(|d| d.step_id == result.info.id)
+                .map(to_chatbot_detail);
             step
         })
         .collect();
@@ -121,6 +126,7 @@ fn to_step(result: &core::StepResult) -> schema::Step {
         core::StepKind::System => schema::StepKind::System,
         core::StepKind::Drift => schema::StepKind::Drift,
         core::StepKind::Recommender => schema::StepKind::Recommender,
+        core::StepKind::Chatbot => schema::StepKind::Chatbot,
         _ => schema::StepKind::Unknown,
     };
     let mut step = schema::Step::new(&info.id, kind, &info.description);
@@ -291,6 +297,58 @@ fn to_point(point: &core::StepPoint) -> schema::Point {
         })
         .collect();
     out.loss_trace = point.loss_trace.clone();
+    out
+}
+
+fn to_chatbot_detail(detail: &core::ChatbotDetail) -> schema::ChatbotDetail {
+    let mut out = schema::ChatbotDetail::default();
+    out.policies = detail
+        .policies
+        .iter()
+        .map(|p| schema::HandoffPolicy::new(&p.name, &p.description, p.threshold))
+        .collect();
+    out.examples = detail
+        .examples
+        .iter()
+        .map(|group| {
+            let examples = group
+                .examples
+                .iter()
+                .map(|e| {
+                    schema::ChatExample::new(
+                        &e.original,
+                        &e.perturbed,
+                        &e.truth,
+                        &e.clean_answer,
+                        &e.answer,
+                        e.confidence,
+                    )
+                })
+                .collect();
+            schema::ChatExamples::new(group.dial_value, examples)
+        })
+        .collect();
+    out.detectors = detail
+        .detectors
+        .iter()
+        .map(|d| {
+            schema::DetectorScore::new(
+                d.dial_value,
+                &d.detector,
+                to_metric(&d.auroc),
+                to_metric(&d.fpr_at_95_tpr),
+            )
+        })
+        .collect();
+    out.seconds = detail
+        .seconds
+        .iter()
+        .map(|s| {
+            schema::ChatSecond::new(s.t, s.requests, s.answered, s.correct, s.handoffs, s.dropped)
+        })
+        .collect();
+    out.decision =
+        detail.decision.as_ref().map(|d| schema::ShadowDecision::new(d.promote, d.reasons.clone()));
     out
 }
 

@@ -7,7 +7,7 @@ use stressor_core::{
 use crate::RunRecord;
 
 /// Metric names the engine emits, in display order, with short labels.
-pub(crate) const KNOWN_METRICS: [(&str, &str); 44] = [
+pub(crate) const KNOWN_METRICS: [(&str, &str); 55] = [
     ("clean_accuracy", "clean acc"),
     ("robust_accuracy", "robust acc"),
     ("accuracy", "accuracy"),
@@ -52,6 +52,17 @@ pub(crate) const KNOWN_METRICS: [(&str, &str); 44] = [
     ("ctr_drop", "CTR drop"),
     ("time_to_mitigate_s", "time to mitigate (s)"),
     ("rto_s", "RTO (s)"),
+    ("answered_accuracy", "acc answered"),
+    ("handoff_rate", "handoff"),
+    ("coverage", "answered share"),
+    ("invariance_failure_rate", "INV fail"),
+    ("oos_recall", "off-topic → human"),
+    ("false_handoff_rate", "needless handoff"),
+    ("rule_rate", "by rules"),
+    ("utility", "utility"),
+    ("agreement", "agreement"),
+    ("degradation_score", "degradation score"),
+    ("unmapped_rate", "unmapped"),
 ];
 
 /// Metrics about calibration and uncertainty, shown in their own table.
@@ -174,7 +185,8 @@ pub(crate) fn metric_label(name: &str) -> &str {
 /// A system step's per-window metric is what its metric is: `error_rate.surge` is a proportion.
 pub(crate) fn is_proportion(name: &str) -> bool {
     if let Some((metric, _)) = name.split_once('.')
-        && crate::window::METRICS.iter().any(|(known, _)| *known == metric)
+        && (crate::window::METRICS.iter().any(|(known, _)| *known == metric)
+            || is_proportion(metric))
     {
         return is_proportion(metric);
     }
@@ -186,6 +198,10 @@ pub(crate) fn is_proportion(name: &str) -> bool {
         || name == "ndcg"
         || name.starts_with("ece")
         || matches!(name, "accuracy_drop" | "conformal_coverage" | "max_calibration_error")
+        || matches!(
+            name,
+            "coverage" | "oos_recall" | "utility" | "agreement" | "auroc" | "fpr_at_95_tpr"
+        )
 }
 
 /// A value for people: three decimals for proportions, four significant digits otherwise,

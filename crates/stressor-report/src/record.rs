@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use stressor_core::{
-    DriftTimeline, Event, EventSink, GateOutcome, RecsysTimeline, RunInfo, StepInfo, StepResult,
-    Timeline, Verdict, Warning,
+    ChatbotDetail, DriftTimeline, Event, EventSink, GateOutcome, RecsysTimeline, RunInfo, StepInfo,
+    StepResult, Timeline, Verdict, Warning,
 };
 
 use crate::Error;
@@ -35,6 +35,8 @@ pub struct RunRecord {
     pub drift_timelines: Vec<DriftTimeline>,
     /// Time series of recommender steps (one per policy or reference run), by step id.
     pub recsys_timelines: Vec<RecsysTimeline>,
+    /// Chatbot steps' examples, detectors, policies, surge seconds and decisions, by step id.
+    pub chatbot_details: Vec<ChatbotDetail>,
 }
 
 /// An [`EventSink`] that accumulates a run's events into a [`RunRecord`].
@@ -69,6 +71,7 @@ impl RunRecord {
             timelines: Vec::new(),
             drift_timelines: Vec::new(),
             recsys_timelines: Vec::new(),
+            chatbot_details: Vec::new(),
         }
     }
 
@@ -124,6 +127,7 @@ impl EventSink for Collector {
             Event::Timeline(timeline) => record.timelines.push(timeline.clone()),
             Event::DriftTimeline(timeline) => record.drift_timelines.push(timeline.clone()),
             Event::RecsysTimeline(timeline) => record.recsys_timelines.push(timeline.clone()),
+            Event::ChatbotDetail(detail) => record.chatbot_details.push(detail.clone()),
             Event::RunFinished { verdict, elapsed } => {
                 record.verdict = Some(*verdict);
                 record.elapsed = Some(*elapsed);

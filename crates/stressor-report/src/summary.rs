@@ -31,6 +31,7 @@
 //! `recsys.rs` (one row per fallback policy or reference run, one per fault window and
 //! policy); `layout.rs` holds what they share (tables, headings, control-character escaping).
 
+mod chatbot;
 mod drift;
 mod layout;
 mod page;

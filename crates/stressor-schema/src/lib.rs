@@ -47,10 +47,15 @@
 //! assert_eq!(stressor_schema::ExitCode::GATES_FAILED, 1);
 //! ```
 
+mod chat;
 pub mod exit_code;
 mod float;
 mod report;
 
+pub use chat::{
+    ChatExample, ChatExamples, ChatSecond, ChatbotDetail, DetectorScore, HandoffPolicy,
+    ShadowDecision,
+};
 pub use exit_code::ExitCode;
 pub use report::{
     BreakerTransition, Calibration, ClassAccuracy, Comparison, ConfusionGrowth, DataSection, Dial,
@@ -61,7 +66,7 @@ pub use report::{
 };
 
 /// The report format version this crate writes (`MAJOR.MINOR`).
-pub const FORMAT_VERSION: &str = "1.4";
+pub const FORMAT_VERSION: &str = "1.5";
 
 /// The JSON Schema of [`Report`], as committed at `docs/report.schema.json`.
 ///

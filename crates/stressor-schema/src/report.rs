@@ -120,6 +120,10 @@ pub struct Step {
     /// (since 1.4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recsys_timeline: Option<RecsysTimeline>,
+    /// A chatbot step's examples, detectors, handoff policies, surge seconds and shadow
+    /// decision (since 1.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chatbot: Option<crate::ChatbotDetail>,
 }
 
 /// One retraining policy over a drifting stream (since 1.3).
@@ -588,6 +592,8 @@ pub enum StepKind {
     /// A recommender over simulated traffic under one fallback policy, or a reference ranking
     /// without faults (since 1.4).
     Recommender,
+    /// A chatbot under one stress, its shadow deployment or its degradation score (since 1.5).
+    Chatbot,
     /// A kind this version does not know (written by a newer minor version).
     #[serde(other)]
     #[schemars(skip)]
@@ -907,6 +913,10 @@ impl Report {
                 }
             }
             step.parameters.remove("warm-up wall time");
+            // A chatbot surge's per-second counts follow the wall clock.
+            if let Some(chatbot) = &mut step.chatbot {
+                chatbot.seconds.clear();
+            }
         }
     }
 
@@ -970,6 +980,7 @@ impl Step {
             timeline: None,
             drift_timeline: None,
             recsys_timeline: None,
+            chatbot: None,
         }
     }
 }

@@ -171,7 +171,7 @@ fn realistic_report_validates_against_committed_schema() {
 fn realistic_report_round_trips() {
     let report = realistic_report();
     let json = serde_json::to_string_pretty(&report).unwrap();
-    assert!(json.contains(r#""format_version": "1.4""#));
+    assert!(json.contains(r#""format_version": "1.5""#));
     assert!(json.contains(r#""kind": "recommender""#));
     assert!(json.contains(r#""method": "newcombe""#));
     assert!(json.contains(r#""revenue": null"#));

@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use stressor_core::{StepKind, Verdict};
 
 use super::markup::{close_table, escape, open_table};
-use super::{drift, recsys, system, vision};
+use super::{chatbot, drift, recsys, system, vision};
 use crate::{RunRecord, number};
 
 /// How the HTML report is written.
@@ -79,6 +79,7 @@ pub fn to_string(record: &RunRecord, config: &HtmlConfig) -> String {
             StepKind::System => system::section(record, step, &mut html),
             StepKind::Drift => drift::section(record, step, &mut html),
             StepKind::Recommender => recsys::section(record, step, &mut html),
+            StepKind::Chatbot => chatbot::section(record, step, &mut html),
             _ => vision::section(record, step, config, &mut budget, &mut html),
         }
     }

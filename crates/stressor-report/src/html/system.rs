@@ -29,7 +29,7 @@ pub(super) fn section(record: &RunRecord, step: &StepResult, html: &mut String) 
     html.push_str("</section>\n");
 }
 
-fn charts(timeline: &Timeline, html: &mut String) {
+pub(super) fn charts(timeline: &Timeline, html: &mut String) {
     let shaded: Vec<(f64, f64, String, &'static str)> = timeline
         .windows
         .iter()
@@ -95,7 +95,7 @@ fn charts(timeline: &Timeline, html: &mut String) {
 
 /// One row per window (the whole run first), one column per metric that any row has; each
 /// cell's tooltip is the metric's name in report.json.
-fn windows_table(step: &StepResult, timeline: Option<&Timeline>, html: &mut String) {
+pub(super) fn windows_table(step: &StepResult, timeline: Option<&Timeline>, html: &mut String) {
     let rows = window::windows(step, timeline);
     let columns: Vec<(&str, &str)> = window::METRICS
         .into_iter()
@@ -180,7 +180,7 @@ fn span(row: &Window<'_>, timeline: Option<&Timeline>) -> String {
     }
 }
 
-fn recoveries(timeline: &Timeline, html: &mut String) {
+pub(super) fn recoveries(timeline: &Timeline, html: &mut String) {
     if timeline.recoveries.is_empty() {
         return;
     }
