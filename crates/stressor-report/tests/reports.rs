@@ -1120,7 +1120,7 @@ fn recsys_json_round_trips_through_the_schema_and_validates() {
     assert_eq!(record.recsys_timelines.len(), 4);
     let text = json::to_string(&record);
     let report: stressor_schema::Report = serde_json::from_str(&text).unwrap();
-    assert_eq!(report.format_version, "1.4");
+    assert_eq!(report.format_version, stressor_schema::FORMAT_VERSION);
     assert_eq!(report.steps.len(), 4);
     assert!(report.steps.iter().all(|s| s.kind == stressor_schema::StepKind::Recommender));
     let baseline = report.steps[1].recsys_timeline.as_ref().unwrap();
