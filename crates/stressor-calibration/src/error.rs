@@ -14,14 +14,15 @@ pub enum CalibrationError {
     /// The number of classes is 0.
     #[error("the number of classes must be at least 1")]
     NoClasses,
-    /// The flat score buffer is not `n × k` for the `n` labels given.
+    /// The flat score buffer is not `n × k` for the `n` labels given, or a per-sample buffer is
+    /// not as long as the scores.
     #[error("{what} has {len} values, expected {expected}")]
     ShapeMismatch {
-        /// Which buffer (`probabilities`, `logits`).
+        /// Which buffer (`probabilities`, `logits`, `error`).
         what: &'static str,
         /// Its length.
         len: usize,
-        /// `labels.len() × k`.
+        /// `labels.len() × k`, or the number of scores.
         expected: usize,
     },
     /// A label is not a class index below `k`.
@@ -54,10 +55,24 @@ pub enum CalibrationError {
         /// The offending value.
         value: f32,
     },
-    /// The miscoverage level is not in (0, 1).
+    /// The miscoverage level or tolerated risk is not in (0, 1).
     #[error("alpha must be in (0, 1), got {alpha}")]
     InvalidAlpha {
         /// The value given.
         alpha: f64,
+    },
+    /// The allowed failure probability of a guarantee is not in (0, 1).
+    #[error("delta must be in (0, 1), got {delta}")]
+    InvalidDelta {
+        /// The value given.
+        delta: f64,
+    },
+    /// A score is NaN.
+    #[error("{what} of sample {sample} is NaN")]
+    NanScore {
+        /// Which scores (`confidence`).
+        what: &'static str,
+        /// The sample index.
+        sample: usize,
     },
 }

@@ -8,6 +8,11 @@
 //!   [`maximum_calibration_error`], [`confidence_histogram`];
 //! - proper scores: [`brier_score`], [`negative_log_likelihood`];
 //! - ranking of errors: [`auroc`], [`risk_coverage`] (selective prediction, AURC);
+//! - handing queries to a human: [`handoff_threshold`] certifies a confidence threshold whose
+//!   selective risk is at most α with probability 1 − δ (Learn-then-Test, exact
+//!   [`binomial_cdf`] p-values); [`selective_risk`] measures any fixed threshold;
+//! - out-of-distribution detection: [`ood_auroc`], [`fpr_at_tpr`], [`energy_score`], with
+//!   intervals in [`summarize_ood`];
 //! - repairs: [`fit_temperature`] with [`softmax`], and [`Conformal`] prediction sets with a
 //!   coverage guarantee;
 //! - [`summarize`]: every metric at once as [`Estimate`](stressor_core::Estimate)s with seeded
@@ -41,23 +46,29 @@
 
 #![warn(missing_docs)]
 
+mod binomial;
 mod conformal;
 mod error;
 mod input;
+mod ood;
 mod ranking;
 mod reliability;
 mod scoring;
+mod selective;
 mod summary;
 mod temperature;
 
+pub use binomial::binomial_cdf;
 pub use conformal::Conformal;
 pub use error::CalibrationError;
 pub use input::{check_probabilities, softmax};
+pub use ood::{OodSummary, energy_score, fpr_at_tpr, ood_auroc, summarize_ood};
 pub use ranking::{RiskCoverage, auroc, risk_coverage};
 pub use reliability::{
     Binning, ReliabilityBin, confidence_histogram, expected_calibration_error,
     maximum_calibration_error, reliability,
 };
 pub use scoring::{brier_score, negative_log_likelihood};
+pub use selective::{Handoff, HandoffConfig, SelectiveRisk, handoff_threshold, selective_risk};
 pub use summary::{CalibrationSummary, LEVEL, SummaryConfig, summarize};
 pub use temperature::{MAX_TEMPERATURE, MIN_TEMPERATURE, fit_temperature};

@@ -88,6 +88,13 @@ pub struct RiskCoverage {
 /// AURC summarises how good the confidence is for that purpose across all coverages. A
 /// confidence that ranks errors last gives the minimum possible AURC for the model's accuracy.
 ///
+/// For a chatbot that hands its least confident queries to a human this is the curve of risk
+/// among answered queries against coverage, with `correct` the negation of "answering would be
+/// an error" (a wrong intent, or any answer to an out-of-scope query). Each point is the answered
+/// set `confidence ≥ t` of [`selective_risk`](crate::selective_risk) at the same `t`, which gives
+/// one point with intervals; [`handoff_threshold`](crate::handoff_threshold) picks a point with a
+/// guarantee.
+///
 /// # Parameters
 /// - `confidence`: one score per sample, higher meaning more likely correct.
 /// - `correct`: whether each prediction was right.

@@ -228,12 +228,16 @@ fn empty_summary(n: u64) -> CalibrationSummary {
 /// A uniform index below `n` from a seed: the seed's 64 bits scaled by `n` (Lemire's
 /// multiply-shift; the bias is below `n / 2⁶⁴`). Seeds are splitmix64 outputs, so one derived
 /// seed per draw is a counter-based generator and needs no `rand` dependency.
-fn uniform_index(seed: Seed, n: usize) -> usize {
+pub(crate) fn uniform_index(seed: Seed, n: usize) -> usize {
     ((u128::from(seed.value()) * n as u128) >> 64) as usize
 }
 
 /// The 95 % bias-corrected percentile interval of the finite replicate values.
-fn percentile_interval(value: f64, mut values: Vec<f64>, resamples: u32) -> Option<Interval> {
+pub(crate) fn percentile_interval(
+    value: f64,
+    mut values: Vec<f64>,
+    resamples: u32,
+) -> Option<Interval> {
     values.retain(|v| v.is_finite());
     if !value.is_finite() || values.is_empty() {
         return None;

@@ -8,6 +8,8 @@ use stressor_calibration::{
 };
 use stressor_core::Seed;
 
+use crate::Uniform;
+
 /// A probability table: `n` rows of `k` normalised positive weights (some exactly 0), labels.
 fn table() -> impl Strategy<Value = (Vec<f32>, usize, Vec<u32>)> {
     (1_usize..6, 1_usize..60).prop_flat_map(|(k, n)| {
@@ -178,24 +180,6 @@ fn summary_intervals_bracket_their_values() {
         let ci = estimate.ci.unwrap_or_else(|| panic!("{name} has an interval"));
         assert!(ci.lower < ci.upper, "{name}: {ci:?}");
         assert!(ci.lower <= estimate.value && estimate.value <= ci.upper, "{name}: {estimate:?}");
-    }
-}
-
-/// Uniform numbers in [0, 1) from splitmix64 via `Seed::derive_index`: a counter-based stream,
-/// so the tests need no `rand`.
-struct Uniform {
-    seed: Seed,
-    counter: u64,
-}
-
-impl Uniform {
-    fn new(seed: u64) -> Self {
-        Uniform { seed: Seed::new(seed), counter: 0 }
-    }
-
-    fn next(&mut self) -> f64 {
-        self.counter += 1;
-        (self.seed.derive_index(self.counter).value() >> 11) as f64 / (1_u64 << 53) as f64
     }
 }
 

@@ -3,9 +3,10 @@
 
 use serde::Deserialize;
 use stressor_calibration::{
-    Binning, Conformal, ReliabilityBin, auroc, brier_score, confidence_histogram,
-    expected_calibration_error, fit_temperature, maximum_calibration_error,
-    negative_log_likelihood, reliability, risk_coverage,
+    Binning, Conformal, HandoffConfig, ReliabilityBin, auroc, binomial_cdf, brier_score,
+    confidence_histogram, energy_score, expected_calibration_error, fit_temperature, fpr_at_tpr,
+    handoff_threshold, maximum_calibration_error, negative_log_likelihood, ood_auroc, reliability,
+    risk_coverage, selective_risk,
 };
 
 const FIXTURES: &str = include_str!("../fixtures/reference.json");
@@ -19,6 +20,60 @@ struct Fixtures {
     auroc: Vec<AurocCase>,
     temperature: Vec<TemperatureCase>,
     conformal: Vec<ConformalCase>,
+    binomial_cdf: Vec<BinomialCase>,
+    handoff: Vec<HandoffCase>,
+    ood: Vec<OodCase>,
+    energy: Vec<EnergyCase>,
+}
+
+#[derive(Deserialize)]
+struct BinomialCase {
+    k: u64,
+    n: u64,
+    p: f64,
+    cdf: f64,
+}
+
+#[derive(Deserialize)]
+struct HandoffCase {
+    name: String,
+    alpha: f64,
+    delta: f64,
+    min_answered: u64,
+    confidence: Vec<f64>,
+    error: Vec<bool>,
+    handoff: Option<HandoffExpected>,
+    n_tested: u64,
+    default_answered: u64,
+    default_errors: u64,
+}
+
+#[derive(Deserialize)]
+struct HandoffExpected {
+    threshold: f64,
+    p_value: f64,
+    n_answered: u64,
+    n_errors: u64,
+}
+
+#[derive(Deserialize)]
+struct OodCase {
+    name: String,
+    in_scores: Vec<f64>,
+    out_scores: Vec<f64>,
+    auroc: f64,
+    tpr: Vec<f64>,
+    fpr_at_tpr: Vec<f64>,
+    fpr_at_tpr_dropped: Vec<f64>,
+}
+
+#[derive(Deserialize)]
+struct EnergyCase {
+    name: String,
+    k: usize,
+    temperature: f64,
+    logits: Vec<f64>,
+    energy: Vec<f64>,
 }
 
 #[derive(Deserialize)]
@@ -214,6 +269,82 @@ fn conformal_matches_the_numpy_recipe() {
         check(name, "mean_set_size", mean_size, Some(case.mean_set_size), 1e-12);
         let fallback = fitted.fallback_fraction(&test, case.k);
         check(name, "fallback_fraction", fallback, Some(case.fallback_fraction), 1e-12);
+    }
+}
+
+#[test]
+fn binomial_cdf_matches_scipy() {
+    let mut worst = (0.0, 0, 0, 0.0);
+    for case in fixtures().binomial_cdf {
+        let value = binomial_cdf(case.k, case.n, case.p);
+        // Relative agreement, except where scipy's value is at the bottom of the f64 range.
+        let error = (value - case.cdf).abs() / case.cdf.max(1e-290);
+        if error > worst.0 {
+            worst = (error, case.k, case.n, case.p);
+        }
+    }
+    let (error, k, n, p) = worst;
+    // The worst case, 1.7e-12, is at n = 10⁶, where rounding p alone moves the tail that much.
+    assert!(error < 1e-11, "worst relative error {error:e} at k = {k}, n = {n}, p = {p}");
+}
+
+#[test]
+fn handoff_matches_the_scipy_recipe() {
+    for case in fixtures().handoff {
+        let name = case.name.as_str();
+        let config =
+            HandoffConfig { alpha: case.alpha, delta: case.delta, min_answered: case.min_answered };
+        let handoff = handoff_threshold(&case.confidence, &case.error, &config).expect("valid");
+        match (&handoff, &case.handoff) {
+            (Some(actual), Some(expected)) => {
+                assert_eq!(actual.threshold, expected.threshold, "{name}: threshold");
+                let counts = (actual.calibration.n_answered, actual.calibration.n_errors);
+                assert_eq!(counts, (expected.n_answered, expected.n_errors), "{name}: counts");
+                let relative = (actual.p_value - expected.p_value).abs() / expected.p_value;
+                assert!(
+                    relative < 1e-12,
+                    "{name}: p = {}, scipy {}",
+                    actual.p_value,
+                    expected.p_value
+                );
+                assert_eq!(actual.n_tested, case.n_tested, "{name}: thresholds tested");
+            }
+            (None, None) => {}
+            _ => panic!("{name}: handoff {handoff:?}, reference {}", case.handoff.is_some()),
+        }
+        let at_default = selective_risk(&case.confidence, &case.error, 0.3);
+        let counts = (at_default.n_answered, at_default.n_errors);
+        assert_eq!(counts, (case.default_answered, case.default_errors), "{name}: at 0.3");
+    }
+}
+
+#[test]
+fn ood_metrics_match_sklearn() {
+    for case in fixtures().ood {
+        let name = case.name.as_str();
+        let value = ood_auroc(&case.in_scores, &case.out_scores);
+        check(name, "auroc", value, Some(case.auroc), 1e-12);
+        for (i, &tpr) in case.tpr.iter().enumerate() {
+            // Both are a count over the same denominator: exact.
+            let fpr = fpr_at_tpr(&case.in_scores, &case.out_scores, tpr);
+            assert_eq!(fpr, case.fpr_at_tpr[i], "{name}: fpr at tpr {tpr}");
+        }
+    }
+    // Where roc_curve's default drops the collinear points, its answer is a different one.
+    let paired = fixtures().ood.into_iter().find(|case| case.name == "paired_ties");
+    let paired = paired.expect("the paired_ties case");
+    assert_ne!(paired.fpr_at_tpr, paired.fpr_at_tpr_dropped);
+}
+
+#[test]
+fn energy_matches_scipy_logsumexp() {
+    for case in fixtures().energy {
+        let energy = energy_score(&to_f32(&case.logits), case.k, case.temperature);
+        assert_eq!(energy.len(), case.energy.len(), "{}: rows", case.name);
+        for (i, (a, e)) in energy.iter().zip(&case.energy).enumerate() {
+            let relative = (a - e).abs() / e.abs().max(1.0);
+            assert!(relative < 1e-12, "{}: energy[{i}] = {a}, scipy {e}", case.name);
+        }
     }
 }
 
