@@ -30,12 +30,18 @@ fn main() -> Result<(), String> {
     let start = Instant::now();
     let test = Scored::of(&model, &corpus.test);
     let seconds = start.elapsed().as_secs_f64();
-    println!("predicted {} queries in {seconds:.3} s ({:.0} queries/s)", test.len(), test.len() as f64 / seconds);
+    println!(
+        "predicted {} queries in {seconds:.3} s ({:.0} queries/s)",
+        test.len(),
+        test.len() as f64 / seconds
+    );
     let oos_test = Scored::of(&model, &corpus.oos_test);
     let val = Scored::of(&model, &corpus.val);
     let oos_val = Scored::of(&model, &corpus.oos_val);
     println!("in-scope test accuracy (argmax, no threshold): {:.1} %", 100.0 * test.accuracy(None));
-    for (name, score) in [("max softmax", Score::Confidence), ("centroid distance", Score::Distance)] {
+    for (name, score) in
+        [("max softmax", Score::Confidence), ("centroid distance", Score::Distance)]
+    {
         let threshold = best_threshold(&val, &oos_val, score);
         println!(
             "{name}: threshold {threshold:.4} (chosen on val, accuracy {:.1} % over 151 classes): \
@@ -74,7 +80,9 @@ impl Scored {
                 let reply = model.reply_one(&query.text);
                 let (intent, confidence) = reply.intent().unwrap_or((u32::MAX, 0.0));
                 let distance = match &reply {
-                    stressor_intent::Reply::Intent { scores: Some(scores), .. } => scores.distance.unwrap_or(1.0),
+                    stressor_intent::Reply::Intent { scores: Some(scores), .. } => {
+                        scores.distance.unwrap_or(1.0)
+                    }
                     _ => 1.0,
                 };
                 (intent, confidence, distance, query.intent)

@@ -301,11 +301,10 @@ impl Classifier {
     /// The reply to one text: the most probable intent, its probability and the scores.
     pub fn reply_one(&self, text: &str) -> Reply {
         let scores = self.scores(text);
-        let (intent, confidence) = scores
-            .probs
-            .iter()
-            .enumerate()
-            .fold((0, f32::NEG_INFINITY), |best, (idx, &p)| if p > best.1 { (idx, p) } else { best });
+        let (intent, confidence) =
+            scores.probs.iter().enumerate().fold((0, f32::NEG_INFINITY), |best, (idx, &p)| {
+                if p > best.1 { (idx, p) } else { best }
+            });
         Reply::Intent { intent: intent as u32, confidence, scores: Some(scores) }
     }
 
@@ -336,7 +335,11 @@ impl Classifier {
         self.buckets.iter().for_each(|b| out.extend(b.to_le_bytes()));
         self.weights.iter().chain(&self.bias).for_each(|w| out.extend(w.to_le_bytes()));
         put_len(&mut out, self.centroids.intent.len());
-        self.centroids.start.iter().chain(&self.centroids.intent).for_each(|v| out.extend(v.to_le_bytes()));
+        self.centroids
+            .start
+            .iter()
+            .chain(&self.centroids.intent)
+            .for_each(|v| out.extend(v.to_le_bytes()));
         self.centroids.value.iter().for_each(|v| out.extend(v.to_le_bytes()));
         let mut hash = Fnv::new(b's');
         hash.write(&out);
@@ -381,7 +384,8 @@ impl Classifier {
         let mut intents = Vec::with_capacity(n_intents);
         for _ in 0..n_intents {
             let len = reader.len(1)?;
-            let name = std::str::from_utf8(reader.slice(len)?).map_err(|_| format("intent name is not UTF-8"))?;
+            let name = std::str::from_utf8(reader.slice(len)?)
+                .map_err(|_| format("intent name is not UTF-8"))?;
             intents.push(name.to_owned());
         }
         if intents.is_empty() {
@@ -392,20 +396,25 @@ impl Classifier {
         let mut doc_freq = vec![0u32; n_buckets];
         for _ in 0..reader.len(8)? {
             let (bucket, df) = (reader.u32()? as usize, reader.u32()?);
-            *doc_freq.get_mut(bucket).ok_or_else(|| format("document frequency bucket out of range"))? = df;
+            *doc_freq
+                .get_mut(bucket)
+                .ok_or_else(|| format("document frequency bucket out of range"))? = df;
         }
-        let featurizer =
-            Featurizer::from_doc_freq(features, n_docs, doc_freq).map_err(|err| ModelError::Format(err.0))?;
+        let featurizer = Featurizer::from_doc_freq(features, n_docs, doc_freq)
+            .map_err(|err| ModelError::Format(err.0))?;
         let n_columns = reader.len(4)?;
         let buckets = reader.u32s(n_columns)?;
-        if buckets.windows(2).any(|pair| pair[0] >= pair[1]) || buckets.last().is_some_and(|&b| b as usize >= n_buckets) {
+        if buckets.windows(2).any(|pair| pair[0] >= pair[1])
+            || buckets.last().is_some_and(|&b| b as usize >= n_buckets)
+        {
             return Err(format("weight buckets are not increasing and in range"));
         }
         let mut column_of = vec![NO_COLUMN; n_buckets];
         for (column, &bucket) in (0u32..).zip(&buckets) {
             column_of[bucket as usize] = column;
         }
-        let n_weights = n_columns.checked_mul(n_intents).ok_or_else(|| format("weights too large"))?;
+        let n_weights =
+            n_columns.checked_mul(n_intents).ok_or_else(|| format("weights too large"))?;
         let weights = reader.f32s(n_weights)?;
         let bias = reader.f32s(n_intents)?;
         let nnz = reader.len(8)?;
@@ -423,7 +432,17 @@ impl Classifier {
             return Err(format("trailing bytes"));
         }
         let centroids = Centroids { start, intent, value };
-        Ok(Classifier { intents, config, seed, featurizer, buckets, column_of, weights, bias, centroids })
+        Ok(Classifier {
+            intents,
+            config,
+            seed,
+            featurizer,
+            buckets,
+            column_of,
+            weights,
+            bias,
+            centroids,
+        })
     }
 }
 
@@ -466,7 +485,8 @@ impl Centroids {
         let mut entries: Vec<(u32, u32, f32)> = Vec::with_capacity(rows.columns.len());
         for (idx, &label) in labels.iter().enumerate() {
             let (columns, values) = rows.row(idx);
-            entries.extend(columns.iter().zip(values).map(|(&column, &value)| (column, label, value)));
+            entries
+                .extend(columns.iter().zip(values).map(|(&column, &value)| (column, label, value)));
         }
         entries.sort_unstable_by_key(|&(column, intent, _)| (column, intent));
         let mut merged: Vec<(u32, u32, f32)> = Vec::with_capacity(entries.len());
@@ -511,7 +531,9 @@ fn sgd(
     let l2 = f64::from(config.l2);
     let mut step = 0u64;
     for epoch in 0..config.epochs {
-        order.shuffle(&mut seed.derive("intent-classifier-sgd").derive_index(u64::from(epoch)).rng());
+        order.shuffle(
+            &mut seed.derive("intent-classifier-sgd").derive_index(u64::from(epoch)).rng(),
+        );
         for &idx in &order {
             let rate = f64::from(config.learning_rate) * (1.0 - step as f64 / total_steps);
             step += 1;
@@ -528,7 +550,11 @@ fn sgd(
             let column_rate = (rate / scale) as f32;
             for (&column, &value) in columns.iter().zip(values) {
                 let column = column as usize;
-                axpy(-column_rate * value, dlogits, &mut scaled[column * n_intents..(column + 1) * n_intents]);
+                axpy(
+                    -column_rate * value,
+                    dlogits,
+                    &mut scaled[column * n_intents..(column + 1) * n_intents],
+                );
             }
             axpy(-(rate as f32), dlogits, &mut bias);
         }
@@ -538,7 +564,14 @@ fn sgd(
 }
 
 /// `logits = scale · Σ value · W[column] + bias`.
-fn forward(columns: &[u32], values: &[f32], weights: &[f32], scale: f32, bias: &[f32], logits: &mut [f32]) {
+fn forward(
+    columns: &[u32],
+    values: &[f32],
+    weights: &[f32],
+    scale: f32,
+    bias: &[f32],
+    logits: &mut [f32],
+) {
     let n_intents = bias.len();
     logits.fill(0.0);
     for (&column, &value) in columns.iter().zip(values) {
@@ -614,7 +647,8 @@ impl<'a> Reader<'a> {
     }
 
     fn u32s(&mut self, n: usize) -> Result<Vec<u32>, ModelError> {
-        let bytes = self.slice(n.checked_mul(4).ok_or_else(|| ModelError::Format("too long".into()))?)?;
+        let bytes =
+            self.slice(n.checked_mul(4).ok_or_else(|| ModelError::Format("too long".into()))?)?;
         Ok(bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
     }
 
@@ -630,7 +664,13 @@ impl<'a> Reader<'a> {
 /// The objective of the module docs and its gradient `(loss, dW, db)`, in `f64`, computed
 /// from the same [`forward`] and softmax as the SGD steps (for the gradient check).
 #[cfg(test)]
-fn objective(rows: &Rows, labels: &[u32], weights: &[f32], bias: &[f32], l2: f64) -> (f64, Vec<f64>, Vec<f64>) {
+fn objective(
+    rows: &Rows,
+    labels: &[u32],
+    weights: &[f32],
+    bias: &[f32],
+    l2: f64,
+) -> (f64, Vec<f64>, Vec<f64>) {
     let n_intents = bias.len();
     let n = rows.len() as f64;
     let mut loss = 0.5 * l2 * weights.iter().map(|w| f64::from(*w).powi(2)).sum::<f64>();
@@ -672,8 +712,10 @@ mod tests {
             ("wake me up at six", 2),
             ("cancel my alarm", 2),
         ];
-        let mut queries: Vec<Query> =
-            texts.iter().map(|(text, intent)| Query { text: (*text).into(), intent: Some(*intent) }).collect();
+        let mut queries: Vec<Query> = texts
+            .iter()
+            .map(|(text, intent)| Query { text: (*text).into(), intent: Some(*intent) })
+            .collect();
         queries.push(Query { text: "tell me a joke".into(), intent: None });
         (queries, intents)
     }
@@ -755,7 +797,10 @@ mod tests {
             config.cache_key(&queries[1..], &intents, Seed::new(5))
         );
         let l2 = TrainConfig { l2: 1e-4, ..config };
-        assert_ne!(config.cache_key(&queries, &intents, Seed::new(5)), l2.cache_key(&queries, &intents, Seed::new(5)));
+        assert_ne!(
+            config.cache_key(&queries, &intents, Seed::new(5)),
+            l2.cache_key(&queries, &intents, Seed::new(5))
+        );
     }
 
     #[test]
@@ -778,16 +823,25 @@ mod tests {
         let mut version = bytes;
         version[8] = 99;
         let err = Classifier::from_bytes(&version).expect_err("wrong version");
-        assert_eq!(err.to_string(), "not a stressor intent classifier: format version 99, this build reads 1");
+        assert_eq!(
+            err.to_string(),
+            "not a stressor intent classifier: format version 99, this build reads 1"
+        );
     }
 
     #[test]
     fn bad_training_input_is_an_error() {
         let (mut queries, intents) = toy();
         let config = TrainConfig::default();
-        assert!(matches!(Classifier::train(&queries, &[], &config, Seed::new(1)), Err(ModelError::NoData(_))));
+        assert!(matches!(
+            Classifier::train(&queries, &[], &config, Seed::new(1)),
+            Err(ModelError::NoData(_))
+        ));
         let oos_only = [Query { text: "x".into(), intent: None }];
-        assert!(matches!(Classifier::train(&oos_only, &intents, &config, Seed::new(1)), Err(ModelError::NoData(_))));
+        assert!(matches!(
+            Classifier::train(&oos_only, &intents, &config, Seed::new(1)),
+            Err(ModelError::NoData(_))
+        ));
         for bad in [
             TrainConfig { l2: f32::NAN, ..config },
             TrainConfig { l2: -1.0, ..config },
@@ -795,19 +849,32 @@ mod tests {
             TrainConfig { learning_rate: 0.0, ..config },
             TrainConfig { features: FeatureConfig { hash_bits: 30, ..config.features }, ..config },
         ] {
-            assert!(matches!(Classifier::train(&queries, &intents, &bad, Seed::new(1)), Err(ModelError::Config(_))));
+            assert!(matches!(
+                Classifier::train(&queries, &intents, &bad, Seed::new(1)),
+                Err(ModelError::Config(_))
+            ));
         }
         queries[2].intent = Some(3);
-        let err = Classifier::train(&queries, &intents, &config, Seed::new(1)).expect_err("out of range");
+        let err =
+            Classifier::train(&queries, &intents, &config, Seed::new(1)).expect_err("out of range");
         assert_eq!(err, ModelError::IntentOutOfRange { row: 2, intent: 3, n_intents: 3 });
     }
 
     #[test]
     fn replies_to_odd_inputs_are_valid() {
         let (queries, intents) = toy();
-        let model = Classifier::train(&queries, &intents, &TrainConfig::default(), Seed::new(3)).expect("trains");
+        let model = Classifier::train(&queries, &intents, &TrainConfig::default(), Seed::new(3))
+            .expect("trains");
         let long = "play music ".repeat(10_000);
-        let texts = ["", "   ", "\u{0}\u{7}\u{1b}", "天気はどう", "🙂", long.as_str(), "what is the weather"];
+        let texts = [
+            "",
+            "   ",
+            "\u{0}\u{7}\u{1b}",
+            "天気はどう",
+            "🙂",
+            long.as_str(),
+            "what is the weather",
+        ];
         let replies = model.reply(&texts).expect("answers");
         assert_eq!(replies.len(), texts.len());
         for (text, reply) in texts.iter().zip(&replies) {
@@ -822,7 +889,9 @@ mod tests {
         }
         // No tokens: nothing in common with any intent.
         assert_eq!(replies[0].clone(), model.reply_one(""));
-        assert!(matches!(&replies[0], Reply::Intent { scores: Some(s), .. } if s.distance == Some(1.0)));
+        assert!(
+            matches!(&replies[0], Reply::Intent { scores: Some(s), .. } if s.distance == Some(1.0))
+        );
         // A training query is closer to the data than a string of unseen characters.
         let near = model.scores("what is the weather today").distance.unwrap_or(1.0);
         let far = model.scores("zzqx vvkk").distance.unwrap_or(0.0);

@@ -146,8 +146,8 @@ pub fn read_corpus(path: &Path) -> Result<Corpus, DataError> {
 /// # Errors
 /// As [`read_corpus`].
 pub fn parse_corpus(json: &[u8], file: &str) -> Result<Corpus, DataError> {
-    let value: Value =
-        serde_json::from_slice(json).map_err(|source| DataError::Json { file: file.into(), source })?;
+    let value: Value = serde_json::from_slice(json)
+        .map_err(|source| DataError::Json { file: file.into(), source })?;
     let layout = |at: &str, message: &str| DataError::Layout {
         file: file.into(),
         at: at.into(),
@@ -199,7 +199,10 @@ pub fn parse_corpus(json: &[u8], file: &str) -> Result<Corpus, DataError> {
         Ok((queries, oos))
     };
     let out_of_scope = |split: &'static str| -> Vec<Query> {
-        rows[split].iter().map(|(text, _)| Query { text: (*text).to_owned(), intent: None }).collect()
+        rows[split]
+            .iter()
+            .map(|(text, _)| Query { text: (*text).to_owned(), intent: None })
+            .collect()
     };
     let (train, mut oos_train) = in_scope("train")?;
     let (val, mut oos_val) = in_scope("val")?;
@@ -236,7 +239,9 @@ fn split_rows<'a>(
         .iter()
         .enumerate()
         .map(|(row_idx, item)| match item.as_array().map(Vec::as_slice) {
-            Some([Value::String(text), Value::String(label)]) => Ok((text.as_str(), label.as_str())),
+            Some([Value::String(text), Value::String(label)]) => {
+                Ok((text.as_str(), label.as_str()))
+            }
             _ => Err(DataError::Layout {
                 file: file.into(),
                 at: format!("{split}[{row_idx}]"),
@@ -267,9 +272,11 @@ fn parse_domains(value: &Value, intents: &[String], file: &str) -> Result<Vec<Do
             let Value::String(intent) = member else {
                 return Err(layout(at, "expected an intent name"));
             };
-            let idx = intents
-                .binary_search(intent)
-                .map_err(|_| DataError::UnknownIntent { file: file.into(), at, intent: intent.clone() })?;
+            let idx = intents.binary_search(intent).map_err(|_| DataError::UnknownIntent {
+                file: file.into(),
+                at,
+                intent: intent.clone(),
+            })?;
             indices.push(u32::try_from(idx).unwrap_or(u32::MAX));
         }
         indices.sort_unstable();
@@ -318,7 +325,10 @@ mod tests {
         assert_eq!(sizes, [15_000, 3_000, 4_500, 100, 100, 1_000]);
         assert!(corpus.oos_test.iter().all(|query| query.intent.is_none()));
         let translate = corpus.intent_index("translate").expect("CLINC150 has translate");
-        assert_eq!(corpus.train.iter().filter(|query| query.intent == Some(translate)).count(), 100);
+        assert_eq!(
+            corpus.train.iter().filter(|query| query.intent == Some(translate)).count(),
+            100
+        );
     }
 
     #[test]
@@ -339,14 +349,32 @@ mod tests {
 
     #[test]
     fn bad_corpora_name_the_file_and_row() {
-        check_err(r#"{"train": [["a", "x"], ["b"]]}"#, "c.json: train[1]: expected [text, intent] (two strings)");
-        check_err(r#"{"train": [["a", "x"]], "test": [["b", "y"]]}"#, r#"c.json: test[0]: unknown intent "y" (not in train)"#);
-        check_err(r#"{"train": [["a", "x"]], "tset": []}"#, "c.json: tset: unknown split (expected one of train, val, test, oos_train, oos_val, oos_test)");
+        check_err(
+            r#"{"train": [["a", "x"], ["b"]]}"#,
+            "c.json: train[1]: expected [text, intent] (two strings)",
+        );
+        check_err(
+            r#"{"train": [["a", "x"]], "test": [["b", "y"]]}"#,
+            r#"c.json: test[0]: unknown intent "y" (not in train)"#,
+        );
+        check_err(
+            r#"{"train": [["a", "x"]], "tset": []}"#,
+            "c.json: tset: unknown split (expected one of train, val, test, oos_train, oos_val, oos_test)",
+        );
         check_err(r#"{"val": []}"#, "c.json: train: missing: a corpus needs training queries");
         check_err(r#"{"train": [["a", "oos"]]}"#, "c.json: train: no in-scope queries");
-        check_err(r#"[1, 2]"#, "c.json: top level: expected an object with train, val, test, oos_* splits");
-        check_err(r#"{"train": [["a", 3]]}"#, "c.json: train[0]: expected [text, intent] (two strings)");
-        assert!(parse_corpus(b"{\"train\": [", "c.json").is_err_and(|err| err.to_string().starts_with("c.json is not valid JSON")));
+        check_err(
+            r#"[1, 2]"#,
+            "c.json: top level: expected an object with train, val, test, oos_* splits",
+        );
+        check_err(
+            r#"{"train": [["a", 3]]}"#,
+            "c.json: train[0]: expected [text, intent] (two strings)",
+        );
+        assert!(
+            parse_corpus(b"{\"train\": [", "c.json")
+                .is_err_and(|err| err.to_string().starts_with("c.json is not valid JSON"))
+        );
     }
 
     #[test]

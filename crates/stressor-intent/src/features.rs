@@ -139,7 +139,10 @@ impl Featurizer {
             )));
         }
         let numerator = 1.0 + f64::from(n_docs);
-        let idf = doc_freq.iter().map(|&df| ((numerator / (1.0 + f64::from(df))).ln() + 1.0) as f32).collect();
+        let idf = doc_freq
+            .iter()
+            .map(|&df| ((numerator / (1.0 + f64::from(df))).ln() + 1.0) as f32)
+            .collect();
         Ok(Featurizer { config, n_docs, doc_freq, idf })
     }
 
@@ -293,8 +296,10 @@ mod tests {
     }
 
     fn expected(config: &FeatureConfig, ngrams: &[(u8, &str)]) -> Vec<u32> {
-        let mut buckets: Vec<u32> =
-            ngrams.iter().map(|(kind, text)| bucket_of(*kind, text.as_bytes(), config.hash_bits)).collect();
+        let mut buckets: Vec<u32> = ngrams
+            .iter()
+            .map(|(kind, text)| bucket_of(*kind, text.as_bytes(), config.hash_bits))
+            .collect();
         buckets.sort_unstable();
         buckets
     }
@@ -310,7 +315,10 @@ mod tests {
         ngrams.extend(chars.iter().chain(&chars).map(|c| (b'c', *c)));
         assert_eq!(sorted_buckets(&config, "Ab, ab!"), expected(&config, &ngrams));
         // Non-ASCII characters are characters, not bytes; control characters separate tokens.
-        let ngrams = [(b'w', "é"), (b'w', "x"), (b'w', "é x"), (b'c', " é "), (b'c', " x ")];
+        let ngrams = [(b'w', "é"), (b'w', "x"), (b'w', "é x")]
+            .into_iter()
+            .chain([" é", "é ", " é ", " x", "x ", " x "].map(|c| (b'c', c)))
+            .collect::<Vec<_>>();
         assert_eq!(sorted_buckets(&config, "É\u{0}x"), expected(&config, &ngrams));
         assert!(sorted_buckets(&config, "").is_empty());
     }
@@ -329,12 +337,17 @@ mod tests {
         // "a a": df 0 → ln(3/1) + 1 = 2.098612; b and "a b": df 1 → ln(3/2) + 1 = 1.405465.
         // Norm sqrt(1.693147² + 2.098612² + 2·1.405465²) = 3.349863.
         let row = featurizer.transform("a a b");
-        let want = [("a", 0.505_437_7), ("a a", 0.626_477), ("b", 0.419_558_9), ("a b", 0.419_558_9)];
+        let want =
+            [("a", 0.505_437_7), ("a a", 0.626_477), ("b", 0.419_558_9), ("a b", 0.419_558_9)];
         assert_eq!(row.indices.len(), want.len());
         for (ngram, value) in want {
             let bucket = bucket_of(b'w', ngram.as_bytes(), WORDS.hash_bits);
             let pos = row.indices.iter().position(|&b| b == bucket).expect("n-gram present");
-            assert!((row.values[pos] - value).abs() < 1e-6, "{ngram}: {} vs {value}", row.values[pos]);
+            assert!(
+                (row.values[pos] - value).abs() < 1e-6,
+                "{ngram}: {} vs {value}",
+                row.values[pos]
+            );
         }
         assert!(row.indices.windows(2).all(|pair| pair[0] < pair[1]));
     }
@@ -343,7 +356,8 @@ mod tests {
     fn odd_inputs_give_rows_without_panicking() {
         let featurizer = Featurizer::fit(FeatureConfig::default(), ["hello world"]).expect("valid");
         let long = "word ".repeat(20_000) + &"x".repeat(50_000);
-        for text in ["", " \t\n", "\u{7}\u{1b}[31m", "日本語のテキスト", "🙂🙂", "a", long.as_str()] {
+        for text in ["", " \t\n", "\u{7}\u{1b}[31m", "日本語のテキスト", "🙂🙂", "a", long.as_str()]
+        {
             let row = featurizer.transform(text);
             let norm: f32 = row.values.iter().map(|v| v * v).sum();
             assert!(row.values.is_empty() || (norm - 1.0).abs() < 1e-4, "{text:.20}: {norm}");
