@@ -4,8 +4,26 @@
 //!   (an intent with its confidence and, when the model exposes them, its scores; the bot's own
 //!   decline; a reply that cannot be mapped; no reply). The built-in classifier, a served
 //!   chatbot over HTTP and a user's own endpoint all implement it.
+//! - [`clinc150`]: the vendored CLINC150 data set (150 intents, out-of-scope queries) as a
+//!   [`Corpus`]; [`read_corpus`] reads a user's corpus in the same layout.
+//! - [`Featurizer`]: hashed TF-IDF word and character n-gram features ([`SparseRow`]s).
+//! - [`Classifier`]: the built-in chatbot, a softmax regression over those features trained
+//!   in-process ([`TrainConfig`]), with an out-of-scope distance beside its probabilities.
+//!
+//! Non-goals: neural models, text generation, serving (the chat server serves any
+//! `Arc<dyn IntentModel>`), perturbing text.
+
+#![warn(missing_docs)]
+
+mod classifier;
+mod clinc;
+mod features;
 
 use std::fmt;
+
+pub use classifier::{Classifier, ModelError, TrainConfig};
+pub use clinc::{Corpus, DataError, Domain, OOS_LABEL, clinc150, parse_corpus, read_corpus};
+pub use features::{FeatureConfig, FeatureError, Featurizer, SparseRow};
 
 /// A labelled query: its text and its true intent (`None`: out of scope).
 #[derive(Debug, Clone, PartialEq, Eq)]
