@@ -11,6 +11,7 @@ pub(crate) const FAMILIES: &[&dyn Family] = &[
     &stressor_system::System,
     &stressor_drift_scenario::Drift,
     &stressor_recsys::Recommender,
+    &stressor_chatbot::Chatbot,
 ];
 
 #[cfg(test)]
@@ -44,7 +45,10 @@ mod tests {
                     .is_some_and(|d| !d.policies.is_empty() && !d.transforms.is_empty())
                 || scenario.part::<stressor_recsys::RecsysPlan>().is_some_and(|r| {
                     (!r.policies.is_empty() || r.target.is_some()) && !r.schedule.faults.is_empty()
-                });
+                })
+                || scenario
+                    .part::<stressor_chatbot::ChatbotPlan>()
+                    .is_some_and(|c| !c.stresses.is_empty());
             assert!(does_something, "{} has no step, system run or drift", path.display());
             let mut described = Vec::new();
             scenario.describe(&mut described).expect("writes to a Vec");

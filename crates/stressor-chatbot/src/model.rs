@@ -1,0 +1,150 @@
+//! The chatbot under test and its queries: the corpus, the built-in classifier (trained or
+//! read from the cache), a user's chatbot over HTTP, and the evaluated sample.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rand::seq::SliceRandom as _;
+use stressor_core::Seed;
+use stressor_intent::{Classifier, Corpus, FeatureConfig, IntentModel, Query, TrainConfig};
+use stressor_scenario::{EngineConfig, EngineError};
+
+use crate::plan::{BuiltinPlan, ChatbotPlan, DataSource, ModelPlan};
+use crate::run::chatbot_error;
+
+/// The corpus the plan names.
+pub(crate) fn corpus(plan: &ChatbotPlan) -> Result<Corpus, EngineError> {
+    match &plan.data {
+        DataSource::Clinc150 => stressor_intent::clinc150(),
+        DataSource::File(path) => stressor_intent::read_corpus(path),
+    }
+    .map_err(|e| chatbot_error(format!("chatbot.data: {e}")))
+}
+
+/// The training settings of a built-in plan.
+pub(crate) fn train_config(plan: &BuiltinPlan) -> TrainConfig {
+    let mut config = TrainConfig::default();
+    if let Some(epochs) = plan.epochs {
+        config.epochs = epochs.min(u32::MAX as usize) as u32;
+    }
+    if let Some(l2) = plan.l2 {
+        config.l2 = l2 as f32;
+    }
+    if plan.words_only {
+        config.features = FeatureConfig { char_ngram_min: 0, char_ngram_max: 0, ..config.features };
+    }
+    config
+}
+
+/// The built-in classifier trained on `corpus.train`, from the cache when it is there.
+pub(crate) fn builtin(
+    plan: &BuiltinPlan,
+    corpus: &Corpus,
+    config: &EngineConfig,
+    seed: Seed,
+) -> Result<Classifier, EngineError> {
+    let train = train_config(plan);
+    let key = train.cache_key(&corpus.train, &corpus.intents, seed);
+    let path = config.cache_dir.as_ref().map(|dir| dir.join(format!("intent-{key}.bin")));
+    if let Some(path) = &path
+        && let Ok(bytes) = std::fs::read(path)
+        && let Ok(model) = Classifier::from_bytes(&bytes)
+    {
+        return Ok(model);
+    }
+    let model = Classifier::train(&corpus.train, &corpus.intents, &train, seed)
+        .map_err(|e| chatbot_error(format!("training the built-in classifier: {e}")))?;
+    if let Some(path) = &path {
+        // A cache that cannot be written only costs the next run its training time.
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let tmp = path.with_extension("tmp");
+        if std::fs::write(&tmp, model.to_bytes()).is_ok() {
+            let _ = std::fs::rename(&tmp, path);
+        }
+    }
+    Ok(model)
+}
+
+/// The chatbot the plan names.
+pub(crate) fn load(
+    plan: &ModelPlan,
+    corpus: &Corpus,
+    config: &EngineConfig,
+    seed: Seed,
+) -> Result<Arc<dyn IntentModel>, EngineError> {
+    match plan {
+        ModelPlan::Builtin(b) => Ok(Arc::new(builtin(b, corpus, config, seed)?)),
+        ModelPlan::Http(h) => Ok(Arc::new(crate::remote::Remote::connect(h, &corpus.intents)?)),
+    }
+}
+
+/// The evaluated queries — `plan.samples` in-scope test queries stratified by intent, then
+/// `plan.off_topic_samples` off-topic ones, each seeded — and the off-topic queries left over
+/// (the rest of the test split, then train), for the off-topic stress.
+pub(crate) fn sample(
+    plan: &ChatbotPlan,
+    corpus: &Corpus,
+    intents: &[String],
+    seed: Seed,
+) -> Result<(Vec<Query>, Vec<Query>), EngineError> {
+    if intents != corpus.intents.as_slice() {
+        // A user's chatbot names intents itself: map the corpus's onto its list.
+        let missing: Vec<&String> =
+            corpus.intents.iter().filter(|i| !intents.contains(i)).collect();
+        if !missing.is_empty() {
+            return Err(chatbot_error(format!(
+                "the chatbot does not know {} of the data's intents (first: `{}`)",
+                missing.len(),
+                missing[0]
+            )));
+        }
+    }
+    let remap = |q: &Query| -> Query {
+        Query {
+            text: q.text.clone(),
+            intent: q.intent.and_then(|i| {
+                let name = &corpus.intents[i as usize];
+                intents.iter().position(|n| n == name).map(|p| p as u32)
+            }),
+        }
+    };
+    let mut by_intent: BTreeMap<u32, Vec<&Query>> = BTreeMap::new();
+    for q in corpus.test.iter().filter(|q| q.intent.is_some()) {
+        by_intent.entry(q.intent.unwrap_or(0)).or_default().push(q);
+    }
+    if by_intent.is_empty() {
+        return Err(chatbot_error("chatbot.data: the test split has no in-scope query"));
+    }
+    let mut rng = seed.derive("sample").rng();
+    for list in by_intent.values_mut() {
+        list.shuffle(&mut rng);
+    }
+    // Round-robin over the intents: a stratified sample of any size.
+    let mut in_scope = Vec::new();
+    let total: usize = by_intent.values().map(Vec::len).sum();
+    let want = plan.samples.min(total);
+    let mut round = 0;
+    while in_scope.len() < want {
+        for list in by_intent.values() {
+            if let Some(q) = list.get(round)
+                && in_scope.len() < want
+            {
+                in_scope.push(remap(q));
+            }
+        }
+        round += 1;
+    }
+    in_scope.shuffle(&mut rng);
+    let mut off_topic: Vec<&Query> = corpus.oos_test.iter().collect();
+    off_topic.shuffle(&mut rng);
+    let mut train_off: Vec<&Query> = corpus.oos_train.iter().collect();
+    train_off.shuffle(&mut rng);
+    let take = plan.off_topic_samples.min(off_topic.len());
+    let mut queries = in_scope;
+    queries.extend(off_topic[..take].iter().map(|q| remap(q)));
+    let spare: Vec<Query> =
+        off_topic[take..].iter().chain(train_off.iter()).map(|q| remap(q)).collect();
+    Ok((queries, spare))
+}

@@ -1,0 +1,562 @@
+//! The steps: `clean`, one per stress, `surge`, `shadow`, `degradation`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use stressor_core::{
+    ChatExamples, ChatbotDetail, DetectorScore, Estimate, Event, HandoffPolicy, MetricValue,
+    RunInfo, Seed, StepInfo, StepKind, StepPoint, StepResult,
+};
+use stressor_intent::{IntentModel, Query, Reply};
+use stressor_scenario::{EngineError, RunContext};
+
+use crate::measure::{self, Judged, Policy, Rules};
+use crate::plan::{ChatbotPlan, StressKind, StressPlan, fixed_name};
+use crate::score::{self, Curve};
+
+/// Why the chatbot part could not run.
+#[derive(Debug, thiserror::Error)]
+#[error("{reason}")]
+pub struct ChatbotError {
+    /// What went wrong.
+    pub reason: String,
+}
+
+pub(crate) fn chatbot_error(reason: impl Into<String>) -> EngineError {
+    EngineError::Family(Box::new(ChatbotError { reason: reason.into() }))
+}
+
+pub(crate) fn step_ids(plan: &ChatbotPlan) -> Vec<String> {
+    let mut ids = vec!["clean".to_owned()];
+    ids.extend(plan.stresses.iter().map(|s| s.id.clone()));
+    if plan.surge.is_some() {
+        ids.push("surge".into());
+    }
+    if plan.shadow.is_some() {
+        ids.push("shadow".into());
+    }
+    ids.push("degradation".into());
+    ids
+}
+
+/// Replies to `texts`, in batches.
+pub(crate) fn replies(
+    model: &dyn IntentModel,
+    texts: &[String],
+) -> Result<Vec<Reply>, EngineError> {
+    let mut out = Vec::with_capacity(texts.len());
+    for chunk in texts.chunks(256) {
+        let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        let r = model.reply(&refs).map_err(|e| {
+            chatbot_error(format!("the chatbot ({}) failed: {e}", model.describe()))
+        })?;
+        if r.len() != refs.len() {
+            return Err(chatbot_error(format!(
+                "the chatbot ({}) answered {} of {} queries",
+                model.describe(),
+                r.len(),
+                refs.len()
+            )));
+        }
+        out.extend(r);
+    }
+    Ok(out)
+}
+
+/// What every step shares.
+pub(crate) struct Context<'a> {
+    pub(crate) plan: &'a ChatbotPlan,
+    pub(crate) model: Arc<dyn IntentModel>,
+    pub(crate) intents: Vec<String>,
+    pub(crate) policies: Vec<Policy>,
+    pub(crate) rules: Rules,
+    pub(crate) seed: Seed,
+    /// The evaluated queries: in-scope first, then off-topic.
+    pub(crate) queries: Vec<Query>,
+    /// Off-topic queries not among `queries`, for the off-topic stress.
+    pub(crate) spare_off_topic: Vec<Query>,
+    pub(crate) curves: Vec<Curve>,
+}
+
+fn metric(name: &str, estimate: Estimate) -> MetricValue {
+    MetricValue { name: name.to_owned(), estimate }
+}
+
+pub(crate) fn point(dial_value: Option<f64>, metrics: Vec<MetricValue>) -> StepPoint {
+    StepPoint {
+        dial_value,
+        metrics,
+        per_class: Vec::new(),
+        confusion_growth: Vec::new(),
+        exemplars: Vec::new(),
+        loss_trace: Vec::new(),
+        calibration: None,
+    }
+}
+
+pub(crate) fn run_part(
+    plan: &ChatbotPlan,
+    run: &mut RunContext<'_>,
+) -> Result<Vec<StepResult>, EngineError> {
+    let seed = run.seed.derive("chatbot");
+    let corpus = crate::model::corpus(plan)?;
+    let model = crate::model::load(&plan.model, &corpus, run.config, seed.derive("model"))?;
+    let intents = model.intents().to_vec();
+    let (queries, spare_off_topic) = crate::model::sample(plan, &corpus, &intents, seed)?;
+    let n_in = queries.iter().filter(|q| q.intent.is_some()).count();
+    run.start(RunInfo {
+        scenario_name: run.scenario_name.to_string(),
+        scenario_source: run.scenario_source.to_string(),
+        seed: run.seed.value(),
+        target_name: model.describe(),
+        target_kind: "chatbot".into(),
+        input_shape: Vec::new(),
+        class_names: intents.clone(),
+        data_name: match &plan.data {
+            crate::plan::DataSource::Clinc150 => "CLINC150 test".to_owned(),
+            crate::plan::DataSource::File(p) => p.display().to_string(),
+        },
+        n_samples: queries.len(),
+        stressor_version: run.config.stressor_version.clone(),
+    });
+    let mut rules = Vec::new();
+    for (i, rule) in plan.handoff.rules.iter().enumerate() {
+        let Some(index) = intents.iter().position(|name| *name == rule.intent) else {
+            return Err(chatbot_error(format!(
+                "chatbot.handoff.rules[{i}].intent: the chatbot has no intent `{}`",
+                rule.intent
+            )));
+        };
+        rules.push((rule.keywords.clone(), index as u32));
+    }
+    let rules = Rules::new(rules);
+
+    // The guaranteed threshold, fitted on the clean calibration split.
+    let calibration: Vec<Query> = corpus.val.iter().chain(&corpus.oos_val).cloned().collect();
+    let calibration_texts: Vec<String> = calibration.iter().map(|q| q.text.clone()).collect();
+    let calibration_replies = replies(model.as_ref(), &calibration_texts)?;
+    let (confidence, error): (Vec<f64>, Vec<bool>) = calibration_replies
+        .iter()
+        .zip(&calibration)
+        .map(|(r, q)| match r.intent() {
+            Some((p, c)) => (f64::from(c), q.intent != Some(p)),
+            None => (0.0, true),
+        })
+        .unzip();
+    let config = stressor_calibration::HandoffConfig::new(plan.handoff.alpha, plan.handoff.delta);
+    let fitted = stressor_calibration::handoff_threshold(&confidence, &error, &config)
+        .map_err(|e| chatbot_error(format!("fitting the handoff threshold: {e}")))?;
+    let mut policies =
+        vec![Policy { name: "guaranteed".into(), threshold: fitted.as_ref().map(|h| h.threshold) }];
+    policies.extend(
+        plan.handoff.fixed.iter().map(|&t| Policy { name: fixed_name(t), threshold: Some(t) }),
+    );
+    let mut described = vec![HandoffPolicy {
+        name: "guaranteed".into(),
+        description: format!(
+            "Learn-then-Test on {} clean calibration queries (CLINC150 val and its off-topic val): the error rate of answered queries is ≤ {} with probability ≥ {}{}",
+            calibration.len(),
+            plan.handoff.alpha,
+            1.0 - plan.handoff.delta,
+            match &fitted {
+                Some(h) => format!(
+                    "; on calibration it answers {} of {} ({} errors)",
+                    h.calibration.n_answered, h.calibration.n, h.calibration.n_errors
+                ),
+                None => "; no threshold qualified, so every query goes to a human".to_owned(),
+            }
+        ),
+        threshold: fitted.as_ref().map(|h| h.threshold),
+    }];
+    described.extend(plan.handoff.fixed.iter().map(|&t| HandoffPolicy {
+        name: fixed_name(t),
+        description: if (t - 0.3).abs() < 1e-12 {
+            "a fixed threshold: Rasa's and Dialogflow's default (0.3)".into()
+        } else {
+            format!("a fixed threshold of {t}")
+        },
+        threshold: Some(t),
+    }));
+
+    let mut ctx = Context {
+        plan,
+        model,
+        intents,
+        policies,
+        rules,
+        seed,
+        queries,
+        spare_off_topic,
+        curves: Vec::new(),
+    };
+    let mut steps = Vec::new();
+    let clean = clean_step(&mut ctx, run, &described, n_in)?;
+    steps.push(clean.0);
+    let clean_judged = clean.1;
+    for stress in &plan.stresses {
+        steps.push(stress_step(&mut ctx, run, &described, stress, &clean_judged)?);
+    }
+    if let Some(surge) = &plan.surge {
+        steps.push(crate::surge::surge_step(&mut ctx, run, &described, surge)?);
+    }
+    if let Some(shadow) = &plan.shadow {
+        steps.push(crate::shadow::shadow_step(&mut ctx, run, shadow, &corpus)?);
+    }
+    steps.push(degradation_step(&ctx, run));
+    Ok(steps)
+}
+
+pub(crate) fn started(
+    run: &mut RunContext<'_>,
+    id: &str,
+    description: String,
+    dial: Option<(&str, &[f64])>,
+) -> (StepInfo, Instant) {
+    let info = StepInfo {
+        id: id.to_owned(),
+        kind: StepKind::Chatbot,
+        description,
+        dial_name: dial.map(|(name, _)| name.to_owned()),
+        dial_values: dial.map_or_else(Vec::new, |(_, v)| v.to_vec()),
+    };
+    run.sink.event(&Event::StepStarted(info.clone()));
+    (info, Instant::now())
+}
+
+pub(crate) fn finish(
+    run: &mut RunContext<'_>,
+    info: StepInfo,
+    t: Instant,
+    parameters: Vec<(String, String)>,
+    points: Vec<StepPoint>,
+    detail: ChatbotDetail,
+) -> StepResult {
+    run.sink.event(&Event::ChatbotDetail(detail));
+    let result = StepResult { info, parameters, points, elapsed: t.elapsed() };
+    run.sink.event(&Event::StepFinished(result.clone()));
+    result
+}
+
+fn detectors(
+    queries: &[Query],
+    replies: &[Reply],
+    dial_value: Option<f64>,
+    seed: Seed,
+    metrics: &mut Vec<MetricValue>,
+) -> Vec<DetectorScore> {
+    let mut out = Vec::new();
+    if !queries.iter().any(|q| q.intent.is_none()) || !queries.iter().any(|q| q.intent.is_some()) {
+        return out;
+    }
+    type Score = fn(&Reply) -> Option<f64>;
+    let kinds: [(&str, &str, Score); 3] = [
+        ("max-softmax", "max_softmax", |r| r.intent().map(|(_, c)| f64::from(c))),
+        ("energy", "energy", |r| match r {
+            Reply::Intent { scores: Some(s), .. } => {
+                s.logits.as_ref().map(|l| -stressor_calibration::energy_score(l, l.len(), 1.0)[0])
+            }
+            _ => None,
+        }),
+        ("distance", "distance", |r| match r {
+            Reply::Intent { scores: Some(s), .. } => s.distance.map(|d| -f64::from(d)),
+            _ => None,
+        }),
+    ];
+    for (label, key, score) in kinds {
+        let scored: Vec<(Option<f64>, bool)> =
+            replies.iter().zip(queries).map(|(r, q)| (score(r), q.intent.is_some())).collect();
+        if scored.iter().any(|(s, _)| s.is_none()) {
+            continue;
+        }
+        let inside: Vec<f64> = scored.iter().filter(|(_, i)| *i).filter_map(|(s, _)| *s).collect();
+        let outside: Vec<f64> =
+            scored.iter().filter(|(_, i)| !*i).filter_map(|(s, _)| *s).collect();
+        let summary = stressor_calibration::summarize_ood(&inside, &outside, 500, seed.derive(key));
+        metrics.push(metric(&format!("auroc_{key}"), summary.auroc));
+        metrics.push(metric(&format!("fpr95_{key}"), summary.fpr_at_95_tpr));
+        out.push(DetectorScore {
+            dial_value,
+            detector: label.to_owned(),
+            auroc: summary.auroc,
+            fpr_at_95_tpr: summary.fpr_at_95_tpr,
+        });
+    }
+    out
+}
+
+fn clean_step(
+    ctx: &mut Context<'_>,
+    run: &mut RunContext<'_>,
+    policies: &[HandoffPolicy],
+    n_in: usize,
+) -> Result<(StepResult, Judged), EngineError> {
+    let (info, t) = started(
+        run,
+        "clean",
+        format!(
+            "the queries as written: {n_in} in-scope and {} off-topic",
+            ctx.queries.len() - n_in
+        ),
+        None,
+    );
+    let texts: Vec<String> = ctx.queries.iter().map(|q| q.text.clone()).collect();
+    let replies = replies(ctx.model.as_ref(), &texts)?;
+    let judged = measure::judge(&ctx.queries, &texts, &replies, &ctx.policies, &ctx.rules);
+    let (mut metrics, _) = measure::point_metrics(
+        &ctx.queries,
+        &replies,
+        &judged,
+        None,
+        &ctx.policies,
+        &ctx.plan.utility,
+        ctx.seed.derive("clean"),
+    );
+    let detectors =
+        detectors(&ctx.queries, &replies, None, ctx.seed.derive("clean/ood"), &mut metrics);
+    let mut p = point(None, metrics);
+    p.calibration = measure::curves(&ctx.queries, &replies);
+    let examples = measure::worst_examples(
+        &ctx.queries,
+        &texts,
+        &replies,
+        &judged,
+        None,
+        &ctx.intents,
+        ctx.plan.examples,
+    );
+    let detail = ChatbotDetail {
+        step_id: "clean".into(),
+        policies: policies.to_vec(),
+        examples: vec![ChatExamples { dial_value: None, examples }],
+        detectors,
+        ..ChatbotDetail::default()
+    };
+    let parameters = vec![
+        ("in-scope queries".to_owned(), n_in.to_string()),
+        ("off-topic queries".to_owned(), (ctx.queries.len() - n_in).to_string()),
+        (
+            "reference (CLINC150 paper, Table 2, BERT, oos-threshold)".to_owned(),
+            "in-scope accuracy 96.2 %, off-topic recall 52.3 %".to_owned(),
+        ),
+    ];
+    let result = finish(run, info, t, parameters, vec![p], detail);
+    Ok((result, judged))
+}
+
+fn stress_step(
+    ctx: &mut Context<'_>,
+    run: &mut RunContext<'_>,
+    policies: &[HandoffPolicy],
+    stress: &StressPlan,
+    clean: &Judged,
+) -> Result<StepResult, EngineError> {
+    match &stress.kind {
+        StressKind::Perturbation(name) => {
+            perturbation_step(ctx, run, policies, stress, name, clean)
+        }
+        StressKind::OffTopic => off_topic_step(ctx, run, policies, stress),
+        StressKind::WordSubstitution { max_changed_share, min_similarity, samples } => {
+            crate::attack::attack_step(
+                ctx,
+                run,
+                policies,
+                stress,
+                *max_changed_share,
+                *min_similarity,
+                *samples,
+            )
+        }
+    }
+}
+
+fn perturbation_step(
+    ctx: &mut Context<'_>,
+    run: &mut RunContext<'_>,
+    policies: &[HandoffPolicy],
+    stress: &StressPlan,
+    name: &str,
+    clean: &Judged,
+) -> Result<StepResult, EngineError> {
+    let perturbation: stressor_text::Perturbation =
+        name.parse().map_err(|e| chatbot_error(format!("stress `{}`: {e}", stress.id)))?;
+    let (info, t) = started(
+        run,
+        &stress.id,
+        format!("{name}: {}", perturbation.source()),
+        Some((&stress.dial_name, &stress.dial)),
+    );
+    let clean_texts: Vec<String> = ctx.queries.iter().map(|q| q.text.clone()).collect();
+    let step_seed = ctx.seed.derive(&format!("stress/{}", stress.id));
+    let mut points = Vec::new();
+    let mut examples = Vec::new();
+    let mut curve = Curve { name: stress.id.clone(), points: Vec::new(), paired: true };
+    for &dial in &stress.dial {
+        let texts: Vec<String> = ctx
+            .queries
+            .iter()
+            .enumerate()
+            .map(|(i, q)| {
+                let mut rng = step_seed.derive_index(i as u64).rng();
+                perturbation.apply(&q.text, dial, &mut rng)
+            })
+            .collect();
+        let replies = replies(ctx.model.as_ref(), &texts)?;
+        let judged = measure::judge(&ctx.queries, &texts, &replies, &ctx.policies, &ctx.rules);
+        let (metrics, utilities) = measure::point_metrics(
+            &ctx.queries,
+            &replies,
+            &judged,
+            Some(clean),
+            &ctx.policies,
+            &ctx.plan.utility,
+            step_seed.derive(&format!("point/{dial}")),
+        );
+        let mut p = point(Some(dial), metrics);
+        p.calibration = measure::curves(&ctx.queries, &replies);
+        points.push(p);
+        examples.push(ChatExamples {
+            dial_value: Some(dial),
+            examples: measure::worst_examples(
+                &ctx.queries,
+                &texts,
+                &replies,
+                &judged,
+                Some((&clean_texts, clean)),
+                &ctx.intents,
+                ctx.plan.examples,
+            ),
+        });
+        curve.points.push((dial, utilities.into_iter().next().unwrap_or_default()));
+    }
+    ctx.curves.push(curve);
+    let detail = ChatbotDetail {
+        step_id: stress.id.clone(),
+        policies: policies.to_vec(),
+        examples,
+        ..ChatbotDetail::default()
+    };
+    let parameters = vec![("source".to_owned(), perturbation.source().to_owned())];
+    Ok(finish(run, info, t, parameters, points, detail))
+}
+
+fn off_topic_step(
+    ctx: &mut Context<'_>,
+    run: &mut RunContext<'_>,
+    policies: &[HandoffPolicy],
+    stress: &StressPlan,
+) -> Result<StepResult, EngineError> {
+    let (info, t) = started(
+        run,
+        &stress.id,
+        "off-topic queries (CLINC150's out-of-scope set) mixed in at the dial's share".into(),
+        Some((&stress.dial_name, &stress.dial)),
+    );
+    let in_scope: Vec<Query> = ctx.queries.iter().filter(|q| q.intent.is_some()).cloned().collect();
+    let pool: Vec<Query> = ctx
+        .queries
+        .iter()
+        .filter(|q| q.intent.is_none())
+        .chain(&ctx.spare_off_topic)
+        .cloned()
+        .collect();
+    let total = in_scope.len();
+    let mut points = Vec::new();
+    let mut examples = Vec::new();
+    let mut all_detectors = Vec::new();
+    let mut curve = Curve { name: stress.id.clone(), points: Vec::new(), paired: false };
+    let step_seed = ctx.seed.derive(&format!("stress/{}", stress.id));
+    let mut capped = false;
+    for &share in &stress.dial {
+        let mut n_out = (share * total as f64).round() as usize;
+        if n_out > pool.len() {
+            n_out = pool.len();
+            capped = true;
+        }
+        let n_in = total - n_out;
+        let queries: Vec<Query> = in_scope[..n_in].iter().chain(&pool[..n_out]).cloned().collect();
+        let texts: Vec<String> = queries.iter().map(|q| q.text.clone()).collect();
+        let replies = replies(ctx.model.as_ref(), &texts)?;
+        let judged = measure::judge(&queries, &texts, &replies, &ctx.policies, &ctx.rules);
+        let (mut metrics, utilities) = measure::point_metrics(
+            &queries,
+            &replies,
+            &judged,
+            None,
+            &ctx.policies,
+            &ctx.plan.utility,
+            step_seed.derive(&format!("point/{share}")),
+        );
+        all_detectors.extend(detectors(
+            &queries,
+            &replies,
+            Some(share),
+            step_seed.derive(&format!("ood/{share}")),
+            &mut metrics,
+        ));
+        let mut p = point(Some(share), metrics);
+        p.calibration = measure::curves(&queries, &replies);
+        points.push(p);
+        examples.push(ChatExamples {
+            dial_value: Some(share),
+            examples: measure::worst_examples(
+                &queries,
+                &texts,
+                &replies,
+                &judged,
+                None,
+                &ctx.intents,
+                ctx.plan.examples,
+            ),
+        });
+        curve.points.push((share, utilities.into_iter().next().unwrap_or_default()));
+    }
+    ctx.curves.push(curve);
+    let detail = ChatbotDetail {
+        step_id: stress.id.clone(),
+        policies: policies.to_vec(),
+        examples,
+        detectors: all_detectors,
+        ..ChatbotDetail::default()
+    };
+    let mut parameters = vec![
+        ("queries per point".to_owned(), total.to_string()),
+        ("off-topic pool".to_owned(), pool.len().to_string()),
+    ];
+    if capped {
+        parameters.push((
+            "note".to_owned(),
+            "the largest shares are capped by the off-topic pool".to_owned(),
+        ));
+    }
+    Ok(finish(run, info, t, parameters, points, detail))
+}
+
+fn degradation_step(ctx: &Context<'_>, run: &mut RunContext<'_>) -> StepResult {
+    let (info, t) = started(
+        run,
+        "degradation",
+        "the graceful degradation score: 100 × the mean over stresses of the utility kept over each dial (area under the utility curve over the clean utility)".into(),
+        None,
+    );
+    let (score, parts) = score::degradation_score(&ctx.curves, 1000, ctx.seed.derive("score"));
+    let mut metrics = vec![metric("degradation_score", score)];
+    for (name, estimate) in parts {
+        metrics.push(metric(&format!("retained_utility.{name}"), estimate));
+    }
+    let u = &ctx.plan.utility;
+    let parameters = vec![(
+        "utility".to_owned(),
+        format!(
+            "correct {}, justified handoff {}, needless handoff {}, wrong {}, dropped {}",
+            u.correct, u.justified_handoff, u.needless_handoff, u.wrong, u.dropped
+        ),
+    )];
+    finish(
+        run,
+        info,
+        t,
+        parameters,
+        vec![point(None, metrics)],
+        ChatbotDetail { step_id: "degradation".into(), ..ChatbotDetail::default() },
+    )
+}
