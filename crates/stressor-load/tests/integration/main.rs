@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use stressor_core::{Batch, Bounds, Dataset};
-use stressor_load::{ErrorKind, LoadConfig, LoadReport, Profile, Stage, Target, oip, run};
+use stressor_load::{Checked, ErrorKind, LoadConfig, LoadReport, Profile, Stage, Target, oip, run};
 use stressor_model::{FnModel, Model, ModelInfo};
 use stressor_serve::{ServeConfig, Server};
 
@@ -41,7 +41,12 @@ async fn load(server: &Server, path: &str, profile: Profile, connections: usize)
     config.connections = connections;
     config.timeout = Duration::from_secs(2);
     let labels = data.labels.clone();
-    run(config, Arc::new(move |i, body: &[u8]| oip::check_label(&labels, i, body))).await.unwrap()
+    run(
+        config,
+        Arc::new(move |i, body: &[u8]| oip::check_label(&labels, i, body).map(Checked::from)),
+    )
+    .await
+    .unwrap()
 }
 
 const INFER: &str = "/v2/models/m/infer";
@@ -141,7 +146,7 @@ async fn refusals_bad_paths_and_dead_servers_are_results() {
     // Nobody listens any more: every request is a connect error, and the run still ends.
     let target = Target::resolve(&format!("http://{addr}{INFER}"), None).await.unwrap();
     let config = LoadConfig::new(target, Profile::constant(20.0, Duration::from_millis(250)));
-    let report = run(config, Arc::new(|_, _: &[u8]| Ok(None))).await.unwrap();
+    let report = run(config, Arc::new(|_, _: &[u8]| Ok(Checked::default()))).await.unwrap();
     assert_eq!(report.errors.get(&ErrorKind::Connect), Some(&5), "{:?}", report.errors);
     assert!((report.error_rate() - 1.0).abs() < 1e-12);
 }
