@@ -33,6 +33,7 @@
 
 #![warn(missing_docs)]
 
+mod capacity;
 mod metrics;
 mod protocol;
 mod server;
