@@ -9,7 +9,8 @@
 //! it. Each worker fills its own [`LoadReport`] (HDR histograms, errors by kind, a per-second
 //! timeline) and the reports are merged at the end. [`oip`] builds Open Inference Protocol
 //! bodies from a data set and checks the returned labels, so accuracy under load is measured
-//! too.
+//! too. [`recovery`] finds the surges of a profile and the time a run's per-second series takes
+//! to come back within tolerance of its baseline after each surge or fault window.
 //!
 //! Load goes to loopback only unless the caller names the host ([`Target::resolve`]), and every
 //! run is bounded by its profile's duration plus the timeout.
@@ -23,7 +24,7 @@
 //! use stressor_load::{LoadConfig, Profile, Target, run};
 //! let target = Target::resolve("http://127.0.0.1:8080/v2/health/ready", None).await?;
 //! let config = LoadConfig::new(target, Profile::constant(200.0, Duration::from_secs(5)));
-//! let report = run(config, Arc::new(|_, _: &[u8]| Ok(None))).await?;
+//! let report = run(config, Arc::new(|_, _: &[u8]| Ok(Default::default()))).await?;
 //! println!("p99 {:?} ms, errors {:.3}", report.latency_ms(0.99), report.error_rate());
 //! # Ok(()) }
 //! ```
@@ -32,13 +33,14 @@
 
 pub mod oip;
 mod profile;
+pub mod recovery;
 mod report;
 mod run;
 mod target;
 
 pub use profile::{Profile, Stage};
 pub use report::{ErrorKind, LiveStats, LoadReport, Second, latency_quantile};
-pub use run::{LoadConfig, ResponseCheck, run};
+pub use run::{Checked, LoadConfig, ResponseCheck, run};
 pub use stressor_core::parse_duration;
 pub use target::Target;
 

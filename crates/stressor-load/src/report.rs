@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+use crate::Checked;
+
 /// The highest latency the histograms track, in microseconds (longer ones are clamped).
 const MAX_LATENCY_US: u64 = 600_000_000;
 
@@ -55,6 +57,8 @@ pub struct Second {
     pub checked: u64,
     /// 2xx answers the check judged correct.
     pub correct: u64,
+    /// 2xx answers the check flagged as a handoff (judged or not).
+    pub handoffs: u64,
     /// Latency from the intended start of the requests answered, in microseconds.
     pub latency: Histogram<u32>,
 }
@@ -67,6 +71,7 @@ impl Second {
             errors: 0,
             checked: 0,
             correct: 0,
+            handoffs: 0,
             // Two significant digits are plenty for a timeline and keep a second small.
             latency: Histogram::new_with_bounds(1, MAX_LATENCY_US, 2).expect("valid bounds"),
         }
@@ -78,6 +83,7 @@ impl Second {
         self.errors += other.errors;
         self.checked += other.checked;
         self.correct += other.correct;
+        self.handoffs += other.handoffs;
         // Same bounds on both sides, so adding cannot fail.
         let _ = self.latency.add(&other.latency);
     }
@@ -98,6 +104,8 @@ pub struct LoadReport {
     pub checked: u64,
     /// Of those, judged correct.
     pub correct: u64,
+    /// 2xx answers the response check flagged as a handoff (judged or not).
+    pub handoffs: u64,
     /// Latency of 2xx answers from each request's intended start, in microseconds: the
     /// coordinated-omission-corrected latency a user would see.
     pub latency: Histogram<u64>,
@@ -121,6 +129,7 @@ impl LoadReport {
             errors: BTreeMap::new(),
             checked: 0,
             correct: 0,
+            handoffs: 0,
             latency: histogram(),
             service_latency: histogram(),
             timeline: Vec::new(),
@@ -137,13 +146,13 @@ impl LoadReport {
     }
 
     /// Records a 2xx answer to a request meant to start at `offset`, with its latency from the
-    /// intended start and from the actual send, and the check's verdict (`None`: not judged).
+    /// intended start and from the actual send, and what the check found.
     pub(crate) fn record_ok(
         &mut self,
         offset: Duration,
         latency: Duration,
         service: Duration,
-        verdict: Option<bool>,
+        checked: Checked,
         bytes: usize,
     ) {
         let us = |d: Duration| (d.as_micros() as u64).clamp(1, MAX_LATENCY_US);
@@ -152,18 +161,20 @@ impl LoadReport {
         self.bytes_received += bytes as u64;
         self.latency.saturating_record(us(latency));
         self.service_latency.saturating_record(us(service));
-        if let Some(correct) = verdict {
+        if let Some(correct) = checked.correct {
             self.checked += 1;
             self.correct += u64::from(correct);
         }
+        self.handoffs += u64::from(checked.handoff);
         let second = self.second(offset);
         second.requests += 1;
         second.ok += 1;
         second.latency.saturating_record(us(latency));
-        if let Some(correct) = verdict {
+        if let Some(correct) = checked.correct {
             second.checked += 1;
             second.correct += u64::from(correct);
         }
+        second.handoffs += u64::from(checked.handoff);
     }
 
     /// Records a failed request meant to start at `offset`.
@@ -185,6 +196,7 @@ impl LoadReport {
         }
         self.checked += other.checked;
         self.correct += other.correct;
+        self.handoffs += other.handoffs;
         let _ = self.latency.add(&other.latency);
         let _ = self.service_latency.add(&other.service_latency);
         self.bytes_received += other.bytes_received;
@@ -263,13 +275,14 @@ mod tests {
     #[test]
     fn live_stats_render_as_prometheus_text() {
         let live = LiveStats::default();
-        live.ok(ms(250), Some(true));
-        live.ok(ms(750), None);
+        live.ok(ms(250), Some(true).into());
+        live.ok(ms(750), Checked { correct: None, handoff: true });
         live.error();
         let text = live.to_prometheus();
         assert!(text.contains("stressor_load_requests_total 3\n"), "{text}");
         assert!(text.contains("stressor_load_ok_total 2\n"), "{text}");
         assert!(text.contains("stressor_load_correct_total 1\n"), "{text}");
+        assert!(text.contains("stressor_load_handoffs_total 1\n"), "{text}");
         assert!(text.contains("stressor_load_latency_seconds_sum 1\n"), "{text}");
         assert!(
             text.contains(
@@ -281,23 +294,27 @@ mod tests {
     #[test]
     fn merging_adds_counts_histograms_and_timelines() {
         let mut a = LoadReport::new();
-        a.record_ok(ms(100), ms(10), ms(5), Some(true), 10);
+        a.record_ok(ms(100), ms(10), ms(5), Checked { correct: Some(true), handoff: true }, 10);
         a.record_error(ms(1500), ErrorKind::Status(503));
         let mut b = LoadReport::new();
-        b.record_ok(ms(2100), ms(30), ms(30), Some(false), 20);
+        b.record_ok(ms(2100), ms(30), ms(30), Some(false).into(), 20);
+        b.record_ok(ms(2200), ms(30), ms(30), Checked { correct: None, handoff: true }, 0);
         b.record_error(ms(200), ErrorKind::Timeout);
         b.record_error(ms(300), ErrorKind::Status(503));
         let mut merged = a.clone();
         merged.merge(&b);
-        assert_eq!((merged.requests, merged.ok, merged.n_errors()), (5, 2, 3));
+        assert_eq!((merged.requests, merged.ok, merged.n_errors()), (6, 3, 3));
         assert_eq!(merged.errors[&ErrorKind::Status(503)], 2);
         assert_eq!((merged.checked, merged.correct, merged.bytes_received), (2, 1, 30));
-        assert_eq!(merged.latency.len(), 2);
+        assert_eq!(merged.handoffs, 2);
+        assert_eq!(merged.latency.len(), 3);
         assert_eq!(merged.timeline.len(), 3);
         assert_eq!(merged.timeline[0].requests, 3);
         assert_eq!(merged.timeline[1].errors, 1);
-        assert_eq!(merged.timeline[2].ok, 1);
-        assert!((merged.error_rate() - 0.6).abs() < 1e-12);
+        assert_eq!(merged.timeline[2].ok, 2);
+        assert_eq!((merged.timeline[0].handoffs, merged.timeline[2].handoffs), (1, 1));
+        assert_eq!((merged.timeline[2].checked, merged.timeline[2].correct), (1, 0));
+        assert!((merged.error_rate() - 0.5).abs() < 1e-12);
         // Merging is order-independent.
         let mut other = b.clone();
         other.merge(&a);
@@ -318,17 +335,21 @@ pub struct LiveStats {
     errors: AtomicU64,
     checked: AtomicU64,
     correct: AtomicU64,
+    handoffs: AtomicU64,
     latency_us_sum: AtomicU64,
 }
 
 impl LiveStats {
-    pub(crate) fn ok(&self, latency: Duration, verdict: Option<bool>) {
+    pub(crate) fn ok(&self, latency: Duration, checked: Checked) {
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.ok.fetch_add(1, Ordering::Relaxed);
         self.latency_us_sum.fetch_add(latency.as_micros() as u64, Ordering::Relaxed);
-        if let Some(correct) = verdict {
+        if let Some(correct) = checked.correct {
             self.checked.fetch_add(1, Ordering::Relaxed);
             self.correct.fetch_add(u64::from(correct), Ordering::Relaxed);
+        }
+        if checked.handoff {
+            self.handoffs.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -359,6 +380,11 @@ impl LiveStats {
                 get(&self.checked),
             ),
             ("stressor_load_correct_total", "2xx answers judged correct.", get(&self.correct)),
+            (
+                "stressor_load_handoffs_total",
+                "2xx answers the check flagged as a handoff to a person.",
+                get(&self.handoffs),
+            ),
         ] {
             text.push_str(&format!(
                 "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"

@@ -15,10 +15,43 @@ use tokio::time::Instant;
 use crate::report::{ErrorKind, LiveStats, LoadReport};
 use crate::{LoadError, Profile, Target, UnreadableBody};
 
-/// Judges the 2xx response body of request `index`: `Some(true)` correct, `Some(false)` wrong,
-/// `None` when there is nothing to judge; [`UnreadableBody`] counts as
-/// [`ErrorKind::InvalidBody`].
-pub type ResponseCheck = dyn Fn(usize, &[u8]) -> Result<Option<bool>, UnreadableBody> + Send + Sync;
+/// Judges the 2xx response body of a request: what it found ([`Checked`]: correct or not, a
+/// handoff or not), or [`UnreadableBody`], which counts as [`ErrorKind::InvalidBody`].
+///
+/// The `usize` is the **request's** index (its position in the open profile's schedule; for a
+/// closed profile, `user + k × users` for a user's `k`-th request), not the body's: request `i`
+/// sent `bodies[i % bodies.len()]`, so a check that looks up the truth per body takes the index
+/// modulo the number of bodies (as [`oip::check_label`](crate::oip::check_label) does).
+pub type ResponseCheck = dyn Fn(usize, &[u8]) -> Result<Checked, UnreadableBody> + Send + Sync;
+
+/// What a [`ResponseCheck`] found in one 2xx answer; counted per second ([`Second`]) and over
+/// the run ([`LoadReport`]).
+///
+/// An `Option<bool>` converts into it (no handoff), so a check that only judges correctness
+/// writes `check(..).map(Checked::from)`.
+///
+/// [`Second`]: crate::Second
+///
+/// # Examples
+/// ```
+/// use stressor_load::Checked;
+/// assert_eq!(Checked::from(Some(true)), Checked { correct: Some(true), handoff: false });
+/// assert_eq!(Checked::default(), Checked { correct: None, handoff: false });
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Checked {
+    /// `Some(true)` correct, `Some(false)` wrong, `None` when there is nothing to judge.
+    pub correct: Option<bool>,
+    /// The answer passed the query to a person (a chatbot's handoff); counted whether or not
+    /// the answer is judged.
+    pub handoff: bool,
+}
+
+impl From<Option<bool>> for Checked {
+    fn from(correct: Option<bool>) -> Checked {
+        Checked { correct, handoff: false }
+    }
+}
 
 /// A load run.
 #[derive(Clone)]
@@ -216,12 +249,12 @@ impl Worker {
         let outcome = tokio::time::timeout(self.config.timeout, self.exchange(token.index)).await;
         let done = Instant::now();
         match outcome {
-            Ok(Ok((body, verdict))) => {
+            Ok(Ok((body, checked))) => {
                 let latency = done.saturating_duration_since(start + intended);
                 let service = done.saturating_duration_since(sent);
-                self.report.record_ok(intended, latency, service, verdict, body);
+                self.report.record_ok(intended, latency, service, checked, body);
                 if let Some(live) = &self.config.live {
-                    live.ok(latency, verdict);
+                    live.ok(latency, checked);
                 }
             }
             Ok(Err(kind)) => {
@@ -244,8 +277,9 @@ impl Worker {
         }
     }
 
-    /// One request on this worker's connection (opened on demand): the body size and verdict.
-    async fn exchange(&mut self, index: usize) -> Result<(usize, Option<bool>), ErrorKind> {
+    /// One request on this worker's connection (opened on demand): the body size and what the
+    /// check found.
+    async fn exchange(&mut self, index: usize) -> Result<(usize, Checked), ErrorKind> {
         let config = Arc::clone(&self.config);
         if self.connection.as_ref().is_none_or(|c| c.is_closed()) {
             self.connection = Some(connect(&config.target).await?);
@@ -286,9 +320,9 @@ impl Worker {
         if !status.is_success() {
             return Err(ErrorKind::Status(status.as_u16()));
         }
-        let verdict =
+        let checked =
             (self.check)(index, &body).map_err(|UnreadableBody| ErrorKind::InvalidBody)?;
-        Ok((body.len(), verdict))
+        Ok((body.len(), checked))
     }
 }
 

@@ -15,6 +15,10 @@
 //! the queue, and can add an artificial service time so saturation shows on a small machine.
 //! Inference runs on tokio's blocking pool; the model is never called on the async workers.
 //!
+//! [`chat`] serves any [`IntentModel`](stressor_intent::IntentModel) (a chatbot) over an
+//! OpenAI-compatible API with the same capacity limits and metrics, and can mirror its traffic
+//! to a shadow candidate.
+//!
 //! [`MetricsServer`] exposes any run's live counters as `GET /metrics` on loopback (used by
 //! `stressor load --metrics-addr`).
 //!
@@ -33,6 +37,8 @@
 
 #![warn(missing_docs)]
 
+mod capacity;
+pub mod chat;
 mod metrics;
 mod protocol;
 mod server;
@@ -58,6 +64,9 @@ pub enum ServeError {
     /// The model failed on the warm-up sample.
     #[error("the model failed on a warm-up sample")]
     Model(#[from] stressor_model::ModelError),
+    /// The chatbot model failed on the warm-up query.
+    #[error("the chatbot model failed on a warm-up query")]
+    Intent(#[from] stressor_intent::IntentError),
     /// The configuration is unusable.
     #[error("invalid server configuration: {0}")]
     Config(String),

@@ -1,9 +1,9 @@
-//! The HTTP server: routes, capacity (concurrency slots and a bounded queue), artificial service
-//! time, graceful shutdown.
+//! The Open Inference Protocol server: routes and handlers over the shared [`Capacity`]; the
+//! graceful shutdown ([`Running`]) and the JSON responses every server here uses.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -17,10 +17,12 @@ use serde_json::json;
 use stressor_core::Batch;
 use stressor_model::{Model, ScoreKind};
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::ServeError;
+use crate::capacity::Capacity;
+use crate::metrics::prometheus_response;
 use crate::protocol::{self, LABEL_OUTPUT, score_output};
 
 /// How the server behaves.
@@ -60,10 +62,8 @@ struct AppState {
     model: Arc<dyn Model>,
     score_kind: ScoreKind,
     config: ServeConfig,
-    slots: Semaphore,
-    waiting: AtomicUsize,
+    capacity: Capacity,
     served: AtomicU64,
-    rejected: AtomicU64,
 }
 
 /// A running server.
@@ -143,13 +143,15 @@ impl Server {
             TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
         let addr = listener.local_addr().map_err(|source| ServeError::Bind { addr, source })?;
         let state = Arc::new(AppState {
-            slots: Semaphore::new(config.max_concurrency),
+            capacity: Capacity::new(
+                config.max_concurrency,
+                config.queue_limit,
+                config.service_time,
+            ),
             model,
             score_kind,
             config,
-            waiting: AtomicUsize::new(0),
             served: AtomicU64::new(0),
-            rejected: AtomicU64::new(0),
         });
         let running = Running::spawn(listener, router(state));
         tracing::info!(%addr, "serving");
@@ -203,11 +205,11 @@ fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-fn json_response(status: StatusCode, value: &serde_json::Value) -> Response {
+pub(crate) fn json_response(status: StatusCode, value: &serde_json::Value) -> Response {
     json_text(status, value.to_string())
 }
 
-fn json_text(status: StatusCode, text: String) -> Response {
+pub(crate) fn json_text(status: StatusCode, text: String) -> Response {
     let mut response = (status, text).into_response();
     response
         .headers_mut()
@@ -270,13 +272,26 @@ async fn model_ready(State(state): State<Arc<AppState>>, Path(name): Path<String
     json_response(StatusCode::OK, &json!({"name": name, "ready": true}))
 }
 
-/// Decrements the waiting count when dropped, also when the client goes away while waiting.
-struct Waiting<'a>(&'a AtomicUsize);
+/// The status and message for a body axum could not read: 413 naming the limit, or the
+/// rejection's own status.
+pub(crate) fn body_rejection(
+    rejection: &BytesRejection,
+    max_body_bytes: usize,
+) -> (StatusCode, String) {
+    let status = rejection.status();
+    let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        format!("the request body is larger than this server's limit of {max_body_bytes} bytes")
+    } else {
+        format!("cannot read the request body: {rejection}")
+    };
+    (status, message)
+}
 
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
+/// A 503 with `Retry-After: 1` and `body`.
+pub(crate) fn unavailable(body: &serde_json::Value) -> Response {
+    let mut response = json_response(StatusCode::SERVICE_UNAVAILABLE, body);
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
 }
 
 async fn infer(
@@ -290,37 +305,14 @@ async fn infer(
     let body = match body {
         Ok(body) => body,
         Err(rejection) => {
-            let status = rejection.status();
-            let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                format!(
-                    "the request body is larger than this server's limit of {} bytes",
-                    state.config.max_body_bytes
-                )
-            } else {
-                format!("cannot read the request body: {rejection}")
-            };
+            let (status, message) = body_rejection(&rejection, state.config.max_body_bytes);
             return error_response(status, &message);
         }
     };
-    // A bounded queue: beyond it the server says so at once instead of letting latency grow.
-    if state.waiting.fetch_add(1, Ordering::Relaxed) >= state.config.queue_limit {
-        state.waiting.fetch_sub(1, Ordering::Relaxed);
-        state.rejected.fetch_add(1, Ordering::Relaxed);
-        let mut response = error_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the server is at capacity (every slot busy and the queue full); retry later",
-        );
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return response;
-    }
-    let waiting = Waiting(&state.waiting);
-    let Ok(_slot) = state.slots.acquire().await else {
-        return error_response(StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down");
+    let _slot = match state.capacity.admit().await {
+        Ok(slot) => slot,
+        Err(refusal) => return unavailable(&json!({ "error": refusal.message() })),
     };
-    drop(waiting);
-    if !state.config.service_time.is_zero() {
-        tokio::time::sleep(state.config.service_time).await;
-    }
     let work = Arc::clone(&state);
     let result = tokio::task::spawn_blocking(move || {
         let info = work.model.info();
@@ -355,23 +347,12 @@ async fn infer_version(
 
 /// Prometheus text exposition of the server's counters.
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    let text = format!(
+    let mut text = format!(
         "# HELP stressor_serve_requests_total Inference requests answered (any status but 503).\n\
          # TYPE stressor_serve_requests_total counter\n\
-         stressor_serve_requests_total {}\n\
-         # HELP stressor_serve_rejected_total Inference requests refused with 503 (queue full).\n\
-         # TYPE stressor_serve_rejected_total counter\n\
-         stressor_serve_rejected_total {}\n\
-         # HELP stressor_serve_waiting Requests waiting for an inference slot.\n\
-         # TYPE stressor_serve_waiting gauge\n\
-         stressor_serve_waiting {}\n",
+         stressor_serve_requests_total {}\n",
         state.served.load(Ordering::Relaxed),
-        state.rejected.load(Ordering::Relaxed),
-        state.waiting.load(Ordering::Relaxed),
     );
-    let mut response = (StatusCode::OK, text).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
-    response
+    state.capacity.write_prometheus("stressor_serve", &mut text);
+    prometheus_response(text)
 }

@@ -35,8 +35,9 @@ use stressor_scenario::{
     Document, EngineError, Family, Part, Planner, RunContext, ScenarioError, SubjectPlan,
 };
 
-pub use plan::{RecoveryPlan, SYSTEM_METRICS, SystemPlan};
+pub use plan::{SYSTEM_METRICS, SystemPlan};
 pub use run::SystemError;
+pub use stressor_load::recovery::RecoveryPlan;
 
 /// The system family.
 #[derive(Debug, Clone, Copy, Default)]

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use stressor_core::Gate;
+use stressor_load::recovery::RecoveryPlan;
 use stressor_load::{Profile, Stage};
 use stressor_proxy::Toxic;
 use stressor_proxy::schedule::Fault;
@@ -71,33 +72,6 @@ impl SystemPlan {
         match &self.profile {
             Profile::Open { stages } => stages.first().map_or(0.0, |s| s.start_rate),
             Profile::Closed { .. } => 0.0,
-        }
-    }
-}
-
-/// Tolerances for "recovered".
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RecoveryPlan {
-    /// How long the system must stay within tolerance.
-    pub sustain: Duration,
-    /// p99 at most this multiple of the baseline's …
-    pub p99_ratio: f64,
-    /// … or the baseline's plus this many ms, whichever is larger.
-    pub p99_slack_ms: f64,
-    /// Error rate at most the baseline's plus this.
-    pub error_rate_slack: f64,
-    /// Accuracy at least the baseline's minus this.
-    pub accuracy_drop: f64,
-}
-
-impl Default for RecoveryPlan {
-    fn default() -> Self {
-        RecoveryPlan {
-            sustain: Duration::from_secs(2),
-            p99_ratio: 2.0,
-            p99_slack_ms: 10.0,
-            error_rate_slack: 0.01,
-            accuracy_drop: 0.05,
         }
     }
 }

@@ -142,14 +142,14 @@ pub(crate) fn run(args: &LoadArgs) -> i32 {
         let check: std::sync::Arc<stressor_load::ResponseCheck> = if chat {
             std::sync::Arc::new(|_, body: &[u8]| {
                 stressor_model::http::parse_chat_reply(body)
-                    .map(|_| None)
+                    .map(|_| stressor_load::Checked::default())
                     .map_err(|_| stressor_load::UnreadableBody)
             })
         } else if labels.is_empty() {
-            std::sync::Arc::new(|_, _: &[u8]| Ok(None))
+            std::sync::Arc::new(|_, _: &[u8]| Ok(stressor_load::Checked::default()))
         } else {
             std::sync::Arc::new(move |i, body: &[u8]| {
-                stressor_load::oip::check_label(&labels, i, body)
+                stressor_load::oip::check_label(&labels, i, body).map(stressor_load::Checked::from)
             })
         };
         let report = stressor_load::run(config, check).await;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use stressor_core::{Batch, Bounds, Dataset};
-use stressor_load::{ErrorKind, LoadConfig, LoadReport, Profile, Stage, Target, oip, run};
+use stressor_load::{Checked, ErrorKind, LoadConfig, LoadReport, Profile, Stage, Target, oip, run};
 use stressor_model::{FnModel, Model, ModelInfo};
 use stressor_serve::{ServeConfig, Server};
 
@@ -41,7 +41,12 @@ async fn load(server: &Server, path: &str, profile: Profile, connections: usize)
     config.connections = connections;
     config.timeout = Duration::from_secs(2);
     let labels = data.labels.clone();
-    run(config, Arc::new(move |i, body: &[u8]| oip::check_label(&labels, i, body))).await.unwrap()
+    run(
+        config,
+        Arc::new(move |i, body: &[u8]| oip::check_label(&labels, i, body).map(Checked::from)),
+    )
+    .await
+    .unwrap()
 }
 
 const INFER: &str = "/v2/models/m/infer";
@@ -141,7 +146,92 @@ async fn refusals_bad_paths_and_dead_servers_are_results() {
     // Nobody listens any more: every request is a connect error, and the run still ends.
     let target = Target::resolve(&format!("http://{addr}{INFER}"), None).await.unwrap();
     let config = LoadConfig::new(target, Profile::constant(20.0, Duration::from_millis(250)));
-    let report = run(config, Arc::new(|_, _: &[u8]| Ok(None))).await.unwrap();
+    let report = run(config, Arc::new(|_, _: &[u8]| Ok(Checked::default()))).await.unwrap();
     assert_eq!(report.errors.get(&ErrorKind::Connect), Some(&5), "{:?}", report.errors);
     assert!((report.error_rate() - 1.0).abs() < 1e-12);
+}
+
+/// A chatbot that knows `balance` (intent 0) and declines everything else.
+struct Balance(Vec<String>);
+
+impl stressor_intent::IntentModel for Balance {
+    fn intents(&self) -> &[String] {
+        &self.0
+    }
+
+    fn reply(
+        &self,
+        texts: &[&str],
+    ) -> Result<Vec<stressor_intent::Reply>, stressor_intent::IntentError> {
+        Ok(texts
+            .iter()
+            .map(|text| {
+                if text.contains("balance") {
+                    stressor_intent::Reply::Intent { intent: 0, confidence: 0.9, scores: None }
+                } else {
+                    stressor_intent::Reply::Declined
+                }
+            })
+            .collect())
+    }
+
+    fn describe(&self) -> String {
+        "balance".into()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_flags_handoffs_by_request_index_and_they_are_counted_per_second() {
+    use stressor_serve::chat::{ChatServeConfig, ChatServer};
+    let model = Arc::new(Balance(vec!["balance".into()]));
+    let server =
+        ChatServer::bind("127.0.0.1:0".parse().unwrap(), model, ChatServeConfig::default())
+            .await
+            .unwrap();
+    let url = format!("http://{}/v1/chat/completions", server.local_addr());
+    let mut config = LoadConfig::new(
+        Target::resolve(&url, None).await.unwrap(),
+        Profile::constant(40.0, Duration::from_millis(1500)),
+    );
+    config.method = hyper::Method::POST;
+    // Request i sends body i % 2: even requests ask for the balance, odd ones get handed off.
+    config.bodies = ["my balance", "talk to someone"]
+        .iter()
+        .map(|text| {
+            serde_json::json!({"messages": [{"role": "user", "content": text}]}).to_string().into()
+        })
+        .collect();
+    config.connections = 4;
+    let flagged = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let check = {
+        let flagged = Arc::clone(&flagged);
+        Arc::new(move |index: usize, body: &[u8]| {
+            let value: serde_json::Value =
+                serde_json::from_slice(body).map_err(|_| stressor_load::UnreadableBody)?;
+            let handoff =
+                value["stressor"]["handoff"].as_bool().ok_or(stressor_load::UnreadableBody)?;
+            if handoff {
+                flagged.lock().unwrap().push(index);
+            }
+            // The truth: even requests are about the balance, odd ones out of scope.
+            let correct = if index.is_multiple_of(2) {
+                value["stressor"]["intent"] == "balance"
+            } else {
+                handoff
+            };
+            Ok(Checked { correct: Some(correct), handoff })
+        })
+    };
+    let report = run(config, check).await.unwrap();
+    server.shutdown().await.unwrap();
+    assert_eq!((report.requests, report.ok), (60, 60), "{:?}", report.errors);
+    assert_eq!((report.checked, report.correct), (60, 60));
+    let flagged = flagged.lock().unwrap().clone();
+    assert_eq!(report.handoffs, 30);
+    assert_eq!(flagged.len(), 30);
+    assert!(flagged.iter().all(|index| index % 2 == 1), "{flagged:?}");
+    // Every second holds its share: half its answers, give or take the odd one out.
+    let per_second: Vec<(u64, u64)> = report.timeline.iter().map(|s| (s.ok, s.handoffs)).collect();
+    assert_eq!(per_second.iter().map(|s| s.1).sum::<u64>(), 30, "{per_second:?}");
+    assert!(per_second.iter().all(|&(ok, h)| (2 * h).abs_diff(ok) <= 1), "{per_second:?}");
 }

@@ -1,9 +1,10 @@
 //! The server over real loopback HTTP: protocol round trips, errors, capacity, shutdown; and the
-//! HTTP model adapters against it (TLS, rate limit, retry budget, JSON templates).
+//! chatbot server (OpenAI format, shadow deployment); and the HTTP model adapters against it (TLS, rate limit, retry budget, JSON templates).
 
 #![expect(clippy::unwrap_used, reason = "tests unwrap to fail loudly")]
 
 mod capacity;
+mod chat;
 mod protocol;
 mod transport;
 
