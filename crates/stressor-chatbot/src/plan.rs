@@ -65,6 +65,22 @@ pub const CHATBOT_METRICS: &[&str] = &[
     "dropped_mirrors",
     "candidate_p50_ms",
     "candidate_p99_ms",
+    "live_p50_ms",
+    "live_p99_ms",
+    "agreement_under_load",
+    "candidate_p50_ms_under_load",
+    "candidate_p99_ms_under_load",
+    "promote",
+    "utility.before",
+    "utility.surge",
+    "utility.after",
+    "error_rate.baseline",
+    "error_rate.surge",
+    "p99_ms.baseline",
+    "p99_ms.surge",
+    "accuracy.baseline",
+    "accuracy.surge",
+    "handoff_rate.surge",
     // degradation
     "degradation_score",
 ];
@@ -294,8 +310,13 @@ pub struct Promotion {
 }
 
 /// The metrics of the shadow step a promotion gate may name.
-pub const SHADOW_METRICS: [&str; 8] = [
+pub const SHADOW_METRICS: [&str; 13] = [
     "agreement",
+    "agreement_under_load",
+    "candidate_p50_ms_under_load",
+    "candidate_p99_ms_under_load",
+    "live_p50_ms",
+    "live_p99_ms",
     "live_accuracy",
     "candidate_accuracy",
     "accuracy_gain",

@@ -196,11 +196,28 @@ pub(crate) fn run_part(
     for stress in &plan.stresses {
         steps.push(stress_step(&mut ctx, run, &described, stress, &clean_judged)?);
     }
-    if let Some(surge) = &plan.surge {
-        steps.push(crate::surge::surge_step(&mut ctx, run, &described, surge)?);
+    let candidate = match &plan.shadow {
+        Some(s) => {
+            Some(crate::model::load(&s.candidate, &corpus, run.config, seed.derive("candidate"))?)
+        }
+        None => None,
+    };
+    if let Some(c) = &candidate
+        && c.intents() != ctx.intents.as_slice()
+    {
+        return Err(chatbot_error(
+            "chatbot.shadow.candidate: the candidate's intents differ from the live chatbot's",
+        ));
     }
-    if let Some(shadow) = &plan.shadow {
-        steps.push(crate::shadow::shadow_step(&mut ctx, run, shadow, &corpus)?);
+    let mut under_load = None;
+    if let Some(surge) = &plan.surge {
+        let (step, shadow) =
+            crate::surge::surge_step(&mut ctx, run, &described, surge, candidate.clone())?;
+        steps.push(step);
+        under_load = shadow;
+    }
+    if let (Some(shadow), Some(candidate)) = (&plan.shadow, candidate) {
+        steps.push(crate::shadow::shadow_step(&mut ctx, run, shadow, candidate, under_load)?);
     }
     steps.push(degradation_step(&ctx, run));
     Ok(steps)

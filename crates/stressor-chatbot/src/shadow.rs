@@ -5,12 +5,15 @@
 
 use std::time::Instant;
 
+use std::sync::Arc;
 use stressor_core::{ChatbotDetail, Estimate, MetricValue, ShadowDecision, StepResult};
-use stressor_intent::{Corpus, IntentModel, Query, Reply};
+
+use stressor_intent::{IntentModel, Query, Reply};
 use stressor_scenario::{EngineError, RunContext};
+use stressor_serve::chat::ShadowStats;
 
 use crate::plan::{ShadowPlan, StressKind};
-use crate::run::{Context, chatbot_error, finish, point, replies, started};
+use crate::run::{Context, finish, point, replies, started};
 
 fn metric(name: &str, estimate: Estimate) -> MetricValue {
     MetricValue { name: name.to_owned(), estimate }
@@ -44,15 +47,9 @@ pub(crate) fn shadow_step(
     ctx: &mut Context<'_>,
     run: &mut RunContext<'_>,
     shadow: &ShadowPlan,
-    corpus: &Corpus,
+    candidate: Arc<dyn IntentModel>,
+    under_load: Option<ShadowStats>,
 ) -> Result<StepResult, EngineError> {
-    let candidate =
-        crate::model::load(&shadow.candidate, corpus, run.config, ctx.seed.derive("candidate"))?;
-    if candidate.intents() != ctx.intents.as_slice() {
-        return Err(chatbot_error(
-            "chatbot.shadow.candidate: the candidate's intents differ from the live chatbot's",
-        ));
-    }
     let (info, t) = started(
         run,
         "shadow",
@@ -103,10 +100,7 @@ pub(crate) fn shadow_step(
     live_ms.sort_by(f64::total_cmp);
     cand_ms.sort_by(f64::total_cmp);
     let ms = |v: &[f64], q: f64| Estimate { value: quantile(v, q), n: v.len() as u64, ci: None };
-    let mut metrics = vec![
-        metric("mirrored", Estimate::exact(n as f64, n)),
-        metric("agreement", Estimate::proportion(agreed, n)),
-    ];
+    let mut metrics = vec![metric("agreement", Estimate::proportion(agreed, n))];
     if m > 0 {
         metrics.push(metric("live_accuracy", Estimate::proportion(live_right, m)));
         metrics.push(metric("candidate_accuracy", Estimate::proportion(cand_right, m)));
@@ -119,6 +113,29 @@ pub(crate) fn shadow_step(
     metrics.push(metric("live_p99_ms", ms(&live_ms, 0.99)));
     metrics.push(metric("candidate_p50_ms", ms(&cand_ms, 0.5)));
     metrics.push(metric("candidate_p99_ms", ms(&cand_ms, 0.99)));
+    if let Some(stats) = &under_load {
+        // The server mirrored every answered query of the surge to the candidate, off the
+        // user's path.
+        metrics.push(metric("mirrored", Estimate::exact(stats.mirrored as f64, stats.mirrored)));
+        metrics.push(metric(
+            "dropped_mirrors",
+            Estimate::exact(stats.dropped as f64, stats.mirrored + stats.dropped),
+        ));
+        metrics.push(metric(
+            "agreement_under_load",
+            Estimate::proportion(stats.agreed, stats.mirrored.saturating_sub(stats.failed)),
+        ));
+        let n = stats.latency.len();
+        if n > 0 {
+            let at = |q: f64| Estimate {
+                value: stats.latency.value_at_quantile(q) as f64 / 1000.0,
+                n,
+                ci: None,
+            };
+            metrics.push(metric("candidate_p50_ms_under_load", at(0.5)));
+            metrics.push(metric("candidate_p99_ms_under_load", at(0.99)));
+        }
+    }
     let mut reasons = Vec::new();
     let mut promote = !shadow.promote_if.is_empty();
     for gate in &shadow.promote_if {
