@@ -29,6 +29,11 @@ const BROWSER_LIMIT: Duration = Duration::from_secs(90);
 const RESULT_OPEN: &str = "<pre id=\"stressor-check\">";
 
 #[test]
+fn chatbot_report_renders_readably() {
+    check("chatbot");
+}
+
+#[test]
 fn credit_drift_report_renders_readably() {
     check("credit-drift");
 }
