@@ -248,6 +248,7 @@ impl IntentModel for Remote {
 }
 
 #[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests unwrap to fail loudly")]
 mod tests {
     use std::time::Duration;
 
