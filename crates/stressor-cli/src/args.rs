@@ -188,6 +188,14 @@ pub(crate) struct ServeArgs {
     /// `POST /recommend`, `POST /events`, `GET /health` (see docs/scenario.md).
     #[arg(long, value_name = "SCENARIO", conflicts_with = "model")]
     pub(crate) recommender: Option<PathBuf>,
+    /// Serve the built-in chatbot (the CLINC150 intent classifier, trained once with
+    /// --train-seed and cached) over OpenAI-compatible chat completions and `/v1/classify`
+    /// instead of a model; replies carry `stressor.intent` and `stressor.confidence`.
+    #[arg(long, conflicts_with_all = ["model", "recommender"])]
+    pub(crate) chatbot: bool,
+    /// With --chatbot: answers below this confidence hand off to a person.
+    #[arg(long, default_value_t = 0.3, requires = "chatbot")]
+    pub(crate) handoff_threshold: f32,
     /// With --recommender: the fallback policy, one of the scenario's [default:
     /// circuit-breaker when listed, else the first].
     #[arg(long, requires = "recommender")]

@@ -376,6 +376,20 @@ impl Client {
         Err(remote(&endpoint, format!("{last} (after {attempts} attempts)")))
     }
 
+    /// Opens one connection within the timeout and keeps it for the next request: a check
+    /// that the endpoint is reachable, sending nothing.
+    pub(crate) fn probe(&self) -> Result<(), ModelError> {
+        self.runtime.block_on(async {
+            let sender = tokio::time::timeout(self.options.timeout, self.connect())
+                .await
+                .map_err(|_| format!("no connection within {:?}", self.options.timeout))
+                .and_then(|connected| connected)
+                .map_err(|reason| remote(&self.base, reason))?;
+            self.lock().push(sender);
+            Ok(())
+        })
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<SendRequest<Full<Bytes>>>> {
         self.connection.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -985,8 +999,79 @@ impl ChatModel {
     /// [`ModelError::Remote`] when the endpoint fails (after retries within the budget) or the
     /// answer is not a chat completion.
     pub fn chat(&self, messages: &[ChatMessage]) -> Result<ChatReply, ModelError> {
-        let body = chat_request(&self.model, messages, &self.options);
-        let bytes = self.client.request(Method::POST, &self.path, body)?;
+        let bytes = self.chat_body(messages)?;
         parse_chat_reply(&bytes).map_err(|reason| remote(&self.client.endpoint(&self.path), reason))
+    }
+
+    /// Sends `messages` and returns the 2xx response body unread, for callers that read more
+    /// of it than [`ChatReply`] holds (with [`parse_chat_reply`] for the message).
+    ///
+    /// # Errors
+    /// [`ModelError::Remote`] when the endpoint fails (after retries within the budget).
+    pub fn chat_body(&self, messages: &[ChatMessage]) -> Result<Bytes, ModelError> {
+        let body = chat_request(&self.model, messages, &self.options);
+        self.client.request(Method::POST, &self.path, body)
+    }
+
+    /// Opens a connection to the endpoint (kept for the first chat), sending nothing.
+    ///
+    /// # Errors
+    /// [`ModelError::Remote`] when no connection opens within the timeout.
+    pub fn probe(&self) -> Result<(), ModelError> {
+        self.client.probe()
+    }
+
+    /// The chat-completions URL.
+    pub fn endpoint(&self) -> String {
+        self.client.endpoint(&self.path)
+    }
+}
+
+/// A JSON endpoint taking `POST`s of any body at one URL (a user's classifier service): the
+/// transport of [`ChatModel`] and [`OipModel`] (keep-alive, timeout, retries within a budget,
+/// TLS, headers, a response cap) without a protocol on top.
+pub struct JsonEndpoint {
+    client: Client,
+    path: String,
+}
+
+impl std::fmt::Debug for JsonEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsonEndpoint").field("url", &self.endpoint()).finish_non_exhaustive()
+    }
+}
+
+impl JsonEndpoint {
+    /// A client for `url` (`http://host:port/path` or `https://…`), the full URL posted to.
+    /// Nothing is sent yet.
+    ///
+    /// # Errors
+    /// [`ModelError::Remote`] for an unusable URL or TLS setup.
+    pub fn new(url: &str, options: OipOptions) -> Result<JsonEndpoint, ModelError> {
+        let (client, path) = Client::new(url, options)?;
+        let path = if path.is_empty() { "/".to_string() } else { path };
+        Ok(JsonEndpoint { client, path })
+    }
+
+    /// Posts `body` (sent as `application/json`) and returns the 2xx response body.
+    ///
+    /// # Errors
+    /// [`ModelError::Remote`] for a refused connection, a timeout or a non-2xx status (after
+    /// retries within the budget).
+    pub fn post(&self, body: Bytes) -> Result<Bytes, ModelError> {
+        self.client.request(Method::POST, &self.path, body)
+    }
+
+    /// Opens a connection to the endpoint (kept for the first post), sending nothing.
+    ///
+    /// # Errors
+    /// [`ModelError::Remote`] when no connection opens within the timeout.
+    pub fn probe(&self) -> Result<(), ModelError> {
+        self.client.probe()
+    }
+
+    /// The URL posted to.
+    pub fn endpoint(&self) -> String {
+        self.client.endpoint(&self.path)
     }
 }

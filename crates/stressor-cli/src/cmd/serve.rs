@@ -1,5 +1,6 @@
 //! `stressor serve`: serves a model over the Open Inference Protocol REST API, or with
-//! `--recommender SCENARIO` that scenario's built-in recommender (`stressor_recsys::serve`).
+//! `--recommender SCENARIO` that scenario's built-in recommender (`stressor_recsys::serve`), or
+//! with `--chatbot` the built-in CLINC150 chatbot (`stressor_serve::chat::ChatServer`).
 
 use std::io::Write as _;
 use std::path::Path;
@@ -18,6 +19,9 @@ pub(crate) fn run(args: &ServeArgs) -> i32 {
     use stressor_scenario::target::{Architecture, OnnxInput, TargetPlan};
     if let Some(scenario) = &args.recommender {
         return recommender(args, scenario);
+    }
+    if args.chatbot {
+        return chatbot(args);
     }
     let path = Path::new(&args.model);
     let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
@@ -171,6 +175,97 @@ fn recommender(args: &ServeArgs, path: &Path) -> i32 {
         Err(error) => {
             say!("error: cannot serve on {}: {error}", args.addr);
             exit_code::USAGE
+        }
+    }
+}
+
+/// The built-in CLINC150 classifier trained with `seed`, from the cache when it is there (the
+/// chatbot family's cache file, so a scenario with the same seed and defaults shares it).
+fn builtin_chatbot(
+    cache_dir: Option<&Path>,
+    seed: Seed,
+) -> Result<stressor_intent::Classifier, String> {
+    let corpus = stressor_intent::clinc150().map_err(|e| format!("reading CLINC150: {e}"))?;
+    let train = stressor_intent::TrainConfig::default();
+    let key = train.cache_key(&corpus.train, &corpus.intents, seed);
+    let path = cache_dir.map(|dir| dir.join(format!("intent-{key}.bin")));
+    if let Some(path) = &path
+        && let Ok(bytes) = std::fs::read(path)
+        && let Ok(model) = stressor_intent::Classifier::from_bytes(&bytes)
+    {
+        return Ok(model);
+    }
+    say!("stressor: training the built-in chatbot on CLINC150 (cached afterwards)");
+    let model = stressor_intent::Classifier::train(&corpus.train, &corpus.intents, &train, seed)
+        .map_err(|e| format!("training the built-in chatbot: {e}"))?;
+    if let Some(path) = &path {
+        // A cache that cannot be written only costs the next start its training time.
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let tmp = path.with_extension("tmp");
+        if std::fs::write(&tmp, model.to_bytes()).is_ok() {
+            let _ = std::fs::rename(&tmp, path);
+        }
+    }
+    Ok(model)
+}
+
+/// `stressor serve --chatbot`: serves the built-in CLINC150 chatbot until Ctrl-C (or SIGTERM).
+fn chatbot(args: &ServeArgs) -> i32 {
+    use stressor_serve::chat::{ChatServeConfig, ChatServer};
+    if !(args.service_time_ms.is_finite() && args.service_time_ms >= 0.0) {
+        say!("error: --service-time-ms must be a finite number of milliseconds ≥ 0");
+        return exit_code::USAGE;
+    }
+    let cache_dir = resolve_cache_dir(args.cache_dir.as_deref());
+    let model = match builtin_chatbot(cache_dir.as_deref(), Seed::new(args.train_seed)) {
+        Ok(model) => model,
+        Err(message) => {
+            say!("error: {message}");
+            return exit_code::TARGET_UNUSABLE;
+        }
+    };
+    let mut config = ChatServeConfig::default();
+    config.model_name = args.name.clone().unwrap_or_else(|| "chatbot".to_string());
+    config.max_body_bytes = args.max_body_bytes;
+    config.max_batch = args.max_batch;
+    config.queue_limit = args.queue_limit;
+    config.handoff_threshold = args.handoff_threshold;
+    if let Some(n) = args.max_concurrency {
+        config.max_concurrency = n;
+    }
+    config.service_time = std::time::Duration::from_secs_f64(args.service_time_ms / 1000.0);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            say!("error: cannot start the async runtime: {error}");
+            return exit_code::BUG;
+        }
+    };
+    let result: Result<(), stressor_serve::ServeError> = runtime.block_on(async move {
+        let model: std::sync::Arc<dyn stressor_intent::IntentModel> = std::sync::Arc::new(model);
+        let server = ChatServer::bind(args.addr, model, config).await?;
+        say!(
+            "stressor: serving the built-in chatbot on http://{}/v1/chat/completions (Ctrl-C stops)",
+            server.local_addr()
+        );
+        shutdown_signal().await;
+        say!("stressor: shutting down; finishing requests in flight");
+        server.shutdown().await
+    });
+    match result {
+        Ok(()) => exit_code::PASS,
+        Err(
+            error @ (stressor_serve::ServeError::Bind { .. }
+            | stressor_serve::ServeError::Config(_)),
+        ) => {
+            print_error_chain(&error);
+            exit_code::USAGE
+        }
+        Err(error) => {
+            print_error_chain(&error);
+            exit_code::TARGET_UNUSABLE
         }
     }
 }

@@ -9,6 +9,7 @@
 mod browser;
 mod cli;
 mod recommender;
+mod serve_chatbot;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
