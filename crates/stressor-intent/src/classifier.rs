@@ -452,7 +452,12 @@ impl IntentModel for Classifier {
     }
 
     fn reply(&self, texts: &[&str]) -> Result<Vec<Reply>, IntentError> {
-        Ok(texts.iter().map(|text| self.reply_one(text)).collect())
+        use rayon::prelude::*;
+        // Small batches stay on the caller's thread: spreading them costs more than it saves.
+        if texts.len() < 64 {
+            return Ok(texts.iter().map(|text| self.reply_one(text)).collect());
+        }
+        Ok(texts.par_iter().map(|text| self.reply_one(text)).collect())
     }
 
     fn describe(&self) -> String {
