@@ -10,6 +10,7 @@ use stressor_intent::{Classifier, Corpus, FeatureConfig, IntentModel, Query, Tra
 use stressor_scenario::{EngineConfig, EngineError};
 
 use crate::plan::{BuiltinPlan, ChatbotPlan, DataSource, ModelPlan};
+use crate::remote::Remote;
 use crate::run::chatbot_error;
 
 /// The corpus the plan names.
@@ -74,9 +75,26 @@ pub(crate) fn load(
     config: &EngineConfig,
     seed: Seed,
 ) -> Result<Arc<dyn IntentModel>, EngineError> {
+    Ok(load_with_remote(plan, corpus, config, seed)?.0)
+}
+
+/// A loaded chatbot and, when it is a user's over HTTP, its client.
+pub(crate) type Loaded = (Arc<dyn IntentModel>, Option<Arc<Remote>>);
+
+/// The chatbot the plan names and, for a user's chatbot over HTTP, its client as such (the
+/// surge loads its endpoint directly).
+pub(crate) fn load_with_remote(
+    plan: &ModelPlan,
+    corpus: &Corpus,
+    config: &EngineConfig,
+    seed: Seed,
+) -> Result<Loaded, EngineError> {
     match plan {
-        ModelPlan::Builtin(b) => Ok(Arc::new(builtin(b, corpus, config, seed)?)),
-        ModelPlan::Http(h) => Ok(Arc::new(crate::remote::Remote::connect(h, &corpus.intents)?)),
+        ModelPlan::Builtin(b) => Ok((Arc::new(builtin(b, corpus, config, seed)?), None)),
+        ModelPlan::Http(h) => {
+            let remote = Arc::new(Remote::connect(h, &corpus.intents)?);
+            Ok((Arc::clone(&remote) as Arc<dyn IntentModel>, Some(remote)))
+        }
     }
 }
 

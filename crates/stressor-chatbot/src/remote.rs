@@ -47,6 +47,10 @@ pub(crate) struct Remote {
     confidence_pointer: String,
     decline: Vec<String>,
     describe: String,
+    /// The chat requests' model name and options, for requests built outside `ChatModel` (the
+    /// surge's load generator).
+    model_name: String,
+    chat_options: ChatOptions,
 }
 
 impl Remote {
@@ -67,8 +71,8 @@ impl Remote {
             HttpKind::OpenAi => {
                 let mut options = ChatOptions::default();
                 options.http = http;
-                let model =
-                    ChatModel::new(&plan.url, &plan.model_name, options).map_err(unusable)?;
+                let model = ChatModel::new(&plan.url, &plan.model_name, options.clone())
+                    .map_err(unusable)?;
                 model.probe().map_err(unusable)?;
                 Transport::Chat(model)
             }
@@ -109,7 +113,37 @@ impl Remote {
             confidence_pointer: plan.confidence_pointer.clone(),
             decline: plan.decline.clone(),
             describe,
+            model_name: plan.model_name.clone(),
+            chat_options: ChatOptions::default(),
         })
+    }
+
+    /// The URL queries are posted to.
+    pub(crate) fn url(&self) -> String {
+        match &self.transport {
+            Transport::Chat(model) => model.endpoint(),
+            Transport::Json { endpoint, .. } => endpoint.endpoint(),
+        }
+    }
+
+    /// The body that asks about `text`, as [`IntentModel::reply`] sends it.
+    pub(crate) fn request_body(&self, text: &str) -> Bytes {
+        match &self.transport {
+            Transport::Chat(_) => stressor_model::http::chat_request(
+                &self.model_name,
+                &[ChatMessage::user(text)],
+                &self.chat_options,
+            ),
+            Transport::Json { template, .. } => Bytes::from(fill(template, text)),
+        }
+    }
+
+    /// The reply a 2xx `body` means.
+    pub(crate) fn read(&self, body: &[u8]) -> Reply {
+        match &self.transport {
+            Transport::Chat(_) => self.read_chat(body),
+            Transport::Json { .. } => self.read_json(body),
+        }
     }
 
     /// One query's reply.

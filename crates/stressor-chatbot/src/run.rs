@@ -67,6 +67,8 @@ pub(crate) fn replies(
 pub(crate) struct Context<'a> {
     pub(crate) plan: &'a ChatbotPlan,
     pub(crate) model: Arc<dyn IntentModel>,
+    /// The user's chatbot's client, when the chatbot is theirs over HTTP.
+    pub(crate) remote: Option<Arc<crate::remote::Remote>>,
     pub(crate) intents: Vec<String>,
     pub(crate) policies: Vec<Policy>,
     pub(crate) rules: Rules,
@@ -100,7 +102,8 @@ pub(crate) fn run_part(
 ) -> Result<Vec<StepResult>, EngineError> {
     let seed = run.seed.derive("chatbot");
     let corpus = crate::model::corpus(plan)?;
-    let model = crate::model::load(&plan.model, &corpus, run.config, seed.derive("model"))?;
+    let (model, remote) =
+        crate::model::load_with_remote(&plan.model, &corpus, run.config, seed.derive("model"))?;
     let intents = model.intents().to_vec();
     let (queries, spare_off_topic) = crate::model::sample(plan, &corpus, &intents, seed)?;
     let n_in = queries.iter().filter(|q| q.intent.is_some()).count();
@@ -181,6 +184,7 @@ pub(crate) fn run_part(
     let mut ctx = Context {
         plan,
         model,
+        remote,
         intents,
         policies,
         rules,

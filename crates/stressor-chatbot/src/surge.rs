@@ -7,7 +7,6 @@
 //! candidate, the server mirrors every answered query to it, off the user's path.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use bytes::Bytes;
 use stressor_core::{
@@ -68,33 +67,49 @@ pub(crate) fn surge_step(
     let (info, t) = started(
         run,
         "surge",
-        format!(
-            "the chatbot over HTTP (OpenAI-compatible chat completions, {} slots, a queue of {}, {:.0} ms per request), {} req/s → {}× → {} req/s, every answer checked",
-            surge.max_concurrency,
-            surge.queue_limit,
-            surge.service_time.as_secs_f64() * 1000.0,
-            surge.rate,
-            surge.multiple,
-            surge.rate
-        ),
+        match &ctx.remote {
+            Some(remote) => format!(
+                "your chatbot at {}, {} req/s → {}× → {} req/s, every answer checked",
+                remote.url(),
+                surge.rate,
+                surge.multiple,
+                surge.rate
+            ),
+            None => format!(
+                "the chatbot over HTTP (OpenAI-compatible chat completions, {} slots, a queue of {}, {:.0} ms per request), {} req/s → {}× → {} req/s, every answer checked",
+                surge.max_concurrency,
+                surge.queue_limit,
+                surge.service_time.as_secs_f64() * 1000.0,
+                surge.rate,
+                surge.multiple,
+                surge.rate
+            ),
+        },
         None,
     );
     let queries = traffic(ctx, surge);
     if queries.is_empty() {
         return Err(chatbot_error("chatbot.surge: no query to send"));
     }
+    // A user's chatbot is loaded at its own endpoint, with its own requests; the built-in one
+    // is served by stressor's chat server.
+    let remote = ctx.remote.clone();
     let bodies: Vec<Bytes> = queries
         .iter()
-        .map(|q| {
-            Bytes::from(
+        .map(|q| match &remote {
+            Some(remote) => remote.request_body(&q.text),
+            None => Bytes::from(
                 serde_json::json!({
                     "model": "chatbot",
                     "messages": [{"role": "user", "content": q.text}],
                 })
                 .to_string(),
-            )
+            ),
         })
         .collect();
+    let texts: Vec<String> = queries.iter().map(|q| q.text.clone()).collect();
+    let rules = ctx.rules.clone();
+    let reader = remote.clone();
     let truths: Vec<Option<u32>> = queries.iter().map(|q| q.intent).collect();
     let intents = ctx.intents.clone();
     // Per request: its outcome, by request index (phases follow from the index: arrivals are
@@ -102,6 +117,24 @@ pub(crate) fn surge_step(
     let outcomes: Arc<Mutex<Vec<(usize, Outcome)>>> = Arc::new(Mutex::new(Vec::new()));
     let recorded = Arc::clone(&outcomes);
     let check: Arc<stressor_load::ResponseCheck> = Arc::new(move |index, body| {
+        let truth = truths[index % truths.len()];
+        if let Some(remote) = &reader {
+            // The family's first policy and rules over the user's reply, as in the other steps.
+            let reply = remote.read(body);
+            let action = crate::measure::action(&reply, &texts[index % texts.len()], threshold, &rules);
+            let outcome = crate::measure::outcome(action, &reply, truth);
+            if let Ok(mut list) = recorded.lock() {
+                list.push((index, outcome));
+            }
+            return Ok(match outcome {
+                Outcome::Correct => Checked { correct: Some(true), handoff: false },
+                Outcome::Wrong => Checked { correct: Some(false), handoff: false },
+                Outcome::JustifiedHandoff | Outcome::NeedlessHandoff => {
+                    Checked { correct: None, handoff: true }
+                }
+                Outcome::Dropped | Outcome::Unmapped => Checked::default(),
+            });
+        }
         let value: serde_json::Value =
             serde_json::from_slice(body).map_err(|_| stressor_load::UnreadableBody)?;
         let field = value.get("stressor").ok_or(stressor_load::UnreadableBody)?;
@@ -111,7 +144,6 @@ pub(crate) fn surge_step(
             .and_then(serde_json::Value::as_str)
             .and_then(|name| intents.iter().position(|n| n == name))
             .map(|i| i as u32);
-        let truth = truths[index % truths.len()];
         let outcome = match (handoff, guess) {
             (true, Some(g)) if Some(g) == truth => Outcome::NeedlessHandoff,
             (true, _) => Outcome::JustifiedHandoff,
@@ -138,10 +170,19 @@ pub(crate) fn surge_step(
         .build()
         .map_err(|e| chatbot_error(format!("cannot start the async runtime: {e}")))?;
     let (report, shadow) = runtime.block_on(async {
-        let server = ChatServer::bind(([127, 0, 0, 1], 0).into(), model, config)
-            .await
-            .map_err(|e| chatbot_error(format!("cannot serve the chatbot: {e}")))?;
-        let url = format!("http://{}/v1/chat/completions", server.local_addr());
+        let server = match &remote {
+            Some(_) => None,
+            None => Some(
+                ChatServer::bind(([127, 0, 0, 1], 0).into(), model, config)
+                    .await
+                    .map_err(|e| chatbot_error(format!("cannot serve the chatbot: {e}")))?,
+            ),
+        };
+        let url = match (&server, &remote) {
+            (Some(server), _) => format!("http://{}/v1/chat/completions", server.local_addr()),
+            (None, Some(remote)) => remote.url(),
+            (None, None) => unreachable!("a server or a remote"),
+        };
         let target = stressor_load::Target::resolve(&url, None)
             .await
             .map_err(|e| chatbot_error(format!("{url}: {e}")))?;
@@ -155,9 +196,15 @@ pub(crate) fn surge_step(
         load.connections = surge.connections;
         load.timeout = surge.timeout;
         let report = stressor_load::run(load, check).await;
-        server.drain_shadow().await;
-        let shadow = server.shadow_stats();
-        let _ = server.shutdown().await;
+        let shadow = match server {
+            Some(server) => {
+                server.drain_shadow().await;
+                let shadow = server.shadow_stats();
+                let _ = server.shutdown().await;
+                Some(shadow)
+            }
+            None => None,
+        };
         let report = report.map_err(|e| chatbot_error(format!("the surge's load failed: {e}")))?;
         Ok::<_, EngineError>((report, shadow))
     })?;
@@ -323,7 +370,6 @@ pub(crate) fn surge_step(
         ("timeout".to_owned(), format!("{:.1} s", surge.timeout.as_secs_f64())),
         ("connections".to_owned(), surge.connections.to_string()),
     ];
-    let shadow = ctx.plan.shadow.as_ref().map(|_| shadow);
-    let _ = Duration::ZERO;
+    let shadow = ctx.plan.shadow.as_ref().and(shadow);
     Ok((finish(run, info, t, parameters, vec![point(None, metrics)], detail), shadow))
 }

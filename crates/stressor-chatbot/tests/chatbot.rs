@@ -205,3 +205,82 @@ min = 0
     assert!(summary.contains("degradation"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The built-in classifier served by `stressor serve --chatbot`'s server and measured over HTTP
+/// (`kind = "openai"`, the intent and confidence read from the reply's `stressor` field) gives
+/// exactly the clean metrics of the same classifier in process.
+#[test]
+fn a_served_chatbot_over_http_measures_as_in_process() {
+    let dir = std::env::temp_dir().join(format!("stressor-chatbot-http-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let corpus_path = hostile_corpus(&dir);
+    let corpus = stressor_intent::read_corpus(&corpus_path).unwrap();
+    // The family trains its classifier from the scenario seed, derived as `chatbot/model`.
+    let seed = stressor_core::Seed::new(5).derive("chatbot").derive("model");
+    let classifier = stressor_intent::Classifier::train(
+        &corpus.train,
+        &corpus.intents,
+        &stressor_intent::TrainConfig::default(),
+        seed,
+    )
+    .unwrap();
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let mut config = stressor_serve::chat::ChatServeConfig::default();
+    config.model_name = "bot".into();
+    let server = runtime
+        .block_on(stressor_serve::chat::ChatServer::bind(
+            ([127, 0, 0, 1], 0).into(),
+            std::sync::Arc::new(classifier),
+            config,
+        ))
+        .unwrap();
+    let addr = server.local_addr();
+    let scenario = |model: &str| {
+        format!(
+            "name = \"bot\"\nseed = 5\n[chatbot]\ndata = \"{}\"\nsamples = 30\noff_topic_samples = 10\n{model}\n[[chatbot.stresses]]\nkind = \"typos\"\nsweep = {{ rate = [0, 0.3] }}\n[chatbot.surge]\nrate = 10\nmultiple = 3\nbefore = \"1s\"\nduration = \"1s\"\nafter = \"1s\"\n",
+            corpus_path.display()
+        )
+    };
+    let run = |text: &str| {
+        let scenario = plan(text).unwrap();
+        let mut collector = Collector::new();
+        stressor_scenario::run(
+            &scenario,
+            &EngineConfig::default(),
+            &ManualClock::default(),
+            &mut collector,
+        )
+        .unwrap();
+        collector.into_record().unwrap()
+    };
+    let local = run(&scenario(""));
+    let remote = run(&scenario(&format!(
+        "[chatbot.model]\nkind = \"openai\"\nurl = \"http://{addr}/v1\"\nname = \"bot\"\n"
+    )));
+    for id in ["clean", "typos"] {
+        let metrics = |record: &stressor_report::RunRecord| {
+            let step = record.steps.iter().find(|s| s.info.id == id).unwrap();
+            step.points
+                .iter()
+                .flat_map(|p| {
+                    p.metrics
+                        .iter()
+                        .filter(|m| !m.name.starts_with("auroc") && !m.name.starts_with("fpr95"))
+                })
+                .map(|m| (m.name.clone(), m.estimate.value))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(metrics(&local), metrics(&remote), "step {id}");
+    }
+    assert!(remote.info.target_name.contains(&addr.to_string()), "{}", remote.info.target_name);
+    // The surge loads the user's endpoint itself (not through stressor's own server): 50
+    // requests, their answers read by the same rule.
+    let surge = remote.steps.iter().find(|s| s.info.id == "surge").unwrap();
+    assert!(surge.info.description.contains(&addr.to_string()), "{}", surge.info.description);
+    assert_eq!(surge.points[0].metric("requests").unwrap().value, 50.0);
+    let accuracy = surge.points[0].metric("answered_accuracy").unwrap();
+    assert!(accuracy.value > 0.5 && accuracy.n > 0, "{accuracy:?}");
+    runtime.block_on(server.shutdown()).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
