@@ -50,6 +50,8 @@ pub const CHATBOT_METRICS: &[&str] = &[
     "fpr95_distance",
     "attack_success_rate",
     "queries_per_success_mean",
+    "table2_in_scope_accuracy",
+    "table2_oos_recall",
     // surge
     "requests",
     "error_rate",

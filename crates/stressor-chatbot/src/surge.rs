@@ -121,7 +121,8 @@ pub(crate) fn surge_step(
         if let Some(remote) = &reader {
             // The family's first policy and rules over the user's reply, as in the other steps.
             let reply = remote.read(body);
-            let action = crate::measure::action(&reply, &texts[index % texts.len()], threshold, &rules);
+            let action =
+                crate::measure::action(&reply, &texts[index % texts.len()], threshold, &rules);
             let outcome = crate::measure::outcome(action, &reply, truth);
             if let Ok(mut list) = recorded.lock() {
                 list.push((index, outcome));
