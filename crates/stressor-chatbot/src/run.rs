@@ -543,8 +543,8 @@ fn perturbation_step(
         examples,
         ..ChatbotDetail::default()
     };
-    let parameters = vec![("source".to_owned(), perturbation.source().to_owned())];
-    Ok(finish(run, info, t, parameters, points, detail))
+    // The description states the source.
+    Ok(finish(run, info, t, Vec::new(), points, detail))
 }
 
 fn off_topic_step(

@@ -173,13 +173,23 @@ fn header(record: &RunRecord, html: &mut String) {
         ("Seed", info.seed.to_string()),
         (
             "Target",
-            format!(
-                "{} ({}), input [{}], {} classes",
-                escape(&info.target_name),
-                escape(&info.target_kind),
-                shape.join(", "),
-                info.class_names.len()
-            ),
+            if shape.is_empty() {
+                // A target without an input tensor (a chatbot takes text).
+                format!(
+                    "{} ({}), {} classes",
+                    escape(&info.target_name),
+                    escape(&info.target_kind),
+                    info.class_names.len()
+                )
+            } else {
+                format!(
+                    "{} ({}), input [{}], {} classes",
+                    escape(&info.target_name),
+                    escape(&info.target_kind),
+                    shape.join(", "),
+                    info.class_names.len()
+                )
+            },
         ),
         ("Data", format!("{}, n = {}", escape(&info.data_name), info.n_samples)),
         ("Verdict", verdict_detail(record)),
