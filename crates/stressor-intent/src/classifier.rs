@@ -74,6 +74,9 @@ pub enum ModelError {
     /// Bytes that are not a classifier written by [`Classifier::to_bytes`] of this version.
     #[error("not a stressor intent classifier: {0}")]
     Format(String),
+    /// The sentence encoder under an embedding classifier failed (feature `minilm`).
+    #[error("sentence encoder: {0}")]
+    Encode(String),
 }
 
 /// The built-in intent classifier (see the module docs).
@@ -589,14 +592,14 @@ fn forward(
 }
 
 /// `y += a · x`.
-fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
+pub(crate) fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
     for (y, x) in y.iter_mut().zip(x) {
         *y += a * x;
     }
 }
 
 /// Softmax in place, shifted by the maximum so that large logits do not overflow.
-fn softmax_in_place(values: &mut [f32]) {
+pub(crate) fn softmax_in_place(values: &mut [f32]) {
     let max = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0.0f32;
     for value in values.iter_mut() {
@@ -608,17 +611,17 @@ fn softmax_in_place(values: &mut [f32]) {
     }
 }
 
-fn put_len(out: &mut Vec<u8>, len: usize) {
+pub(crate) fn put_len(out: &mut Vec<u8>, len: usize) {
     out.extend((len as u64).to_le_bytes());
 }
 
 /// Reads little-endian values, failing instead of reading past the end.
-struct Reader<'a> {
-    bytes: &'a [u8],
+pub(crate) struct Reader<'a> {
+    pub(crate) bytes: &'a [u8],
 }
 
 impl<'a> Reader<'a> {
-    fn slice(&mut self, len: usize) -> Result<&'a [u8], ModelError> {
+    pub(crate) fn slice(&mut self, len: usize) -> Result<&'a [u8], ModelError> {
         if len > self.bytes.len() {
             return Err(ModelError::Format("truncated".into()));
         }
@@ -627,23 +630,23 @@ impl<'a> Reader<'a> {
         Ok(head)
     }
 
-    fn take<const N: usize>(&mut self) -> Result<[u8; N], ModelError> {
+    pub(crate) fn take<const N: usize>(&mut self) -> Result<[u8; N], ModelError> {
         let mut out = [0u8; N];
         out.copy_from_slice(self.slice(N)?);
         Ok(out)
     }
 
-    fn u32(&mut self) -> Result<u32, ModelError> {
+    pub(crate) fn u32(&mut self) -> Result<u32, ModelError> {
         Ok(u32::from_le_bytes(self.take()?))
     }
 
-    fn f32(&mut self) -> Result<f32, ModelError> {
+    pub(crate) fn f32(&mut self) -> Result<f32, ModelError> {
         Ok(f32::from_le_bytes(self.take()?))
     }
 
     /// A length whose items take at least `item_bytes` each: longer than the bytes left is an
     /// error, so a corrupted length cannot ask for a huge allocation.
-    fn len(&mut self, item_bytes: usize) -> Result<usize, ModelError> {
+    pub(crate) fn len(&mut self, item_bytes: usize) -> Result<usize, ModelError> {
         let len = u64::from_le_bytes(self.take()?);
         match usize::try_from(len) {
             Ok(len) if len.saturating_mul(item_bytes) <= self.bytes.len() => Ok(len),
@@ -651,13 +654,13 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn u32s(&mut self, n: usize) -> Result<Vec<u32>, ModelError> {
+    pub(crate) fn u32s(&mut self, n: usize) -> Result<Vec<u32>, ModelError> {
         let bytes =
             self.slice(n.checked_mul(4).ok_or_else(|| ModelError::Format("too long".into()))?)?;
         Ok(bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
     }
 
-    fn f32s(&mut self, n: usize) -> Result<Vec<f32>, ModelError> {
+    pub(crate) fn f32s(&mut self, n: usize) -> Result<Vec<f32>, ModelError> {
         let values: Vec<f32> = self.u32s(n)?.into_iter().map(f32::from_bits).collect();
         if values.iter().any(|v| !v.is_finite()) {
             return Err(ModelError::Format("a weight is not finite".into()));

@@ -10,7 +10,11 @@
 //! - [`Classifier`]: the built-in chatbot, a softmax regression over those features trained
 //!   in-process ([`TrainConfig`]), with an out-of-scope distance beside its probabilities.
 //!
-//! Non-goals: neural models, text generation, serving (the chat server serves any
+//! - [`minilm`] (feature `minilm`): a BERT sentence encoder (all-MiniLM-L6-v2 on candle) and
+//!   an [`EmbeddingClassifier`](minilm::EmbeddingClassifier), a softmax head over its
+//!   embeddings.
+//!
+//! Non-goals: training neural encoders, text generation, serving (the chat server serves any
 //! `Arc<dyn IntentModel>`), perturbing text.
 
 #![warn(missing_docs)]
@@ -18,6 +22,8 @@
 mod classifier;
 mod clinc;
 mod features;
+#[cfg(feature = "minilm")]
+pub mod minilm;
 
 use std::fmt;
 
