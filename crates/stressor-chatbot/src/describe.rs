@@ -14,6 +14,12 @@ fn model(m: &ModelPlan) -> String {
             b.epochs.map_or(String::new(), |e| format!(", {e} epochs")),
             b.l2.map_or(String::new(), |l| format!(", L2 {l}")),
         ),
+        ModelPlan::MiniLm(m) => format!(
+            "sentence embeddings from the encoder in {} with a softmax head{}{}",
+            m.path.display(),
+            m.epochs.map_or(String::new(), |e| format!(", {e} epochs")),
+            m.l2.map_or(String::new(), |l| format!(", L2 {l}")),
+        ),
         ModelPlan::Http(h) => {
             let rule = match &h.intent {
                 IntentRule::Pointer(p) => format!("intent at `{p}`"),

@@ -9,7 +9,9 @@ use stressor_core::Seed;
 use stressor_intent::{Classifier, Corpus, FeatureConfig, IntentModel, Query, TrainConfig};
 use stressor_scenario::{EngineConfig, EngineError};
 
-use crate::plan::{BuiltinPlan, ChatbotPlan, DataSource, ModelPlan};
+use stressor_intent::minilm::{EmbeddingClassifier, HeadConfig, SentenceEncoder};
+
+use crate::plan::{BuiltinPlan, ChatbotPlan, DataSource, MiniLmPlan, ModelPlan};
 use crate::remote::Remote;
 use crate::run::chatbot_error;
 
@@ -68,6 +70,60 @@ pub(crate) fn builtin(
     Ok(model)
 }
 
+/// The sentence-embedding classifier: the encoder read from its folder, the head trained on
+/// `corpus.train` (or read from the cache, keyed by the encoder's fingerprint, the head's
+/// settings, the data and the seed).
+pub(crate) fn minilm(
+    plan: &MiniLmPlan,
+    corpus: &Corpus,
+    config: &EngineConfig,
+    seed: Seed,
+) -> Result<EmbeddingClassifier, EngineError> {
+    let encoder = SentenceEncoder::load(&plan.path).map_err(|e| {
+        chatbot_error(format!(
+            "chatbot.model.path: {e} (`cargo xtask fetch-minilm` fetches all-MiniLM-L6-v2 into target/minilm)"
+        ))
+    })?;
+    let encoder = Arc::new(encoder);
+    let mut head = HeadConfig::default();
+    if let Some(epochs) = plan.epochs {
+        head.epochs = epochs.min(u32::MAX as usize) as u32;
+    }
+    if let Some(l2) = plan.l2 {
+        head.l2 = l2 as f32;
+    }
+    let key = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        encoder.fingerprint().hash(&mut h);
+        (head.epochs, head.l2.to_bits(), head.learning_rate.to_bits(), seed.value()).hash(&mut h);
+        corpus.intents.hash(&mut h);
+        for q in &corpus.train {
+            (&q.text, q.intent).hash(&mut h);
+        }
+        format!("{:016x}", h.finish())
+    };
+    let path = config.cache_dir.as_ref().map(|dir| dir.join(format!("minilm-head-{key}.bin")));
+    if let Some(path) = &path
+        && let Ok(bytes) = std::fs::read(path)
+        && let Ok(model) = EmbeddingClassifier::from_bytes(Arc::clone(&encoder), &bytes)
+    {
+        return Ok(model);
+    }
+    let model = EmbeddingClassifier::train(encoder, &corpus.train, &corpus.intents, &head, seed)
+        .map_err(|e| chatbot_error(format!("training the sentence-embedding head: {e}")))?;
+    if let Some(path) = &path {
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let tmp = path.with_extension("tmp");
+        if std::fs::write(&tmp, model.to_bytes()).is_ok() {
+            let _ = std::fs::rename(&tmp, path);
+        }
+    }
+    Ok(model)
+}
+
 /// The chatbot the plan names.
 pub(crate) fn load(
     plan: &ModelPlan,
@@ -91,6 +147,7 @@ pub(crate) fn load_with_remote(
 ) -> Result<Loaded, EngineError> {
     match plan {
         ModelPlan::Builtin(b) => Ok((Arc::new(builtin(b, corpus, config, seed)?), None)),
+        ModelPlan::MiniLm(m) => Ok((Arc::new(minilm(m, corpus, config, seed)?), None)),
         ModelPlan::Http(h) => {
             let remote = Arc::new(Remote::connect(h, &corpus.intents)?);
             Ok((Arc::clone(&remote) as Arc<dyn IntentModel>, Some(remote)))

@@ -57,19 +57,24 @@ pub struct ChatbotOptions {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelOptions {
-    /// `builtin` (default), `openai` (an OpenAI-compatible chat-completions endpoint) or
-    /// `json` (a JSON classifier endpoint).
+    /// `builtin` (default), `minilm` (sentence embeddings and a softmax head, trained on the
+    /// data), `openai` (an OpenAI-compatible chat-completions endpoint) or `json` (a JSON
+    /// classifier endpoint).
     #[serde(default)]
     pub kind: Option<Spanned<String>>,
-    /// Built-in: training epochs.
+    /// Built-in and `minilm`: training epochs.
     #[serde(default)]
     pub epochs: Option<Spanned<u64>>,
-    /// Built-in: L2 regularisation strength.
+    /// Built-in and `minilm`: L2 regularisation strength.
     #[serde(default)]
     pub l2: Option<Spanned<f64>>,
     /// Built-in: `"words+chars"` (default) or `"words"` (word n-grams only).
     #[serde(default)]
     pub features: Option<Spanned<String>>,
+    /// `minilm`: the folder with the sentence encoder's `config.json`, `model.safetensors` and
+    /// `tokenizer.json` (`cargo xtask fetch-minilm` puts all-MiniLM-L6-v2 in `target/minilm`).
+    #[serde(default)]
+    pub path: Option<Spanned<String>>,
     /// HTTP: the endpoint's URL (`http://127.0.0.1:8000/v1` for `openai`; the full URL for
     /// `json`).
     #[serde(default)]

@@ -128,8 +128,21 @@ pub enum DataSource {
 pub enum ModelPlan {
     /// The built-in classifier, trained on the data's training split.
     Builtin(BuiltinPlan),
+    /// A sentence encoder (all-MiniLM-L6-v2) with a softmax head trained on the data.
+    MiniLm(MiniLmPlan),
     /// A user's chatbot over HTTP.
     Http(HttpPlan),
+}
+
+/// The sentence-embedding classifier's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MiniLmPlan {
+    /// The encoder's folder.
+    pub path: PathBuf,
+    /// Head training epochs (`None`: the head's default).
+    pub epochs: Option<usize>,
+    /// Head L2 strength (`None`: the head's default).
+    pub l2: Option<f64>,
 }
 
 /// The built-in classifier's settings.
@@ -456,6 +469,7 @@ impl ChatPlanner<'_, '_> {
             ("l2", m.l2.as_ref().map(Spanned::span)),
             ("features", m.features.as_ref().map(Spanned::span)),
         ];
+        let path_key = [("path", m.path.as_ref().map(Spanned::span))];
         let http_keys = [
             ("url", m.url.as_ref().map(Spanned::span)),
             ("name", m.model_name.as_ref().map(Spanned::span)),
@@ -466,9 +480,46 @@ impl ChatPlanner<'_, '_> {
             ("timeout", m.timeout.as_ref().map(Spanned::span)),
         ];
         match kind {
+            "minilm" => {
+                self.foreign_keys(key, &http_keys, |k| {
+                    format!("`{k}` is for an HTTP chatbot (kind = \"openai\" or \"json\")")
+                });
+                self.foreign_keys(key, &builtin_keys[2..], |k| {
+                    format!("`{k}` is for the built-in classifier (kind = \"builtin\")")
+                });
+                let epochs = m
+                    .epochs
+                    .as_ref()
+                    .and_then(|e| self.positive(Some(e), &format!("{key}.epochs"), 1));
+                let l2 = m.l2.as_ref().and_then(|l| {
+                    let v = *l.get_ref();
+                    if v.is_finite() && v >= 0.0 {
+                        Some(v)
+                    } else {
+                        self.problem(l.span(), &format!("{key}.l2"), "must be ≥ 0".into(), None);
+                        None
+                    }
+                });
+                let path = match m.path.as_ref() {
+                    Some(p) => self.relative(p.get_ref()),
+                    None => {
+                        self.problem(
+                            spanned.span(),
+                            &format!("{key}.path"),
+                            "a `minilm` chatbot needs the encoder's folder".into(),
+                            Some("`cargo xtask fetch-minilm` puts all-MiniLM-L6-v2 in target/minilm: path = \"../target/minilm\"".into()),
+                        );
+                        PathBuf::new()
+                    }
+                };
+                ModelPlan::MiniLm(MiniLmPlan { path, epochs, l2 })
+            }
             "builtin" => {
                 self.foreign_keys(key, &http_keys, |k| {
                     format!("`{k}` is for an HTTP chatbot (kind = \"openai\" or \"json\")")
+                });
+                self.foreign_keys(key, &path_key, |k| {
+                    format!("`{k}` is for a sentence-embedding chatbot (kind = \"minilm\")")
                 });
                 let epochs = m
                     .epochs
@@ -504,6 +555,9 @@ impl ChatPlanner<'_, '_> {
             "openai" | "json" => {
                 self.foreign_keys(key, &builtin_keys, |k| {
                     format!("`{k}` is for the built-in classifier (kind = \"builtin\")")
+                });
+                self.foreign_keys(key, &path_key, |k| {
+                    format!("`{k}` is for a sentence-embedding chatbot (kind = \"minilm\")")
                 });
                 let http_kind = if kind == "openai" { HttpKind::OpenAi } else { HttpKind::Json };
                 let url = match m.url.as_ref() {
@@ -622,7 +676,7 @@ impl ChatPlanner<'_, '_> {
                     span,
                     &format!("{key}.kind"),
                     format!("unknown chatbot kind `{other}`"),
-                    Some("use \"builtin\", \"openai\" or \"json\"".into()),
+                    Some("use \"builtin\", \"minilm\", \"openai\" or \"json\"".into()),
                 );
                 ModelPlan::Builtin(BuiltinPlan::default())
             }

@@ -70,6 +70,8 @@ fn each_mistake_names_its_key() {
             "chatbot.model.request",
         ),
         ("[chatbot.model]\nkind = \"gpt\"", "chatbot.model.kind"),
+        ("[chatbot.model]\nkind = \"minilm\"", "chatbot.model.path"),
+        ("[chatbot.model]\nkind = \"minilm\"\npath = \"m\"\nfeatures = \"words\"", "chatbot.model.features"),
         (
             "[[chatbot.gates]]\nstep = \"nope\"\nmetric = \"utility\"\nmin = 0.5",
             "chatbot.gates[0].step",
@@ -282,5 +284,55 @@ fn a_served_chatbot_over_http_measures_as_in_process() {
     let accuracy = surge.points[0].metric("answered_accuracy").unwrap();
     assert!(accuracy.value > 0.5 && accuracy.n > 0, "{accuracy:?}");
     runtime.block_on(server.shutdown()).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The sentence-embedding chatbot (`kind = "minilm"`) on the tiny BERT the intent crate's
+/// tests ship: it trains its head and goes through the steps like any chatbot.
+#[test]
+fn a_sentence_embedding_chatbot_runs_on_the_tiny_bert() {
+    let dir = std::env::temp_dir().join(format!("stressor-chatbot-minilm-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let corpus = hostile_corpus(&dir);
+    let bert =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../stressor-intent/tests/fixtures/tiny-bert");
+    let text = format!(
+        "name = \"bot\"\n[chatbot]\ndata = \"{}\"\nsamples = 30\n[chatbot.model]\nkind = \"minilm\"\npath = \"{}\"\n[[chatbot.stresses]]\nkind = \"typos\"\nsweep = {{ rate = [0, 0.2] }}\n",
+        corpus.display(),
+        bert.display()
+    );
+    let scenario = plan(&text).unwrap();
+    let mut collector = Collector::new();
+    stressor_scenario::run(
+        &scenario,
+        &EngineConfig::default(),
+        &ManualClock::default(),
+        &mut collector,
+    )
+    .unwrap();
+    let record = collector.into_record().unwrap();
+    assert!(
+        record.info.target_name.starts_with("sentence-embedding classifier"),
+        "{}",
+        record.info.target_name
+    );
+    let clean = record.steps.iter().find(|s| s.info.id == "clean").unwrap();
+    let accuracy = clean.points[0].metric("accuracy").unwrap();
+    assert_eq!(accuracy.n, 30);
+    // A missing encoder folder is named with the key and the way to fetch the real one.
+    let missing = text.replace(&bert.display().to_string(), "/nonexistent/minilm");
+    let scenario = plan(&missing).unwrap();
+    let error = stressor_scenario::run(
+        &scenario,
+        &EngineConfig::default(),
+        &ManualClock::default(),
+        &mut Collector::new(),
+    )
+    .unwrap_err();
+    let chain = format!(
+        "{error}: {}",
+        std::error::Error::source(&error).map(ToString::to_string).unwrap_or_default()
+    );
+    assert!(chain.contains("chatbot.model.path") && chain.contains("fetch-minilm"), "{chain}");
     let _ = std::fs::remove_dir_all(&dir);
 }
