@@ -10,9 +10,9 @@
 //! - [`Classifier`]: the built-in chatbot, a softmax regression over those features trained
 //!   in-process ([`TrainConfig`]), with an out-of-scope distance beside its probabilities.
 //!
-//! - [`minilm`] (feature `minilm`): a BERT sentence encoder (all-MiniLM-L6-v2 on candle) and
-//!   an [`EmbeddingClassifier`](minilm::EmbeddingClassifier), a softmax head over its
-//!   embeddings.
+//! - `minilm` (feature `minilm`): a BERT sentence encoder (all-MiniLM-L6-v2 on candle) and
+//!   `EmbeddingClassifier`, a softmax head over its embeddings (plain code spans: the module
+//!   does not exist without the feature).
 //!
 //! Non-goals: training neural encoders, text generation, serving (the chat server serves any
 //! `Arc<dyn IntentModel>`), perturbing text.

@@ -330,8 +330,10 @@ impl SentenceEncoder {
                 ids[row * len + col] = id;
                 types[row * len + col] = kind;
             }
-            // Right padding: a text's tokens are the first `length` positions of its row.
-            lengths.push(encoding.get_ids().len().max(1));
+            // Right padding: a text's tokens are the first `length` positions of its row (none
+            // only for a tokenizer without special tokens and an empty text: a zero embedding,
+            // as sentence-transformers' clamped mean and norm give).
+            lengths.push(encoding.get_ids().len());
         }
         self.run(ids, types, &lengths, len)
             .map_err(|err| EncoderError::Encode(format!("model: {err}")))
@@ -480,7 +482,9 @@ fn attention(qkv: &[f32], lengths: &[usize], len: usize, hidden: usize, heads: u
             let mut scores = vec![0.0f32; length];
             for head in 0..heads {
                 let offset = head * head_dim;
-                for i in 0..len {
+                // Padding positions attend to nothing (their context stays 0): no text's
+                // embedding reads them, and no text's token attends to them.
+                for i in 0..length {
                     let query = &rows[i * 3 * hidden + offset..][..head_dim];
                     let mut max = f32::NEG_INFINITY;
                     for (j, score) in scores.iter_mut().enumerate() {
