@@ -128,7 +128,9 @@ fn chromium() -> PathBuf {
 /// - a string naming a file or folder next to the scenario becomes an absolute path, so it
 ///   still resolves from the scratch directory.
 ///
-/// The system scenario keeps its load profile (32 s, mostly waiting), the drift scenario its
+/// The chatbot scenario evaluates 300 in-scope and 10 off-topic queries and surges for 2 s
+/// between 2 s and 4 s of baseline. The system scenario keeps its load profile (32 s, mostly
+/// waiting), the drift scenario its
 /// stream (1000 rows of German credit data, fast already), and an ensemble all its members.
 fn lighten(source: &Path) -> toml::Table {
     let text = std::fs::read_to_string(source).unwrap();
@@ -180,6 +182,16 @@ fn lighten(source: &Path) -> toml::Table {
             world.insert("users".into(), toml::Value::Integer(500));
             world.insert("items".into(), toml::Value::Integer(300));
             world.insert("sessions_per_second".into(), toml::Value::Float(3.0));
+        }
+    }
+    if let Some(chatbot) = scenario.get_mut("chatbot").and_then(toml::Value::as_table_mut) {
+        // Fewer queries and a shorter surge: every step, table and chart is still there.
+        chatbot.insert("samples".into(), toml::Value::Integer(300));
+        chatbot.insert("off_topic_samples".into(), toml::Value::Integer(10));
+        if let Some(surge) = chatbot.get_mut("surge").and_then(toml::Value::as_table_mut) {
+            for (key, value) in [("before", "2s"), ("duration", "2s"), ("after", "4s")] {
+                surge.insert(key.into(), toml::Value::String(value.into()));
+            }
         }
     }
     let dir = source.parent().unwrap().canonicalize().unwrap();

@@ -1,7 +1,5 @@
 //! The word-substitution attack against toy models whose answers are known.
 
-#![expect(clippy::unwrap_used, reason = "tests unwrap to fail loudly")]
-
 use std::cell::Cell;
 
 use stressor_text::attack::similarity;

@@ -1,7 +1,5 @@
 //! Properties every perturbation keeps, over arbitrary text.
 
-#![expect(clippy::unwrap_used, reason = "tests unwrap to fail loudly")]
-
 use proptest::prelude::*;
 use stressor_core::Seed;
 use stressor_text::Perturbation;
