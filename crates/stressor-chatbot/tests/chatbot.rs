@@ -71,7 +71,10 @@ fn each_mistake_names_its_key() {
         ),
         ("[chatbot.model]\nkind = \"gpt\"", "chatbot.model.kind"),
         ("[chatbot.model]\nkind = \"minilm\"", "chatbot.model.path"),
-        ("[chatbot.model]\nkind = \"minilm\"\npath = \"m\"\nfeatures = \"words\"", "chatbot.model.features"),
+        (
+            "[chatbot.model]\nkind = \"minilm\"\npath = \"m\"\nfeatures = \"words\"",
+            "chatbot.model.features",
+        ),
         (
             "[[chatbot.gates]]\nstep = \"nope\"\nmetric = \"utility\"\nmin = 0.5",
             "chatbot.gates[0].step",
