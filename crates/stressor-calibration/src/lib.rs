@@ -66,7 +66,7 @@ pub use ood::{OodSummary, energy_score, fpr_at_tpr, ood_auroc, summarize_ood};
 pub use ranking::{RiskCoverage, auroc, risk_coverage};
 pub use reliability::{
     Binning, ReliabilityBin, confidence_histogram, expected_calibration_error,
-    maximum_calibration_error, reliability,
+    maximum_calibration_error, reliability, reliability_of,
 };
 pub use scoring::{brier_score, negative_log_likelihood};
 pub use selective::{Handoff, HandoffConfig, SelectiveRisk, handoff_threshold, selective_risk};

@@ -201,6 +201,21 @@ pub(crate) fn histogram_of(confidence: &[f64], bins: usize) -> Vec<u64> {
 }
 
 /// The reliability bins of per-sample confidences and correctness.
+/// The reliability diagram of scored answers given directly: each answer's `confidence` and
+/// whether it was `correct` (a chatbot's replies, where an answer may also be a decline with
+/// confidence 0). Invalid input (unequal lengths, a NaN) gives no bins.
+pub fn reliability_of(
+    confidence: &[f64],
+    correct: &[bool],
+    bins: usize,
+    binning: Binning,
+) -> Vec<ReliabilityBin> {
+    if confidence.len() != correct.len() || confidence.iter().any(|c| c.is_nan()) {
+        return Vec::new();
+    }
+    bin_samples(confidence, correct, bins, binning)
+}
+
 pub(crate) fn bin_samples(
     confidence: &[f64],
     correct: &[bool],

@@ -47,6 +47,7 @@ use stressor_scenario::{
     Document, EngineError, Family, Part, Planner, RunContext, ScenarioError, SubjectPlan,
 };
 
+pub use model::builtin_clinc150;
 pub use plan::{CHATBOT_METRICS, ChatbotPlan};
 pub use run::ChatbotError;
 

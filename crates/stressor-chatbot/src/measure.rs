@@ -317,28 +317,22 @@ pub fn curves(queries: &[Query], replies: &[Reply]) -> Option<CalibrationCurves>
         .filter(|(i, _)| i % step == 0 || *i + 1 == rc.coverage.len())
         .map(|(_, (&c, &r))| (c, r))
         .collect();
-    let bins = 10;
-    let mut reliability = Vec::with_capacity(bins);
-    let mut histogram = Vec::with_capacity(bins);
-    for b in 0..bins {
-        let lower = b as f64 / bins as f64;
-        let upper = (b + 1) as f64 / bins as f64;
-        let members: Vec<usize> = (0..confidence.len())
-            .filter(|&i| {
-                let c = confidence[i];
-                c >= lower && (c < upper || (b + 1 == bins && c <= upper))
-            })
-            .collect();
-        histogram.push(members.len() as u64);
-        let count = members.len() as f64;
-        reliability.push(ReliabilityBin {
-            lower,
-            upper,
-            count: members.len() as u64,
-            mean_confidence: members.iter().map(|&i| confidence[i]).sum::<f64>() / count,
-            accuracy: members.iter().filter(|&&i| correct[i]).count() as f64 / count,
-        });
-    }
+    let reliability: Vec<ReliabilityBin> = stressor_calibration::reliability_of(
+        &confidence,
+        &correct,
+        10,
+        stressor_calibration::Binning::EqualWidth,
+    )
+    .into_iter()
+    .map(|b| ReliabilityBin {
+        lower: b.lower,
+        upper: b.upper,
+        count: b.count,
+        mean_confidence: b.mean_confidence,
+        accuracy: b.accuracy,
+    })
+    .collect();
+    let histogram = reliability.iter().map(|b| b.count).collect();
     Some(CalibrationCurves { reliability, confidence_histogram: histogram, risk_coverage })
 }
 

@@ -48,22 +48,58 @@ pub(crate) fn builtin(
 ) -> Result<Classifier, EngineError> {
     let train = train_config(plan);
     let key = train.cache_key(&corpus.train, &corpus.intents, seed);
-    let path = config.cache_dir.as_ref().map(|dir| dir.join(format!("intent-{key}.bin")));
+    cached(
+        config,
+        &format!("intent-{key}.bin"),
+        |bytes| Classifier::from_bytes(bytes).ok(),
+        || {
+            Classifier::train(&corpus.train, &corpus.intents, &train, seed)
+                .map_err(|e| chatbot_error(format!("training the built-in classifier: {e}")))
+        },
+        Classifier::to_bytes,
+    )
+}
+
+/// The built-in CLINC150 classifier with the default settings, trained with `seed` or read from
+/// `cache_dir` (the file a scenario with the same seed and settings uses): what
+/// `stressor serve --chatbot` serves.
+///
+/// # Errors
+/// When CLINC150 cannot be read or the training fails.
+pub fn builtin_clinc150(
+    cache_dir: Option<std::path::PathBuf>,
+    seed: Seed,
+) -> Result<Classifier, EngineError> {
+    let corpus =
+        stressor_intent::clinc150().map_err(|e| chatbot_error(format!("reading CLINC150: {e}")))?;
+    let config = EngineConfig { cache_dir, ..EngineConfig::default() };
+    builtin(&BuiltinPlan::default(), &corpus, &config, seed)
+}
+
+/// A trained model from the cache directory's `file` when it is there and reads, otherwise
+/// `train`ed and written there (atomically; a cache that cannot be written only costs the next
+/// run its training time).
+fn cached<M>(
+    config: &EngineConfig,
+    file: &str,
+    read: impl FnOnce(&[u8]) -> Option<M>,
+    train: impl FnOnce() -> Result<M, EngineError>,
+    write: impl FnOnce(&M) -> Vec<u8>,
+) -> Result<M, EngineError> {
+    let path = config.cache_dir.as_ref().map(|dir| dir.join(file));
     if let Some(path) = &path
         && let Ok(bytes) = std::fs::read(path)
-        && let Ok(model) = Classifier::from_bytes(&bytes)
+        && let Some(model) = read(&bytes)
     {
         return Ok(model);
     }
-    let model = Classifier::train(&corpus.train, &corpus.intents, &train, seed)
-        .map_err(|e| chatbot_error(format!("training the built-in classifier: {e}")))?;
+    let model = train()?;
     if let Some(path) = &path {
-        // A cache that cannot be written only costs the next run its training time.
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
         let tmp = path.with_extension("tmp");
-        if std::fs::write(&tmp, model.to_bytes()).is_ok() {
+        if std::fs::write(&tmp, write(&model)).is_ok() {
             let _ = std::fs::rename(&tmp, path);
         }
     }
@@ -103,25 +139,17 @@ pub(crate) fn minilm(
         }
         format!("{:016x}", h.finish())
     };
-    let path = config.cache_dir.as_ref().map(|dir| dir.join(format!("minilm-head-{key}.bin")));
-    if let Some(path) = &path
-        && let Ok(bytes) = std::fs::read(path)
-        && let Ok(model) = EmbeddingClassifier::from_bytes(Arc::clone(&encoder), &bytes)
-    {
-        return Ok(model);
-    }
-    let model = EmbeddingClassifier::train(encoder, &corpus.train, &corpus.intents, &head, seed)
-        .map_err(|e| chatbot_error(format!("training the sentence-embedding head: {e}")))?;
-    if let Some(path) = &path {
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let tmp = path.with_extension("tmp");
-        if std::fs::write(&tmp, model.to_bytes()).is_ok() {
-            let _ = std::fs::rename(&tmp, path);
-        }
-    }
-    Ok(model)
+    let for_cache = Arc::clone(&encoder);
+    cached(
+        config,
+        &format!("minilm-head-{key}.bin"),
+        |bytes| EmbeddingClassifier::from_bytes(for_cache, bytes).ok(),
+        || {
+            EmbeddingClassifier::train(encoder, &corpus.train, &corpus.intents, &head, seed)
+                .map_err(|e| chatbot_error(format!("training the sentence-embedding head: {e}")))
+        },
+        EmbeddingClassifier::to_bytes,
+    )
 }
 
 /// The chatbot the plan names.

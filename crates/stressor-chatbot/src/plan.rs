@@ -487,19 +487,7 @@ impl ChatPlanner<'_, '_> {
                 self.foreign_keys(key, &builtin_keys[2..], |k| {
                     format!("`{k}` is for the built-in classifier (kind = \"builtin\")")
                 });
-                let epochs = m
-                    .epochs
-                    .as_ref()
-                    .and_then(|e| self.positive(Some(e), &format!("{key}.epochs"), 1));
-                let l2 = m.l2.as_ref().and_then(|l| {
-                    let v = *l.get_ref();
-                    if v.is_finite() && v >= 0.0 {
-                        Some(v)
-                    } else {
-                        self.problem(l.span(), &format!("{key}.l2"), "must be ≥ 0".into(), None);
-                        None
-                    }
-                });
+                let (epochs, l2) = self.training(m, key);
                 let path = match m.path.as_ref() {
                     Some(p) => self.relative(p.get_ref()),
                     None => {
@@ -521,19 +509,7 @@ impl ChatPlanner<'_, '_> {
                 self.foreign_keys(key, &path_key, |k| {
                     format!("`{k}` is for a sentence-embedding chatbot (kind = \"minilm\")")
                 });
-                let epochs = m
-                    .epochs
-                    .as_ref()
-                    .and_then(|e| self.positive(Some(e), &format!("{key}.epochs"), 1));
-                let l2 = m.l2.as_ref().and_then(|l| {
-                    let v = *l.get_ref();
-                    if v.is_finite() && v >= 0.0 {
-                        Some(v)
-                    } else {
-                        self.problem(l.span(), &format!("{key}.l2"), "must be ≥ 0".into(), None);
-                        None
-                    }
-                });
+                let (epochs, l2) = self.training(m, key);
                 let words_only = match m.features.as_ref() {
                     None => false,
                     Some(f) => match f.get_ref().as_str() {
@@ -681,6 +657,22 @@ impl ChatPlanner<'_, '_> {
                 ModelPlan::Builtin(BuiltinPlan::default())
             }
         }
+    }
+
+    /// A trained chatbot's `epochs` (at least 1) and `l2` (finite, ≥ 0), when given.
+    fn training(&mut self, m: &ModelOptions, key: &str) -> (Option<usize>, Option<f64>) {
+        let epochs =
+            m.epochs.as_ref().and_then(|e| self.positive(Some(e), &format!("{key}.epochs"), 1));
+        let l2 = m.l2.as_ref().and_then(|l| {
+            let v = *l.get_ref();
+            if v.is_finite() && v >= 0.0 {
+                Some(v)
+            } else {
+                self.problem(l.span(), &format!("{key}.l2"), "must be ≥ 0".into(), None);
+                None
+            }
+        });
+        (epochs, l2)
     }
 
     fn unit(&mut self, value: Option<&Spanned<f64>>, key: &str, default: f64, open: bool) -> f64 {

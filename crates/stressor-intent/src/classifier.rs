@@ -125,19 +125,7 @@ impl TrainConfig {
     /// [`ModelError::Config`] naming the field.
     pub fn validate(&self) -> Result<(), ModelError> {
         self.features.validate().map_err(|err| ModelError::Config(err.0))?;
-        if !(self.l2.is_finite() && self.l2 >= 0.0) {
-            return Err(ModelError::Config(format!("l2 {} is not finite and >= 0", self.l2)));
-        }
-        if self.epochs == 0 {
-            return Err(ModelError::Config("epochs must be at least 1".into()));
-        }
-        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return Err(ModelError::Config(format!(
-                "learning_rate {} is not finite and > 0",
-                self.learning_rate
-            )));
-        }
-        Ok(())
+        validate_sgd(self.l2, self.epochs, self.learning_rate)
     }
 
     /// A key for a cache of trained classifiers: a hex digest of everything
@@ -206,22 +194,7 @@ impl Classifier {
     ) -> Result<Classifier, ModelError> {
         config.validate()?;
         let n_intents = intents.len();
-        if n_intents == 0 {
-            return Err(ModelError::NoData("no intents".into()));
-        }
-        let mut texts = Vec::new();
-        let mut labels = Vec::new();
-        for (row, query) in queries.iter().enumerate() {
-            let Some(intent) = query.intent else { continue };
-            if intent as usize >= n_intents {
-                return Err(ModelError::IntentOutOfRange { row, intent, n_intents });
-            }
-            texts.push(query.text.as_str());
-            labels.push(intent);
-        }
-        if texts.is_empty() {
-            return Err(ModelError::NoData("no in-scope training query".into()));
-        }
+        let (texts, labels) = labelled(queries, n_intents)?;
         let featurizer = Featurizer::fit(config.features, texts.iter().copied())
             .map_err(|err| ModelError::Config(err.0))?;
         let hashed: Vec<SparseRow> = texts.iter().map(|text| featurizer.transform(text)).collect();
@@ -303,12 +276,7 @@ impl Classifier {
 
     /// The reply to one text: the most probable intent, its probability and the scores.
     pub fn reply_one(&self, text: &str) -> Reply {
-        let scores = self.scores(text);
-        let (intent, confidence) =
-            scores.probs.iter().enumerate().fold((0, f32::NEG_INFINITY), |best, (idx, &p)| {
-                if p > best.1 { (idx, p) } else { best }
-            });
-        Reply::Intent { intent: intent as u32, confidence, scores: Some(scores) }
+        Reply::most_probable(self.scores(text))
     }
 
     /// The classifier in a versioned binary format, for a cache on disk (see
@@ -592,6 +560,48 @@ fn forward(
 }
 
 /// `y += a · x`.
+/// The in-scope training queries' texts and intents, checked: at least one intent, every
+/// intent in range, at least one in-scope query. What every trained head starts from.
+pub(crate) fn labelled(
+    queries: &[Query],
+    n_intents: usize,
+) -> Result<(Vec<&str>, Vec<u32>), ModelError> {
+    if n_intents == 0 {
+        return Err(ModelError::NoData("no intents".into()));
+    }
+    let mut texts = Vec::new();
+    let mut labels = Vec::new();
+    for (row, query) in queries.iter().enumerate() {
+        let Some(intent) = query.intent else { continue };
+        if intent as usize >= n_intents {
+            return Err(ModelError::IntentOutOfRange { row, intent, n_intents });
+        }
+        texts.push(query.text.as_str());
+        labels.push(intent);
+    }
+    if texts.is_empty() {
+        return Err(ModelError::NoData("no in-scope training query".into()));
+    }
+    Ok((texts, labels))
+}
+
+/// Checks the SGD settings every head shares: `l2` finite and ≥ 0, at least one epoch, a finite
+/// positive learning rate.
+pub(crate) fn validate_sgd(l2: f32, epochs: u32, learning_rate: f32) -> Result<(), ModelError> {
+    if !(l2.is_finite() && l2 >= 0.0) {
+        return Err(ModelError::Config(format!("l2 {l2} is not finite and >= 0")));
+    }
+    if epochs == 0 {
+        return Err(ModelError::Config("epochs must be at least 1".into()));
+    }
+    if !(learning_rate.is_finite() && learning_rate > 0.0) {
+        return Err(ModelError::Config(format!(
+            "learning_rate {learning_rate} is not finite and > 0"
+        )));
+    }
+    Ok(())
+}
+
 pub(crate) fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
     for (y, x) in y.iter_mut().zip(x) {
         *y += a * x;

@@ -74,6 +74,16 @@ pub enum Reply {
 }
 
 impl Reply {
+    /// The most probable intent of `scores` (the first of equals), its probability as the
+    /// confidence, and the scores.
+    pub fn most_probable(scores: Scores) -> Reply {
+        let (intent, confidence) =
+            scores.probs.iter().enumerate().fold((0, f32::NEG_INFINITY), |best, (idx, &p)| {
+                if p > best.1 { (idx, p) } else { best }
+            });
+        Reply::Intent { intent: intent as u32, confidence, scores: Some(scores) }
+    }
+
     /// The answered intent and confidence, when there is one.
     pub fn intent(&self) -> Option<(u32, f32)> {
         match self {

@@ -179,38 +179,6 @@ fn recommender(args: &ServeArgs, path: &Path) -> i32 {
     }
 }
 
-/// The built-in CLINC150 classifier trained with `seed`, from the cache when it is there (the
-/// chatbot family's cache file, so a scenario with the same seed and defaults shares it).
-fn builtin_chatbot(
-    cache_dir: Option<&Path>,
-    seed: Seed,
-) -> Result<stressor_intent::Classifier, String> {
-    let corpus = stressor_intent::clinc150().map_err(|e| format!("reading CLINC150: {e}"))?;
-    let train = stressor_intent::TrainConfig::default();
-    let key = train.cache_key(&corpus.train, &corpus.intents, seed);
-    let path = cache_dir.map(|dir| dir.join(format!("intent-{key}.bin")));
-    if let Some(path) = &path
-        && let Ok(bytes) = std::fs::read(path)
-        && let Ok(model) = stressor_intent::Classifier::from_bytes(&bytes)
-    {
-        return Ok(model);
-    }
-    say!("stressor: training the built-in chatbot on CLINC150 (cached afterwards)");
-    let model = stressor_intent::Classifier::train(&corpus.train, &corpus.intents, &train, seed)
-        .map_err(|e| format!("training the built-in chatbot: {e}"))?;
-    if let Some(path) = &path {
-        // A cache that cannot be written only costs the next start its training time.
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let tmp = path.with_extension("tmp");
-        if std::fs::write(&tmp, model.to_bytes()).is_ok() {
-            let _ = std::fs::rename(&tmp, path);
-        }
-    }
-    Ok(model)
-}
-
 /// `stressor serve --chatbot`: serves the built-in CLINC150 chatbot until Ctrl-C (or SIGTERM).
 fn chatbot(args: &ServeArgs) -> i32 {
     use stressor_serve::chat::{ChatServeConfig, ChatServer};
@@ -219,10 +187,11 @@ fn chatbot(args: &ServeArgs) -> i32 {
         return exit_code::USAGE;
     }
     let cache_dir = resolve_cache_dir(args.cache_dir.as_deref());
-    let model = match builtin_chatbot(cache_dir.as_deref(), Seed::new(args.train_seed)) {
+    say!("stressor: loading the built-in chatbot (trained on CLINC150 at first use, then cached)");
+    let model = match stressor_chatbot::builtin_clinc150(cache_dir, Seed::new(args.train_seed)) {
         Ok(model) => model,
-        Err(message) => {
-            say!("error: {message}");
+        Err(error) => {
+            crate::output::print_error_chain(&error);
             return exit_code::TARGET_UNUSABLE;
         }
     };

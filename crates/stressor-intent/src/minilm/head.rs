@@ -19,7 +19,7 @@ use rand::seq::SliceRandom as _;
 use stressor_core::Seed;
 
 use super::SentenceEncoder;
-use crate::classifier::{Reader, axpy, put_len, softmax_in_place};
+use crate::classifier::{Reader, axpy, labelled, put_len, softmax_in_place, validate_sgd};
 use crate::features::Fnv;
 use crate::{IntentError, IntentModel, ModelError, Query, Reply, Scores};
 
@@ -46,19 +46,7 @@ impl HeadConfig {
     /// # Errors
     /// [`ModelError::Config`] naming the field.
     pub fn validate(&self) -> Result<(), ModelError> {
-        if !(self.l2.is_finite() && self.l2 >= 0.0) {
-            return Err(ModelError::Config(format!("l2 {} is not finite and >= 0", self.l2)));
-        }
-        if self.epochs == 0 {
-            return Err(ModelError::Config("epochs must be at least 1".into()));
-        }
-        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return Err(ModelError::Config(format!(
-                "learning_rate {} is not finite and > 0",
-                self.learning_rate
-            )));
-        }
-        Ok(())
+        validate_sgd(self.l2, self.epochs, self.learning_rate)
     }
 }
 
@@ -94,22 +82,7 @@ impl EmbeddingClassifier {
     ) -> Result<EmbeddingClassifier, ModelError> {
         config.validate()?;
         let n_intents = intents.len();
-        if n_intents == 0 {
-            return Err(ModelError::NoData("no intents".into()));
-        }
-        let mut texts = Vec::new();
-        let mut labels = Vec::new();
-        for (row, query) in queries.iter().enumerate() {
-            let Some(intent) = query.intent else { continue };
-            if intent as usize >= n_intents {
-                return Err(ModelError::IntentOutOfRange { row, intent, n_intents });
-            }
-            texts.push(query.text.as_str());
-            labels.push(intent);
-        }
-        if texts.is_empty() {
-            return Err(ModelError::NoData("no in-scope training query".into()));
-        }
+        let (texts, labels) = labelled(queries, n_intents)?;
         let rows = encoder.encode(&texts).map_err(|err| ModelError::Encode(err.to_string()))?;
         let dim = encoder.dim();
         let (weights, bias) = sgd(&rows, &labels, dim, n_intents, config, seed);
@@ -277,16 +250,7 @@ impl IntentModel for EmbeddingClassifier {
 
     fn reply(&self, texts: &[&str]) -> Result<Vec<Reply>, IntentError> {
         let scores = self.scores(texts).map_err(|err| IntentError(err.to_string()))?;
-        Ok(scores
-            .into_iter()
-            .map(|scores| {
-                let (intent, confidence) = scores.probs.iter().enumerate().fold(
-                    (0, f32::NEG_INFINITY),
-                    |best, (idx, &p)| if p > best.1 { (idx, p) } else { best },
-                );
-                Reply::Intent { intent: intent as u32, confidence, scores: Some(scores) }
-            })
-            .collect())
+        Ok(scores.into_iter().map(Reply::most_probable).collect())
     }
 
     fn describe(&self) -> String {
