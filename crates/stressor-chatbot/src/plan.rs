@@ -82,7 +82,12 @@ pub const CHATBOT_METRICS: &[&str] = &[
     "p99_ms.surge",
     "accuracy.baseline",
     "accuracy.surge",
+    "handoff_rate.baseline",
     "handoff_rate.surge",
+    "p50_ms.baseline",
+    "p50_ms.surge",
+    "throughput.baseline",
+    "throughput.surge",
     // degradation
     "degradation_score",
 ];

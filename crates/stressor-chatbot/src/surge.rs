@@ -303,28 +303,14 @@ pub(crate) fn surge_step(
             Estimate::proportion(report.correct, report.checked),
         ));
     }
-    // Per window, as a systems run reports them: the baseline before the surge and the surge.
+    // Per window, as a systems run reports them: the baseline before the surge and the surge;
+    // and the share handed to a human.
     for (name, range) in [("baseline", baseline.clone()), ("surge", surge_range)] {
+        metrics.extend(stressor_load::recovery::window_metrics(&report, range.clone(), name));
         let part = &report.timeline
             [range.start.min(report.timeline.len())..range.end.min(report.timeline.len())];
         let requests: u64 = part.iter().map(|s| s.requests).sum();
-        let errors: u64 = part.iter().map(|s| s.errors).sum();
-        let checked: u64 = part.iter().map(|s| s.checked).sum();
-        let correct: u64 = part.iter().map(|s| s.correct).sum();
         let handoffs: u64 = part.iter().map(|s| s.handoffs).sum();
-        let mut latency =
-            hdrhistogram::Histogram::<u64>::new(3).map_err(|e| chatbot_error(e.to_string()))?;
-        for second in part {
-            for v in second.latency.iter_recorded() {
-                let _ = latency.record_n(v.value_iterated_to(), u64::from(v.count_at_value()));
-            }
-        }
-        metrics.push(metric(&format!("error_rate.{name}"), Estimate::proportion(errors, requests)));
-        metrics.push(metric(
-            &format!("p99_ms.{name}"),
-            stressor_load::latency_quantile(&latency, 0.99),
-        ));
-        metrics.push(metric(&format!("accuracy.{name}"), Estimate::proportion(correct, checked)));
         metrics.push(metric(
             &format!("handoff_rate.{name}"),
             Estimate::proportion(handoffs, requests),

@@ -4,6 +4,7 @@
 //!
 //! - [`surge_windows`]: the stretches of an open [`Profile`] above [`SURGE_FACTOR`] × baseline;
 //! - [`baseline_range`]: the seconds before the first window, the reference;
+//! - [`window_metrics`]: a window's error rate, latency, throughput and accuracy;
 //! - [`recoveries`]: per window, the first sustained stretch within the [`RecoveryPlan`]'s
 //!   tolerances (p99, error rate, pooled accuracy) after the window ends.
 //!
@@ -160,6 +161,53 @@ pub fn recoveries(
             }
         })
         .collect()
+}
+
+/// A window's metrics from a load run's seconds `range`, named with the window as a suffix:
+/// `error_rate.<name>`, `p50_ms.<name>`, `p99_ms.<name>`, `throughput.<name>` (answered
+/// requests per second) and, when answers were checked, `accuracy.<name>`.
+pub fn window_metrics(
+    report: &crate::LoadReport,
+    range: std::ops::Range<usize>,
+    name: &str,
+) -> Vec<stressor_core::MetricValue> {
+    let seconds = &report.timeline
+        [range.start.min(report.timeline.len())..range.end.min(report.timeline.len())];
+    let requests: u64 = seconds.iter().map(|s| s.requests).sum();
+    let errors: u64 = seconds.iter().map(|s| s.errors).sum();
+    let checked: u64 = seconds.iter().map(|s| s.checked).sum();
+    let correct: u64 = seconds.iter().map(|s| s.correct).sum();
+    let mut latency: hdrhistogram::Histogram<u64> =
+        match hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 2) {
+            Ok(h) => h,
+            Err(_) => return Vec::new(),
+        };
+    for second in seconds {
+        for value in second.latency.iter_recorded() {
+            let _ = latency.record_n(value.value_iterated_to(), u64::from(value.count_at_value()));
+        }
+    }
+    let span = seconds.len().max(1) as f64;
+    let mut out = vec![
+        window_metric(&format!("error_rate.{name}"), Estimate::proportion(errors, requests)),
+        window_metric(&format!("p50_ms.{name}"), crate::latency_quantile(&latency, 0.5)),
+        window_metric(&format!("p99_ms.{name}"), crate::latency_quantile(&latency, 0.99)),
+        window_metric(
+            &format!("throughput.{name}"),
+            Estimate { value: (requests - errors) as f64 / span, n: requests, ci: None },
+        ),
+    ];
+    if checked > 0 {
+        out.push(window_metric(
+            &format!("accuracy.{name}"),
+            Estimate::proportion(correct, checked),
+        ));
+    }
+    out
+}
+
+fn window_metric(name: &str, estimate: Estimate) -> stressor_core::MetricValue {
+    stressor_core::MetricValue { name: name.to_owned(), estimate }
 }
 
 #[cfg(test)]

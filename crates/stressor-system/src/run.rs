@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use hdrhistogram::Histogram;
 use stressor_core::{
     Clock, Dataset, Estimate, Event, EventSink, MetricValue, Seed, StepInfo, StepKind, StepResult,
     Timeline, TimelinePoint, TimelineWindow, WindowKind,
@@ -216,7 +215,7 @@ pub(crate) fn run_system(
         }
     }
     for (name, range) in &named {
-        metrics.extend(window_metrics(&report, range.clone(), name));
+        metrics.extend(stressor_load::recovery::window_metrics(&report, range.clone(), name));
     }
     let mut worst = Some(0.0f64);
     for recovery in &recoveries {
@@ -345,42 +344,6 @@ fn overall_metrics(report: &LoadReport) -> Vec<MetricValue> {
     ];
     if report.checked > 0 {
         out.push(metric("accuracy", Estimate::proportion(report.correct, report.checked)));
-    }
-    out
-}
-
-fn window_metrics(
-    report: &LoadReport,
-    range: std::ops::Range<usize>,
-    name: &str,
-) -> Vec<MetricValue> {
-    let seconds = &report.timeline
-        [range.start.min(report.timeline.len())..range.end.min(report.timeline.len())];
-    let requests: u64 = seconds.iter().map(|s| s.requests).sum();
-    let errors: u64 = seconds.iter().map(|s| s.errors).sum();
-    let checked: u64 = seconds.iter().map(|s| s.checked).sum();
-    let correct: u64 = seconds.iter().map(|s| s.correct).sum();
-    let mut latency: Histogram<u64> = match Histogram::new_with_bounds(1, 3_600_000_000, 2) {
-        Ok(h) => h,
-        Err(_) => return Vec::new(),
-    };
-    for second in seconds {
-        for value in second.latency.iter_recorded() {
-            let _ = latency.record_n(value.value_iterated_to(), u64::from(value.count_at_value()));
-        }
-    }
-    let span = seconds.len().max(1) as f64;
-    let mut out = vec![
-        metric(&format!("error_rate.{name}"), Estimate::proportion(errors, requests)),
-        metric(&format!("p50_ms.{name}"), stressor_load::latency_quantile(&latency, 0.5)),
-        metric(&format!("p99_ms.{name}"), stressor_load::latency_quantile(&latency, 0.99)),
-        metric(
-            &format!("throughput.{name}"),
-            Estimate { value: (requests - errors) as f64 / span, n: requests, ci: None },
-        ),
-    ];
-    if checked > 0 {
-        out.push(metric(&format!("accuracy.{name}"), Estimate::proportion(correct, checked)));
     }
     out
 }
