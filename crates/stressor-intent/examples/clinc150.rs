@@ -14,6 +14,10 @@ use std::time::Instant;
 use stressor_core::Seed;
 use stressor_intent::{Classifier, Query, TrainConfig, clinc150};
 
+#[path = "common/protocol.rs"]
+mod protocol;
+use protocol::{Score, Scored, best_threshold, joint_accuracy};
+
 fn main() -> Result<(), String> {
     let (config, seed) = parse_options()?;
     let corpus = clinc150().map_err(|err| err.to_string())?;
@@ -28,16 +32,19 @@ fn main() -> Result<(), String> {
         seed.value()
     );
     let start = Instant::now();
-    let test = Scored::of(&model, &corpus.test);
+    let of = |queries: &[Query]| {
+        Scored::from_replies(queries.iter().map(|q| model.reply_one(&q.text)), queries)
+    };
+    let test = of(&corpus.test);
     let seconds = start.elapsed().as_secs_f64();
     println!(
         "predicted {} queries in {seconds:.3} s ({:.0} queries/s)",
         test.len(),
         test.len() as f64 / seconds
     );
-    let oos_test = Scored::of(&model, &corpus.oos_test);
-    let val = Scored::of(&model, &corpus.val);
-    let oos_val = Scored::of(&model, &corpus.oos_val);
+    let oos_test = of(&corpus.oos_test);
+    let val = of(&corpus.val);
+    let oos_val = of(&corpus.oos_val);
     println!("in-scope test accuracy (argmax, no threshold): {:.1} %", 100.0 * test.accuracy(None));
     for (name, score) in
         [("max softmax", Score::Confidence), ("centroid distance", Score::Distance)]
@@ -56,94 +63,6 @@ fn main() -> Result<(), String> {
          SVM 88.2 / 18.0, FastText 88.6 / 28.3, MLP 93.4 / 49.1, BERT 96.2 / 52.3"
     );
     Ok(())
-}
-
-/// Which score flags a query as out of scope.
-#[derive(Debug, Clone, Copy)]
-enum Score {
-    /// Out of scope when the max softmax probability is below the threshold.
-    Confidence,
-    /// Out of scope when the distance is above the threshold.
-    Distance,
-}
-
-/// Each query's prediction, confidence, distance and true intent.
-struct Scored {
-    rows: Vec<(u32, f32, f32, Option<u32>)>,
-}
-
-impl Scored {
-    fn of(model: &Classifier, queries: &[Query]) -> Scored {
-        let rows = queries
-            .iter()
-            .map(|query| {
-                let reply = model.reply_one(&query.text);
-                let (intent, confidence) = reply.intent().unwrap_or((u32::MAX, 0.0));
-                let distance = match &reply {
-                    stressor_intent::Reply::Intent { scores: Some(scores), .. } => {
-                        scores.distance.unwrap_or(1.0)
-                    }
-                    _ => 1.0,
-                };
-                (intent, confidence, distance, query.intent)
-            })
-            .collect();
-        Scored { rows }
-    }
-
-    fn len(&self) -> usize {
-        self.rows.len()
-    }
-
-    /// The predicted intent, `None` when flagged out of scope.
-    fn predicted(row: &(u32, f32, f32, Option<u32>), rule: Option<(Score, f32)>) -> Option<u32> {
-        match rule {
-            Some((Score::Confidence, threshold)) if row.1 < threshold => None,
-            Some((Score::Distance, threshold)) if row.2 > threshold => None,
-            _ => Some(row.0),
-        }
-    }
-
-    fn accuracy(&self, rule: Option<(Score, f32)>) -> f64 {
-        self.correct(rule) as f64 / self.rows.len().max(1) as f64
-    }
-
-    fn correct(&self, rule: Option<(Score, f32)>) -> usize {
-        self.rows.iter().filter(|row| Scored::predicted(row, rule) == row.3).count()
-    }
-
-    fn oos_recall(&self, score: Score, threshold: f32) -> f64 {
-        self.accuracy(Some((score, threshold)))
-    }
-}
-
-fn joint_accuracy(in_scope: &Scored, oos: &Scored, score: Score, threshold: f32) -> f64 {
-    let rule = Some((score, threshold));
-    (in_scope.correct(rule) + oos.correct(rule)) as f64 / (in_scope.len() + oos.len()).max(1) as f64
-}
-
-/// The threshold with the best validation accuracy over the intents plus out of scope, among
-/// the observed scores (the first one on ties).
-fn best_threshold(in_scope: &Scored, oos: &Scored, score: Score) -> f32 {
-    let mut candidates: Vec<f32> = in_scope
-        .rows
-        .iter()
-        .chain(&oos.rows)
-        .map(|row| match score {
-            Score::Confidence => row.1,
-            Score::Distance => row.2,
-        })
-        .collect();
-    candidates.sort_by(f32::total_cmp);
-    candidates.dedup();
-    let mut best = (f64::NEG_INFINITY, 0.0);
-    for threshold in candidates {
-        let accuracy = joint_accuracy(in_scope, oos, score, threshold);
-        if accuracy > best.0 {
-            best = (accuracy, threshold);
-        }
-    }
-    best.1
 }
 
 fn parse_options() -> Result<(TrainConfig, Seed), String> {

@@ -21,7 +21,11 @@ use std::time::Instant;
 
 use stressor_core::Seed;
 use stressor_intent::minilm::{EmbeddingClassifier, HeadConfig, SentenceEncoder};
-use stressor_intent::{Query, clinc150};
+use stressor_intent::{Query, Reply, clinc150};
+
+#[path = "common/protocol.rs"]
+mod protocol;
+use protocol::{Score, Scored, best_threshold, joint_accuracy};
 
 struct Options {
     model: PathBuf,
@@ -68,16 +72,16 @@ fn main() -> Result<(), String> {
         options.head,
         options.seed.value()
     );
-    let (test, seconds) = Scored::of(&model, &corpus.test)?;
+    let (test, seconds) = score(&model, &corpus.test)?;
     println!(
         "encoded {} test queries in {seconds:.3} s ({:.0} sentences/s, batch size {})",
         test.len(),
         test.len() as f64 / seconds,
         options.batch_size
     );
-    let (oos_test, _) = Scored::of(&model, &corpus.oos_test)?;
-    let (val, _) = Scored::of(&model, &corpus.val)?;
-    let (oos_val, _) = Scored::of(&model, &corpus.oos_val)?;
+    let (oos_test, _) = score(&model, &corpus.oos_test)?;
+    let (val, _) = score(&model, &corpus.val)?;
+    let (oos_val, _) = score(&model, &corpus.oos_val)?;
     println!("in-scope test accuracy (argmax, no threshold): {:.1} %", 100.0 * test.accuracy(None));
     for (name, score) in
         [("max softmax", Score::Confidence), ("centroid distance", Score::Distance)]
@@ -128,97 +132,17 @@ fn embed(
     Ok(())
 }
 
-/// Which score flags a query as out of scope.
-#[derive(Debug, Clone, Copy)]
-enum Score {
-    /// Out of scope when the max softmax probability is below the threshold.
-    Confidence,
-    /// Out of scope when the distance is above the threshold.
-    Distance,
-}
-
-/// Each query's prediction, confidence, distance and true intent.
-struct Scored {
-    rows: Vec<(u32, f32, f32, Option<u32>)>,
-}
-
-impl Scored {
-    /// Encodes the queries in one call (timed) and scores their embeddings.
-    fn of(model: &EmbeddingClassifier, queries: &[Query]) -> Result<(Scored, f64), String> {
-        let texts: Vec<&str> = queries.iter().map(|query| query.text.as_str()).collect();
-        let start = Instant::now();
-        let embeddings = model.encoder().encode(&texts).map_err(|err| err.to_string())?;
-        let seconds = start.elapsed().as_secs_f64();
-        let rows = embeddings
-            .iter()
-            .zip(queries)
-            .map(|(embedding, query)| {
-                let scores = model.scores_of_embedding(embedding);
-                let (intent, confidence) = scores.probs.iter().enumerate().fold(
-                    (0, f32::NEG_INFINITY),
-                    |best, (k, &p)| {
-                        if p > best.1 { (k as u32, p) } else { best }
-                    },
-                );
-                (intent, confidence, scores.distance.unwrap_or(1.0), query.intent)
-            })
-            .collect();
-        Ok((Scored { rows }, seconds))
-    }
-
-    fn len(&self) -> usize {
-        self.rows.len()
-    }
-
-    /// The predicted intent, `None` when flagged out of scope.
-    fn predicted(row: &(u32, f32, f32, Option<u32>), rule: Option<(Score, f32)>) -> Option<u32> {
-        match rule {
-            Some((Score::Confidence, threshold)) if row.1 < threshold => None,
-            Some((Score::Distance, threshold)) if row.2 > threshold => None,
-            _ => Some(row.0),
-        }
-    }
-
-    fn accuracy(&self, rule: Option<(Score, f32)>) -> f64 {
-        self.correct(rule) as f64 / self.rows.len().max(1) as f64
-    }
-
-    fn correct(&self, rule: Option<(Score, f32)>) -> usize {
-        self.rows.iter().filter(|row| Scored::predicted(row, rule) == row.3).count()
-    }
-
-    fn oos_recall(&self, score: Score, threshold: f32) -> f64 {
-        self.accuracy(Some((score, threshold)))
-    }
-}
-
-fn joint_accuracy(in_scope: &Scored, oos: &Scored, score: Score, threshold: f32) -> f64 {
-    let rule = Some((score, threshold));
-    (in_scope.correct(rule) + oos.correct(rule)) as f64 / (in_scope.len() + oos.len()).max(1) as f64
-}
-
-/// The threshold with the best validation accuracy over the intents plus out of scope, among
-/// the observed scores (the first one on ties).
-fn best_threshold(in_scope: &Scored, oos: &Scored, score: Score) -> f32 {
-    let mut candidates: Vec<f32> = in_scope
-        .rows
+/// The replies to `queries` (from one batch of embeddings) as protocol rows, with the seconds
+/// the encoding took.
+fn score(model: &EmbeddingClassifier, queries: &[Query]) -> Result<(Scored, f64), String> {
+    let texts: Vec<&str> = queries.iter().map(|query| query.text.as_str()).collect();
+    let start = Instant::now();
+    let embeddings = model.encoder().encode(&texts).map_err(|err| err.to_string())?;
+    let seconds = start.elapsed().as_secs_f64();
+    let replies = embeddings
         .iter()
-        .chain(&oos.rows)
-        .map(|row| match score {
-            Score::Confidence => row.1,
-            Score::Distance => row.2,
-        })
-        .collect();
-    candidates.sort_by(f32::total_cmp);
-    candidates.dedup();
-    let mut best = (f64::NEG_INFINITY, 0.0);
-    for threshold in candidates {
-        let accuracy = joint_accuracy(in_scope, oos, score, threshold);
-        if accuracy > best.0 {
-            best = (accuracy, threshold);
-        }
-    }
-    best.1
+        .map(|embedding| Reply::most_probable(model.scores_of_embedding(embedding)));
+    Ok((Scored::from_replies(replies, queries), seconds))
 }
 
 fn parse_options() -> Result<Options, String> {
