@@ -40,6 +40,10 @@ pub enum Event {
     /// A chatbot step's examples, detectors, handoff policies, surge seconds or shadow
     /// decision, sent before its `StepFinished`.
     ChatbotDetail(crate::ChatbotDetail),
+    /// A live reading of a long-running step, sent while it runs (the dashboard's charts and
+    /// event log). Reports keep the step's own summary events instead; a live reading may be
+    /// dropped without losing a result.
+    Live(LiveSample),
     /// A live endpoint opened for the run (e.g. Prometheus metrics during a systems step).
     Endpoint {
         /// What it serves.
@@ -54,6 +58,20 @@ pub enum Event {
         /// Wall time of the run.
         elapsed: Duration,
     },
+}
+
+/// One live reading of a step: values of named series at a time, and what happened since the
+/// last reading (a war game's injects, detections and actions; a fault starting).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveSample {
+    /// The step's id.
+    pub step_id: String,
+    /// Seconds since the step began, on the step's own clock (simulated or wall).
+    pub t_s: f64,
+    /// Series values at `t_s` (`p99_ms`, `approval_rate.female`, …), in a stable order.
+    pub values: Vec<(String, f64)>,
+    /// What happened since the previous reading, one line each (plain text, never markup).
+    pub notes: Vec<String>,
 }
 
 /// Receives events; reporters implement it.

@@ -39,8 +39,8 @@ pub use estimate::{
 };
 pub use event::{
     BreakerTransition, CalibrationCurves, ClassAccuracy, ConfusionGrowth, DriftEvent, DriftPoint,
-    DriftTimeline, Event, EventSink, Exemplar, FaultImpact, GateOutcome, MetricValue, Recovery,
-    RecsysPoint, RecsysTimeline, ReliabilityBin, RunInfo, StepInfo, StepKind, StepPoint,
+    DriftTimeline, Event, EventSink, Exemplar, FaultImpact, GateOutcome, LiveSample, MetricValue,
+    Recovery, RecsysPoint, RecsysTimeline, ReliabilityBin, RunInfo, StepInfo, StepKind, StepPoint,
     StepResult, Timeline, TimelinePoint, TimelineWindow, Warning, WindowKind,
 };
 pub use gate::{Comparison, Gate, GateBound, Verdict};
