@@ -40,6 +40,9 @@ pub enum Event {
     /// A chatbot step's examples, detectors, handoff policies, surge seconds or shadow
     /// decision, sent before its `StepFinished`.
     ChatbotDetail(crate::ChatbotDetail),
+    /// A war-game step's timeline, incidents, impact and monitored series, sent before its
+    /// `StepFinished`.
+    WargameDetail(Box<crate::WargameDetail>),
     /// A live reading of a long-running step, sent while it runs (the dashboard's charts and
     /// event log). Reports keep the step's own summary events instead; a live reading may be
     /// dropped without losing a result.
@@ -153,6 +156,8 @@ pub enum StepKind {
     /// swept over a dial, with human handoff measured; or its shadow deployment or degradation
     /// score.
     Chatbot,
+    /// A red-team/blue-team war game over a served fleet, played by one blue team.
+    WarGame,
 }
 
 /// The results of one step.

@@ -25,6 +25,7 @@ mod estimate;
 mod event;
 mod gate;
 mod seed;
+mod wargame;
 
 pub use batch::{Batch, BatchError, Bounds, Dataset};
 pub use chat::{
@@ -45,3 +46,6 @@ pub use event::{
 };
 pub use gate::{Comparison, Gate, GateBound, Verdict};
 pub use seed::{Rng, Seed};
+pub use wargame::{
+    AliasMove, EntryKind, ImpactRow, Incident, Side, WargameDetail, WargameEntry, WargameSeries,
+};
