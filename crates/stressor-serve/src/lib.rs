@@ -39,12 +39,14 @@
 
 mod capacity;
 pub mod chat;
+mod limit;
 mod metrics;
 mod protocol;
 mod server;
 
 use std::net::SocketAddr;
 
+pub use limit::{CLIENT_HEADER, ClientLimit};
 pub use metrics::{MetricsServer, Render};
 pub use server::{ServeConfig, Server};
 

@@ -12,7 +12,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
@@ -23,6 +23,7 @@ use crate::ServeError;
 use crate::capacity::Capacity;
 use crate::chat::openai::{self, Classify, Completion, Limits, RequestError};
 use crate::chat::shadow::{Shadow, ShadowLimits, ShadowStats};
+use crate::limit::{CLIENT_HEADER, ClientLimit};
 use crate::metrics::prometheus_response;
 use crate::server::{Running, body_rejection, json_response, unavailable};
 
@@ -124,6 +125,7 @@ struct ChatState {
     /// The reply text per intent index.
     responses: Vec<String>,
     capacity: Capacity,
+    limit: Arc<ClientLimit>,
     chat: EndpointCounters,
     classify: EndpointCounters,
     queries: AtomicU64,
@@ -230,6 +232,7 @@ impl ChatServer {
                 config.queue_limit,
                 config.service_time,
             ),
+            limit: Arc::new(ClientLimit::default()),
             model,
             config,
             responses,
@@ -244,6 +247,12 @@ impl ChatServer {
         let running = Running::spawn(listener, router(Arc::clone(&state)));
         tracing::info!(%addr, "serving the chatbot");
         Ok(ChatServer { addr, running, state })
+    }
+
+    /// The per-client rate limit (off until set): [`ClientLimit::set`] changes it while the
+    /// server runs; a client over it gets 429 before taking a slot.
+    pub fn client_limit(&self) -> Arc<ClientLimit> {
+        Arc::clone(&self.state.limit)
     }
 
     /// The address the server listens on.
@@ -376,11 +385,24 @@ async fn models(State(state): State<Arc<ChatState>>) -> Response {
 async fn answer<T>(
     state: &Arc<ChatState>,
     counters: &EndpointCounters,
+    headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
     parse: impl FnOnce(&[u8], Limits<'_>) -> Result<T, RequestError>,
     texts: impl Fn(&T) -> Vec<&str>,
 ) -> Result<(T, Vec<Answer>), Response> {
     counters.requests.fetch_add(1, Ordering::Relaxed);
+    let client =
+        headers.get(CLIENT_HEADER).and_then(|value| value.to_str().ok()).unwrap_or("anonymous");
+    if !state.limit.allow(client) {
+        return Err(json_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            &openai::error_body(
+                "this client is over its rate limit; retry later",
+                "rate_limit_error",
+                None,
+            ),
+        ));
+    }
     let refuse = |error: RequestError| {
         counters.bad.fetch_add(1, Ordering::Relaxed);
         error_response(&error)
@@ -452,11 +474,14 @@ async fn answer<T>(
 
 async fn chat_completions(
     State(state): State<Arc<ChatState>>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let answered =
-        answer(&state, &state.chat, body, openai::parse_chat, |text: &String| vec![text.as_str()])
-            .await;
+        answer(&state, &state.chat, &headers, body, openai::parse_chat, |text: &String| {
+            vec![text.as_str()]
+        })
+        .await;
     let (text, answers) = match answered {
         Ok(answered) => answered,
         Err(response) => return response,
@@ -488,10 +513,12 @@ async fn chat_completions(
 
 async fn classify(
     State(state): State<Arc<ChatState>>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let answered =
-        answer(&state, &state.classify, body, openai::parse_classify, Classify::texts).await;
+        answer(&state, &state.classify, &headers, body, openai::parse_classify, Classify::texts)
+            .await;
     match answered {
         Ok((Classify::One(_), answers)) => match answers.first() {
             Some(answer) => json_response(StatusCode::OK, &openai::answer_json(answer)),
@@ -546,6 +573,13 @@ async fn metrics(State(state): State<Arc<ChatState>>) -> Response {
         );
     }
     state.capacity.write_prometheus("stressor_chat", &mut text);
+    let _ = write!(
+        text,
+        "# HELP stressor_chat_rate_limited_total Requests refused with 429 by the per-client limit.\n\
+         # TYPE stressor_chat_rate_limited_total counter\n\
+         stressor_chat_rate_limited_total {}\n",
+        state.limit.refused()
+    );
     if let Some(shadow) = &state.shadow {
         shadow.write_prometheus(&mut text);
     }
