@@ -130,6 +130,71 @@ impl Encoder {
     }
 }
 
+impl Encoder {
+    /// The feature columns, in order.
+    pub fn feature_names(&self) -> Vec<String> {
+        self.features.iter().map(|(name, _)| name.clone()).collect()
+    }
+
+    pub(crate) fn write(&self, out: &mut Vec<u8>) {
+        use crate::model::{put_str, put_u64};
+        put_u64(out, self.features.len() as u64);
+        for (name, encoding) in &self.features {
+            put_str(out, name);
+            match encoding {
+                Encoding::Numeric { mean, scale } => {
+                    out.push(0);
+                    out.extend(mean.to_le_bytes());
+                    out.extend(scale.to_le_bytes());
+                }
+                Encoding::OneHot { categories } => {
+                    out.push(1);
+                    put_u64(out, categories.len() as u64);
+                    for c in categories {
+                        put_str(out, c);
+                    }
+                }
+            }
+        }
+    }
+
+    pub(crate) fn read(reader: &mut crate::model::Reader<'_>) -> Option<Encoder> {
+        let n = usize::try_from(reader.u64()?).ok()?;
+        let mut features = Vec::new();
+        let mut width = 0usize;
+        for _ in 0..n {
+            let name = reader.str()?;
+            let (kind, rest) = reader.0.split_first()?;
+            reader.0 = rest;
+            let encoding = match kind {
+                0 => {
+                    let (mean, scale) = (reader.f64()?, reader.f64()?);
+                    if !mean.is_finite() || !scale.is_finite() || scale <= 0.0 {
+                        return None;
+                    }
+                    width += 1;
+                    Encoding::Numeric { mean, scale }
+                }
+                1 => {
+                    let k = usize::try_from(reader.u64()?).ok()?;
+                    if k > reader.0.len() {
+                        return None;
+                    }
+                    let categories = (0..k).map(|_| reader.str()).collect::<Option<Vec<_>>>()?;
+                    if !categories.windows(2).all(|w| w[0] < w[1]) {
+                        return None;
+                    }
+                    width += k;
+                    Encoding::OneHot { categories }
+                }
+                _ => return None,
+            };
+            features.push((name, encoding));
+        }
+        Some(Encoder { features, width })
+    }
+}
+
 /// The mean and population standard deviation of the values that are not missing (NaN);
 /// `None` when every value is missing.
 pub fn mean_and_std(values: &[f64]) -> Option<(f64, f64)> {
