@@ -200,6 +200,19 @@ pub(crate) fn split_url(url: &str) -> Option<(bool, String, String, String)> {
     Some((tls, authority, host, path.to_string()))
 }
 
+/// How one request with retries ended.
+enum Exchange {
+    /// A 2xx or client-error (except 429) answer: final, not retried.
+    Answer(StatusCode, Bytes),
+    /// No final answer: retries ran out or the budget was spent.
+    Failed {
+        /// The endpoint and the last failure, with the number of attempts.
+        error: ModelError,
+        /// The last answer received (a 5xx or 429), if any attempt got one.
+        last_answer: Option<(StatusCode, Bytes)>,
+    },
+}
+
 impl Client {
     /// A client for `url` (`http(s)://host[:port]`; a path is the caller's). Nothing is
     /// connected yet.
@@ -339,9 +352,24 @@ impl Client {
         path: &str,
         body: Bytes,
     ) -> Result<Bytes, ModelError> {
+        match self.exchange(method, path, body).await {
+            Exchange::Answer(status, bytes) if status.is_success() => Ok(bytes),
+            Exchange::Answer(status, bytes) => {
+                let text = String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned();
+                Err(remote(&self.endpoint(path), format!("status {status}: {text}")))
+            }
+            Exchange::Failed { error, .. } => Err(error),
+        }
+    }
+
+    /// One request with retries: a 2xx or client-error answer as soon as it comes, otherwise
+    /// (connection errors, timeouts, 5xx, 429) retries within the budget and then the failure
+    /// with the last answer received, if any.
+    async fn exchange(&self, method: Method, path: &str, body: Bytes) -> Exchange {
         let endpoint = self.endpoint(path);
         self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner).0 += 1;
         let mut last;
+        let mut last_answer = None;
         let mut attempts = 0;
         loop {
             attempts += 1;
@@ -352,15 +380,19 @@ impl Client {
             )
             .await;
             match attempt {
-                Ok(Ok((status, bytes))) if status.is_success() => return Ok(bytes),
+                Ok(Ok((status, bytes))) if status.is_success() => {
+                    return Exchange::Answer(status, bytes);
+                }
+                // A client error will not get better by asking again.
+                Ok(Ok((status, bytes)))
+                    if status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS =>
+                {
+                    return Exchange::Answer(status, bytes);
+                }
                 Ok(Ok((status, bytes))) => {
                     let text = String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned();
-                    let error = format!("status {status}: {text}");
-                    // A client error will not get better by asking again.
-                    if status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS {
-                        return Err(remote(&endpoint, error));
-                    }
-                    last = error;
+                    last = format!("status {status}: {text}");
+                    last_answer = Some((status, bytes));
                 }
                 Ok(Err(error)) => last = error,
                 Err(_) => last = format!("no answer within {:?}", self.options.timeout),
@@ -373,7 +405,10 @@ impl Client {
                 break;
             }
         }
-        Err(remote(&endpoint, format!("{last} (after {attempts} attempts)")))
+        Exchange::Failed {
+            error: remote(&endpoint, format!("{last} (after {attempts} attempts)")),
+            last_answer,
+        }
     }
 
     /// Opens one connection within the timeout and keeps it for the next request: a check
@@ -843,6 +878,84 @@ mod tests {
         assert_eq!(split_url("http://host:notaport"), None);
     }
 
+    /// A one-thread HTTP server answering every request with `status` and `body`, closing each
+    /// connection; the request lines it saw, with their bodies, come back on the channel.
+    fn canned_server(
+        status: &'static str,
+        body: &'static str,
+    ) -> (String, std::sync::mpsc::Receiver<(String, String)>) {
+        use std::io::{BufRead as _, Read as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (seen, requests) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let mut reader = std::io::BufReader::new(stream);
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                let mut length = 0;
+                loop {
+                    let mut header = String::new();
+                    reader.read_line(&mut header).unwrap();
+                    if header.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((name, value)) = header.split_once(':')
+                        && name.eq_ignore_ascii_case("content-length")
+                    {
+                        length = value.trim().parse().unwrap();
+                    }
+                }
+                let mut request_body = vec![0; length];
+                reader.read_exact(&mut request_body).unwrap();
+                let _ =
+                    seen.send((line.trim().to_string(), String::from_utf8(request_body).unwrap()));
+                let mut stream = reader.into_inner();
+                let answer = format!(
+                    "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                stream.write_all(answer.as_bytes()).unwrap();
+            }
+        });
+        (url, requests)
+    }
+
+    #[test]
+    fn call_returns_any_status_with_its_body_and_sends_method_path_and_body() {
+        let error = r#"{"error_code": "RESOURCE_DOES_NOT_EXIST"}"#;
+        let (url, requests) = canned_server("404 Not Found", error);
+        let endpoint = JsonEndpoint::new(&url, OipOptions::default()).unwrap();
+        let (status, body) = endpoint.call("GET", "/api/x/get?name=a%20b", Bytes::new()).unwrap();
+        assert_eq!((status, &body[..]), (404, error.as_bytes()));
+        assert_eq!(
+            requests.recv().unwrap(),
+            ("GET /api/x/get?name=a%20b HTTP/1.1".into(), "".into())
+        );
+        let (status, _) = endpoint.call("DELETE", "/api/x", Bytes::from_static(b"{}")).unwrap();
+        assert_eq!(status, 404);
+        assert_eq!(requests.recv().unwrap(), ("DELETE /api/x HTTP/1.1".into(), "{}".into()));
+        // `post` keeps treating a 4xx as an error.
+        assert!(endpoint.post(Bytes::new()).is_err());
+        assert!(endpoint.call("GET", "no-slash", Bytes::new()).is_err());
+        assert!(endpoint.call("BAD METHOD", "/", Bytes::new()).is_err());
+    }
+
+    #[test]
+    fn call_returns_the_last_5xx_after_retries_and_an_error_when_nothing_answers() {
+        let (url, _requests) = canned_server("503 Service Unavailable", "busy");
+        let options = OipOptions { retries: 1, ..OipOptions::default() };
+        let endpoint = JsonEndpoint::new(&url, options.clone()).unwrap();
+        let (status, body) = endpoint.call("POST", "/x", Bytes::new()).unwrap();
+        assert_eq!((status, &body[..]), (503, &b"busy"[..]));
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", closed.local_addr().unwrap());
+        drop(closed);
+        let endpoint = JsonEndpoint::new(&url, options).unwrap();
+        assert!(matches!(endpoint.call("GET", "/x", Bytes::new()), Err(ModelError::Remote { .. })));
+    }
+
     #[test]
     fn templates_fill_batches_samples_and_shapes() {
         let batch = Batch::new(vec![1.0, 2.0, 3.0, 4.0], vec![2, 2]).unwrap();
@@ -1060,6 +1173,41 @@ impl JsonEndpoint {
     /// retries within the budget).
     pub fn post(&self, body: Bytes) -> Result<Bytes, ModelError> {
         self.client.request(Method::POST, &self.path, body)
+    }
+
+    /// Sends any request to the endpoint's host — `method` (`GET`, `POST`, `DELETE`, …),
+    /// `path_and_query` (`/api/2.0/…?name=x`, appended to the URL's path) and `body` (sent as
+    /// `application/json`, empty for none) — and returns the answer's status and body whatever
+    /// the status, so a caller can read the error a 4xx carries. Connection errors, timeouts,
+    /// 5xx and 429 are retried within the budget as for [`JsonEndpoint::post`]; when retries
+    /// run out after an answer, the last answer is returned.
+    ///
+    /// # Errors
+    /// [`ModelError::Remote`] for an invalid method or path, or when no answer came (refused
+    /// connection, timeout, unreadable response) after retries within the budget.
+    pub fn call(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        body: Bytes,
+    ) -> Result<(u16, Bytes), ModelError> {
+        let method = Method::from_bytes(method.as_bytes())
+            .map_err(|_| remote(&self.endpoint(), format!("`{method}` is not an HTTP method")))?;
+        if !path_and_query.starts_with('/') {
+            return Err(remote(&self.endpoint(), "a request path must start with `/`"));
+        }
+        let prefix = self.path.trim_end_matches('/');
+        let path = format!("{prefix}{path_and_query}");
+        if path.parse::<hyper::Uri>().is_err() {
+            return Err(remote(&self.endpoint(), format!("`{path}` is not a valid request path")));
+        }
+        match self.client.runtime.block_on(self.client.exchange(method, &path, body)) {
+            Exchange::Answer(status, bytes)
+            | Exchange::Failed { last_answer: Some((status, bytes)), .. } => {
+                Ok((status.as_u16(), bytes))
+            }
+            Exchange::Failed { error, .. } => Err(error),
+        }
     }
 
     /// Opens a connection to the endpoint (kept for the first post), sending nothing.

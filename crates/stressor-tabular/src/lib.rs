@@ -5,10 +5,12 @@
 //! - [`Encoder`]: standardised numbers and one-hot categories, fitted on training rows.
 //! - Models: [`Logistic`] (L2, Newton; equal to scikit-learn) and [`Boosted`] trees, wrapped
 //!   with their encoder in a [`Pipeline`] so a retrain refits both.
-//! - Data: [`german_credit`] (vendored) and the [`Synthetic`] generator with known truth.
+//! - Data: [`german_credit`] (vendored), the [`Synthetic`] generator with known truth and
+//!   [`fraud`]'s [`FraudStream`], card transactions from a known fraud process.
 
 mod boost;
 mod encode;
+pub mod fraud;
 mod german;
 mod logistic;
 mod model;
@@ -18,6 +20,7 @@ mod table;
 
 pub use boost::{BoostParams, Boosted};
 pub use encode::{Encoder, Matrix, labels, mean_and_std};
+pub use fraud::{FraudConfig, FraudStream, Transaction};
 pub use german::{GERMAN_CREDIT_POSITIVE, GERMAN_CREDIT_TARGET, german_credit};
 pub use logistic::Logistic;
 pub use model::{ModelSpec, Pipeline, Scorer};

@@ -2,5 +2,6 @@
 
 #![expect(clippy::unwrap_used, reason = "tests unwrap to fail loudly")]
 
+mod fraud;
 mod models;
 mod tables;
