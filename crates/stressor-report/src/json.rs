@@ -101,7 +101,7 @@ pub fn write(record: &RunRecord, mut out: impl Write) -> Result<(), Error> {
 /// #     stressor_version: "0.1.0".into() };
 /// let record = stressor_report::RunRecord::new(info);
 /// let text = stressor_report::json::to_string(&record);
-/// assert!(text.contains("\"format_version\": \"1.5\""));
+/// assert!(text.contains("\"format_version\": \"1.6\""));
 /// ```
 pub fn to_string(record: &RunRecord) -> String {
     let mut text = serde_json::to_string_pretty(&to_report(record))
