@@ -46,6 +46,62 @@ pub(crate) struct Bar {
     pub(crate) interval: Option<(f64, f64)>,
 }
 
+/// Lanes over time (one per model, say): spans behind, markers on top.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LaneChart {
+    /// A description for screen readers.
+    pub(crate) title: String,
+    pub(crate) x_label: String,
+    /// The x range; a range that is empty or not finite is widened.
+    pub(crate) x_range: (f64, f64),
+    /// The lanes' names, top to bottom.
+    pub(crate) lanes: Vec<String>,
+    pub(crate) spans: Vec<LaneSpan>,
+    pub(crate) marks: Vec<LaneMark>,
+}
+
+/// A span of a [`LaneChart`], from `x0` to `x1` across its lane.
+#[derive(Debug, Clone)]
+pub(crate) struct LaneSpan {
+    /// The lane's index.
+    pub(crate) lane: usize,
+    pub(crate) x0: f64,
+    pub(crate) x1: f64,
+    pub(crate) colour: &'static str,
+    /// The tooltip.
+    pub(crate) title: String,
+}
+
+/// A marker of a [`LaneChart`].
+#[derive(Debug, Clone)]
+pub(crate) struct LaneMark {
+    /// The lane's index.
+    pub(crate) lane: usize,
+    pub(crate) x: f64,
+    /// Where in its lane's height, from −0.5 (top) to 0.5 (bottom), so that markers of
+    /// different kinds at the same time do not hide each other.
+    pub(crate) offset: f64,
+    pub(crate) shape: Shape,
+    pub(crate) colour: &'static str,
+    /// The tooltip.
+    pub(crate) title: String,
+}
+
+/// The shape of a [`LaneMark`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// A filled circle.
+    Circle,
+    /// A circle's outline.
+    Ring,
+    /// A filled square on its corner.
+    Diamond,
+    /// A filled square.
+    Square,
+    /// A short vertical bar.
+    Tick,
+}
+
 const WIDTH: f64 = 640.0;
 const HEIGHT: f64 = 300.0;
 const LEFT: f64 = 60.0;
@@ -322,6 +378,120 @@ pub(crate) fn bar_chart(chart: &BarChart) -> String {
     svg
 }
 
+/// The height of one lane of a [`LaneChart`], in pixels.
+const LANE_HEIGHT: f64 = 34.0;
+
+/// The left margin of a [`LaneChart`], room for its lanes' names.
+const LANE_LEFT: f64 = 90.0;
+
+/// The SVG of a lane chart: one band per lane, spans as translucent bars, markers by shape and
+/// colour, each with its tooltip; markers outside the x range sit at its edge.
+pub(crate) fn lane_chart(chart: &LaneChart) -> String {
+    let n_lanes = chart.lanes.len().max(1);
+    let plot_bottom = TOP + LANE_HEIGHT * n_lanes as f64;
+    let height = plot_bottom + BOTTOM;
+    let (x_min, x_max) = padded_range(chart.x_range.0, chart.x_range.1);
+    let x = Scale { domain: (x_min, x_max), range: (LANE_LEFT, WIDTH - RIGHT) };
+    let lane_top = |lane: usize| TOP + LANE_HEIGHT * lane as f64;
+    let mut svg = open_sized_svg(&chart.title, height);
+    for (lane, name) in chart.lanes.iter().enumerate() {
+        let top = lane_top(lane);
+        if lane % 2 == 0 {
+            svg.push_str(&format!(
+                "<rect x=\"{LANE_LEFT}\" y=\"{}\" width=\"{}\" height=\"{LANE_HEIGHT}\" \
+                 fill=\"#f3f5f8\"/>\n",
+                pixel(top),
+                pixel(WIDTH - RIGHT - LANE_LEFT)
+            ));
+        }
+        svg.push_str(&format!(
+            "<text class=\"tick ty\" x=\"{}\" y=\"{}\"><title>{}</title>{}</text>\n",
+            pixel(LANE_LEFT - 6.0),
+            pixel(top + LANE_HEIGHT / 2.0 + 4.0),
+            escape(name),
+            escape(&truncate(name, 12))
+        ));
+    }
+    for tick in nice_ticks(x_min, x_max) {
+        let px = pixel(x.map(tick));
+        svg.push_str(&format!(
+            "<path class=\"grid\" d=\"M{px} {TOP}V{plot_bottom}\"/><path class=\"axis\" \
+             d=\"M{px} {plot_bottom}v5\"/><text class=\"tick tx\" x=\"{px}\" y=\"{}\">{}</text>\n",
+            pixel(plot_bottom + 18.0),
+            tick_label(tick)
+        ));
+    }
+    svg.push_str(&format!(
+        "<path class=\"axis\" d=\"M{LANE_LEFT} {plot_bottom}H{}M{LANE_LEFT} {TOP}V{plot_bottom}\"/>\n",
+        WIDTH - RIGHT
+    ));
+    if !chart.x_label.is_empty() {
+        svg.push_str(&format!(
+            "<text class=\"label\" text-anchor=\"middle\" x=\"{}\" y=\"{}\">{}</text>\n",
+            pixel((LANE_LEFT + WIDTH - RIGHT) / 2.0),
+            pixel(height - 8.0),
+            escape(&chart.x_label)
+        ));
+    }
+    let clamp = |value: f64| value.clamp(x_min, x_max);
+    for span in chart.spans.iter().filter(|s| s.lane < n_lanes && s.x0.is_finite()) {
+        let x1 = if span.x1.is_finite() { span.x1 } else { x_max };
+        let (a, b) = (x.map(clamp(span.x0)), x.map(clamp(x1.max(span.x0))));
+        svg.push_str(&format!(
+            "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\" \
+             fill-opacity=\"0.35\"><title>{}</title></rect>\n",
+            pixel(a),
+            pixel(lane_top(span.lane) + 4.0),
+            // A span too short to see keeps two pixels.
+            pixel((b - a).max(2.0)),
+            pixel(LANE_HEIGHT - 8.0),
+            span.colour,
+            escape(&span.title)
+        ));
+    }
+    for mark in chart.marks.iter().filter(|m| m.lane < n_lanes && m.x.is_finite()) {
+        let cx = x.map(clamp(mark.x));
+        let offset = if mark.offset.is_finite() { mark.offset.clamp(-0.5, 0.5) } else { 0.0 };
+        let cy = lane_top(mark.lane) + LANE_HEIGHT * (0.5 + offset * 0.7);
+        let (cx, cy, colour) = (pixel(cx), pixel(cy), mark.colour);
+        let shape = match mark.shape {
+            Shape::Circle => format!("<circle cx=\"{cx}\" cy=\"{cy}\" r=\"4\" fill=\"{colour}\">"),
+            Shape::Ring => format!(
+                "<circle cx=\"{cx}\" cy=\"{cy}\" r=\"4\" fill=\"#fff\" stroke=\"{colour}\" \
+                 stroke-width=\"2\">"
+            ),
+            Shape::Diamond => {
+                format!("<path d=\"M{cx} {cy}m0 -5l5 5l-5 5l-5 -5z\" fill=\"{colour}\">")
+            }
+            Shape::Square => format!("<path d=\"M{cx} {cy}m-4 -4h8v8h-8z\" fill=\"{colour}\">"),
+            Shape::Tick => {
+                format!("<path d=\"M{cx} {cy}m0 -6v12\" stroke=\"{colour}\" stroke-width=\"2\">")
+            }
+        };
+        let close = if shape.starts_with("<circle") { "</circle>" } else { "</path>" };
+        svg.push_str(&format!("{shape}<title>{}</title>{close}\n", escape(&mark.title)));
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// A marker of `shape` in `colour` as a small inline SVG, for a legend in the page.
+pub(crate) fn key_marker(shape: Shape, colour: &str) -> String {
+    let body = match shape {
+        Shape::Circle => format!("<circle cx=\"7\" cy=\"7\" r=\"4\" fill=\"{colour}\"/>"),
+        Shape::Ring => format!(
+            "<circle cx=\"7\" cy=\"7\" r=\"4\" fill=\"#fff\" stroke=\"{colour}\" \
+             stroke-width=\"2\"/>"
+        ),
+        Shape::Diamond => format!("<path d=\"M7 2l5 5l-5 5l-5 -5z\" fill=\"{colour}\"/>"),
+        Shape::Square => format!("<path d=\"M3 3h8v8h-8z\" fill=\"{colour}\"/>"),
+        Shape::Tick => {
+            format!("<path d=\"M7 1v12\" stroke=\"{colour}\" stroke-width=\"2\"/>")
+        }
+    };
+    format!("<svg width=\"14\" height=\"14\" aria-hidden=\"true\">{body}</svg>")
+}
+
 /// Ticks at 1, 2 or 5 times a power of ten, about five of them, covering `[lo, hi]`.
 pub(crate) fn nice_ticks(lo: f64, hi: f64) -> Vec<f64> {
     if !(lo.is_finite() && hi.is_finite()) || hi <= lo {
@@ -340,9 +510,14 @@ pub(crate) fn nice_ticks(lo: f64, hi: f64) -> Vec<f64> {
 }
 
 fn open_svg(title: &str) -> String {
+    open_sized_svg(title, HEIGHT)
+}
+
+fn open_sized_svg(title: &str, height: f64) -> String {
     format!(
-        "<svg class=\"chart\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"{0}\">\
-         <title>{0}</title>\n",
+        "<svg class=\"chart\" viewBox=\"0 0 {WIDTH} {}\" role=\"img\" aria-label=\"{1}\">\
+         <title>{1}</title>\n",
+        pixel(height),
         escape(title)
     )
 }

@@ -10,11 +10,13 @@
 //! The page (`html/page.rs`) holds the header, gates and warnings and hands each step to its
 //! family's section, rendered from that family's part of the record: `vision.rs` (steady
 //! state, attack, corruption, lighting, mitigation and summary steps), `system.rs` (system
-//! steps and their timelines), `drift.rs` (drift steps and their drift timelines) and
+//! steps and their timelines), `drift.rs` (drift steps and their drift timelines),
 //! `recsys.rs` (recommender steps and their recsys timelines: the policies compared, fault
-//! impacts, business impact, the circuit breaker). A new family adds one file there and one
-//! arm in the page's dispatch; `markup.rs` holds what the sections share (escaping, headings,
-//! scrolling tables, estimate cells).
+//! impacts, business impact, the circuit breaker), `chatbot.rs` (chatbot steps and their
+//! details) and `wargame.rs` (war-game steps, one per blue team: the teams compared, each
+//! team's timeline, incidents, impact, monitored series and alias history). A new family adds
+//! one file there and one arm in the page's dispatch; `markup.rs` holds what the sections
+//! share (escaping, headings, scrolling tables, estimate cells).
 
 mod chatbot;
 mod drift;
@@ -23,6 +25,7 @@ mod page;
 mod recsys;
 mod system;
 mod vision;
+mod wargame;
 
 pub use page::{HtmlConfig, to_string, write};
 

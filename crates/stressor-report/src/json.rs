@@ -66,6 +66,11 @@ pub fn to_report(record: &RunRecord) -> schema::Report {
                 .iter()
                 .find(|d| d.step_id == result.info.id)
                 .map(to_chatbot_detail);
+            step.wargame = record
+                .wargame_details
+                .iter()
+                .find(|d| d.step_id == result.info.id)
+                .map(to_wargame_detail);
             step
         })
         .collect();
@@ -101,7 +106,7 @@ pub fn write(record: &RunRecord, mut out: impl Write) -> Result<(), Error> {
 /// #     stressor_version: "0.1.0".into() };
 /// let record = stressor_report::RunRecord::new(info);
 /// let text = stressor_report::json::to_string(&record);
-/// assert!(text.contains("\"format_version\": \"1.5\""));
+/// assert!(text.contains("\"format_version\": \"1.6\""));
 /// ```
 pub fn to_string(record: &RunRecord) -> String {
     let mut text = serde_json::to_string_pretty(&to_report(record))
@@ -127,6 +132,7 @@ fn to_step(result: &core::StepResult) -> schema::Step {
         core::StepKind::Drift => schema::StepKind::Drift,
         core::StepKind::Recommender => schema::StepKind::Recommender,
         core::StepKind::Chatbot => schema::StepKind::Chatbot,
+        core::StepKind::WarGame => schema::StepKind::WarGame,
         _ => schema::StepKind::Unknown,
     };
     let mut step = schema::Step::new(&info.id, kind, &info.description);
@@ -349,6 +355,83 @@ fn to_chatbot_detail(detail: &core::ChatbotDetail) -> schema::ChatbotDetail {
         .collect();
     out.decision =
         detail.decision.as_ref().map(|d| schema::ShadowDecision::new(d.promote, d.reasons.clone()));
+    out
+}
+
+fn to_wargame_detail(detail: &core::WargameDetail) -> schema::WargameDetail {
+    let mut out = schema::WargameDetail::new(
+        &detail.team,
+        detail.duration_s,
+        detail.tick_s,
+        &detail.clock,
+        &detail.registry,
+    );
+    out.seeds = detail.seeds.clone();
+    out.timeline = detail
+        .timeline
+        .iter()
+        .map(|e| {
+            let kind = match e.kind {
+                core::EntryKind::Inject => schema::EntryKind::Inject,
+                core::EntryKind::InjectEnd => schema::EntryKind::InjectEnd,
+                core::EntryKind::Detection => schema::EntryKind::Detection,
+                core::EntryKind::Action => schema::EntryKind::Action,
+                core::EntryKind::ActionFailed => schema::EntryKind::ActionFailed,
+                core::EntryKind::Recovery => schema::EntryKind::Recovery,
+                core::EntryKind::Scheduled => schema::EntryKind::Scheduled,
+            };
+            let side = match e.side {
+                core::Side::Red => schema::Side::Red,
+                core::Side::Blue => schema::Side::Blue,
+                core::Side::Exercise => schema::Side::Exercise,
+            };
+            let mut entry = schema::WargameEntry::new(e.t_s, kind, side, &e.model, &e.id, &e.text);
+            entry.atlas = e.atlas.clone();
+            entry
+        })
+        .collect();
+    out.incidents = detail
+        .incidents
+        .iter()
+        .map(|i| {
+            let mut incident = schema::Incident::new(
+                &i.inject,
+                &i.model,
+                &i.technique,
+                i.start_s,
+                i.end_s,
+                to_metric(&i.detected),
+                to_metric(&i.recovered),
+            );
+            incident.atlas = i.atlas.clone();
+            incident.detected_by = i.detected_by.clone();
+            incident.mttd_s = i.mttd_s.as_ref().map(to_metric);
+            incident.mtta_s = i.mtta_s.as_ref().map(to_metric);
+            incident.mttr_s = i.mttr_s.as_ref().map(to_metric);
+            incident.effort =
+                i.effort.iter().map(|(name, value)| (name.clone(), to_metric(value))).collect();
+            incident
+        })
+        .collect();
+    out.impact = detail
+        .impact
+        .iter()
+        .map(|r| {
+            schema::ImpactRow::new(&r.model, &r.metric, &r.group, &r.unit, to_metric(&r.value))
+        })
+        .collect();
+    out.series = detail
+        .series
+        .iter()
+        .map(|s| schema::WargameSeries::new(&s.name, &s.model, s.threshold, s.points.clone()))
+        .collect();
+    out.alias_changes = detail
+        .alias_changes
+        .iter()
+        .map(|m| {
+            schema::AliasMove::new(m.t_s, &m.model, &m.alias, m.from, m.to, &m.actor, &m.reason)
+        })
+        .collect();
     out
 }
 

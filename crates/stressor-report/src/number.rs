@@ -289,6 +289,23 @@ pub(crate) fn duration_s(seconds: f64) -> String {
     }
 }
 
+/// A time from the start of an exercise as a clock reads: `1:05` (hours and minutes), or
+/// `1:05:30` with `seconds`; `–` when it is not a number. Negative times keep their sign.
+pub(crate) fn clock(t_s: f64, seconds: bool) -> String {
+    if !t_s.is_finite() {
+        return "–".to_owned();
+    }
+    let sign = if t_s < 0.0 { "-" } else { "" };
+    // Whole seconds, or whole minutes, rounded down, so a time never reads later than it was.
+    let total = t_s.abs().min(1e12).floor() as u64;
+    let (hours, minutes, secs) = (total / 3600, total % 3600 / 60, total % 60);
+    if seconds {
+        format!("{sign}{hours}:{minutes:02}:{secs:02}")
+    } else {
+        format!("{sign}{hours}:{minutes:02}")
+    }
+}
+
 /// A dial value (`0.0314`): three significant digits, at least four decimals below 1.
 pub(crate) fn dial(value: f64) -> String {
     if value.is_finite() && value.abs() < 1.0 && value.abs() >= 1e-3 || value == 0.0 {

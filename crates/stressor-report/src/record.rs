@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use stressor_core::{
     ChatbotDetail, DriftTimeline, Event, EventSink, GateOutcome, RecsysTimeline, RunInfo, StepInfo,
-    StepResult, Timeline, Verdict, Warning,
+    StepResult, Timeline, Verdict, WargameDetail, Warning,
 };
 
 use crate::Error;
@@ -37,6 +37,9 @@ pub struct RunRecord {
     pub recsys_timelines: Vec<RecsysTimeline>,
     /// Chatbot steps' examples, detectors, policies, surge seconds and decisions, by step id.
     pub chatbot_details: Vec<ChatbotDetail>,
+    /// War-game steps' timelines, incidents, impact, series and alias changes (one per blue
+    /// team), by step id.
+    pub wargame_details: Vec<WargameDetail>,
 }
 
 /// An [`EventSink`] that accumulates a run's events into a [`RunRecord`].
@@ -72,6 +75,7 @@ impl RunRecord {
             drift_timelines: Vec::new(),
             recsys_timelines: Vec::new(),
             chatbot_details: Vec::new(),
+            wargame_details: Vec::new(),
         }
     }
 
@@ -128,6 +132,7 @@ impl EventSink for Collector {
             Event::DriftTimeline(timeline) => record.drift_timelines.push(timeline.clone()),
             Event::RecsysTimeline(timeline) => record.recsys_timelines.push(timeline.clone()),
             Event::ChatbotDetail(detail) => record.chatbot_details.push(detail.clone()),
+            Event::WargameDetail(detail) => record.wargame_details.push((**detail).clone()),
             Event::RunFinished { verdict, elapsed } => {
                 record.verdict = Some(*verdict);
                 record.elapsed = Some(*elapsed);

@@ -29,7 +29,8 @@
 //! step to its family: `vision.rs` (steady state, sweeps, comparisons and summaries),
 //! `system.rs` (one row per window), `drift.rs` (one row per retraining policy) and
 //! `recsys.rs` (one row per fallback policy or reference run, one per fault window and
-//! policy); `layout.rs` holds what they share (tables, headings, control-character escaping).
+//! policy), `chatbot.rs` (one row per dial value) and `wargame.rs` (per blue team, one row
+//! per inject and the first impact figures); `layout.rs` holds what they share (tables, headings, control-character escaping).
 
 mod chatbot;
 mod drift;
@@ -38,5 +39,6 @@ mod page;
 mod recsys;
 mod system;
 mod vision;
+mod wargame;
 
 pub use page::{SummaryConfig, to_string, write};

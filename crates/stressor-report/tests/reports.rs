@@ -17,6 +17,9 @@ use stressor_core::{
 };
 use stressor_report::{Collector, RunRecord, html, json, junit, summary};
 
+#[path = "reports/wargame.rs"]
+mod wargame;
+
 const HOSTILE: &str = "<script>alert(1)</script>";
 const EPSILONS: [f64; 4] = [0.0, 0.01, 0.02, 8.0 / 255.0];
 

@@ -75,3 +75,31 @@ pub(crate) mod nullable_pairs {
             .collect())
     }
 }
+
+/// `#[serde(with = "crate::float::nullable_points")]` for a `Vec<(f64, Option<f64>)>` of
+/// `(x, value)` points, written as two-element arrays; a value that is absent or not a number
+/// is `null` and reads back as absent.
+pub(crate) mod nullable_points {
+    use serde::ser::SerializeSeq;
+
+    use super::*;
+
+    pub(crate) fn serialize<S: Serializer>(
+        values: &[(f64, Option<f64>)],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(values.len()))?;
+        for (x, value) in values {
+            let value = value.filter(|v| v.is_finite());
+            seq.serialize_element(&[x.is_finite().then_some(*x), value])?;
+        }
+        seq.end()
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<(f64, Option<f64>)>, D::Error> {
+        let values = Vec::<[Option<f64>; 2]>::deserialize(deserializer)?;
+        Ok(values.into_iter().map(|[x, value]| (x.unwrap_or(f64::NAN), value)).collect())
+    }
+}

@@ -51,6 +51,7 @@ mod chat;
 pub mod exit_code;
 mod float;
 mod report;
+mod wargame;
 
 pub use chat::{
     ChatExample, ChatExamples, ChatSecond, ChatbotDetail, DetectorScore, HandoffPolicy,
@@ -64,9 +65,12 @@ pub use report::{
     RunSection, Step, StepKind, TargetSection, Timeline, TimelineSecond, TimelineWindow, Verdict,
     Warning,
 };
+pub use wargame::{
+    AliasMove, EntryKind, ImpactRow, Incident, Side, WargameDetail, WargameEntry, WargameSeries,
+};
 
 /// The report format version this crate writes (`MAJOR.MINOR`).
-pub const FORMAT_VERSION: &str = "1.5";
+pub const FORMAT_VERSION: &str = "1.6";
 
 /// The JSON Schema of [`Report`], as committed at `docs/report.schema.json`.
 ///

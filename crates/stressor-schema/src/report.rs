@@ -124,6 +124,10 @@ pub struct Step {
     /// decision (since 1.5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chatbot: Option<crate::ChatbotDetail>,
+    /// A war-game step's timeline, incidents, impact, monitored series and alias changes
+    /// (since 1.6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wargame: Option<crate::WargameDetail>,
 }
 
 /// One retraining policy over a drifting stream (since 1.3).
@@ -594,6 +598,8 @@ pub enum StepKind {
     Recommender,
     /// A chatbot under one stress, its shadow deployment or its degradation score (since 1.5).
     Chatbot,
+    /// A red-team/blue-team war game over a served fleet, played by one blue team (since 1.6).
+    WarGame,
     /// A kind this version does not know (written by a newer minor version).
     #[serde(other)]
     #[schemars(skip)]
@@ -981,6 +987,7 @@ impl Step {
             drift_timeline: None,
             recsys_timeline: None,
             chatbot: None,
+            wargame: None,
         }
     }
 }

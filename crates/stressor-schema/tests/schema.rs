@@ -5,6 +5,9 @@
 use std::path::PathBuf;
 
 use stressor_schema::{
+    AliasMove, EntryKind, ImpactRow, Incident, Side, WargameDetail, WargameEntry, WargameSeries,
+};
+use stressor_schema::{
     BreakerTransition, ClassAccuracy, Comparison, ConfusionGrowth, DataSection, Dial, Exemplar,
     FaultImpact, GateBound, GateResult, Interval, IntervalMethod, Metric, Point, RecsysBucket,
     RecsysTimeline, Report, RunSection, Step, StepKind, TargetSection, TimelineWindow, Verdict,
@@ -86,6 +89,7 @@ fn realistic_report() -> Report {
     }
     report.steps.push(pgd);
     report.steps.push(recommender_step());
+    report.steps.push(wargame_step());
 
     let mut held = GateResult::new(
         "steady/clean_accuracy",
@@ -149,6 +153,61 @@ fn recommender_step() -> Step {
     step
 }
 
+/// A war-game team: an inject that was detected and one that never was (no times), a point
+/// without data and a time that is not a number.
+fn wargame_step() -> Step {
+    let mut step = Step::new("war-game/defended", StepKind::WarGame, "blue team defended");
+    let mut detail = WargameDetail::new("defended", 3600.0, 60.0, "simulated", "file");
+    detail.seeds = vec![1, 2];
+    let mut inject =
+        WargameEntry::new(600.0, EntryKind::Inject, Side::Red, "credit", "poison", "label flips");
+    inject.atlas = "AML.T0020".into();
+    detail.timeline = vec![
+        inject,
+        WargameEntry::new(f64::NAN, EntryKind::Detection, Side::Blue, "credit", "dp", "alert"),
+    ];
+    let mut detected = Incident::new(
+        "poison",
+        "credit",
+        "label_flip",
+        600.0,
+        1200.0,
+        Metric::new(1.0, 2, wilson(0.34, 1.0)),
+        Metric::new(0.5, 2, wilson(0.09, 0.91)),
+    );
+    detected.atlas = vec!["AML.T0020".into()];
+    detected.detected_by = "dp".into();
+    detected.mttd_s = Some(Metric::new(180.0, 2, None));
+    detected.effort.insert("poisoned_rows".into(), Metric::new(400.0, 2, None));
+    let missed = Incident::new(
+        "evade",
+        "fraud",
+        "evasion",
+        900.0,
+        1500.0,
+        Metric::new(0.0, 2, wilson(0.0, 0.66)),
+        Metric::new(0.0, 2, wilson(0.0, 0.66)),
+    );
+    detail.incidents = vec![detected, missed];
+    detail.impact = vec![ImpactRow::new(
+        "credit",
+        "approvals_lost",
+        "female",
+        "decisions",
+        Metric::new(37.5, 2, None),
+    )];
+    detail.series = vec![WargameSeries::new(
+        "credit.dp_ratio",
+        "credit",
+        Some(0.8),
+        vec![(0.0, Some(0.97)), (60.0, None)],
+    )];
+    detail.alias_changes =
+        vec![AliasMove::new(700.0, "credit", "champion", Some(3), Some(2), "blue", "rollback")];
+    step.wargame = Some(detail);
+    step
+}
+
 #[test]
 fn realistic_report_validates_against_committed_schema() {
     let schema_text =
@@ -171,8 +230,10 @@ fn realistic_report_validates_against_committed_schema() {
 fn realistic_report_round_trips() {
     let report = realistic_report();
     let json = serde_json::to_string_pretty(&report).unwrap();
-    assert!(json.contains(r#""format_version": "1.5""#));
+    assert!(json.contains(r#""format_version": "1.6""#));
     assert!(json.contains(r#""kind": "recommender""#));
+    assert!(json.contains(r#""kind": "war_game""#));
+    assert!(json.contains(r#""mttd_s": null"#));
     assert!(json.contains(r#""method": "newcombe""#));
     assert!(json.contains(r#""revenue": null"#));
     assert!(json.contains(r#""time_to_mitigate_s": null"#));
@@ -187,6 +248,8 @@ fn steps_of_older_families_have_no_recsys_timeline_key() {
     let report = realistic_report();
     let json = serde_json::to_value(&report).unwrap();
     assert!(json["steps"][0].get("recsys_timeline").is_none());
+    assert!(json["steps"][0].get("wargame").is_none());
+    assert_eq!(json["steps"][3]["wargame"]["series"][0]["points"][1][1], serde_json::Value::Null);
     let timeline = &json["steps"][2]["recsys_timeline"];
     assert_eq!(timeline["buckets"][1]["p99_ms"], serde_json::Value::Null);
     assert_eq!(timeline["impacts"][0]["rto_s"], 30.0);

@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use stressor_core::{StepKind, Verdict};
 
 use super::markup::{close_table, escape, open_table};
-use super::{chatbot, drift, recsys, system, vision};
+use super::{chatbot, drift, recsys, system, vision, wargame};
 use crate::{RunRecord, number};
 
 /// How the HTML report is written.
@@ -80,6 +80,7 @@ pub fn to_string(record: &RunRecord, config: &HtmlConfig) -> String {
             StepKind::Drift => drift::section(record, step, &mut html),
             StepKind::Recommender => recsys::section(record, step, &mut html),
             StepKind::Chatbot => chatbot::section(record, step, &mut html),
+            StepKind::WarGame => wargame::section(record, step, &mut html),
             _ => vision::section(record, step, config, &mut budget, &mut html),
         }
     }
@@ -131,6 +132,7 @@ img, svg { max-width: 100%; }
 .pair, .charts { display: flex; flex-wrap: wrap; gap: 1rem; }
 .pair > *, .charts > * { min-width: 0; }
 .pair svg.chart, .charts svg.chart { max-width: min(100%, 520px); }
+.charts > figure { flex: 0 1 500px; }
 svg.chart { width: 100%; max-width: min(100%, 640px); height: auto; display: block;
   margin: .6rem 0; }
 svg .axis { stroke: #333; stroke-width: 1; fill: none; } svg .grid { stroke: #e3e7ee; stroke-width: 1; fill: none; }

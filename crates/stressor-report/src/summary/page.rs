@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use stressor_core::{StepKind, Verdict};
 
 use super::layout::plain;
-use super::{chatbot, drift, recsys, system, vision};
+use super::{chatbot, drift, recsys, system, vision, wargame};
 use crate::{RunRecord, number};
 
 /// How the summary is written.
@@ -49,6 +49,7 @@ pub fn write(record: &RunRecord, config: &SummaryConfig, mut out: impl Write) ->
             StepKind::Drift => drift::write_step(record, step, &mut out)?,
             StepKind::Recommender => recsys::write_step(record, step, &mut out)?,
             StepKind::Chatbot => chatbot::write_step(record, step, &mut out)?,
+            StepKind::WarGame => wargame::write_step(record, step, &mut out)?,
             _ => vision::write_step(step, &mut out)?,
         }
     }
