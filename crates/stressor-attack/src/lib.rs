@@ -8,6 +8,8 @@
 //! through its cotangent; the black-box [`Square`] uses only the scores of
 //! [`Model::predict`](stressor_model::Model::predict), and the decision-based [`HopSkipJump`]
 //! only the predicted labels (a minimum-norm search whose result counts when it lies within ε).
+//! [`tabular`] evades a tabular scorer behind any batched score oracle (a fraud model over
+//! HTTP, say), changing only actionable features within per-feature bounds and a query budget.
 //! Every random choice derives from the given [`Seed`](stressor_core::Seed), so a run is
 //! reproducible.
 //!
@@ -43,6 +45,7 @@ mod fgsm;
 mod hop_skip_jump;
 mod pgd;
 mod square;
+pub mod tabular;
 
 pub use apgd::Apgd;
 pub use attack::{Attack, AttackError, AttackOutcome, Goal, Norm};

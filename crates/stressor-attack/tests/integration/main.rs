@@ -7,6 +7,7 @@ mod hop_skip_jump;
 mod known;
 mod properties;
 mod strength;
+mod tabular;
 
 use rand::Rng as _;
 use stressor_attack::{Apgd, Attack, AttackOutcome, Fgsm, Goal, HopSkipJump, Norm, Pgd, Square};
