@@ -6,11 +6,13 @@
 //! versions whose artefact is stored with its SHA-256 and [`Metadata`], aliases that point at
 //! versions, and an append-only alias history ([`AliasChange`]: alias, from, to, actor, reason,
 //! time on the caller's clock). [`rollback`] moves a serving alias to the version another alias
-//! names after verifying that version's artefact, and records why. Backends:
+//! names after verifying that version's artefact, and records why. Two backends:
 //!
 //! - [`FileRegistry`]: a directory (artefacts by content hash, a JSON index per model replaced
 //!   atomically, the alias history as an NDJSON audit log); [`FileRegistry::artefact_path`] is
 //!   where a supply-chain attacker would write.
+//! - [`MlflowRegistry`]: MLflow's Model Registry over its REST API; hashes and metadata in
+//!   model-version tags, the alias history (which MLflow lacks) in registered-model tags.
 //!
 //! Non-goals: serving models, garbage-collecting artefacts, access control.
 //!
@@ -34,10 +36,12 @@
 #![warn(missing_docs)]
 
 mod file;
+mod mlflow;
 mod record;
 mod registry;
 
 pub use file::FileRegistry;
+pub use mlflow::{HISTORY_TAG_PREFIX, METADATA_TAG, MlflowConfig, MlflowRegistry, SHA256_TAG};
 pub use registry::{
     AliasChange, Change, Integrity, MAX_ALIAS_LENGTH, Metadata, Registry, RegistryError, Version,
     check_alias, rollback, sha256_hex,

@@ -1,8 +1,10 @@
-//! stressor-registry's integration tests: the file backend end to end.
+//! stressor-registry's integration tests: the file backend end to end, the MLflow backend
+//! against a loopback server replaying answers captured from a real MLflow server.
 
 #![expect(clippy::unwrap_used, reason = "tests unwrap to fail loudly")]
 
 mod file;
+mod mlflow;
 
 /// A fresh, empty directory under the system's temporary directory.
 fn scratch(label: &str) -> std::path::PathBuf {
