@@ -13,8 +13,19 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
 model=war-game
 server=
+# The server's process group (uvicorn workers, job consumers): asked to stop, then killed.
+stop_server() {
+    kill -TERM -- "-$server" 2>/dev/null || true
+    for _ in $(seq 20); do
+        kill -0 -- "-$server" 2>/dev/null || break
+        sleep 0.5
+    done
+    kill -KILL -- "-$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+    server=
+}
 cleanup() {
-    if [[ -n $server ]]; then kill -TERM -- "-$server" 2>/dev/null || true; fi
+    if [[ -n $server ]]; then stop_server; fi
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -61,7 +72,5 @@ if [[ ${1:-} == --capture ]]; then
 fi
 
 echo "== server stopped"
-kill -TERM -- "-$server"
-wait "$server" 2>/dev/null || true
-server=
+stop_server
 "$example" --url "$url" --artefacts "$work/artefacts" --model "$model" --unreachable
