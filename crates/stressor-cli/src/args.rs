@@ -265,6 +265,10 @@ pub(crate) struct RunOptions {
     /// loopback address (`GET /metrics`; port 0 picks one, printed on stderr).
     #[arg(long, value_name = "ADDR")]
     pub(crate) metrics_addr: Option<std::net::SocketAddr>,
+    /// Seeds a war game plays per blue team (overrides `wargame.seeds`): every figure then
+    /// has an interval across seeds.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub(crate) seeds: Option<u64>,
 }
 
 /// Output formats for stdout.

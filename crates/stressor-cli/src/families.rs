@@ -12,6 +12,7 @@ pub(crate) const FAMILIES: &[&dyn Family] = &[
     &stressor_drift_scenario::Drift,
     &stressor_recsys::Recommender,
     &stressor_chatbot::Chatbot,
+    &stressor_wargame::Wargame,
 ];
 
 #[cfg(test)]
@@ -48,7 +49,10 @@ mod tests {
                 })
                 || scenario
                     .part::<stressor_chatbot::ChatbotPlan>()
-                    .is_some_and(|c| !c.stresses.is_empty());
+                    .is_some_and(|c| !c.stresses.is_empty())
+                || scenario
+                    .part::<stressor_wargame::WargamePlan>()
+                    .is_some_and(|w| !w.injects.is_empty() && !w.monitors.is_empty());
             assert!(does_something, "{} has no step, system run or drift", path.display());
             let mut described = Vec::new();
             scenario.describe(&mut described).expect("writes to a Vec");

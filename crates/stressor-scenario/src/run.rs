@@ -28,6 +28,9 @@ pub struct EngineConfig {
     /// Serve live Prometheus metrics (load counters, proxy counters) here during a systems
     /// run; loopback only.
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Seeds a family that repeats its game plays (the war game's `--seeds`), overriding the
+    /// scenario's.
+    pub seeds: Option<usize>,
     /// The environment variables the plan's header values refer to
     /// ([`Scenario::env_vars`](crate::Scenario::env_vars)), read by the caller: the engine never reads
     /// the environment. Their values are never reported.
@@ -41,6 +44,7 @@ impl Default for EngineConfig {
             exemplars_per_point: 6,
             stressor_version: env!("CARGO_PKG_VERSION").to_string(),
             metrics_addr: None,
+            seeds: None,
             env: std::collections::BTreeMap::new(),
         }
     }

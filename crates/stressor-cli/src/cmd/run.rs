@@ -44,6 +44,7 @@ pub(super) fn execute(mut scenario: Scenario, options: &RunOptions, default_out:
     let config = EngineConfig {
         cache_dir: cache_dir(options),
         metrics_addr: options.metrics_addr,
+        seeds: options.seeds.map(|n| n as usize),
         env,
         ..EngineConfig::default()
     };
