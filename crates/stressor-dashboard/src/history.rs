@@ -74,7 +74,7 @@ impl History {
             .entry(sample.step_id.clone())
             .or_insert_with(|| LiveHistory { stride: 1, ..LiveHistory::default() });
         if !sample.values.is_empty() {
-            if step.seen % step.stride == 0 {
+            if step.seen.is_multiple_of(step.stride) {
                 step.points.push((sample.t_s, sample.values.clone()));
                 if step.points.len() >= MAX_POINTS {
                     let mut index = 0;

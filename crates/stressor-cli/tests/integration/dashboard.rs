@@ -65,7 +65,6 @@ fn the_dashboard_charts_a_live_system_run_and_saves_a_page_that_replays_it() {
     let dir = scratch("dashboard");
     let path = dir.join("scenario.toml");
     std::fs::write(&path, SCENARIO).unwrap();
-    let started = Instant::now();
     let _guard = TRAIN_ONCE.lock().unwrap_or_else(|e| e.into_inner());
 
     let mut run = Running::spawn(run_command(&dir, &path).args(["--dashboard", "127.0.0.1:0"]));
@@ -131,11 +130,6 @@ fn the_dashboard_charts_a_live_system_run_and_saves_a_page_that_replays_it() {
     let charted = dom.split("data-points=\"").skip(1).filter(|rest| !rest.starts_with('0')).count();
     assert!(charted > 0, "the offline page charted nothing");
     assert!(dom.contains("data-verdict=\"pass\"") || dom.contains("data-verdict=\"fail\""));
-    eprintln!(
-        "dashboard test: {:.1} s; screenshot {}",
-        started.elapsed().as_secs_f64(),
-        screenshot.display()
-    );
 }
 
 #[test]
