@@ -265,10 +265,30 @@ pub(crate) struct RunOptions {
     /// loopback address (`GET /metrics`; port 0 picks one, printed on stderr).
     #[arg(long, value_name = "ADDR")]
     pub(crate) metrics_addr: Option<std::net::SocketAddr>,
+    /// Serve a live dashboard of the run on this loopback address (`127.0.0.1:PORT` or
+    /// `localhost:PORT`; port 0 picks one, printed on stderr): a chart per step and series of
+    /// the live readings, the event log and the gates, streamed as server-sent events. Also
+    /// writes dashboard.ndjson (every event) and dashboard.html (the run, replayable offline)
+    /// beside the reports.
+    #[arg(long, value_name = "ADDR", value_parser = parse_dashboard_addr)]
+    pub(crate) dashboard: Option<std::net::SocketAddr>,
+    /// With --dashboard: keep serving the page this long after the run ends, for late viewers
+    /// (30s, 10m; Ctrl-C stops early) [default: 1s].
+    #[arg(long, value_name = "DURATION", requires = "dashboard", value_parser = parse_duration)]
+    pub(crate) dashboard_linger: Option<std::time::Duration>,
     /// Seeds a war game plays per blue team (overrides `wargame.seeds`): every figure then
     /// has an interval across seeds.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub(crate) seeds: Option<u64>,
+}
+
+/// An IP address and port, or `localhost:PORT` for 127.0.0.1 (whether the address is loopback
+/// is checked when the dashboard starts, with a hint).
+fn parse_dashboard_addr(text: &str) -> Result<std::net::SocketAddr, String> {
+    let text = text
+        .strip_prefix("localhost:")
+        .map_or_else(|| text.to_string(), |port| format!("127.0.0.1:{port}"));
+    text.parse().map_err(|_| format!("`{text}` is not an address and port such as 127.0.0.1:8080"))
 }
 
 /// Output formats for stdout.

@@ -5,6 +5,7 @@
 
 mod args;
 mod cmd;
+mod dashboard;
 mod families;
 mod output;
 mod progress;

@@ -93,15 +93,21 @@ impl Clock for WallClock {
     }
 }
 
+/// Hands each event of a run to the progress bars, the report collector and, with
+/// `--dashboard`, the dashboard, in that order.
 pub(crate) struct Tee<'a> {
     pub(crate) collector: &'a mut Collector,
     pub(crate) progress: &'a mut ProgressSink,
+    pub(crate) dashboard: Option<&'a mut dyn EventSink>,
 }
 
 impl EventSink for Tee<'_> {
     fn event(&mut self, event: &Event) {
         self.progress.event(event);
         self.collector.event(event);
+        if let Some(dashboard) = self.dashboard.as_deref_mut() {
+            dashboard.event(event);
+        }
     }
 }
 

@@ -39,7 +39,7 @@ mod run;
 mod target;
 
 pub use profile::{Profile, Stage};
-pub use report::{ErrorKind, LiveStats, LoadReport, Second, latency_quantile};
+pub use report::{ErrorKind, LiveSnapshot, LiveStats, LoadReport, Second, latency_quantile};
 pub use run::{Checked, LoadConfig, ResponseCheck, run};
 pub use stressor_core::parse_duration;
 pub use target::Target;

@@ -273,6 +273,34 @@ mod tests {
     }
 
     #[test]
+    fn live_latency_buckets_cover_every_value_and_give_quantiles_within_an_eighth() {
+        for us in [0, 1, 7, 8, 15, 16, 17, 1000, 123_456, u64::MAX / 2, u64::MAX] {
+            let (lower, upper) = latency_bucket_range(latency_bucket(us));
+            assert!(lower <= us && (us <= upper || latency_bucket(us) == LATENCY_BUCKETS - 1));
+        }
+        for index in 8..LATENCY_BUCKETS - 1 {
+            let (lower, upper) = latency_bucket_range(index);
+            assert_eq!(latency_bucket(lower), index);
+            assert_eq!(latency_bucket(upper), index);
+            assert_eq!(latency_bucket_range(index + 1).0, upper + 1);
+        }
+        let live = LiveStats::default();
+        let before = live.snapshot();
+        for v in 1..=100 {
+            live.ok(ms(v), Checked::default());
+        }
+        live.sending();
+        let second = live.snapshot().since(&before);
+        assert_eq!((second.requests, second.ok, second.in_flight), (100, 100, 1));
+        for (q, exact) in [(0.5, 50.0), (0.99, 99.0)] {
+            let estimate = second.latency_quantile_ms(q).unwrap();
+            assert!((estimate - exact).abs() <= exact / 8.0, "{q}: {estimate}");
+        }
+        let later = live.snapshot();
+        assert_eq!(later.since(&later).latency_quantile_ms(0.5), None);
+    }
+
+    #[test]
     fn live_stats_render_as_prometheus_text() {
         let live = LiveStats::default();
         live.ok(ms(250), Some(true).into());
@@ -326,9 +354,14 @@ mod tests {
     }
 }
 
-/// Counters shared by the workers while a run is in progress, for live export (Prometheus)
-/// during long runs; the [`LoadReport`] stays the complete, exact record.
-#[derive(Debug, Default)]
+/// Counters shared by the workers while a run is in progress, for live export (Prometheus, a
+/// dashboard) during long runs; the [`LoadReport`] stays the complete, exact record.
+///
+/// Latencies of 2xx answers also go into fixed log-linear buckets (8 per power of two of
+/// microseconds, so a quantile read from them is within 12.5 % of the exact one), and the
+/// requests on the wire are counted, so [`LiveStats::snapshot`] can give the last second's
+/// quantiles and the requests in flight without a lock.
+#[derive(Debug)]
 pub struct LiveStats {
     requests: AtomicU64,
     ok: AtomicU64,
@@ -337,13 +370,79 @@ pub struct LiveStats {
     correct: AtomicU64,
     handoffs: AtomicU64,
     latency_us_sum: AtomicU64,
+    in_flight: AtomicU64,
+    /// 2xx answers per latency bucket ([`latency_bucket`]).
+    latency_buckets: Box<[AtomicU64]>,
+}
+
+/// The live counters at one moment (or, from [`LiveSnapshot::since`], between two).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LiveSnapshot {
+    /// Requests finished (answered or failed).
+    pub requests: u64,
+    /// Answered with 2xx.
+    pub ok: u64,
+    /// Failed.
+    pub errors: u64,
+    /// 2xx answers the check judged.
+    pub checked: u64,
+    /// Of those, correct.
+    pub correct: u64,
+    /// 2xx answers flagged as a handoff to a person.
+    pub handoffs: u64,
+    /// Requests sent and not yet answered, at the moment of the (later) snapshot.
+    pub in_flight: u64,
+    /// 2xx answers per latency bucket.
+    latency: Vec<u64>,
+}
+
+/// Latency buckets: 8 exact ones for 0–7 µs, then 8 per power of two up to 2^63 µs.
+const LATENCY_BUCKETS: usize = 8 * 62;
+
+/// The bucket of a latency of `us` microseconds.
+fn latency_bucket(us: u64) -> usize {
+    if us < 8 {
+        return us as usize;
+    }
+    let exponent = 63 - us.leading_zeros();
+    let sub = (us >> (exponent - 3)) & 7;
+    (((exponent - 2) * 8) as usize + sub as usize).min(LATENCY_BUCKETS - 1)
+}
+
+/// The smallest and largest latency (µs) of bucket `index`.
+fn latency_bucket_range(index: usize) -> (u64, u64) {
+    if index < 8 {
+        return (index as u64, index as u64);
+    }
+    let shift = (index / 8 + 2 - 3) as u32;
+    let lower = (8 + (index % 8) as u64) << shift;
+    (lower, lower + ((1u64 << shift) - 1))
+}
+
+impl Default for LiveStats {
+    fn default() -> Self {
+        let zero = || AtomicU64::new(0);
+        LiveStats {
+            requests: zero(),
+            ok: zero(),
+            errors: zero(),
+            checked: zero(),
+            correct: zero(),
+            handoffs: zero(),
+            latency_us_sum: zero(),
+            in_flight: zero(),
+            latency_buckets: (0..LATENCY_BUCKETS).map(|_| zero()).collect(),
+        }
+    }
 }
 
 impl LiveStats {
     pub(crate) fn ok(&self, latency: Duration, checked: Checked) {
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.ok.fetch_add(1, Ordering::Relaxed);
-        self.latency_us_sum.fetch_add(latency.as_micros() as u64, Ordering::Relaxed);
+        let us = latency.as_micros() as u64;
+        self.latency_us_sum.fetch_add(us, Ordering::Relaxed);
+        self.latency_buckets[latency_bucket(us)].fetch_add(1, Ordering::Relaxed);
         if let Some(correct) = checked.correct {
             self.checked.fetch_add(1, Ordering::Relaxed);
             self.correct.fetch_add(u64::from(correct), Ordering::Relaxed);
@@ -358,6 +457,34 @@ impl LiveStats {
         self.errors.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A request goes on the wire.
+    pub(crate) fn sending(&self) {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A request sent with [`LiveStats::sending`] was answered or failed.
+    pub(crate) fn sent(&self) {
+        // Never below zero, whatever the interleaving.
+        let _ = self
+            .in_flight
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some(n.saturating_sub(1)));
+    }
+
+    /// The counters now. Each is read on its own, so a snapshot taken while requests finish
+    /// may count one in `requests` and not yet in `ok`.
+    pub fn snapshot(&self) -> LiveSnapshot {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        LiveSnapshot {
+            requests: get(&self.requests),
+            ok: get(&self.ok),
+            errors: get(&self.errors),
+            checked: get(&self.checked),
+            correct: get(&self.correct),
+            handoffs: get(&self.handoffs),
+            in_flight: get(&self.in_flight),
+            latency: self.latency_buckets.iter().map(get).collect(),
+        }
+    }
     /// The counters in the Prometheus text exposition format.
     pub fn to_prometheus(&self) -> String {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
@@ -399,6 +526,47 @@ impl LiveStats {
             get(&self.ok)
         ));
         text
+    }
+}
+
+impl LiveSnapshot {
+    /// What happened between `earlier` and this snapshot (counts subtracted); `in_flight` is
+    /// this snapshot's.
+    pub fn since(&self, earlier: &LiveSnapshot) -> LiveSnapshot {
+        LiveSnapshot {
+            requests: self.requests.saturating_sub(earlier.requests),
+            ok: self.ok.saturating_sub(earlier.ok),
+            errors: self.errors.saturating_sub(earlier.errors),
+            checked: self.checked.saturating_sub(earlier.checked),
+            correct: self.correct.saturating_sub(earlier.correct),
+            handoffs: self.handoffs.saturating_sub(earlier.handoffs),
+            in_flight: self.in_flight,
+            latency: self
+                .latency
+                .iter()
+                .enumerate()
+                .map(|(i, n)| n.saturating_sub(earlier.latency.get(i).copied().unwrap_or(0)))
+                .collect(),
+        }
+    }
+
+    /// The `q` quantile (0–1) of the 2xx answers' latency from the intended start, in ms, to
+    /// within 12.5 % (the middle of its bucket); `None` without answers.
+    pub fn latency_quantile_ms(&self, q: f64) -> Option<f64> {
+        let total: u64 = self.latency.iter().sum();
+        if total == 0 {
+            return None;
+        }
+        let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (index, n) in self.latency.iter().enumerate() {
+            seen += n;
+            if seen >= rank {
+                let (lower, upper) = latency_bucket_range(index);
+                return Some((lower as f64 + upper as f64) / 2.0 / 1000.0);
+            }
+        }
+        None
     }
 }
 

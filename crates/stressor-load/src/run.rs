@@ -246,8 +246,14 @@ impl Worker {
     async fn send(&mut self, token: Token, start: Instant) {
         let sent = Instant::now();
         let intended = token.intended.unwrap_or_else(|| sent.saturating_duration_since(start));
+        if let Some(live) = &self.config.live {
+            live.sending();
+        }
         let outcome = tokio::time::timeout(self.config.timeout, self.exchange(token.index)).await;
         let done = Instant::now();
+        if let Some(live) = &self.config.live {
+            live.sent();
+        }
         match outcome {
             Ok(Ok((body, checked))) => {
                 let latency = done.saturating_duration_since(start + intended);

@@ -11,9 +11,9 @@ use rand::Rng as _;
 use stressor_core::{
     BreakerTransition, CalibrationCurves, ClassAccuracy, Comparison, ConfusionGrowth, DriftEvent,
     DriftPoint, DriftTimeline, Estimate, Event, EventSink, Exemplar, FaultImpact, Gate, GateBound,
-    GateOutcome, MetricValue, Recovery, RecsysPoint, RecsysTimeline, ReliabilityBin, RunInfo, Seed,
-    StepInfo, StepKind, StepPoint, StepResult, Timeline, TimelinePoint, TimelineWindow, Verdict,
-    Warning, WindowKind,
+    GateOutcome, LiveSample, MetricValue, Recovery, RecsysPoint, RecsysTimeline, ReliabilityBin,
+    RunInfo, Seed, StepInfo, StepKind, StepPoint, StepResult, Timeline, TimelinePoint,
+    TimelineWindow, Verdict, Warning, WindowKind,
 };
 use stressor_report::{Collector, RunRecord, html, json, junit, summary};
 
@@ -268,6 +268,28 @@ fn json_round_trips_through_the_schema_types_and_validates() {
     let validator = jsonschema::validator_for(&committed_schema()).unwrap();
     let errors: Vec<String> = validator.iter_errors(&instance).map(|e| e.to_string()).collect();
     assert!(errors.is_empty(), "{errors:#?}");
+}
+
+#[test]
+fn live_readings_leave_every_report_unchanged() {
+    let mut collector = Collector::new();
+    for event in events(3) {
+        // A reading a second of a long step, with notes: the dashboard's, not the reports'.
+        for t in 0..1000 {
+            collector.event(&Event::Live(LiveSample {
+                step_id: "pgd".into(),
+                t_s: f64::from(t),
+                values: vec![("p99_ms".into(), 12.0), ("error_rate".into(), f64::NAN)],
+                notes: vec![HOSTILE.into()],
+            }));
+        }
+        collector.event(&event);
+    }
+    let with_live = collector.into_record().unwrap();
+    let without = record();
+    assert_eq!(json::to_string(&with_live), json::to_string(&without));
+    let config = html::HtmlConfig::default();
+    assert_eq!(html::to_string(&with_live, &config), html::to_string(&without, &config));
 }
 
 #[test]

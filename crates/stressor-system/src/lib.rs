@@ -6,7 +6,9 @@
 //!
 //! - [`options`] mirrors `[system]` (serde, unknown keys rejected);
 //! - [`plan`] validates it into a [`SystemPlan`] (stages, faults, recovery tolerances, gates);
-//! - `run` serves, proxies and loads, and turns the measurements into a `system` step.
+//! - `run` serves, proxies and loads, and turns the measurements into a `system` step;
+//! - `live` reads the load's live counters once a second into `Event::Live` samples (rates,
+//!   error rate, p50/p99, in flight, accuracy; notes when a fault or surge starts or ends).
 //!
 //! ```
 //! let text = r#"
@@ -24,6 +26,7 @@
 //! assert_eq!(system.baseline_rate(), 20.0);
 //! ```
 
+mod live;
 pub mod options;
 pub mod plan;
 mod run;

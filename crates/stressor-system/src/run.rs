@@ -16,6 +16,7 @@ use stressor_proxy::{Protocol, Proxy, ProxyConfig};
 use stressor_scenario::target::TargetPlan;
 use stressor_scenario::{EngineConfig, EngineError};
 
+use crate::live::LiveReadings;
 use crate::plan::SystemPlan;
 
 /// Why the systems run could not start (the server, proxy or load generator).
@@ -115,16 +116,16 @@ pub(crate) fn run_system(
         load_config.bodies = bodies;
         load_config.connections = plan.connections;
         load_config.timeout = plan.timeout;
-        let mut config_live = None;
+        // Live counters for the once-a-second readings (and Prometheus when asked for).
+        let live = Arc::new(stressor_load::LiveStats::default());
         let check: Arc<stressor_load::ResponseCheck> =
             Arc::new(move |index, body| {
                 stressor_load::oip::check_label(&labels, index, body).map(stressor_load::Checked::from)
             });
-        // Live counters for Prometheus while the load runs.
+        // Prometheus text of the same counters while the load runs.
         let mut metrics_server = None;
         if let Some(addr) = config.metrics_addr {
-            let live = Arc::new(stressor_load::LiveStats::default());
-            config_live = Some(Arc::clone(&live));
+            let live = Arc::clone(&live);
             let proxies: Vec<Arc<Proxy>> = proxy.iter().cloned().collect();
             let render = Arc::new(move || live.to_prometheus() + &stressor_proxy::prometheus(&proxies));
             let server = stressor_serve::MetricsServer::bind(addr, render)
@@ -136,7 +137,7 @@ pub(crate) fn run_system(
             });
             metrics_server = Some(server);
         }
-        load_config.live = config_live;
+        load_config.live = Some(Arc::clone(&live));
         let t0 = tokio::time::Instant::now();
         let schedule = async {
             match &proxy {
@@ -146,7 +147,24 @@ pub(crate) fn run_system(
                 _ => Vec::new(),
             }
         };
-        let (windows, report) = tokio::join!(schedule, stressor_load::run(load_config, check));
+        let work = async { tokio::join!(schedule, stressor_load::run(load_config, check)) };
+        tokio::pin!(work);
+        // One reading a second while the load runs, and a last one when it ends.
+        let mut readings = LiveReadings::new(plan);
+        let second = std::time::Duration::from_secs(1);
+        let mut ticker = tokio::time::interval_at(t0 + second, second);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let (windows, report) = loop {
+            tokio::select! {
+                done = &mut work => break done,
+                _ = ticker.tick() => {
+                    let sample = readings.read(live.snapshot(), t0.elapsed().as_secs_f64(), false);
+                    sink.event(&Event::Live(sample));
+                }
+            }
+        };
+        let sample = readings.read(live.snapshot(), t0.elapsed().as_secs_f64(), true);
+        sink.event(&Event::Live(sample));
         if let Some(server) = metrics_server {
             let _ = server.shutdown().await;
         }

@@ -4,11 +4,13 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use stressor_core::Seed;
+use stressor_core::{EventSink, Seed};
 use stressor_report::Collector;
 use stressor_scenario::{EngineConfig, Scenario};
+use stressor_schema::ExitCode as exit_code;
 
 use crate::args::{RunArgs, RunOptions};
+use crate::dashboard::{DEFAULT_LINGER, LiveDashboard};
 use crate::families::FAMILIES;
 use crate::output::{
     Tee, WallClock, cache_dir, default_out_dir, finish, plan_name, say, scenario_error,
@@ -48,13 +50,36 @@ pub(super) fn execute(mut scenario: Scenario, options: &RunOptions, default_out:
         env,
         ..EngineConfig::default()
     };
+    let mut dashboard = match options.dashboard {
+        Some(addr) => match LiveDashboard::start(addr, &out_dir) {
+            Ok(dashboard) => Some(dashboard),
+            Err(code) => return code,
+        },
+        None => None,
+    };
     let clock = WallClock(Instant::now());
     let mut collector = Collector::new();
     let mut progress = ProgressSink::new(!options.no_progress);
     let outcome = {
-        let mut tee = Tee { collector: &mut collector, progress: &mut progress };
+        let mut tee = Tee {
+            collector: &mut collector,
+            progress: &mut progress,
+            dashboard: dashboard.as_mut().map(|d| d as &mut dyn EventSink),
+        };
         stressor_scenario::run(&scenario, &config, &clock, &mut tee)
     };
     progress.finish();
-    finish(outcome, collector, options, &out_dir)
+    let code = finish(outcome, collector, options, &out_dir);
+    match dashboard {
+        Some(dashboard) => {
+            let linger = options.dashboard_linger.unwrap_or(DEFAULT_LINGER);
+            match dashboard.finish(&out_dir, linger) {
+                Ok(()) => code,
+                // The reports are written; the dashboard's files are not, like a report that
+                // could not be written.
+                Err(()) => exit_code::USAGE,
+            }
+        }
+        None => code,
+    }
 }

@@ -109,7 +109,7 @@ fn check(name: &str) {
 ///
 /// # Panics
 /// When there is none: the test must not pass without looking at the report.
-fn chromium() -> PathBuf {
+pub(crate) fn chromium() -> PathBuf {
     let paths = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&paths).map(|dir| dir.join("chromium")).find(|p| p.is_file()).expect(
         "chromium is not on PATH: these tests render the HTML reports in headless Chromium; \
@@ -238,11 +238,11 @@ fn absolute_paths(value: &mut toml::Value, dir: &Path) {
 }
 
 /// A process that ran to its end.
-struct Finished {
-    status: ExitStatus,
+pub(crate) struct Finished {
+    pub(crate) status: ExitStatus,
     /// stdout, then stderr, for failure messages.
-    output: String,
-    stdout: Vec<u8>,
+    pub(crate) output: String,
+    pub(crate) stdout: Vec<u8>,
 }
 
 /// Runs `command` with stdout and stderr in files `{log}.stdout` and `{log}.stderr`, and kills
@@ -250,7 +250,7 @@ struct Finished {
 ///
 /// # Panics
 /// When it cannot start or runs past `limit`.
-fn run_bounded(command: &mut Command, log: &Path, limit: Duration) -> Finished {
+pub(crate) fn run_bounded(command: &mut Command, log: &Path, limit: Duration) -> Finished {
     let (stdout_path, stderr_path) = (log.with_extension("stdout"), log.with_extension("stderr"));
     command
         .stdin(Stdio::null())
@@ -343,7 +343,7 @@ fn without_csp(html: &str) -> String {
 }
 
 /// A `file://` URL for an absolute path, with the characters that URLs reserve escaped.
-fn file_url(path: &Path) -> String {
+pub(crate) fn file_url(path: &Path) -> String {
     let mut url = String::from("file://");
     for byte in path.display().to_string().bytes() {
         match byte {

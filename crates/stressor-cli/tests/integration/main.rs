@@ -1,6 +1,7 @@
 //! Integration tests of the `stressor` binary, one test binary with a module per topic:
-//! `cli` (exit codes, report files, error messages, every subcommand) and `browser` (each
-//! shipped scenario's HTML report as headless Chromium renders it).
+//! `cli` (exit codes, report files, error messages, every subcommand), `browser` (each
+//! shipped scenario's HTML report as headless Chromium renders it) and `dashboard` (a run's
+//! live dashboard in headless Chromium).
 //!
 //! The runs use the real built-in CNN, trained once and cached in a directory shared by all
 //! tests of this binary (under `CARGO_TARGET_TMPDIR`), on small samples of the embedded data.
@@ -8,6 +9,7 @@
 
 mod browser;
 mod cli;
+mod dashboard;
 mod recommender;
 mod serve_chatbot;
 
