@@ -199,6 +199,7 @@ fn kind_name(kind: StepKind) -> &'static str {
         StepKind::Drift => "drift",
         StepKind::Recommender => "recommender",
         StepKind::Chatbot => "chatbot",
+        StepKind::WarGame => "war_game",
         _ => "other",
     }
 }

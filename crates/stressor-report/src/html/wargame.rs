@@ -38,7 +38,8 @@ const NO_MODEL: &str = "(exercise)";
 const DEFINITIONS: &str = "MTTD: mean time from an inject's start to the first alert on its \
     model; MTTA: to the first blue-team action on its model; MTTR: until its model's KPIs and \
     fairness are back within tolerance. Each is a mean over the seeds in which it happened \
-    (n of them), with its 95 % interval; never: in no seed.";
+    (n of them), with its 95 % interval; never: in no seed; no impact: the model never left \
+    tolerance after the inject.";
 
 /// The section of war-game step `step`, preceded by the teams compared when `step` is the
 /// first war-game step and two or more teams played.
@@ -283,6 +284,15 @@ fn clock(t_s: f64, detail: &WargameDetail) -> String {
     number::clock(t_s, detail.tick_s.is_finite() && detail.tick_s < 60.0)
 }
 
+/// The MTTR cell: `no impact` when the model never became unhealthy after the inject in any
+/// seed (so there was nothing to recover from), else as [`time_cell`].
+fn mttr_cell(incident: &stressor_core::Incident) -> String {
+    if incident.mttr_s.is_none() && incident.recovered.value >= 1.0 {
+        return "<span class=\"n\">no impact</span>".to_owned();
+    }
+    time_cell(incident.mttr_s.as_ref())
+}
+
 /// A mean time with its interval and sample size, or `never` when it never happened.
 fn time_cell(estimate: Option<&Estimate>) -> String {
     match estimate {
@@ -341,7 +351,7 @@ fn incidents_table(detail: &WargameDetail, html: &mut String) {
             incident.detected.n,
             time_cell(incident.mttd_s.as_ref()),
             time_cell(incident.mtta_s.as_ref()),
-            time_cell(incident.mttr_s.as_ref()),
+            mttr_cell(incident),
             effort.join("<br>")
         ));
     }
@@ -561,7 +571,7 @@ fn comparison(teams: &[(&StepResult, &WargameDetail)], html: &mut String) {
                     Some(incident) => html.push_str(&format!(
                         "<td>{}</td><td>{}</td>",
                         time_cell(incident.mttd_s.as_ref()),
-                        time_cell(incident.mttr_s.as_ref())
+                        mttr_cell(incident)
                     )),
                     None => html.push_str("<td>–</td><td>–</td>"),
                 }
