@@ -405,8 +405,19 @@ impl<'a> Game<'a> {
                     &atlas,
                     text,
                 );
-                if matches!(inject.technique, Technique::Tamper) {
-                    self.tamper(inject)?;
+                if matches!(inject.technique, Technique::Tamper)
+                    && let Err(e) = self.tamper(inject)
+                {
+                    let text = format!("the tamper failed: {e}");
+                    self.entry(
+                        inject.at_s,
+                        EntryKind::InjectEnd,
+                        Side::Red,
+                        inject.model,
+                        &inject.id,
+                        &atlas,
+                        text,
+                    );
                 }
                 if let (ModelKind::Fraud, Technique::Drift { shift }) =
                     (inject.model, &inject.technique)
@@ -829,7 +840,24 @@ impl<'a> Game<'a> {
                     t,
                 );
             }
-            let version = self.retrain(ModelKind::Credit, t, false, self.credit.sanitise)?;
+            // A registry that fails (an MLflow server gone) is recorded, never the end of
+            // the game.
+            let version = match self.retrain(ModelKind::Credit, t, false, self.credit.sanitise) {
+                Ok(version) => version,
+                Err(e) => {
+                    let text = format!("scheduled retraining failed: {e}");
+                    self.entry(
+                        t,
+                        EntryKind::Scheduled,
+                        Side::Exercise,
+                        ModelKind::Credit,
+                        "retrain",
+                        "",
+                        text,
+                    );
+                    return Ok(());
+                }
+            };
             self.set_alias(
                 ModelKind::Credit,
                 "champion",
