@@ -830,7 +830,8 @@ impl<'a> Game<'a> {
             let t = k * every;
             // The outgoing champion becomes last-good if nothing alerted on it.
             let quiet = self.credit.last_alert.is_none_or(|a| a < t - every);
-            if quiet {
+            let last_good = self.last_good(ModelKind::Credit);
+            if quiet && last_good != self.credit.serving.0 {
                 self.set_alias(
                     ModelKind::Credit,
                     "last-good",

@@ -143,7 +143,7 @@ pub(crate) fn run_part(
             let prefix = format!("{}{team}-s{k}-", registry.prefix);
             let sink = &mut *run.sink;
             let mut live = |event: Event| sink.event(&event);
-            let game = crate::game::play(
+            let game = match crate::game::play(
                 plan,
                 world,
                 registry.registry.as_ref(),
@@ -152,8 +152,20 @@ pub(crate) fn run_part(
                 stressor_core::Seed::new(seeds[k]),
                 &step_id,
                 &mut live,
-            )
-            .map_err(|e| wargame_error(format!("{step_id}, seed {k}: {e}")))?;
+            ) {
+                Ok(game) => game,
+                // A team that cannot play (the registry gone before its game starts) after
+                // another team finished: keep what was measured, say why the rest is missing.
+                Err(e) if !results.is_empty() => {
+                    run.sink.event(&Event::Warning(stressor_core::Warning {
+                        step_id: Some(step_id.clone()),
+                        code: "wargame/team-not-played".into(),
+                        message: format!("{step_id}, seed {k} could not be played: {e}; the teams before it are reported"),
+                    }));
+                    return Ok(results);
+                }
+                Err(e) => return Err(wargame_error(format!("{step_id}, seed {k}: {e}"))),
+            };
             run.sink.event(&Event::Progress {
                 step_id: step_id.clone(),
                 done: k as u64 + 1,
