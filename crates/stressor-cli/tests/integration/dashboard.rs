@@ -150,6 +150,108 @@ fn a_dashboard_outside_loopback_is_refused_before_the_run() {
     assert!(text(&output.stderr).contains("not an address and port"), "{}", text(&output.stderr));
 }
 
+/// A short war game: 4 simulated hours in 5-minute ticks (about 15 s of wall time), a tamper
+/// and a flood, both teams.
+const WAR_GAME: &str = r#"
+name = "war game <img src=x onerror=alert(1)>"
+seed = 5
+[wargame]
+duration = "4h"
+tick = "5m"
+[wargame.credit]
+retrain_every = "40m"
+label_delay = "10m"
+applications_per_hour = 400
+[wargame.fraud]
+training_rows = 4000
+transactions_per_hour = 300
+[wargame.chatbot]
+queries_per_hour = 240
+flood_window = "100ms"
+[[wargame.injects]]
+id = "swap"
+at = "1h"
+model = "credit"
+technique = "tamper"
+[[wargame.injects]]
+id = "flood"
+at = "2h"
+duration = "30m"
+model = "chatbot"
+technique = "dos"
+multiple = 20
+[[wargame.monitors]]
+id = "integrity"
+model = "credit"
+metric = "integrity"
+then = "rollback"
+[[wargame.monitors]]
+id = "errors"
+model = "chatbot"
+metric = "error_rate"
+window = "10m"
+above = 0.05
+min_cases = 5
+then = "shed"
+[[wargame.actions]]
+id = "rollback"
+kind = "rollback"
+model = "credit"
+[[wargame.actions]]
+id = "shed"
+kind = "shed"
+model = "chatbot"
+per_client_rps = 5
+"#;
+
+#[test]
+fn a_war_game_is_charted_live_and_its_report_renders_readably() {
+    let chromium = chromium();
+    let dir = scratch("dashboard-war-game");
+    let path = dir.join("scenario.toml");
+    std::fs::write(&path, WAR_GAME).unwrap();
+    let mut run = Running::spawn(run_command(&dir, &path).args(["--dashboard", "127.0.0.1:0"]));
+    let url = run.wait_for_line("dashboard: http://", RUN_LIMIT);
+    let url = url.trim_start_matches("dashboard: ").trim().to_string();
+    let mut browser = Browser::launch(&chromium, &dir, &url);
+    let step = "war-game/defended";
+    let first = browser.wait_for_points(step, "credit.integrity", 2, RUN_LIMIT, &mut run);
+    std::thread::sleep(Duration::from_secs(2));
+    let page = browser.read();
+    let second = points(&page, step, "credit.integrity");
+    assert!(second > first, "the war game's chart did not grow: {first} then {second}\n{page}");
+    assert!(points(&page, step, "chatbot.error_rate") > 0, "no chatbot series\n{page}");
+    let png = browser.screenshot();
+    std::fs::write(dir.join("war-game-dashboard.png"), &png).unwrap();
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 20_000, "{} bytes", png.len());
+    browser.close();
+    let status = run.wait(RUN_LIMIT);
+    assert!(matches!(status, Some(0 | 1)), "stressor run exited with {status:?}\n{}", run.stderr());
+
+    // The report: the teams compared, the lanes, the incidents with their times, escaped.
+    let report = dir.join("out/report.html");
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(!html.contains("<img src=x"), "the scenario's name is escaped");
+    let dom = offline_dom(&chromium, &report, &dir);
+    for needle in [
+        "War game: the blue teams compared",
+        "Time to detect and to recover",
+        "Incidents",
+        "no-defence",
+        "AML.T0010.003",
+        "integrity",
+    ] {
+        assert!(dom.contains(needle), "the report lacks {needle:?}");
+    }
+    assert!(dom.matches("<svg").count() >= 4, "the timeline lanes and series charts");
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("out/report.json")).unwrap())
+            .unwrap();
+    let incidents = &json["steps"][0]["wargame"]["incidents"];
+    let swap = incidents.as_array().unwrap().iter().find(|i| i["inject"] == "swap").unwrap();
+    assert_eq!(swap["mttd_s"]["value"], 300.0, "the tamper is caught at the end of its tick");
+}
+
 /// The point count of `series` in `step` in a [`Browser::read`] result (0 when absent).
 fn points(page: &Value, step: &str, series: &str) -> u64 {
     page["series"]
