@@ -207,14 +207,26 @@ struct Game<'a> {
     referee: Referee,
 }
 
-fn metadata(training: &[u8], metrics: &[(&str, f64)], trained_until: f64, t: f64) -> Metadata {
+/// A version's metadata: the training table's digest, its metrics and fairness at
+/// registration (on its own training rows), and the newest training row's arrival.
+fn metadata(
+    training: &Table,
+    metrics: &[(&str, f64)],
+    fairness: &[(&str, f64)],
+    trained_until: f64,
+    t: f64,
+) -> Metadata {
     Metadata {
-        training_data_sha256: sha256_hex(training),
+        training_data_sha256: table_digest(training),
         metrics: metrics.iter().map(|(k, v)| ((*k).to_string(), *v)).collect(),
+        fairness: fairness
+            .iter()
+            .filter(|(_, v)| v.is_finite())
+            .map(|(k, v)| ((*k).to_string(), *v))
+            .collect(),
         tags: std::iter::once(("trained_until_s".to_string(), format!("{trained_until}")))
             .collect(),
         created_at_s: t,
-        ..Metadata::default()
     }
 }
 
@@ -239,7 +251,17 @@ impl<'a> Game<'a> {
             let bytes = pipeline.to_bytes().ok_or("the model cannot be serialised")?;
             registry.ensure_model(&name).map_err(|e| e.to_string())?;
             let version = registry
-                .register(&name, &bytes, &metadata(&bytes, &[], 0.0, 0.0))
+                .register(
+                    &name,
+                    &bytes,
+                    &metadata(
+                        reference,
+                        &[("training_rows", reference.rows as f64)],
+                        &[],
+                        0.0,
+                        0.0,
+                    ),
+                )
                 .map_err(|e| e.to_string())?;
             for alias in ["champion", "last-good"] {
                 let change = Change::new("exercise", "the first version", 0.0);
@@ -937,7 +959,7 @@ impl<'a> Game<'a> {
         }
         let quarantined = self.state(kind).quarantined.clone();
         let left_out = |arrived: f64| quarantined.iter().any(|&(a, b)| arrived > a && arrived <= b);
-        let (pipeline, used, until) = match kind {
+        let (pipeline, used, until, table, fairness) = match kind {
             ModelKind::Credit => {
                 let window = self.plan.credit.retrain_window_s;
                 let mut rows: Vec<&FeedRow> = self
@@ -957,11 +979,27 @@ impl<'a> Game<'a> {
                     table = self.table_of(&rows);
                 }
                 let until = rows.iter().map(|r| r.arrived).fold(0.0, f64::max);
-                (
-                    crate::world::train_credit(&table, &self.world.credit_features, seed)?,
-                    rows.len(),
-                    until,
-                )
+                let pipeline =
+                    crate::world::train_credit(&table, &self.world.credit_features, seed)?;
+                // Fairness at registration, on its own training rows and their feed labels.
+                let p_bad = pipeline.predict(&table).map_err(|e| e.to_string())?;
+                let threshold = self.plan.credit.threshold;
+                let decisions = rows
+                    .iter()
+                    .zip(&p_bad)
+                    .map(|(r, &p)| (self.world.group[r.row], r.good, p < threshold));
+                let counts = group_counts(decisions);
+                let dp = counts
+                    .as_ref()
+                    .map_or(f64::NAN, stressor_fairness::fairlearn::demographic_parity_ratio);
+                let eo = counts.as_ref().map_or(f64::NAN, |c| {
+                    stressor_fairness::fairlearn::equalized_odds_difference(
+                        c,
+                        stressor_fairness::fairlearn::Agg::WorstCase,
+                    )
+                });
+                let fairness = vec![("dp_ratio_train", dp), ("eo_difference_train", eo)];
+                (pipeline, rows.len(), until, table, fairness)
             }
             _ => {
                 let window = self.plan.credit.retrain_window_s;
@@ -984,14 +1022,18 @@ impl<'a> Game<'a> {
                     table = table.concat(part).map_err(|e| e.to_string())?;
                 }
                 let rows = table.rows;
-                (self.world.fraud.train(&table, seed)?, rows, t)
+                (self.world.fraud.train(&table, seed)?, rows, t, table, Vec::new())
             }
         };
         let bytes = pipeline.to_bytes().ok_or("the candidate cannot be serialised")?;
         let name = self.state(kind).name.clone();
         let version = self
             .registry
-            .register(&name, &bytes, &metadata(&bytes, &[("training_rows", used as f64)], until, t))
+            .register(
+                &name,
+                &bytes,
+                &metadata(&table, &[("training_rows", used as f64)], &fairness, until, t),
+            )
             .map_err(|e| e.to_string())?
             .version;
         let state = self.state_mut(kind);
@@ -1063,6 +1105,24 @@ impl<'a> Game<'a> {
         keep.sort_unstable();
         Ok((keep, counts))
     }
+}
+
+/// SHA-256 of a table's contents (column names, then every value in column order): the
+/// training data's hash a version is registered with.
+fn table_digest(table: &Table) -> String {
+    let mut bytes = Vec::new();
+    for (name, column) in &table.columns {
+        bytes.extend(name.as_bytes());
+        bytes.push(0);
+        match column {
+            Column::Numeric(values) => values.iter().for_each(|v| bytes.extend(v.to_le_bytes())),
+            Column::Categorical(values) => values.iter().for_each(|v| {
+                bytes.extend(v.as_bytes());
+                bytes.push(0);
+            }),
+        }
+    }
+    sha256_hex(&bytes)
 }
 
 fn amount(table: &Table, row: usize) -> f64 {
