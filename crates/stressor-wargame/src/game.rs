@@ -48,6 +48,9 @@ pub(crate) struct CreditCase {
     /// The challenger's decision when it shadowed this case.
     pub(crate) shadow: Option<bool>,
     pub(crate) amount: f64,
+    /// The label the retraining feed received for it (`true` = good; flipped when poisoned),
+    /// once it has arrived.
+    pub(crate) feed_good: Option<bool>,
 }
 
 /// One labelled credit row in the retraining feed.
@@ -667,6 +670,7 @@ impl<'a> Game<'a> {
                 p_bad: scores[i],
                 shadow: shadow_scores.as_ref().map(|s| s[i] < threshold),
                 amount: amounts[i],
+                feed_good: None,
             });
         }
         Ok(())
@@ -820,15 +824,12 @@ impl<'a> Game<'a> {
         let poison = self
             .active(ModelKind::Credit, t0, |t| matches!(t, Technique::LabelFlip { .. }))
             .map(|(_, i)| i.clone());
-        let arriving: Vec<(usize, f64, bool, u8)> = self
-            .out
-            .credit
-            .iter()
-            .filter(|c| (t0..t1).contains(&(c.t + delay)))
-            .map(|c| (c.row, c.amount, c.good, c.group))
+        let arriving: Vec<usize> = (0..self.out.credit.len())
+            .filter(|&k| (t0..t1).contains(&(self.out.credit[k].t + delay)))
             .collect();
         let unprivileged = self.plan.credit.protected.groups()[0];
-        for (row, amount, good, group) in arriving {
+        for k in arriving {
+            let CreditCase { row, amount, good, group, .. } = self.out.credit[k];
             let mut label = good;
             let mut poisoned = false;
             if let Some(inject) = &poison
@@ -841,6 +842,7 @@ impl<'a> Game<'a> {
                     self.effort(&inject.id, "poison_rows", 1.0);
                 }
             }
+            self.out.credit[k].feed_good = Some(label);
             self.feed.push(FeedRow { arrived: t0, row, amount, good: label, poisoned });
         }
     }

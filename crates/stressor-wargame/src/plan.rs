@@ -295,14 +295,6 @@ impl MonitorMetric {
     pub fn name(self) -> &'static str {
         MonitorMetric::ALL.iter().find(|(_, m, _)| *m == self).map_or("?", |(n, _, _)| n)
     }
-
-    /// Whether it needs labels (and so waits for them).
-    pub fn labelled(self) -> bool {
-        matches!(
-            self,
-            MonitorMetric::EoDifference | MonitorMetric::Accuracy | MonitorMetric::Recall
-        )
-    }
 }
 
 /// When a monitor alerts.

@@ -3,10 +3,9 @@
 
 use stressor_core::{AliasMove, EntryKind, Side};
 use stressor_fairness::fairlearn::demographic_parity_ratio;
-use stressor_fairness::{Confusion, GroupCounts};
 use stressor_registry::{Change, rollback};
 
-use super::{Arm, Game, Pending};
+use super::{Arm, Game, Pending, group_counts};
 use crate::plan::{ActionKind, ModelKind};
 
 impl Game<'_> {
@@ -178,7 +177,7 @@ impl Game<'_> {
         // false-positive rate on genuine transactions, so a candidate that blocks more fraud
         // at a small cost in false alarms can win.
         let window_from = self.state(kind).trial_from;
-        let mut cells = [Confusion::default(); 2];
+        let mut decided: Vec<(u8, bool, bool)> = Vec::new();
         // (right, n) for the champion and the challenger; for fraud, a second pair for the
         // genuine transactions' false alarms.
         let (mut champ, mut chall, mut champ_fp, mut chall_fp) =
@@ -191,7 +190,7 @@ impl Game<'_> {
                     .iter()
                     .filter(|c| c.t >= window_from && c.t + self.plan.credit.label_delay_s <= t)
                 {
-                    let label = self.feed_label(c);
+                    let label = Self::feed_label(c);
                     let challenger = match (c.arm, c.shadow) {
                         (Arm::Challenger, _) => Some(c.approved),
                         (Arm::Champion, Some(s)) => Some(s),
@@ -204,11 +203,7 @@ impl Game<'_> {
                     if let Some(d) = challenger {
                         chall.1 += 1;
                         chall.0 += u64::from(d == label);
-                        let cell = &mut cells[usize::from(c.group.min(1))];
-                        cell.n += 1;
-                        cell.positives += u64::from(label);
-                        cell.selected += u64::from(d);
-                        cell.true_positives += u64::from(label && d);
+                        decided.push((c.group, label, d));
                     }
                 }
             }
@@ -258,7 +253,7 @@ impl Game<'_> {
             stressor_core::LEVEL,
         );
         let dp = if kind == ModelKind::Credit {
-            GroupCounts::from_cells(cells.to_vec()).ok().map(|c| demographic_parity_ratio(&c))
+            group_counts(decided.into_iter()).map(|c| demographic_parity_ratio(&c))
         } else {
             None
         };

@@ -106,11 +106,11 @@ impl Game<'_> {
                     return None;
                 }
                 if metric == MonitorMetric::Accuracy {
-                    let right = cases.iter().filter(|c| c.approved == self.feed_label(c)).count();
+                    let right = cases.iter().filter(|c| c.approved == Self::feed_label(c)).count();
                     return Some(right as f64 / cases.len() as f64);
                 }
                 let counts =
-                    group_counts(cases.iter().map(|c| (c.group, self.feed_label(c), c.approved)))?;
+                    group_counts(cases.iter().map(|c| (c.group, Self::feed_label(c), c.approved)))?;
                 Some(equalized_odds_difference(&counts, Agg::WorstCase)).filter(|v| v.is_finite())
             }
             MonitorMetric::Recall => {
@@ -186,13 +186,9 @@ impl Game<'_> {
         }
     }
 
-    /// The label the feed holds for a decided case (flipped if it was poisoned on arrival).
-    pub(super) fn feed_label(&self, case: &CreditCase) -> bool {
-        let arrived = case.t + self.plan.credit.label_delay_s;
-        self.feed
-            .iter()
-            .rev()
-            .find(|r| r.row == case.row && (r.arrived - arrived).abs() <= self.plan.tick_s)
-            .map_or(case.good, |r| r.good)
+    /// The label the feed holds for a decided case (flipped if it was poisoned on arrival),
+    /// recorded on the case when it arrived.
+    pub(super) fn feed_label(case: &CreditCase) -> bool {
+        case.feed_good.unwrap_or(case.good)
     }
 }
