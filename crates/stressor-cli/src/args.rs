@@ -35,6 +35,24 @@ pub(crate) enum Command {
     /// Compare two CSV or Parquet files column by column: which features drifted, and by how
     /// much.
     Drift(DriftArgs),
+    /// Compute risk documents from reports: FMEA, risk register, business impact analysis,
+    /// NIST AI RMF crosswalk and post-mortems, every number citing its report field.
+    Risk(RiskArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RiskArgs {
+    /// Reports written by `stressor run` or `stressor demo` (report.json), cited as r1, r2, …
+    /// in this order.
+    #[arg(required = true, value_name = "REPORT")]
+    pub(crate) reports: Vec<PathBuf>,
+    /// The business context: processes, revenue per hour, RTO/RPO targets, maximum tolerable
+    /// downtime, owners, exposure and risk appetite (see docs/risk.md).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) context: Option<PathBuf>,
+    /// Where to write risk.md, risk.html, fmea.csv, register.csv and risk.json.
+    #[arg(long, short, value_name = "DIR", default_value = "reports/risk")]
+    pub(crate) out: PathBuf,
 }
 
 #[derive(Debug, Args)]

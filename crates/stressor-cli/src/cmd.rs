@@ -5,5 +5,6 @@ pub(crate) mod demo;
 pub(crate) mod drift;
 pub(crate) mod load;
 pub(crate) mod proxy;
+pub(crate) mod risk;
 pub(crate) mod run;
 pub(crate) mod serve;

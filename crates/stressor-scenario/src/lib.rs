@@ -56,5 +56,5 @@ pub use error::{Problem, ScenarioError};
 pub use family::{Family, Part, RunContext, Subject};
 pub use planner::{Planner, fmt_value, fmt_values, same_dial};
 pub use run::{EngineConfig, EngineError, RunOutcome, evaluate_gate, run, run_with};
-pub use scenario::{DEFAULT_SEED, Document, Scenario, SubjectPlan, load, plan};
+pub use scenario::{DEFAULT_SEED, Document, RiskPlan, Scenario, SubjectPlan, load, plan};
 pub use target::load_model;

@@ -18,6 +18,19 @@ pub struct HeadOptions {
     /// The root seed every random choice derives from.
     #[serde(default)]
     pub seed: Option<u64>,
+    /// `[risk]`: risk documents computed from this run's report when it ends.
+    #[serde(default)]
+    pub risk: Option<RiskOptions>,
+}
+
+/// `[risk]`: compute the risk documents (FMEA, register, BIA, NIST crosswalk, post-mortems)
+/// from the run's report into `risk/` beside it, as `stressor risk` would.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskOptions {
+    /// The business context file, relative to the scenario file.
+    #[serde(default)]
+    pub context: Option<String>,
 }
 
 /// The model under test and the data it is measured on (`[target]` and `[data]`), shared by

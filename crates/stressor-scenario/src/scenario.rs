@@ -16,7 +16,7 @@ use crate::target::TargetPlan;
 pub const DEFAULT_SEED: u64 = 0;
 
 /// The top-level keys every scenario may have, whatever its families.
-const HEAD_KEYS: &[&str] = &["name", "description", "seed"];
+const HEAD_KEYS: &[&str] = &["name", "description", "seed", "risk"];
 /// The top-level keys of the model under test and its data.
 const SUBJECT_KEYS: &[&str] = &["target", "data"];
 
@@ -116,6 +116,15 @@ pub struct Scenario {
     pub subject: Option<SubjectPlan>,
     /// The families' parts, in the order of the families given to [`plan`].
     pub parts: Vec<Box<dyn Part>>,
+    /// `[risk]`: compute risk documents from the report at the end of the run.
+    pub risk: Option<RiskPlan>,
+}
+
+/// `[risk]`, resolved: the context file's path (relative to the scenario's directory), if any.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RiskPlan {
+    /// The business context file.
+    pub context: Option<std::path::PathBuf>,
 }
 
 impl Scenario {
@@ -253,5 +262,10 @@ pub fn plan(text: &str, path: &Path, families: &[&dyn Family]) -> Result<Scenari
         seed: Seed::new(head.seed.unwrap_or(DEFAULT_SEED)),
         subject,
         parts,
+        risk: head.risk.map(|risk| RiskPlan {
+            context: risk.context.map(|file| {
+                path.parent().map_or_else(|| file.clone().into(), |dir| dir.join(&file))
+            }),
+        }),
     })
 }

@@ -31,6 +31,13 @@ pub(super) fn execute(mut scenario: Scenario, options: &RunOptions, default_out:
         scenario.seed = Seed::new(seed);
     }
     let out_dir = options.out.clone().unwrap_or(default_out);
+    // `[risk]`: a bad context file is a usage error before anything runs.
+    let risk_context = scenario.risk.as_ref().and_then(|risk| risk.context.clone());
+    if let Some(path) = &risk_context {
+        if let Err(error) = stressor_risk::Context::read(path) {
+            return super::risk::fail(&error);
+        }
+    }
     say!(
         "stressor: scenario `{}`, seed {}, reports in {}",
         scenario.name,
@@ -69,7 +76,27 @@ pub(super) fn execute(mut scenario: Scenario, options: &RunOptions, default_out:
         stressor_scenario::run(&scenario, &config, &clock, &mut tee)
     };
     progress.finish();
-    let code = finish(outcome, collector, options, &out_dir);
+    let mut code = finish(outcome, collector, options, &out_dir);
+    let report = out_dir.join("report.json");
+    if scenario.risk.is_some() && report.is_file() {
+        let documents =
+            super::risk::documents(std::slice::from_ref(&report), risk_context.as_deref())
+                .and_then(|d| stressor_risk::write_all(&d, &out_dir.join("risk")).map(|_| d));
+        match documents {
+            Ok(d) => {
+                super::risk::print_summary(&d);
+                say!(
+                    "stressor: wrote {}/risk/ (risk.md, risk.html, fmea.csv, register.csv, risk.json)",
+                    out_dir.display()
+                );
+            }
+            // The run's own reports are written; only the risk documents are missing.
+            Err(error) if code == exit_code::PASS => code = super::risk::fail(&error),
+            Err(error) => {
+                super::risk::fail(&error);
+            }
+        }
+    }
     match dashboard {
         Some(dashboard) => {
             let linger = options.dashboard_linger.unwrap_or(DEFAULT_LINGER);

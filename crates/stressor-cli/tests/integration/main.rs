@@ -11,6 +11,7 @@ mod browser;
 mod cli;
 mod dashboard;
 mod recommender;
+mod risk;
 mod serve_chatbot;
 
 use std::path::{Path, PathBuf};
