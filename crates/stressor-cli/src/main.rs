@@ -30,6 +30,7 @@ fn main() -> ExitCode {
         args::Command::Load(load) => cmd::load::run(&load),
         args::Command::Proxy(proxy) => cmd::proxy::run(&proxy),
         args::Command::Drift(drift) => cmd::drift::run(&drift),
+        args::Command::Compare(compare) => cmd::compare::run(&compare),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(101))
 }

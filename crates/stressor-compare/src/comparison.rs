@@ -124,7 +124,7 @@ pub struct ReportSummary {
 pub struct Counts {
     /// Metrics found in both reports.
     pub paired: usize,
-    /// Paired metrics whose values differ.
+    /// Paired metrics whose values differ by more than rounding.
     pub changed: usize,
     /// Paired metrics whose difference is significantly above 0.
     pub significant_increase: usize,
@@ -213,10 +213,10 @@ impl RowFilter {
 }
 
 impl Row {
-    /// Whether BASE's and NEW's values differ (two NaNs do not).
+    /// Whether BASE's and NEW's values differ by more than rounding (a relative 1e-9; two NaNs
+    /// do not).
     pub fn changed(&self) -> bool {
-        !(self.base.value == self.new.value
-            || (self.base.value.is_nan() && self.new.value.is_nan()))
+        crate::delta::values_differ(self.base.value, self.new.value)
     }
 }
 
@@ -523,10 +523,11 @@ fn evaluate(
     let held = gate.op.holds(observed, gate.threshold);
     let worst_of =
         if n_points > 1 { format!(" (the worst of {n_points} points)") } else { String::new() };
+    let observed_where =
+        observed_at.map(|dial| format!(" at {}", format_dial(Some(dial)))).unwrap_or_default();
     let mut message = format!(
-        "Δ {} at {}{worst_of}, needs {} {}",
+        "Δ {}{observed_where}{worst_of}, needs {} {}",
         crate::render::signed(observed),
-        format_dial(observed_at),
         gate.op.symbol(),
         gate.threshold
     );

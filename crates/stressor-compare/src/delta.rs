@@ -73,10 +73,20 @@ pub fn difference(base: &Metric, new: &Metric) -> Delta {
             lower: Some(lower),
             upper: Some(upper),
             method: Some(method),
-            significant: Some(lower > 0.0 || upper < 0.0),
+            // A difference at the level of rounding (a dial's mean written twice) is no
+            // difference, even between two zero-width intervals.
+            significant: Some(values_differ(base.value, new.value) && (lower > 0.0 || upper < 0.0)),
         },
         None => Delta { value, lower: None, upper: None, method: None, significant: None },
     }
+}
+
+/// Whether two values differ by more than rounding (a relative 1e-9); two NaNs do not.
+pub(crate) fn values_differ(a: f64, b: f64) -> bool {
+    if a.is_nan() || b.is_nan() {
+        return a.is_nan() != b.is_nan();
+    }
+    (a - b).abs() > 1e-9 * a.abs().max(b.abs())
 }
 
 fn is_proportion(metric: &Metric) -> bool {
@@ -192,6 +202,17 @@ mod tests {
         assert_eq!(delta.significant, Some(false));
         // A Wilson interval around a value outside [0, 1] is not a proportion.
         let odd = Metric::new(1.5, 10, Some(Interval::new(1.4, 1.6, 0.95, IntervalMethod::Wilson)));
+        // Two zero-width intervals around values that differ only by rounding.
+        let exact = |value: f64| {
+            Metric::new(
+                value,
+                9,
+                Some(Interval::new(value, value, 0.95, IntervalMethod::Bootstrap)),
+            )
+        };
+        let rounding = difference(&exact(8.0 / 255.0), &exact(8.0 / 255.0 + 1e-17));
+        assert_eq!(rounding.significant, Some(false));
+        assert_eq!(difference(&exact(0.5), &exact(0.6)).significant, Some(true));
         assert_eq!(difference(&odd, &odd).method, Some(DeltaMethod::NormalFromIntervals));
     }
 
