@@ -213,7 +213,7 @@ impl RowFilter {
 }
 
 impl Row {
-    /// Whether BASE's and NEW's values differ by more than rounding (a relative 1e-9; two NaNs
+    /// Whether BASE's and NEW's values differ by more than rounding (a relative 1e-6; two NaNs
     /// do not).
     pub fn changed(&self) -> bool {
         crate::delta::values_differ(self.base.value, self.new.value)

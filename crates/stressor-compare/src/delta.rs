@@ -81,12 +81,13 @@ pub fn difference(base: &Metric, new: &Metric) -> Delta {
     }
 }
 
-/// Whether two values differ by more than rounding (a relative 1e-9); two NaNs do not.
+/// Whether two values differ by more than rounding (a relative 1e-6: many metrics are computed
+/// in `f32`); two NaNs do not.
 pub(crate) fn values_differ(a: f64, b: f64) -> bool {
     if a.is_nan() || b.is_nan() {
         return a.is_nan() != b.is_nan();
     }
-    (a - b).abs() > 1e-9 * a.abs().max(b.abs())
+    (a - b).abs() > 1e-6 * a.abs().max(b.abs())
 }
 
 fn is_proportion(metric: &Metric) -> bool {
