@@ -38,6 +38,9 @@ pub(crate) enum Command {
     /// Compute risk documents from reports: FMEA, risk register, business impact analysis,
     /// NIST AI RMF crosswalk and post-mortems, every number citing its report field.
     Risk(RiskArgs),
+    /// Compare two reports of the same scenario: every metric with both intervals, the
+    /// difference NEW − BASE and whether it is significant; gates on differences for CI.
+    Compare(CompareArgs),
 }
 
 #[derive(Debug, Args)]
@@ -53,6 +56,52 @@ pub(crate) struct RiskArgs {
     /// Where to write risk.md, risk.html, fmea.csv, register.csv and risk.json.
     #[arg(long, short, value_name = "DIR", default_value = "reports/risk")]
     pub(crate) out: PathBuf,
+}
+
+/// `stressor compare BASE NEW`.
+///
+/// Exit codes: 0 every gate held (or no gates), 1 a gate failed, 2 bad usage, a malformed gate
+/// or reports of different scenarios, 3 a report that cannot be read.
+#[derive(Debug, Args)]
+pub(crate) struct CompareArgs {
+    /// The baseline report.json (e.g. the last report of the main branch).
+    #[arg(value_name = "BASE")]
+    pub(crate) base: PathBuf,
+    /// The new report.json, of the same scenario.
+    #[arg(value_name = "NEW")]
+    pub(crate) new: PathBuf,
+    /// A gate on a difference NEW − BASE: `delta:<metric>.<step>[@<dial>] <op> <number>`, op
+    /// one of > >= < <=, dial a number or a fraction (8/255); without @dial every point of the
+    /// step must hold. Repeatable; a metric missing from either report fails its gate.
+    #[arg(long = "gate", value_name = "GATE")]
+    pub(crate) gates: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CompareFormat::Text)]
+    pub(crate) format: CompareFormat,
+    /// Write the output to FILE instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+    /// Show only metrics whose value changed (rows with a failed gate are always shown).
+    #[arg(long)]
+    pub(crate) only_changed: bool,
+    /// Show only metrics whose difference is significant (rows with a failed gate are always
+    /// shown).
+    #[arg(long)]
+    pub(crate) significant_only: bool,
+    /// Compare reports of different scenarios (a warning instead of exit 2).
+    #[arg(long)]
+    pub(crate) allow_different_scenarios: bool,
+}
+
+/// The output formats of `stressor compare`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum CompareFormat {
+    /// An aligned table for terminals and logs.
+    Text,
+    /// GitHub-flavoured Markdown (a job summary, a merge-request comment).
+    Markdown,
+    /// The comparison as JSON.
+    Json,
 }
 
 #[derive(Debug, Args)]

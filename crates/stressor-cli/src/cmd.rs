@@ -1,6 +1,7 @@
 //! The subcommands, one module each; every one has `run(args) -> i32`, the exit code.
 
 pub(crate) mod check;
+pub(crate) mod compare;
 pub(crate) mod demo;
 pub(crate) mod drift;
 pub(crate) mod load;

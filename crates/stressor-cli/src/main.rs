@@ -31,6 +31,7 @@ fn main() -> ExitCode {
         args::Command::Proxy(proxy) => cmd::proxy::run(&proxy),
         args::Command::Drift(drift) => cmd::drift::run(&drift),
         args::Command::Risk(risk) => cmd::risk::run(&risk),
+        args::Command::Compare(compare) => cmd::compare::run(&compare),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(101))
 }

@@ -1,5 +1,6 @@
 //! Integration tests of the `stressor` binary, one test binary with a module per topic:
-//! `cli` (exit codes, report files, error messages, every subcommand), `browser` (each
+//! `cli` (exit codes, report files, error messages, every subcommand), `compare` (two reports
+//! written to files and compared, gates on their differences), `browser` (each
 //! shipped scenario's HTML report as headless Chromium renders it) and `dashboard` (a run's
 //! live dashboard in headless Chromium).
 //!
@@ -9,6 +10,7 @@
 
 mod browser;
 mod cli;
+mod compare;
 mod dashboard;
 mod recommender;
 mod risk;
