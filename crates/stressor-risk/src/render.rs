@@ -394,9 +394,26 @@ pub fn html(d: &RiskDocument) -> String {
          table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:13px}\
          th,td{border:1px solid #ccc;padding:4px 6px;vertical-align:top;text-align:left}\
          th{background:#f3f3f3}td.gap{color:#a00;font-weight:600}\
+         td.fail{color:#8b0000;font-weight:700}td.pass{color:#1b5e20}\
+         .scroll{overflow-x:auto;max-width:100%}\
+         .badge{display:inline-block;padding:2px 10px;border-radius:4px;font-weight:700;color:#fff}\
+         .badge.fail{background:#b00020}.badge.pass{background:#1b5e20}\
          h2{border-bottom:2px solid #444;margin-top:2em}li{margin:.2em 0}\
          </style></head><body>\n",
     );
+    let required = d.fmea.iter().filter(|r| r.action_required).count();
+    let above = d.register.iter().filter(|r| r.residual_status == "above appetite").count();
+    let (class, text) = if required + above == 0 {
+        ("pass", "no action required".to_string())
+    } else {
+        (
+            "fail",
+            format!(
+                "{required} FMEA rows need action; {above} risks above appetite after controls"
+            ),
+        )
+    };
+    out.push_str(&format!("<p><span class=\"badge {class}\">{}</span></p>\n", esc(&text)));
     for block in blocks(d) {
         match block {
             Block::Heading(level, text) => {
@@ -411,7 +428,7 @@ pub fn html(d: &RiskDocument) -> String {
                 out.push_str("</ul>\n");
             }
             Block::Table(head, rows) => {
-                out.push_str("<table><thead><tr>");
+                out.push_str("<div class=\"scroll\"><table><thead><tr>");
                 for h in head {
                     out.push_str(&format!("<th>{}</th>", esc(h)));
                 }
@@ -419,12 +436,19 @@ pub fn html(d: &RiskDocument) -> String {
                 for row in rows {
                     out.push_str("<tr>");
                     for cell in row {
-                        let class = if cell.starts_with("GAP") { " class=\"gap\"" } else { "" };
+                        let class = match cell.as_str() {
+                            c if c.starts_with("GAP") => " class=\"gap\"",
+                            "H" | "required" | "above appetite" => " class=\"fail\"",
+                            c if c.ends_with("(above appetite)") => " class=\"fail\"",
+                            "within appetite" => " class=\"pass\"",
+                            c if c.ends_with("(within appetite)") => " class=\"pass\"",
+                            _ => "",
+                        };
                         out.push_str(&format!("<td{class}>{}</td>", esc(&cell)));
                     }
                     out.push_str("</tr>");
                 }
-                out.push_str("</tbody></table>\n");
+                out.push_str("</tbody></table></div>\n");
             }
         }
     }

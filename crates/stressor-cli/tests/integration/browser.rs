@@ -289,7 +289,7 @@ pub(crate) fn run_bounded(command: &mut Command, log: &Path, limit: Duration) ->
 
 /// Loads a copy of `report` with [`CHECK_SCRIPT`] in headless Chromium and returns the
 /// script's result.
-fn render(chromium: &Path, report: &Path, dir: &Path) -> serde_json::Value {
+pub(crate) fn render(chromium: &Path, report: &Path, dir: &Path) -> serde_json::Value {
     let html =
         std::fs::read_to_string(report).unwrap_or_else(|e| panic!("{}: {e}", report.display()));
     let html = without_csp(&html);
@@ -362,7 +362,7 @@ fn unescape(html: &str) -> String {
 }
 
 /// What is wrong with the rendered page, one line each; empty when nothing is.
-fn problems(result: &serde_json::Value) -> Vec<String> {
+pub(crate) fn problems(result: &serde_json::Value) -> Vec<String> {
     let mut problems = Vec::new();
     if let Some(error) = result["error"].as_str() {
         problems.push(format!("the check script failed: {error}"));

@@ -65,6 +65,11 @@ fn a_risk_table_writes_documents_that_follow_the_context() {
     assert!(csv.contains("r1/none"));
     let html = std::fs::read_to_string(out.join("risk/risk.html")).unwrap();
     assert!(html.contains("Test &lt;Bank&gt;") && !html.contains("Test <Bank>"));
+    // As Chromium renders it: the badge readable, nothing wider than the window.
+    let rendered =
+        super::browser::render(&super::browser::chromium(), &out.join("risk/risk.html"), &dir);
+    let problems = super::browser::problems(&rendered);
+    assert!(problems.is_empty(), "risk.html: {}", problems.join("\n"));
 
     // A tolerant appetite: the same evidence, within appetite.
     std::fs::write(dir.join("tolerant.toml"), CONTEXT.replace("drift = 4", "drift = 25")).unwrap();
