@@ -54,6 +54,11 @@ mod tests {
                     .part::<stressor_wargame::WargamePlan>()
                     .is_some_and(|w| !w.injects.is_empty() && !w.monitors.is_empty());
             assert!(does_something, "{} has no step, system run or drift", path.display());
+            if let Some(context) = scenario.risk.as_ref().and_then(|r| r.context.as_ref()) {
+                stressor_risk::Context::read(context).unwrap_or_else(|error| {
+                    panic!("{}: its [risk] context does not read: {error}", path.display())
+                });
+            }
             let mut described = Vec::new();
             scenario.describe(&mut described).expect("writes to a Vec");
             let described = String::from_utf8(described).expect("UTF-8");

@@ -62,30 +62,10 @@ pub(crate) fn rows(findings: &[Finding], context: &Context) -> Vec<BiaRow> {
                     cite(&m.sources);
                 }
             }
-            let mut measured_rto: Option<(f64, String)> = None;
-            let mut unrecovered: Option<String> = None;
-            for f in &mine {
-                match (&f.recovery, unit(f)) {
-                    (Some(r), Some(u)) => {
-                        let s = r.value * u;
-                        if measured_rto.as_ref().is_none_or(|(best, _)| s > *best) {
-                            measured_rto = Some((s, f.id.clone()));
-                            cite(&r.sources);
-                        }
-                    }
-                    (None, _) if f.duration_s.is_some() || f.time_unit == "steps" => {
-                        unrecovered.get_or_insert_with(|| f.id.clone());
-                    }
-                    _ => {}
-                }
-            }
-            let rto_status = match (&unrecovered, &measured_rto) {
-                (Some(id), _) => format!("not recovered in the run ({id})"),
-                (None, Some((s, _))) if *s > p.max_tolerable_downtime_s => "exceeds MTD".into(),
-                (None, Some((s, _))) if *s > p.rto_s => "misses RTO".into(),
-                (None, Some(_)) => "meets RTO".into(),
-                (None, None) => "not measured".into(),
-            };
+            let (measured_rto, rto_status, sources) = recovery(&mine, p, false);
+            cite(&sources);
+            let (controlled_rto, controlled_status, sources) = recovery(&mine, p, true);
+            cite(&sources);
             let measured_rpo = mine
                 .iter()
                 .filter_map(|f| f.events_lost.as_ref().map(|e| (e, f)))
@@ -110,6 +90,8 @@ pub(crate) fn rows(findings: &[Finding], context: &Context) -> Vec<BiaRow> {
                 loss_per_hour,
                 loss_per_incident,
                 measured_rto_s: measured_rto,
+                measured_rto_with_controls_s: controlled_rto,
+                rto_status_with_controls: controlled_status,
                 rto_target_s: p.rto_s,
                 max_tolerable_downtime_s: p.max_tolerable_downtime_s,
                 rto_status,
@@ -120,4 +102,49 @@ pub(crate) fn rows(findings: &[Finding], context: &Context) -> Vec<BiaRow> {
             }
         })
         .collect()
+}
+
+/// The longest recovery over `findings` in seconds, with its finding, its status against the
+/// process's RTO and MTD, and its sources. `with_controls`: each finding's recovery is its best
+/// measured control's (the shortest), a finding without controls keeps its own.
+fn recovery(
+    findings: &[&Finding],
+    p: &crate::context::Process,
+    with_controls: bool,
+) -> (Option<(f64, String)>, String, Vec<Source>) {
+    let mut longest: Option<(f64, String)> = None;
+    let mut unrecovered: Option<String> = None;
+    let mut sources = Vec::new();
+    for f in findings {
+        let Some(unit) = seconds_per_unit(f, Some(p)) else { continue };
+        let recovered = if with_controls && !f.controls.is_empty() {
+            f.controls
+                .iter()
+                .filter_map(|c| c.recovery.as_ref())
+                .min_by(|a, b| a.value.total_cmp(&b.value))
+        } else {
+            f.recovery.as_ref()
+        };
+        match recovered {
+            Some(r) => {
+                let s = r.value * unit;
+                if longest.as_ref().is_none_or(|(best, _)| s > *best) {
+                    longest = Some((s, f.id.clone()));
+                    sources = r.sources.clone();
+                }
+            }
+            None if f.duration_s.is_some() || f.time_unit == "steps" => {
+                unrecovered.get_or_insert_with(|| f.id.clone());
+            }
+            None => {}
+        }
+    }
+    let status = match (&unrecovered, &longest) {
+        (Some(id), _) => format!("not recovered in the run ({id})"),
+        (None, Some((s, _))) if *s > p.max_tolerable_downtime_s => "exceeds MTD".into(),
+        (None, Some((s, _))) if *s > p.rto_s => "misses RTO".into(),
+        (None, Some(_)) => "meets RTO".into(),
+        (None, None) => "not measured".into(),
+    };
+    (longest, status, sources)
 }

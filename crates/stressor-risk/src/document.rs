@@ -207,6 +207,11 @@ pub struct BiaRow {
     pub loss_per_incident: Option<(f64, String)>,
     /// The longest measured recovery (RTO achieved), seconds, and its finding.
     pub measured_rto_s: Option<(f64, String)>,
+    /// The longest recovery when each finding has its best measured control in place
+    /// (a finding without controls keeps its own), seconds, and its finding.
+    pub measured_rto_with_controls_s: Option<(f64, String)>,
+    /// Status of that recovery against the RTO and the MTD.
+    pub rto_status_with_controls: String,
     /// The RTO target, seconds.
     pub rto_target_s: f64,
     /// The maximum tolerable downtime, seconds.

@@ -201,9 +201,11 @@ fn blocks(d: &RiskDocument) -> Vec<Block> {
                 "loss per hour",
                 "loss per incident",
                 "measured RTO",
+                "RTO status",
+                "with controls",
+                "status with controls",
                 "RTO target",
                 "MTD",
-                "RTO status",
                 "events lost",
                 "RPO status",
                 "evidence",
@@ -224,9 +226,13 @@ fn blocks(d: &RiskDocument) -> Vec<Block> {
                         r.measured_rto_s
                             .as_ref()
                             .map_or("—".into(), |(s, f)| format!("{} ({f})", duration(*s))),
+                        r.rto_status.clone(),
+                        r.measured_rto_with_controls_s
+                            .as_ref()
+                            .map_or("—".into(), |(s, f)| format!("{} ({f})", duration(*s))),
+                        r.rto_status_with_controls.clone(),
                         duration(r.rto_target_s),
                         duration(r.max_tolerable_downtime_s),
-                        r.rto_status.clone(),
                         r.measured_rpo_events
                             .as_ref()
                             .map_or("—".into(), |(e, f)| format!("{e} ({f})")),

@@ -366,3 +366,70 @@ fn the_committed_json_schema_is_fresh() {
          STRESSOR_BLESS=1 cargo test -p stressor-risk --test risk"
     );
 }
+
+/// A drift report: policy `none` never recovers, `periodic` recovers `recover_steps` after the
+/// drift began.
+fn drift_report(recover_steps: f64) -> Value {
+    let step = |policy: &str, lost: f64, recover: Option<f64>| {
+        json!({
+            "id": policy, "kind": "drift", "description": "drift", "dial": null,
+            "parameters": { "policy": policy, "transforms": "scale amount ×100" },
+            "points": [{
+                "dial_value": 0.5,
+                "metrics": {
+                    "accuracy_lost": metric(lost, 30),
+                    "pre_drift_accuracy": metric(0.75, 300),
+                    "time_to_detect_steps": metric(1.0, 30),
+                    "time_to_recover_steps": recover.map_or(json!({ "value": null, "n": 30, "ci": null }), |r| metric(r, 30))
+                },
+                "per_class": [], "confusion_growth": [], "exemplars": [], "loss_trace": []
+            }],
+            "duration_ms": null,
+            "drift_timeline": {
+                "policy": policy, "drift_start": 10, "drift_full": 10, "pre_drift_accuracy": 0.75,
+                "tolerance": 0.03, "steps": [],
+                "events": [{ "step": 11, "kind": "detected", "detail": "amount (ks 0.5)" }]
+            }
+        })
+    };
+    json!({
+        "format_version": "1.6", "stressor_version": "0.1.0",
+        "run": { "scenario_name": "credit-drift", "scenario_source": "c.toml", "seed": 2, "verdict": "pass" },
+        "target": { "name": "logistic", "kind": "tabular", "input_shape": [20], "n_classes": 2, "class_names": [] },
+        "data": { "name": "german-credit", "n_samples": 300 },
+        "steps": [step("none", 4.0, None), step("periodic", 1.0, Some(recover_steps))],
+        "gates": [], "warnings": []
+    })
+}
+
+#[test]
+fn the_bia_sets_measured_recovery_against_the_targets_with_and_without_controls() {
+    let context = r#"
+[[process]]
+name = "Credit decisions"
+scenarios = ["credit-drift"]
+revenue_per_hour = 9000
+max_tolerable_downtime = "24h"
+rto = "8h"
+drift_step = "1h"
+"#;
+    // 20 drifted steps: 4 accuracy points lost over them is 0.2 per step, impact 0.2/0.75.
+    let d = document(&drift_report(7.0), context);
+    let row = &d.bia[0];
+    assert!(row.rto_status.starts_with("not recovered in the run (r1/none)"), "{}", row.rto_status);
+    assert_eq!(row.measured_rto_with_controls_s, Some((7.0 * 3600.0, "r1/none".to_string())));
+    assert_eq!(row.rto_status_with_controls, "meets RTO");
+    let loss = row.loss_per_hour.expect("a loss per hour");
+    assert!((loss - 9000.0 * 0.2 / 0.75).abs() < 1e-6, "{loss}");
+    // 9 steps of 1 h: past the 8 h RTO; 25 steps: past the 24 h MTD.
+    assert_eq!(document(&drift_report(9.0), context).bia[0].rto_status_with_controls, "misses RTO");
+    assert_eq!(
+        document(&drift_report(25.0), context).bia[0].rto_status_with_controls,
+        "exceeds MTD"
+    );
+    // Detection in time: MTTD 1 step = 1 h of a 24 h MTD = 0.042 → D 1 (detected, probability 1).
+    assert_eq!(d.fmea[0].detection, 1);
+    // The drift's retraining trigger cites the policy that lost least.
+    assert!(d.retraining_triggers[0].trigger.contains("periodic"), "{:?}", d.retraining_triggers);
+    assert!(d.postmortems.iter().any(|p| p.title.contains("drift with no retraining")));
+}

@@ -85,6 +85,12 @@ pub(crate) fn print_summary(d: &RiskDocument) {
         );
     }
     for b in &d.bia {
-        say!("  BIA {}: {} ({})", b.process, b.rto_status, b.rpo_status);
+        say!(
+            "  BIA {}: recovery {} (with the best measured controls: {}); RPO {}",
+            b.process,
+            b.rto_status,
+            b.rto_status_with_controls,
+            b.rpo_status
+        );
     }
 }
