@@ -173,6 +173,21 @@ impl Scenario {
         for part in &self.parts {
             part.describe(out)?;
         }
+        if let Some(risk) = &self.risk {
+            match &risk.context {
+                Some(context) => writeln!(
+                    out,
+                    "risk     FMEA, register, BIA, NIST AI RMF crosswalk and post-mortems into risk/, \
+                     context {}",
+                    context.display()
+                )?,
+                None => writeln!(
+                    out,
+                    "risk     FMEA, register, NIST AI RMF crosswalk and post-mortems into risk/, \
+                     no business context"
+                )?,
+            }
+        }
         writeln!(out, "ok: the scenario is valid")
     }
 }

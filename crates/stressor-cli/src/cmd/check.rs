@@ -13,6 +13,12 @@ pub(crate) fn run(args: &CheckArgs) -> i32 {
         Ok(scenario) => scenario,
         Err(error) => return scenario_error(&error),
     };
+    // `[risk]`'s context is read now, as the run would before it starts.
+    if let Some(context) = scenario.risk.as_ref().and_then(|risk| risk.context.as_ref())
+        && let Err(error) = stressor_risk::Context::read(context)
+    {
+        return super::risk::fail(&error);
+    }
     let mut out = std::io::stdout().lock();
     // A model with operators stressor cannot run would stop the run at load (exit 3): say so
     // now, after the plan and its `warning:` lines.

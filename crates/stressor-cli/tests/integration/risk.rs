@@ -126,6 +126,8 @@ fn bad_reports_and_contexts_exit_with_their_codes() {
         format!("{scenario}\n[risk]\ncontext = \"bad.toml\"\n"),
     )
     .unwrap();
+    let output = stressor().arg("check").arg(dir.join("scenario.toml")).output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "check reads the context too");
     let output = stressor()
         .args(["run", "--no-progress", "--out"])
         .arg(dir.join("run"))
