@@ -122,4 +122,58 @@ mod tests {
         );
         assert!(system.gates.iter().any(|g| g.metric == "time_to_recover_s"));
     }
+
+    /// The shipped scenarios' texts, for the property below.
+    fn shipped() -> Vec<(PathBuf, String)> {
+        let mut out: Vec<(PathBuf, String)> = std::fs::read_dir(repo_root().join("scenarios"))
+            .expect("scenarios/ exists")
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| path.extension().is_some_and(|e| e == "toml"))
+            .map(|path| {
+                let text = std::fs::read_to_string(&path).expect("readable");
+                (path, text)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2048, ..Default::default() })]
+
+        /// A scenario is outside input: a shipped one with a line deleted, a line replaced by
+        /// another line of any shipped scenario, or characters inserted plans or fails with a
+        /// `ScenarioError`, never panics.
+        #[test]
+        fn mutated_shipped_scenarios_plan_or_fail_with_an_error(
+            which in proptest::prelude::any::<usize>(),
+            edits in proptest::collection::vec(
+                (0u8..3, proptest::prelude::any::<usize>(), proptest::prelude::any::<usize>(), "[\\x20-\\x7e]{0,6}"),
+                1..4,
+            ),
+        ) {
+            let scenarios = shipped();
+            let donors: Vec<&str> = scenarios.iter().flat_map(|(_, t)| t.lines()).collect();
+            let (path, text) = &scenarios[which % scenarios.len()];
+            let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+            for (kind, at, other, insert) in edits {
+                if lines.is_empty() {
+                    break;
+                }
+                let i = at % lines.len();
+                match kind {
+                    0 => {
+                        lines.remove(i);
+                    }
+                    1 => lines[i] = donors[other % donors.len()].to_string(),
+                    _ => {
+                        let line = &mut lines[i];
+                        let cut = line.char_indices().map(|(k, _)| k).nth(other % (line.chars().count() + 1)).unwrap_or(line.len());
+                        line.insert_str(cut, &insert);
+                    }
+                }
+            }
+            let _ = stressor_scenario::plan(&lines.join("\n"), path, FAMILIES);
+        }
+    }
 }
