@@ -586,4 +586,55 @@ mod tests {
         assert_eq!(Toxic::from_json(&updated.to_json()).unwrap(), updated);
         assert!(toxic.update(&json!({"type": "bandwidth"})).is_err());
     }
+
+    /// Any JSON value, nested a few levels, with the keys the parsers look for among others.
+    fn any_json(
+        keys: &'static [&'static str],
+    ) -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        use serde_json::Value;
+        let keys: &'static [&'static str] = if keys.is_empty() { &["k"] } else { keys };
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_map(|x| serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)),
+            (-3.0f64..3.0).prop_map(Value::from),
+            "[a-zA-Z0-9_ ]{0,8}".prop_map(Value::String),
+            proptest::sample::select(keys).prop_map(|k| Value::String(k.to_string())),
+        ];
+        leaf.prop_recursive(4, 48, 6, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::btree_map(
+                    prop_oneof![
+                        proptest::sample::select(keys).prop_map(str::to_string),
+                        "[a-z]{1,4}"
+                    ],
+                    inner,
+                    0..5,
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 1024, ..Default::default() })]
+
+        /// Any toxic body, Toxiproxy-shaped or not, is a toxic or an error.
+        #[test]
+        fn any_toxic_body_is_a_toxic_or_an_error(
+            body in any_json(&["name", "type", "stream", "toxicity", "attributes", "latency", "jitter", "rate", "delay", "timeout", "bytes", "status", "body", "upstream", "downstream"]),
+            kind in proptest::sample::select(&["latency", "bandwidth", "slow_close", "timeout", "reset_peer", "slicer", "limit_data", "http_status", "http_delay", "nope", ""][..]),
+            attributes in any_json(&["latency", "jitter", "rate", "delay", "timeout", "average_size", "size_variation", "bytes", "status", "body"]),
+            toxicity in any_json(&[]),
+        ) {
+            let _ = Toxic::from_json(&body);
+            let shaped = json!({"type": kind, "stream": "upstream", "toxicity": toxicity, "attributes": attributes});
+            let _ = Toxic::from_json(&shaped);
+        }
+    }
 }

@@ -130,7 +130,13 @@ fn parse_tensor(input: &Value, info: &ModelInfo, max_batch: usize) -> Result<Bat
         1
     } else {
         match shape.split_first() {
-            Some((&n, rest)) if rest.iter().product::<usize>() == sample_size => n,
+            // A client's dimensions can overflow a product: checked, so they never panic or wrap.
+            Some((&n, rest))
+                if rest.iter().try_fold(1usize, |size, &d| size.checked_mul(d))
+                    == Some(sample_size) =>
+            {
+                n
+            }
             _ => {
                 return Err(bad(format!(
                     "`inputs[0].shape` {shape:?} does not fit the model, which takes samples of \
@@ -302,6 +308,19 @@ mod tests {
         assert!(error.0.contains(expect), "{body}: {}", error.0);
     }
 
+    /// Found by the property test below: dimensions whose product overflows `usize` panicked
+    /// (debug) or wrapped (release) before the shape check.
+    #[test]
+    fn a_shape_whose_product_overflows_is_a_bad_request() {
+        let huge = 1u64 << 62;
+        check_error(
+            &format!(
+                r#"{{"inputs":[{{"name":"x","datatype":"FP32","shape":[1,{huge},8],"data":[0]}}]}}"#
+            ),
+            "does not fit the model",
+        );
+    }
+
     #[test]
     fn flat_nested_and_unbatched_tensors_parse_to_the_same_batch() {
         let flat = r#"{"id":"a","inputs":[{"name":"x","datatype":"FP32","shape":[2,1,2,2],"data":[0,0.1,0.2,0.3,0.4,0.5,0.6,1]}]}"#;
@@ -379,5 +398,58 @@ mod tests {
         assert_eq!(value["outputs"].as_array().unwrap().len(), 1);
         let broken = Scores::new(vec![f32::NAN, 0.0, 0.0], 3, ScoreKind::Logits);
         assert!(infer_response("m", &request, &broken).is_none());
+    }
+
+    /// Any JSON value, nested a few levels, with the keys the parsers look for among others.
+    fn any_json(
+        keys: &'static [&'static str],
+    ) -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        use serde_json::Value;
+        let keys: &'static [&'static str] = if keys.is_empty() { &["k"] } else { keys };
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_map(|x| serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)),
+            (-3.0f64..3.0).prop_map(Value::from),
+            "[a-zA-Z0-9_ ]{0,8}".prop_map(Value::String),
+            proptest::sample::select(keys).prop_map(|k| Value::String(k.to_string())),
+        ];
+        leaf.prop_recursive(4, 48, 6, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::btree_map(
+                    prop_oneof![
+                        proptest::sample::select(keys).prop_map(str::to_string),
+                        "[a-z]{1,4}"
+                    ],
+                    inner,
+                    0..5,
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 1024, ..Default::default() })]
+
+        /// Any body, shaped like an inference request or not, is a request or a 400.
+        #[test]
+        fn any_body_is_a_request_or_a_bad_request(
+            body in any_json(&["id", "inputs", "name", "datatype", "shape", "data", "parameters", "FP32", "UINT8", "BOOL", "BYTES", "INT64"]),
+            shape in proptest::collection::vec(proptest::prop_oneof![0i64..5, proptest::prelude::any::<i64>()], 0..5),
+            datatype in proptest::sample::select(&["FP32", "FP64", "FP16", "UINT8", "INT8", "INT64", "BOOL", "BYTES", "fp32", ""][..]),
+            data in any_json(&[]),
+            raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+        ) {
+            let _ = parse_infer(body.to_string().as_bytes(), &info(), ScoreKind::Logits, 4);
+            let shaped = serde_json::json!({"inputs": [{"name": "x", "datatype": datatype, "shape": shape, "data": data}]});
+            let _ = parse_infer(shaped.to_string().as_bytes(), &info(), ScoreKind::Probabilities, 4);
+            let _ = parse_infer(&raw, &info(), ScoreKind::Logits, 4);
+        }
     }
 }

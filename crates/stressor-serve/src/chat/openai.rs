@@ -451,4 +451,58 @@ mod tests {
         let nan = Answer { intent: None, confidence: f32::NAN, handoff: true };
         assert_eq!(answer_json(&nan)["confidence"], json!(0.0));
     }
+
+    /// Any JSON value, nested a few levels, with the keys the parsers look for among others.
+    fn any_json(
+        keys: &'static [&'static str],
+    ) -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        use serde_json::Value;
+        let keys: &'static [&'static str] = if keys.is_empty() { &["k"] } else { keys };
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_map(|x| serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)),
+            (-3.0f64..3.0).prop_map(Value::from),
+            "[a-zA-Z0-9_ ]{0,8}".prop_map(Value::String),
+            proptest::sample::select(keys).prop_map(|k| Value::String(k.to_string())),
+        ];
+        leaf.prop_recursive(4, 48, 6, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::btree_map(
+                    prop_oneof![
+                        proptest::sample::select(keys).prop_map(str::to_string),
+                        "[a-z]{1,4}"
+                    ],
+                    inner,
+                    0..5,
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 1024, ..Default::default() })]
+
+        /// Any body is a query or an error naming its field; the same for classify.
+        #[test]
+        fn any_chat_or_classify_body_is_a_query_or_an_error(
+            body in any_json(&["model", "messages", "role", "content", "user", "system", "assistant", "input", "texts", "bot", "type", "text"]),
+            content in "\\PC{0,20}",
+            raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+        ) {
+            let text = body.to_string();
+            let _ = parse_chat(text.as_bytes(), LIMITS);
+            let _ = parse_classify(text.as_bytes(), LIMITS);
+            let shaped = serde_json::json!({"model": "bot", "messages": [{"role": "user", "content": content}]});
+            let _ = parse_chat(shaped.to_string().as_bytes(), LIMITS);
+            let _ = parse_chat(&raw, LIMITS);
+            let _ = parse_classify(&raw, LIMITS);
+        }
+    }
 }
