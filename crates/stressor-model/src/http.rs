@@ -151,6 +151,11 @@ pub fn infer_request(inputs: &Batch, id: Option<&str>) -> Bytes {
     Bytes::from(body)
 }
 
+/// The most values per sample a remote model's metadata may declare (1 GiB of `f32`).
+const MAX_REMOTE_SAMPLE: usize = 1 << 28;
+/// The most classes a remote model's metadata may declare.
+const MAX_REMOTE_CLASSES: usize = 1 << 24;
+
 /// Polls every future to completion, concurrently on one task; outputs in order.
 async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
     let mut futures: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
@@ -550,6 +555,20 @@ impl OipModel {
                 ));
             }
         };
+        // The server's word is outside input: a sample of more than 2^28 values (1 GiB of f32)
+        // or a size that overflows is refused here, not left to overflow a batch later.
+        if input_shape
+            .iter()
+            .try_fold(1usize, |size, &d| size.checked_mul(d))
+            .is_none_or(|size| size > MAX_REMOTE_SAMPLE)
+        {
+            return Err(remote(
+                &endpoint,
+                format!(
+                    "`inputs[0].shape` {input:?} is implausible: more than 2^28 values per sample"
+                ),
+            ));
+        }
         let n_classes = metadata
             .get("outputs")
             .and_then(|o| o.as_array())
@@ -563,6 +582,12 @@ impl OipModel {
             .ok_or_else(|| {
                 remote(&endpoint, "the metadata has no FP32 output of shape [-1, classes]")
             })?;
+        if n_classes > MAX_REMOTE_CLASSES {
+            return Err(remote(
+                &endpoint,
+                format!("the score output's {n_classes} classes are implausible (more than 2^24)"),
+            ));
+        }
         model.info = ModelInfo::new(name, "oip", input_shape, n_classes, bounds);
         Ok(model)
     }
@@ -940,6 +965,23 @@ mod tests {
         assert!(endpoint.post(Bytes::new()).is_err());
         assert!(endpoint.call("GET", "no-slash", Bytes::new()).is_err());
         assert!(endpoint.call("BAD METHOD", "/", Bytes::new()).is_err());
+    }
+
+    /// A server's metadata is outside input: shapes whose sizes overflow, or that no batch could
+    /// hold, are refused at connect instead of overflowing later.
+    #[test]
+    fn metadata_with_implausible_shapes_is_refused_at_connect() {
+        let huge_input = r#"{"inputs":[{"shape":[-1,4611686018427387904,8]}],"outputs":[{"datatype":"FP32","shape":[-1,3]}]}"#;
+        let huge_classes = r#"{"inputs":[{"shape":[-1,4]}],"outputs":[{"datatype":"FP32","shape":[-1,4611686018427387904]}]}"#;
+        for metadata in [huge_input, huge_classes] {
+            let (url, _requests) = canned_server("200 OK", metadata);
+            match OipModel::connect(&url, "m", OipOptions::default()) {
+                Err(ModelError::Remote { reason, .. }) => {
+                    assert!(reason.contains("implausible"), "{reason}");
+                }
+                other => panic!("{metadata}: {other:?}"),
+            }
+        }
     }
 
     #[test]
