@@ -137,7 +137,12 @@ fn parse(buffer: &[u8], side: Side, at_eof: bool) -> Result<Option<(usize, Messa
         }
     };
     let total = match body {
-        Body::Length(n) => Some(head_len + n).filter(|total| *total <= buffer.len()),
+        // A peer's Content-Length is outside input: one that overflows is an error, never a
+        // wrapped (smaller) frame.
+        Body::Length(n) => {
+            Some(head_len.checked_add(n).ok_or_else(|| format!("a Content-Length of {n} bytes"))?)
+                .filter(|total| *total <= buffer.len())
+        }
         Body::Chunked => chunked_len(&buffer[head_len..])?.map(|n| head_len + n),
         Body::UntilClose => at_eof.then_some(buffer.len()),
     };
@@ -182,10 +187,13 @@ fn chunked_len(body: &[u8]) -> Result<Option<usize>, String> {
                 }
             }
         }
-        if body.len() < at + size + 2 {
+        let Some(end) = at.checked_add(size).and_then(|end| end.checked_add(2)) else {
+            return Err(format!("a chunk of {size} bytes"));
+        };
+        if body.len() < end {
             return Ok(None);
         }
-        at += size + 2;
+        at = end;
     }
 }
 
@@ -608,6 +616,17 @@ mod tests {
         })
     }
 
+    /// Found by the property test below: a Content-Length or chunk size near `usize::MAX`
+    /// overflowed (a panic in debug builds, a wrapped, smaller frame in release).
+    #[test]
+    fn lengths_that_overflow_are_errors() {
+        let max = usize::MAX;
+        let request = format!("POST / HTTP/1.1\r\ncontent-length: {max}\r\n\r\nx");
+        assert!(parse(request.as_bytes(), Side::Request, false).is_err());
+        let chunked = format!("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n{max:x}\r\nx");
+        assert!(parse(chunked.as_bytes(), Side::Response { to_head: false }, false).is_err());
+    }
+
     #[test]
     fn frames_length_chunked_and_partial_messages() {
         let request = b"POST /infer HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\r\nhello";
@@ -675,5 +694,36 @@ mod tests {
         assert!(!looks_like_http(b"\x16\x03\x01"));
         assert!(!looks_like_http(b"SSH-2.0"));
         assert!(!looks_like_http(b""));
+    }
+
+    use proptest::strategy::Strategy as _;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2048, ..Default::default() })]
+
+        /// Whatever a client or an upstream sends, framing is a message, "more bytes" or an
+        /// error, never a panic: any bytes, and messages with any Content-Length or chunk size.
+        #[test]
+        fn any_bytes_frame_or_fail(
+            raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+            length in proptest::prop_oneof![0u64..64, proptest::prelude::any::<u64>(), (0u64..64).prop_map(|d| u64::MAX - d)],
+            chunk in proptest::prop_oneof![0u64..64, proptest::prelude::any::<u64>(), (0u64..64).prop_map(|d| u64::MAX - d)],
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80),
+            at_eof in proptest::prelude::any::<bool>(),
+        ) {
+            let sides = [Side::Request, Side::Response { to_head: false }, Side::Response { to_head: true }];
+            for side in sides {
+                let _ = parse(&raw, side, at_eof);
+                let start: &[u8] = if matches!(side, Side::Request) { b"POST /x HTTP/1.1\r\n" } else { b"HTTP/1.1 200 OK\r\n" };
+                let mut sized = start.to_vec();
+                sized.extend_from_slice(format!("content-length: {length}\r\n\r\n").as_bytes());
+                sized.extend_from_slice(&body);
+                let _ = parse(&sized, side, at_eof);
+                let mut chunked = start.to_vec();
+                chunked.extend_from_slice(format!("transfer-encoding: chunked\r\n\r\n{chunk:x}\r\n").as_bytes());
+                chunked.extend_from_slice(&body);
+                let _ = parse(&chunked, side, at_eof);
+            }
+        }
     }
 }
