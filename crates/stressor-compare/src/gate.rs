@@ -310,4 +310,20 @@ mod tests {
         assert!(!GateOp::Greater.holds(f64::NAN, -1.0) && !GateOp::Less.holds(f64::NAN, 1.0));
         assert!(GateOp::Greater.is_worse(-0.1, 0.0) && GateOp::Less.is_worse(0.1, 0.0));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 4096, ..Default::default() })]
+
+        /// A gate comes from a user's CI file: any text, and any dial number, parses or fails
+        /// with an error, never a panic.
+        #[test]
+        fn any_text_is_a_gate_or_an_error(
+            text in "\\PC{0,40}",
+            shaped in "(delta:)?[a-z_.@/0-9<>= -]{0,30}",
+        ) {
+            let _ = text.parse::<DeltaGate>();
+            let _ = shaped.parse::<DeltaGate>();
+            let _ = crate::dial::parse_number(&text);
+        }
+    }
 }
