@@ -73,19 +73,12 @@ impl Family for Chatbot {
         subject: Option<&SubjectPlan>,
     ) -> Result<Box<dyn Part>, ScenarioError> {
         let options: options::ChatbotSection = document.section(KEYS)?;
-        if subject.is_some() {
-            let span = document
-                .keys()
-                .into_iter()
-                .find(|(key, _)| key == "target" || key == "data")
-                .map_or(0..0, |(_, span)| span);
-            planner.problem(
-                span,
-                "target",
-                "a chatbot scenario brings its own chatbot and queries (`[chatbot.model]`, `chatbot.data`); `[target]` and `[data]` belong to model scenarios".into(),
-                Some("move the chatbot to a file of its own".into()),
-            );
-        }
+        planner.refuse_subject(
+            document,
+            subject,
+            "a chatbot scenario brings its own chatbot and queries (`[chatbot.model]`, `chatbot.data`)",
+            "move the chatbot to a file of its own",
+        );
         Ok(Box::new(plan::plan(planner, &options.chatbot)))
     }
 }

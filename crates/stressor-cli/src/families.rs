@@ -123,6 +123,29 @@ mod tests {
         assert!(system.gates.iter().any(|g| g.metric == "time_to_recover_s"));
     }
 
+    /// The families that bring their own model and data refuse a `[target]`/`[data]`, naming
+    /// the key, through the one `Planner::refuse_subject`.
+    #[test]
+    fn families_with_their_own_model_refuse_a_target() {
+        let subject = "\n[target]\nkind = \"builtin\"\nmodel = \"fashion-cnn\"\n\n[data]\nsource = \"builtin\"\nsplit = \"test\"\nsamples = 10\n";
+        for (name, brings) in [
+            ("credit-drift", "a drift scenario brings its own data and model"),
+            ("recommender", "a recommender scenario brings its own world"),
+            ("chatbot", "a chatbot scenario brings its own chatbot"),
+            ("war-game", "a war game brings its own fleet"),
+        ] {
+            let path = repo_root().join(format!("scenarios/{name}.toml"));
+            let text = std::fs::read_to_string(&path).expect("a shipped scenario");
+            let error = stressor_scenario::plan(&format!("{text}{subject}"), &path, FAMILIES)
+                .expect_err("refused");
+            let message = error.to_string();
+            assert!(
+                message.contains(brings) && message.contains("belong to model scenarios"),
+                "{name}: {message}"
+            );
+        }
+    }
+
     /// The shipped scenarios' texts, for the property below.
     fn shipped() -> Vec<(PathBuf, String)> {
         let mut out: Vec<(PathBuf, String)> = std::fs::read_dir(repo_root().join("scenarios"))

@@ -60,19 +60,12 @@ impl Family for Drift {
         subject: Option<&SubjectPlan>,
     ) -> Result<Box<dyn Part>, ScenarioError> {
         let options: options::DriftSection = document.section(KEYS)?;
-        if subject.is_some() {
-            let span = document
-                .keys()
-                .into_iter()
-                .find(|(key, _)| key == "target" || key == "data")
-                .map_or(0..0, |(_, span)| span);
-            planner.problem(
-                span,
-                "target",
-                "a drift scenario brings its own data and model (`drift.data`, `drift.model`); `[target]` and `[data]` belong to model scenarios".into(),
-                Some("move the drift to a file of its own".into()),
-            );
-        }
+        planner.refuse_subject(
+            document,
+            subject,
+            "a drift scenario brings its own data and model (`drift.data`, `drift.model`)",
+            "move the drift to a file of its own",
+        );
         Ok(Box::new(plan::plan(planner, options.drift)))
     }
 }

@@ -83,19 +83,12 @@ impl Family for Recommender {
         subject: Option<&SubjectPlan>,
     ) -> Result<Box<dyn Part>, ScenarioError> {
         let options: options::RecommenderSection = document.section(KEYS)?;
-        if subject.is_some() {
-            let span = document
-                .keys()
-                .into_iter()
-                .find(|(key, _)| key == "target" || key == "data")
-                .map_or(0..0, |(_, span)| span);
-            planner.problem(
-                span,
-                "target",
-                "a recommender scenario brings its own world and recommender; `[target]` and `[data]` belong to model scenarios".into(),
-                Some("move the recommender to a file of its own".into()),
-            );
-        }
+        planner.refuse_subject(
+            document,
+            subject,
+            "a recommender scenario brings its own world and recommender",
+            "move the recommender to a file of its own",
+        );
         Ok(Box::new(plan::plan(planner, options.recommender)))
     }
 }

@@ -62,6 +62,32 @@ impl<'a> Planner<'a> {
         });
     }
 
+    /// For a family that brings its own model and data: records a problem at `[target]` or
+    /// `[data]` when the file has them, saying `what` the family brings (`"a war game brings
+    /// its own fleet and data"`) and `hint`.
+    pub fn refuse_subject(
+        &mut self,
+        document: &crate::Document<'_>,
+        subject: Option<&crate::SubjectPlan>,
+        what: &str,
+        hint: &str,
+    ) {
+        if subject.is_none() {
+            return;
+        }
+        let span = document
+            .keys()
+            .into_iter()
+            .find(|(key, _)| key == "target" || key == "data")
+            .map_or(0..0, |(_, span)| span);
+        self.problem(
+            span,
+            "target",
+            format!("{what}; `[target]` and `[data]` belong to model scenarios"),
+            Some(hint.to_string()),
+        );
+    }
+
     /// A duration written like `"2s"`, `"500ms"`, `"5m"` or `"1h"` under `key`; `default` when
     /// absent, `None` after reporting a problem.
     pub fn duration(

@@ -85,19 +85,12 @@ impl Family for Wargame {
         subject: Option<&SubjectPlan>,
     ) -> Result<Box<dyn Part>, ScenarioError> {
         let options: options::WargameSection = document.section(KEYS)?;
-        if subject.is_some() {
-            let span = document
-                .keys()
-                .into_iter()
-                .find(|(key, _)| key == "target" || key == "data")
-                .map_or(0..0, |(_, span)| span);
-            planner.problem(
-                span,
-                "target",
-                "a war game brings its own fleet and data; `[target]` and `[data]` belong to model scenarios".into(),
-                Some("move the war game to a file of its own".into()),
-            );
-        }
+        planner.refuse_subject(
+            document,
+            subject,
+            "a war game brings its own fleet and data",
+            "move the war game to a file of its own",
+        );
         Ok(Box::new(plan::plan(planner, &options.wargame)))
     }
 }
