@@ -47,17 +47,14 @@ pub(crate) fn builtin(
     seed: Seed,
 ) -> Result<Classifier, EngineError> {
     let train = train_config(plan);
-    let key = train.cache_key(&corpus.train, &corpus.intents, seed);
-    cached(
-        config,
-        &format!("intent-{key}.bin"),
-        |bytes| Classifier::from_bytes(bytes).ok(),
-        || {
-            Classifier::train(&corpus.train, &corpus.intents, &train, seed)
-                .map_err(|e| chatbot_error(format!("training the built-in classifier: {e}")))
-        },
-        Classifier::to_bytes,
+    Classifier::train_cached(
+        &corpus.train,
+        &corpus.intents,
+        &train,
+        seed,
+        config.cache_dir.as_deref(),
     )
+    .map_err(|e| chatbot_error(format!("training the built-in classifier: {e}")))
 }
 
 /// The built-in CLINC150 classifier with the default settings, trained with `seed` or read from

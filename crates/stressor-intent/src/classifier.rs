@@ -166,6 +166,43 @@ impl TrainConfig {
 }
 
 impl Classifier {
+    /// [`train`](Classifier::train), through a cache: the model is read from
+    /// `cache_dir/intent-<cache_key>.bin` when that file is there and reads, otherwise trained
+    /// and written there atomically (a cache that cannot be written only costs the next run its
+    /// training time). Every user of the built-in classifier (the chatbot family, the war
+    /// game's fleet, `stressor serve --chatbot`) shares the file for the same settings.
+    ///
+    /// # Errors
+    /// As [`train`](Classifier::train).
+    pub fn train_cached(
+        queries: &[Query],
+        intents: &[String],
+        config: &TrainConfig,
+        seed: Seed,
+        cache_dir: Option<&std::path::Path>,
+    ) -> Result<Classifier, ModelError> {
+        let key = config.cache_key(queries, intents, seed);
+        let path = cache_dir.map(|dir| dir.join(format!("intent-{key}.bin")));
+        if let Some(model) = path
+            .as_ref()
+            .and_then(|p| std::fs::read(p).ok())
+            .and_then(|bytes| Classifier::from_bytes(&bytes).ok())
+        {
+            return Ok(model);
+        }
+        let model = Classifier::train(queries, intents, config, seed)?;
+        if let Some(path) = &path {
+            if let Some(dir) = path.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            let tmp = path.with_extension("tmp");
+            if std::fs::write(&tmp, model.to_bytes()).is_ok() {
+                let _ = std::fs::rename(&tmp, path);
+            }
+        }
+        Ok(model)
+    }
+
     /// Trains on the in-scope `queries` (those with an intent; out-of-scope ones are skipped)
     /// for the intents named `intents`.
     ///
@@ -736,6 +773,34 @@ mod tests {
             .collect();
         queries.push(Query { text: "tell me a joke".into(), intent: None });
         (queries, intents)
+    }
+
+    #[test]
+    fn train_cached_writes_once_reads_back_and_retrains_over_a_bad_file() {
+        let (queries, intents) = toy();
+        let config = TrainConfig::default();
+        let seed = Seed::new(5);
+        let dir =
+            std::env::temp_dir().join(format!("stressor-intent-cache-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let trained = Classifier::train_cached(&queries, &intents, &config, seed, Some(&dir))
+            .expect("trains");
+        let file = dir.join(format!("intent-{}.bin", config.cache_key(&queries, &intents, seed)));
+        let written = std::fs::read(&file).expect("the cache file is written");
+        assert_eq!(written, trained.to_bytes());
+        // A file that reads is used as is: a marker model (another seed) comes back.
+        let other = Classifier::train(&queries, &intents, &config, Seed::new(6)).expect("trains");
+        std::fs::write(&file, other.to_bytes()).expect("writable");
+        let read =
+            Classifier::train_cached(&queries, &intents, &config, seed, Some(&dir)).expect("reads");
+        assert_eq!(read.to_bytes(), other.to_bytes());
+        // A damaged file is trained over and rewritten.
+        std::fs::write(&file, b"not a model").expect("writable");
+        let again = Classifier::train_cached(&queries, &intents, &config, seed, Some(&dir))
+            .expect("retrains");
+        assert_eq!(again.to_bytes(), trained.to_bytes());
+        assert_eq!(std::fs::read(&file).expect("rewritten"), trained.to_bytes());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

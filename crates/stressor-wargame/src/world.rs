@@ -189,38 +189,22 @@ pub(crate) fn shuffle<T>(items: &mut [T], rng: &mut Rng) {
     }
 }
 
-/// The built-in CLINC150 classifier (cached as the chatbot family caches it: same file name,
-/// same settings) and the customers' queries (CLINC150's test split, off-topic ones included).
+/// The built-in CLINC150 classifier (`Classifier::train_cached`: the chatbot family's file for
+/// the same settings) and the customers' queries (CLINC150's test split, off-topic ones included).
 #[allow(clippy::type_complexity)]
 fn chatbot(
     config: &EngineConfig,
     seed: Seed,
 ) -> Result<(Arc<dyn IntentModel>, Vec<String>, Vec<(String, Option<usize>)>), String> {
     let corpus = stressor_intent::clinc150().map_err(|e| format!("reading CLINC150: {e}"))?;
-    let train = TrainConfig::default();
-    let key = train.cache_key(&corpus.train, &corpus.intents, seed);
-    let path = config.cache_dir.as_ref().map(|dir| dir.join(format!("intent-{key}.bin")));
-    let cached = path
-        .as_ref()
-        .and_then(|p| std::fs::read(p).ok())
-        .and_then(|b| Classifier::from_bytes(&b).ok());
-    let model = match cached {
-        Some(model) => model,
-        None => {
-            let model = Classifier::train(&corpus.train, &corpus.intents, &train, seed)
-                .map_err(|e| format!("training the chatbot: {e}"))?;
-            if let Some(path) = &path {
-                if let Some(dir) = path.parent() {
-                    let _ = std::fs::create_dir_all(dir);
-                }
-                let tmp = path.with_extension("tmp");
-                if std::fs::write(&tmp, model.to_bytes()).is_ok() {
-                    let _ = std::fs::rename(&tmp, path);
-                }
-            }
-            model
-        }
-    };
+    let model = Classifier::train_cached(
+        &corpus.train,
+        &corpus.intents,
+        &TrainConfig::default(),
+        seed,
+        config.cache_dir.as_deref(),
+    )
+    .map_err(|e| format!("training the chatbot: {e}"))?;
     let queries = corpus
         .test
         .iter()
