@@ -25,18 +25,15 @@ impl Binary {
     }
 
     fn forward<T: WithDType>(self, a: &[T], b: &[T]) -> Vec<T> {
-        let mut out = vec![T::zero(); a.len()];
-        out.par_chunks_mut(CHUNK).zip(a.par_chunks(CHUNK)).zip(b.par_chunks(CHUNK)).for_each(
-            |((out, a), b)| {
-                let pairs = out.iter_mut().zip(a).zip(b);
-                match self {
-                    Binary::Add => pairs.for_each(|((o, &x), &y)| *o = x + y),
-                    Binary::Sub => pairs.for_each(|((o, &x), &y)| *o = x - y),
-                    Binary::Mul => pairs.for_each(|((o, &x), &y)| *o = x * y),
-                    Binary::Div => pairs.for_each(|((o, &x), &y)| *o = x / y),
-                }
-            },
-        );
+        // Collected, not written into a zeroed vector: one pass over the output, not two.
+        let mut out = Vec::new();
+        let pairs = a.par_iter().zip(b).with_min_len(CHUNK);
+        match self {
+            Binary::Add => pairs.map(|(&x, &y)| x + y).collect_into_vec(&mut out),
+            Binary::Sub => pairs.map(|(&x, &y)| x - y).collect_into_vec(&mut out),
+            Binary::Mul => pairs.map(|(&x, &y)| x * y).collect_into_vec(&mut out),
+            Binary::Div => pairs.map(|(&x, &y)| x / y).collect_into_vec(&mut out),
+        }
         out
     }
 }

@@ -240,6 +240,7 @@ impl CustomOp1 for Depthwise {
 }
 
 #[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "a failed unwrap fails the test")]
 mod tests {
     use super::*;
     use candle_core::{Device, Var};

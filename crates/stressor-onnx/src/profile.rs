@@ -67,6 +67,6 @@ pub fn op_profile() -> Vec<(String, Duration, usize)> {
     let mut table = TABLE.lock().unwrap_or_else(PoisonError::into_inner);
     let mut rows: Vec<_> =
         table.take().unwrap_or_default().into_iter().map(|(k, (d, n))| (k, d, n)).collect();
-    rows.sort_by(|a, b| b.1.cmp(&a.1));
+    rows.sort_by_key(|row| std::cmp::Reverse(row.1));
     rows
 }
