@@ -34,9 +34,10 @@ pub(super) fn execute(mut scenario: Scenario, options: &RunOptions, default_out:
     // `[risk]`: a bad context file is a usage error before anything runs.
     let risk_context = scenario.risk.as_ref().and_then(|risk| risk.context.clone());
     if let Some(path) = &risk_context
-        && let Err(error) = stressor_risk::Context::read(path) {
-            return super::risk::fail(&error);
-        }
+        && let Err(error) = stressor_risk::Context::read(path)
+    {
+        return super::risk::fail(&error);
+    }
     say!(
         "stressor: scenario `{}`, seed {}, reports in {}",
         scenario.name,
