@@ -46,7 +46,9 @@ fn main() -> Result<(), Error> {
     let inputs = Batch::new(values, batch_shape)?;
 
     let logits = model.predict(&inputs)?;
+    let _cleared = stressor_onnx::op_profile();
     let forward = best_of(repeats, || model.predict(&inputs).map(|_| ()))?;
+    print_profile("forward");
     let mut cotangent = |l: &[f32]| vec![1.0; l.len()];
     model.logits_and_gradient(&inputs, &mut cotangent)?;
     let gradient =
@@ -68,6 +70,24 @@ fn main() -> Result<(), Error> {
     let mut out = std::io::stdout().lock();
     std::io::Write::write_all(&mut out, format!("{report}\n").as_bytes())?;
     Ok(())
+}
+
+/// With `STRESSOR_ONNX_PROFILE` set, prints the time per op of the runs since the last call
+/// to stderr.
+fn print_profile(label: &str) {
+    let rows = stressor_onnx::op_profile();
+    if rows.is_empty() {
+        return;
+    }
+    let total: f64 = rows.iter().map(|r| r.1.as_secs_f64()).sum();
+    let mut text = format!("{label}: {total:.3} s in ops\n");
+    for (key, time, calls) in rows {
+        let secs = time.as_secs_f64();
+        let share = 100.0 * secs / total;
+        text += &format!("  {key:32} {secs:8.3} s {share:5.1}% {calls:6} calls\n");
+    }
+    // A profile that cannot be written is not worth failing the run for.
+    let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), text.as_bytes());
 }
 
 /// The shortest of `repeats` timed runs, in seconds.

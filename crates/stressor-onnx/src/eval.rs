@@ -3,8 +3,10 @@
 //! Float values run in the input's dtype (`f32`, or `f64` in gradient checks; constants are
 //! stored as `f32` and converted on use). Integer values (shapes, indices, axes) are computed on
 //! the side as plain vectors and never carry gradients. Convolutions, linear layers and max
-//! pools go to `stressor_model::builtin::ops` (im2col + gemm, with backward passes that skip
-//! the gradients of constant weights) or to this crate's [`Pool2d`].
+//! pools go to `stressor_model::builtin::ops` (im2col + gemm at any stride, with backward passes
+//! that skip the gradients of constant weights) or to this crate's [`Pool2d`]; depthwise
+//! convolutions, layer norms, clamped activations, sigmoids and same-shape arithmetic to this
+//! crate's own parallel ops.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,8 +14,11 @@ use std::sync::Arc;
 use candle_core::{DType, Device, Tensor};
 use stressor_model::builtin::ops;
 
+use crate::activation::{Clamp, Sigmoid};
+use crate::binary::Binary;
 use crate::depthwise::Depthwise;
 use crate::graph::{AutoPad, ConvAttrs, Graph, Ints, Node, Op, ReduceKind, Value};
+use crate::norm::LayerNorm;
 
 /// Why a node failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,7 +99,15 @@ impl Graph {
                     }
                 })
                 .collect();
-            let outs = eval_outputs(node, &args, dtype).map_err(error)?;
+            let outs = if crate::profile::enabled() {
+                let (key, start) = (crate::profile::key(node, &args), std::time::Instant::now());
+                let outs = eval_outputs(node, &args, dtype);
+                crate::profile::record(key, start.elapsed());
+                outs
+            } else {
+                eval_outputs(node, &args, dtype)
+            }
+            .map_err(error)?;
             let mut done = false;
             for (name, out) in node.outputs.iter().zip(outs) {
                 if name.is_empty() {
@@ -232,7 +245,7 @@ fn eval_node(node: &Node, args: &[Option<&Value>], dtype: DType) -> Result<Value
             };
             check_conv(&input, &weight, 1)?;
             let pooled = candle(ops::conv2d_max_pool2x2(&input, &weight, &bias, *padding))?;
-            if *relu { candle(pooled.relu())? } else { pooled }
+            if *relu { candle(Clamp::RELU.apply(&pooled))? } else { pooled }
         }
         Op::Gemm { alpha, beta, trans_a, trans_b } => {
             gemm(args, dtype, *alpha, *beta, *trans_a, *trans_b)?
@@ -253,16 +266,14 @@ fn eval_node(node: &Node, args: &[Option<&Value>], dtype: DType) -> Result<Value
             out_dims[last] = o;
             candle(y.reshape(out_dims))?
         }
-        Op::Relu => candle(x()?.relu())?,
+        Op::Relu => candle(Clamp::RELU.apply(&x()?))?,
         Op::LeakyRelu { alpha } => {
             let x = x()?;
             // relu(x) − α·relu(−x): x for x > 0, αx for x < 0.
             candle(x.relu().and_then(|pos| pos - x.neg()?.relu()?.affine(f64::from(*alpha), 0.0)?))?
         }
         // σ(x) = (1 + tanh(x/2)) / 2, which saturates without overflowing in either direction.
-        Op::Sigmoid => {
-            candle(x()?.affine(0.5, 0.0).and_then(|t| t.tanh()).and_then(|t| t.affine(0.5, 0.5)))?
-        }
+        Op::Sigmoid => candle(Sigmoid::apply(&x()?))?,
         Op::Tanh => candle(x()?.tanh())?,
         Op::Pool(pool) => {
             let x = x()?;
@@ -457,8 +468,8 @@ fn eval_node(node: &Node, args: &[Option<&Value>], dtype: DType) -> Result<Value
             hard_sigmoid(&x()?, f64::from(*alpha), f64::from(*beta))?
         }
         Op::HardSwish => {
-            let x = x()?;
-            candle(x.mul(&hard_sigmoid(&x, 1.0 / 6.0, 0.5)?))?
+            let op = Clamp { alpha: 1.0 / 6.0, beta: 0.5, lo: 0.0, hi: 1.0, times_input: true };
+            candle(op.apply(&x()?))?
         }
         Op::Erf => candle(x()?.erf())?,
         Op::Gelu { tanh } => {
@@ -524,6 +535,11 @@ fn eval_node(node: &Node, args: &[Option<&Value>], dtype: DType) -> Result<Value
             let x = x()?;
             let rank = x.rank();
             let first = axis(*a, rank)?;
+            let scale = float_arg(args, 1, dtype)?;
+            let bias = optional_float(args, 2, dtype)?;
+            if let Some(op) = layer_norm_op(&x, first, &scale, bias.as_ref(), *epsilon)? {
+                return candle(op.apply(&x)).map(Value::Float);
+            }
             let dims: Vec<usize> = (first..rank).collect();
             let mean = candle(x.mean_keepdim(dims.clone()))?;
             let centred = candle(x.broadcast_sub(&mean))?;
@@ -533,8 +549,8 @@ fn eval_node(node: &Node, args: &[Option<&Value>], dtype: DType) -> Result<Value
                     .and_then(|v| v.sqrt())
                     .and_then(|s| centred.broadcast_div(&s)),
             )?;
-            let scaled = candle(normed.broadcast_mul(&float_arg(args, 1, dtype)?))?;
-            match optional_float(args, 2, dtype)? {
+            let scaled = candle(normed.broadcast_mul(&scale))?;
+            match bias {
                 Some(bias) => candle(scaled.broadcast_add(&bias))?,
                 None => scaled,
             }
@@ -605,8 +621,43 @@ fn eval_node(node: &Node, args: &[Option<&Value>], dtype: DType) -> Result<Value
 }
 
 /// `max(0, min(1, alpha·x + beta))`, with the clip's gradient (1 inside, 0 outside).
+/// The fused [`LayerNorm`] when the scale and bias are constants of the full trailing shape
+/// (as exporters write them); `None` for the composed form.
+fn layer_norm_op(
+    x: &Tensor,
+    first: usize,
+    scale: &Tensor,
+    bias: Option<&Tensor>,
+    epsilon: f32,
+) -> Result<Option<LayerNorm>> {
+    let trailing = &x.dims()[first..];
+    let fits = |t: &Tensor| {
+        !t.track_op()
+            && t.elem_count() == trailing.iter().product::<usize>()
+            && t.dims().iter().rev().zip(trailing.iter().rev()).all(|(a, b)| a == b)
+    };
+    if !fits(scale) || bias.is_some_and(|b| !fits(b)) {
+        return Ok(None);
+    }
+    let values = |t: &Tensor| {
+        candle(
+            t.flatten_all().and_then(|t| t.to_dtype(DType::F64)).and_then(|t| t.to_vec1::<f64>()),
+        )
+    };
+    let scale = values(scale)?;
+    let bias = match bias {
+        Some(b) => values(b)?,
+        None => vec![0.0; scale.len()],
+    };
+    Ok(Some(LayerNorm {
+        scale: Arc::new(scale),
+        bias: Arc::new(bias),
+        epsilon: f64::from(epsilon),
+    }))
+}
+
 fn hard_sigmoid(x: &Tensor, alpha: f64, beta: f64) -> Result<Tensor> {
-    clip(&candle(x.affine(alpha, beta))?, Some(0.0), Some(1.0))
+    candle(Clamp { alpha, beta, lo: 0.0, hi: 1.0, times_input: false }.apply(x))
 }
 
 /// `base ^ exponent`; a constant scalar exponent that is a small integer or one half is computed
@@ -761,16 +812,19 @@ fn conv(
     if h + pads[0] + pads[2] < kh || w + pads[1] + pads[3] < kw {
         return Err(format!("kernel {kh}×{kw} does not fit input {h}×{w} with pads {pads:?}"));
     }
-    if kh == 1 && kw == 1 && pads == [0; 4] && attrs.strides != [1, 1] {
-        // A strided 1×1 convolution reads every stride-th pixel: subsample first, then
-        // convolve at stride 1 (ResNet's downsampling shortcuts), instead of the reverse.
-        let subsampled = subsample(input, attrs.strides)?;
-        return conv(&subsampled, weight, Some(&bias), &ConvAttrs { strides: [1, 1], ..*attrs });
-    }
     let group = attrs.group;
     if group > 1 && group == o && candle(weight.dim(1))? == 1 {
         return depthwise(input, weight, &bias, pads, attrs.strides);
     }
+    // Symmetric padding goes to the op; otherwise the input is padded first.
+    let (input, padding) = if pads.iter().all(|&p| p == pads[0]) {
+        (input.clone(), pads[0])
+    } else {
+        let padded = input
+            .pad_with_zeros(2, pads[0], pads[2])
+            .and_then(|t| t.pad_with_zeros(3, pads[1], pads[3]));
+        (candle(padded)?, 0)
+    };
     let per_group_in = candle(input.dim(1))? / group;
     let per_group_out = o / group;
     let mut outputs = Vec::with_capacity(group);
@@ -784,17 +838,7 @@ fn conv(
                 candle(bias.narrow(0, g * per_group_out, per_group_out))?,
             )
         };
-        let symmetric = pads.iter().all(|&p| p == pads[0]);
-        let y = if symmetric {
-            candle(ops::conv2d(&x, &wt, &b, pads[0]))?
-        } else {
-            let padded = candle(
-                x.pad_with_zeros(2, pads[0], pads[2])
-                    .and_then(|t| t.pad_with_zeros(3, pads[1], pads[3])),
-            )?;
-            candle(ops::conv2d(&padded, &wt, &b, 0))?
-        };
-        outputs.push(subsample(&y, attrs.strides)?);
+        outputs.push(candle(ops::conv2d_strided(&x, &wt, &b, padding, attrs.strides))?);
     }
     if outputs.len() == 1 { Ok(outputs.remove(0)) } else { candle(Tensor::cat(&outputs, 1)) }
 }
@@ -808,34 +852,23 @@ fn depthwise(
     pads: [usize; 4],
     strides: [usize; 2],
 ) -> Result<Tensor> {
-    let (_, c, _, _) = candle(input.dims4())?;
     let (_, _, kh, kw) = candle(weight.dims4())?;
-    let values = candle(
-        weight
-            .detach()
-            .flatten_all()
-            .and_then(|t| t.to_dtype(DType::F64))
-            .and_then(|t| t.to_vec1::<f64>()),
-    )?;
-    let op = Depthwise { weight: Arc::new(values), kernel: [kh, kw], strides, pads };
-    let y = candle(op.apply(input))?;
-    candle(y.broadcast_add(&candle(bias.reshape((1, c, 1, 1)))?))
-}
-
-/// Every `stride`-th row and column of a stride-1 result (the strided convolution).
-fn subsample(y: &Tensor, strides: [usize; 2]) -> Result<Tensor> {
-    let mut y = y.clone();
-    for (axis, stride) in [(2, strides[0]), (3, strides[1])] {
-        if stride == 1 {
-            continue;
-        }
-        let len = candle(y.dim(axis))?;
-        let index: Vec<u32> = (0..len).step_by(stride).map(|i| i as u32).collect();
-        let n = index.len();
-        let index = candle(Tensor::from_vec(index, n, &Device::Cpu))?;
-        y = candle(y.index_select(&index, axis))?;
-    }
-    Ok(y)
+    let values = |t: &Tensor| {
+        candle(
+            t.detach()
+                .flatten_all()
+                .and_then(|t| t.to_dtype(DType::F64))
+                .and_then(|t| t.to_vec1::<f64>()),
+        )
+    };
+    let op = Depthwise {
+        weight: Arc::new(values(weight)?),
+        bias: Arc::new(values(bias)?),
+        kernel: [kh, kw],
+        strides,
+        pads,
+    };
+    candle(op.apply(input))
 }
 
 fn gemm(
@@ -913,6 +946,15 @@ fn binary(op: &Op, lhs: &Value, rhs: &Value, dtype: DType) -> Result<Value> {
         return int_binary(op, a, b).map(Value::Int);
     }
     let (a, b) = (float(lhs, dtype)?, float(rhs, dtype)?);
+    if a.dims() == b.dims() {
+        let kind = match op {
+            Op::Add => Binary::Add,
+            Op::Sub => Binary::Sub,
+            Op::Mul => Binary::Mul,
+            _ => Binary::Div,
+        };
+        return candle(kind.apply(&a, &b)).map(Value::Float);
+    }
     let out = match op {
         Op::Add => a.broadcast_add(&b),
         Op::Sub => a.broadcast_sub(&b),
@@ -1073,7 +1115,5 @@ fn clip(x: &Tensor, min: Option<f32>, max: Option<f32>) -> Result<Tensor> {
         let full = candle(x.ones_like().and_then(|t| t.affine(0.0, hi)))?;
         return Ok(full);
     }
-    let clamped = candle(x.detach().clamp(lo, hi))?;
-    let inside = candle(x.ge(lo).and_then(|a| a.mul(&x.le(hi)?)))?;
-    candle(inside.where_cond(x, &clamped))
+    candle(Clamp { alpha: 1.0, beta: 0.0, lo, hi, times_input: false }.apply(x))
 }

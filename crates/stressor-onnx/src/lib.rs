@@ -30,13 +30,17 @@
 //! depend on the batch size; what depends on the batch size is evaluated on each call (see
 //! `fold`).
 //!
-//! Convolutions, linear layers and 2×2 max pools run as stressor's own candle ops
-//! (`stressor_model::builtin::ops`, im2col + gemm); other pools and depthwise convolutions as
-//! this crate's own ops (direct loops). At load time a `BatchNormalization` after a `Conv` is
-//! folded into its weights, and `Conv → [Relu →] MaxPool 2×2` is fused. A strided 1×1
-//! convolution subsamples its input first; another strided (non-depthwise) convolution is
-//! computed at stride 1 and subsampled, which costs `stride²` times the work of a native
-//! strided kernel.
+//! Convolutions (any stride; 1×1 stride-1 ones without im2col), linear layers and 2×2 max
+//! pools run as stressor's own candle ops (`stressor_model::builtin::ops`, im2col + gemm); a
+//! strided convolution's im2col takes only the windows at output positions, so it does
+//! `1/stride²` of the stride-1 work, and its backward pass is the matching col2im. Depthwise
+//! convolutions, other pools, `LayerNormalization` with constant scale and bias, the clamped
+//! activations (`Relu`, `Clip`, `HardSigmoid`, `HardSwish`), `Sigmoid`, and `Add`, `Sub`,
+//! `Mul`, `Div` of same-shaped operands are this crate's own ops, each one parallel pass
+//! forward and one backward (broadcasting arithmetic stays with candle). At load time a
+//! `BatchNormalization` after a `Conv` is folded into its weights, and `Conv → [Relu →]
+//! MaxPool 2×2` is fused. With `STRESSOR_ONNX_PROFILE` set, each node's wall time is added up
+//! per op (see the `onnx_throughput` example).
 //!
 //! [`export_fashion_cnn`] writes the built-in CNN as ONNX.
 //!
@@ -56,6 +60,8 @@
 //! # Ok::<(), stressor_onnx::OnnxError>(())
 //! ```
 
+mod activation;
+mod binary;
 mod depthwise;
 mod error;
 mod eval;
@@ -64,7 +70,9 @@ mod fold;
 mod graph;
 mod indexing;
 mod model;
+mod norm;
 mod pool;
+mod profile;
 mod proto;
 
 #[cfg(test)]
@@ -76,3 +84,4 @@ pub use graph::{OpUse, list_ops};
 pub use model::{
     CHUNK_SIZE, CHUNK_VALUES, GRADIENT_CHUNK_VALUES, InputSpec, Layout, OnnxModel, OutputKind,
 };
+pub use profile::op_profile;

@@ -163,7 +163,7 @@ fn gemm_raw<T: Element>(
     }
 }
 
-/// The geometry of a stride-1 2-D convolution of one image.
+/// The geometry of a 2-D convolution of one image (zero padding on every side, any stride).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ConvGeometry {
     pub(crate) channels: usize,
@@ -172,15 +172,17 @@ pub(crate) struct ConvGeometry {
     pub(crate) kernel_h: usize,
     pub(crate) kernel_w: usize,
     pub(crate) padding: usize,
+    /// `[vertical, horizontal]`, each at least 1.
+    pub(crate) stride: [usize; 2],
 }
 
 impl ConvGeometry {
     pub(crate) fn out_h(&self) -> usize {
-        self.height + 2 * self.padding + 1 - self.kernel_h
+        (self.height + 2 * self.padding - self.kernel_h) / self.stride[0] + 1
     }
 
     pub(crate) fn out_w(&self) -> usize {
-        self.width + 2 * self.padding + 1 - self.kernel_w
+        (self.width + 2 * self.padding - self.kernel_w) / self.stride[1] + 1
     }
 
     /// Rows of the column matrix: `channels · kernel_h · kernel_w`.
@@ -197,26 +199,40 @@ impl ConvGeometry {
         self.channels * self.height * self.width
     }
 
-    /// For kernel offset `kx` and output column `ox`, the input column is `ox + kx - padding`;
-    /// this returns the output columns whose input column is inside the image.
-    fn valid_range(&self, offset: usize, out_len: usize, in_len: usize) -> (usize, usize) {
-        let start = self.padding.saturating_sub(offset).min(out_len);
-        let end = (in_len + self.padding).saturating_sub(offset).min(out_len);
+    /// Whether the column matrix is the image itself (a 1×1 kernel at stride 1 without
+    /// padding), so that im2col and col2im are copies that can be skipped.
+    pub(crate) fn is_pointwise(&self) -> bool {
+        self.kernel_h == 1 && self.kernel_w == 1 && self.padding == 0 && self.stride == [1, 1]
+    }
+
+    /// For kernel offset `k` and output index `o`, the input index is `o·stride + k − padding`;
+    /// this returns the output indices whose input index is inside `0..in_len`.
+    fn valid_range(
+        &self,
+        offset: usize,
+        stride: usize,
+        out_len: usize,
+        in_len: usize,
+    ) -> (usize, usize) {
+        let start = self.padding.saturating_sub(offset).div_ceil(stride).min(out_len);
+        let end = (in_len + self.padding).saturating_sub(offset).div_ceil(stride).min(out_len);
         (start, end.max(start))
     }
 }
 
-/// Writes the column matrix (`col_rows × col_cols`, row-major) of one image into `cols`.
+/// Writes the column matrix (`col_rows × col_cols`, row-major) of one image into `cols`: one
+/// column per output position, so a strided convolution reads only the pixels it uses.
 pub(crate) fn im2col<T: Element>(image: &[T], geometry: &ConvGeometry, cols: &mut [T]) {
     let (oh, ow) = (geometry.out_h(), geometry.out_w());
     let (h, w, p) = (geometry.height, geometry.width, geometry.padding);
+    let [sh, sw] = geometry.stride;
     let mut row = 0;
     for c in 0..geometry.channels {
         let plane = &image[c * h * w..(c + 1) * h * w];
         for ky in 0..geometry.kernel_h {
-            let (y_start, y_end) = geometry.valid_range(ky, oh, h);
+            let (y_start, y_end) = geometry.valid_range(ky, sh, oh, h);
             for kx in 0..geometry.kernel_w {
-                let (x_start, x_end) = geometry.valid_range(kx, ow, w);
+                let (x_start, x_end) = geometry.valid_range(kx, sw, ow, w);
                 let dst = &mut cols[row * oh * ow..(row + 1) * oh * ow];
                 for oy in 0..oh {
                     let out_row = &mut dst[oy * ow..(oy + 1) * ow];
@@ -224,14 +240,22 @@ pub(crate) fn im2col<T: Element>(image: &[T], geometry: &ConvGeometry, cols: &mu
                         out_row.fill(T::ZERO);
                         continue;
                     }
-                    let iy = oy + ky - p;
+                    let iy = oy * sh + ky - p;
                     out_row[..x_start].fill(T::ZERO);
                     out_row[x_end..].fill(T::ZERO);
                     if x_end > x_start {
-                        let ix_start = x_start + kx - p;
-                        out_row[x_start..x_end].copy_from_slice(
-                            &plane[iy * w + ix_start..iy * w + ix_start + (x_end - x_start)],
-                        );
+                        let ix_start = x_start * sw + kx - p;
+                        let in_row = &plane[iy * w..(iy + 1) * w];
+                        let out_part = &mut out_row[x_start..x_end];
+                        if sw == 1 {
+                            out_part.copy_from_slice(&in_row[ix_start..ix_start + out_part.len()]);
+                        } else {
+                            for (d, s) in
+                                out_part.iter_mut().zip(in_row[ix_start..].iter().step_by(sw))
+                            {
+                                *d = *s;
+                            }
+                        }
                     }
                 }
                 row += 1;
@@ -244,21 +268,30 @@ pub(crate) fn im2col<T: Element>(image: &[T], geometry: &ConvGeometry, cols: &mu
 pub(crate) fn col2im<T: Element>(cols: &[T], geometry: &ConvGeometry, image: &mut [T]) {
     let (oh, ow) = (geometry.out_h(), geometry.out_w());
     let (h, w, p) = (geometry.height, geometry.width, geometry.padding);
+    let [sh, sw] = geometry.stride;
     image.fill(T::ZERO);
     let mut row = 0;
     for c in 0..geometry.channels {
         let plane = &mut image[c * h * w..(c + 1) * h * w];
         for ky in 0..geometry.kernel_h {
-            let (y_start, y_end) = geometry.valid_range(ky, oh, h);
+            let (y_start, y_end) = geometry.valid_range(ky, sh, oh, h);
             for kx in 0..geometry.kernel_w {
-                let (x_start, x_end) = geometry.valid_range(kx, ow, w);
+                let (x_start, x_end) = geometry.valid_range(kx, sw, ow, w);
                 let src = &cols[row * oh * ow..(row + 1) * oh * ow];
                 for oy in y_start..y_end {
-                    let iy = oy + ky - p;
-                    let ix_start = x_start + kx - p;
-                    let dst = &mut plane[iy * w + ix_start..iy * w + ix_start + (x_end - x_start)];
-                    for (d, s) in dst.iter_mut().zip(&src[oy * ow + x_start..oy * ow + x_end]) {
-                        *d += *s;
+                    let iy = oy * sh + ky - p;
+                    let ix_start = x_start * sw + kx - p;
+                    let src_part = &src[oy * ow + x_start..oy * ow + x_end];
+                    let in_row = &mut plane[iy * w..(iy + 1) * w];
+                    if sw == 1 {
+                        let dst = &mut in_row[ix_start..ix_start + src_part.len()];
+                        for (d, s) in dst.iter_mut().zip(src_part) {
+                            *d += *s;
+                        }
+                    } else {
+                        for (d, s) in in_row[ix_start..].iter_mut().step_by(sw).zip(src_part) {
+                            *d += *s;
+                        }
                     }
                 }
                 row += 1;
@@ -270,6 +303,15 @@ pub(crate) fn col2im<T: Element>(cols: &[T], geometry: &ConvGeometry, image: &mu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn geometry(
+        (channels, height, width): (usize, usize, usize),
+        (kernel_h, kernel_w): (usize, usize),
+        padding: usize,
+        stride: [usize; 2],
+    ) -> ConvGeometry {
+        ConvGeometry { channels, height, width, kernel_h, kernel_w, padding, stride }
+    }
 
     fn naive_conv(
         image: &[f64],
@@ -286,8 +328,8 @@ mod tests {
                     for c in 0..g.channels {
                         for ky in 0..g.kernel_h {
                             for kx in 0..g.kernel_w {
-                                let iy = oy as isize + ky as isize - g.padding as isize;
-                                let ix = ox as isize + kx as isize - g.padding as isize;
+                                let iy = (oy * g.stride[0] + ky) as isize - g.padding as isize;
+                                let ix = (ox * g.stride[1] + kx) as isize - g.padding as isize;
                                 if iy < 0
                                     || ix < 0
                                     || iy >= g.height as isize
@@ -312,15 +354,10 @@ mod tests {
 
     #[test]
     fn im2col_product_is_the_naive_convolution() {
-        for padding in 0..3 {
-            let g = ConvGeometry {
-                channels: 2,
-                height: 5,
-                width: 4,
-                kernel_h: 3,
-                kernel_w: 2,
-                padding,
-            };
+        for (padding, stride) in
+            [(0, [1, 1]), (1, [1, 1]), (2, [1, 1]), (0, [2, 2]), (1, [2, 3]), (2, [3, 2])]
+        {
+            let g = geometry((2, 5, 4), (3, 2), padding, stride);
             let image: Vec<f64> = (0..g.image_len()).map(|i| (i as f64 * 0.37).sin()).collect();
             let weight: Vec<f64> = (0..3 * g.col_rows()).map(|i| (i as f64 * 0.91).cos()).collect();
             let mut cols = vec![0.0; g.col_rows() * g.col_cols()];
@@ -331,7 +368,7 @@ mod tests {
             matmul(&mut out, false, lhs, rhs, false);
             let expected = naive_conv(&image, &weight, &g, 3);
             for (a, b) in out.iter().zip(&expected) {
-                assert!((a - b).abs() < 1e-12, "padding {padding}: {a} vs {b}");
+                assert!((a - b).abs() < 1e-12, "padding {padding} stride {stride:?}: {a} vs {b}");
             }
         }
     }
@@ -339,17 +376,23 @@ mod tests {
     #[test]
     fn col2im_is_the_adjoint_of_im2col() {
         // <im2col(x), y> == <x, col2im(y)> for all x, y.
-        let g =
-            ConvGeometry { channels: 3, height: 6, width: 5, kernel_h: 3, kernel_w: 3, padding: 1 };
+        for (padding, stride) in [(1, [1, 1]), (1, [2, 2]), (0, [2, 1]), (3, [2, 2])] {
+            let g = geometry((3, 7, 6), (3, 3), padding, stride);
+            adjoint(&g);
+        }
+        adjoint(&geometry((3, 9, 8), (7, 7), 3, [2, 2]));
+    }
+
+    fn adjoint(g: &ConvGeometry) {
         let x: Vec<f64> = (0..g.image_len()).map(|i| (i as f64 * 0.13).sin()).collect();
         let y: Vec<f64> =
             (0..g.col_rows() * g.col_cols()).map(|i| (i as f64 * 0.71).cos()).collect();
         let mut cols = vec![0.0; y.len()];
-        im2col(&x, &g, &mut cols);
+        im2col(&x, g, &mut cols);
         let mut back = vec![0.0; x.len()];
-        col2im(&y, &g, &mut back);
+        col2im(&y, g, &mut back);
         let lhs: f64 = cols.iter().zip(&y).map(|(a, b)| a * b).sum();
         let rhs: f64 = x.iter().zip(&back).map(|(a, b)| a * b).sum();
-        assert!((lhs - rhs).abs() < 1e-9 * lhs.abs().max(1.0), "{lhs} vs {rhs}");
+        assert!((lhs - rhs).abs() < 1e-9 * lhs.abs().max(1.0), "{g:?}: {lhs} vs {rhs}");
     }
 }

@@ -39,10 +39,31 @@ pub fn conv2d(
     bias: &Tensor,
     padding: usize,
 ) -> candle_core::Result<Tensor> {
+    conv2d_strided(input, weight, bias, padding, [1, 1])
+}
+
+/// [`conv2d`] with a stride (`[vertical, horizontal]`, each at least 1), computed at the output
+/// positions only (im2col takes every stride-th window), with the backward pass to match.
+///
+/// The result is `[n, o, (h + 2·padding − kh) / stride[0] + 1, (w + 2·padding − kw) /
+/// stride[1] + 1]`.
+///
+/// # Errors
+/// As [`conv2d`], and when a stride is 0.
+pub fn conv2d_strided(
+    input: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    padding: usize,
+    stride: [usize; 2],
+) -> candle_core::Result<Tensor> {
+    if stride.contains(&0) {
+        bail!("conv2d: stride {stride:?} must be at least 1");
+    }
     let input = input.contiguous()?;
     let weight = weight.contiguous()?;
     let bias = bias.contiguous()?;
-    input.apply_op3(&weight, &bias, Conv2d { padding })
+    input.apply_op3(&weight, &bias, Conv2d { padding, stride })
 }
 
 /// [`conv2d`] followed by [`max_pool2x2`], fused per image so the full-resolution convolution
@@ -94,6 +115,7 @@ pub fn max_pool2x2(input: &Tensor) -> candle_core::Result<Tensor> {
 
 struct Conv2d {
     padding: usize,
+    stride: [usize; 2],
 }
 
 /// The sizes of one convolution call, checked.
@@ -109,6 +131,7 @@ impl ConvShape {
         weight: &Shape,
         bias: &Shape,
         padding: usize,
+        stride: [usize; 2],
     ) -> candle_core::Result<Self> {
         let (batch, channels, height, width) = input.dims4()?;
         let (out_channels, weight_channels, kernel_h, kernel_w) = weight.dims4()?;
@@ -127,7 +150,8 @@ impl ConvShape {
                 "conv2d: kernel {kernel_h}×{kernel_w} does not fit input {height}×{width} with padding {padding}"
             );
         }
-        let geometry = ConvGeometry { channels, height, width, kernel_h, kernel_w, padding };
+        let geometry =
+            ConvGeometry { channels, height, width, kernel_h, kernel_w, padding, stride };
         Ok(ConvShape { batch, out_channels, geometry })
     }
 
@@ -150,7 +174,7 @@ impl CustomOp3 for Conv2d {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let shape = ConvShape::new(l1.shape(), l2.shape(), l3.shape(), self.padding)?;
+        let shape = ConvShape::new(l1.shape(), l2.shape(), l3.shape(), self.padding, self.stride)?;
         let out = match s1.dtype() {
             DType::F32 => CpuStorage::F32(conv_forward(
                 contiguous::<f32>(s1, l1)?,
@@ -177,7 +201,8 @@ impl CustomOp3 for Conv2d {
         _res: &Tensor,
         grad_res: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let shape = ConvShape::new(input.shape(), weight.shape(), bias.shape(), self.padding)?;
+        let shape =
+            ConvShape::new(input.shape(), weight.shape(), bias.shape(), self.padding, self.stride)?;
         let grad_res = grad_res.contiguous()?;
         let want_input = input.track_op();
         let want_params = weight.track_op() || bias.track_op();
@@ -243,7 +268,7 @@ impl CustomOp3 for Conv2dMaxPool {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let shape = ConvShape::new(l1.shape(), l2.shape(), l3.shape(), self.padding)?;
+        let shape = ConvShape::new(l1.shape(), l2.shape(), l3.shape(), self.padding, [1, 1])?;
         let mut argmax = self.argmax.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let out = match s1.dtype() {
             DType::F32 => CpuStorage::F32(conv_pool_forward(
@@ -274,7 +299,8 @@ impl CustomOp3 for Conv2dMaxPool {
         _res: &Tensor,
         grad_res: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let shape = ConvShape::new(input.shape(), weight.shape(), bias.shape(), self.padding)?;
+        let shape =
+            ConvShape::new(input.shape(), weight.shape(), bias.shape(), self.padding, [1, 1])?;
         let grad_res = grad_res.contiguous()?;
         let wanted =
             Wanted { input: input.track_op(), params: weight.track_op() || bias.track_op() };
@@ -516,10 +542,16 @@ fn conv_forward<T: Element>(input: &[T], weight: &[T], bias: &[T], shape: &ConvS
     let geometry = shape.geometry;
     let (k, p, o) = (geometry.col_rows(), geometry.col_cols(), shape.out_channels);
     let mut out = vec![T::ZERO; shape.batch * o * p];
+    let pointwise = geometry.is_pointwise();
     out.par_chunks_mut(o * p).zip(input.par_chunks(geometry.image_len())).for_each_init(
-        || vec![T::ZERO; k * p],
+        || if pointwise { Vec::new() } else { vec![T::ZERO; k * p] },
         |cols, (out_image, image)| {
-            im2col(image, &geometry, cols);
+            let cols = if pointwise {
+                image
+            } else {
+                im2col(image, &geometry, cols);
+                cols.as_slice()
+            };
             for (row, &b) in out_image.chunks_mut(p).zip(bias) {
                 row.fill(b);
             }
@@ -534,12 +566,18 @@ fn conv_input_grad<T: Element>(grad_out: &[T], weight: &[T], shape: &ConvShape) 
     let geometry = shape.geometry;
     let (k, p, o) = (geometry.col_rows(), geometry.col_cols(), shape.out_channels);
     let mut grad_in = vec![T::ZERO; shape.batch * geometry.image_len()];
+    let pointwise = geometry.is_pointwise();
     grad_in.par_chunks_mut(geometry.image_len()).zip(grad_out.par_chunks(o * p)).for_each_init(
-        || vec![T::ZERO; k * p],
+        || if pointwise { Vec::new() } else { vec![T::ZERO; k * p] },
         |cols, (grad_image, grad_out_image)| {
             let lhs = MatRef::transposed(weight, k, o);
-            matmul(cols, false, lhs, MatRef::row_major(grad_out_image, o, p), false);
-            col2im(cols, &geometry, grad_image);
+            let rhs = MatRef::row_major(grad_out_image, o, p);
+            if pointwise {
+                matmul(grad_image, false, lhs, rhs, false);
+            } else {
+                matmul(cols, false, lhs, rhs, false);
+                col2im(cols, &geometry, grad_image);
+            }
         },
     );
     grad_in
