@@ -218,6 +218,7 @@ fn texts_of(bytes: &[u8], wanted: &[usize]) -> Vec<Vec<String>> {
 }
 
 #[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "a failed unwrap fails the test")]
 mod tests {
     use super::*;
     use std::path::PathBuf;
