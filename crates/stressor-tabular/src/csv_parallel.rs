@@ -200,7 +200,7 @@ impl Chunk {
 
 /// A cell as a finite number, parsed exactly as `str::parse` does.
 fn number(text: &str) -> Option<f64> {
-    text.parse::<f64>().ok().filter(|x| x.is_finite())
+    lexical_core::parse::<f64>(text.as_bytes()).ok().filter(|x| x.is_finite())
 }
 
 /// The trimmed text of the columns `wanted` in a chunk that [`Chunk::parse`] found sound.
@@ -382,32 +382,67 @@ mod tests {
         }
     }
 
+    /// Cells at the edges of what `str::parse` takes, rounds or refuses.
+    const EDGES: &[&str] = &[
+        "1e-310",
+        "-0",
+        "0",
+        "inf",
+        "-inf",
+        "NaN",
+        "2.2250738585072011e-308",
+        "4.9406564584124654e-324",
+        "2.4703282292062327e-324",
+        "1.7976931348623158e308",
+        "0.1",
+        "0.30000000000000004",
+        "9007199254740993",
+        "+1",
+        "1.",
+        ".5",
+        "1e+5",
+        "1E5",
+        "-.5",
+        "+.5e-3",
+        "00001.5",
+        "1e400",
+        "1e-400",
+        "-1e-400",
+        "0e99999999999999999999",
+        "1e-99999999999999999999",
+        "1e99999999999999999999",
+        "0.000000000000000000000001e24",
+        "1.0000000000000001110223024625156540423631668090820312500000000000000000001",
+        "1.00000000000000011102230246251565404236316680908203125",
+        "Infinity",
+        "-INF",
+        "nAn",
+        "+",
+        "-",
+        ".",
+        "e",
+        "1e",
+        "1e+",
+        "--1",
+        "+-1",
+        "1.2.3",
+        "1e5.5",
+        "0x1p3",
+        "1,5",
+        "١",
+        "1 2",
+        "1d5",
+        "1f",
+        "inf1",
+        "1_0",
+        "",
+        " 1",
+    ];
+
     #[test]
     fn numbers_parse_as_str_parse_does() {
         let mut state = 7_u64;
-        let mut values: Vec<String> = [
-            "1e-310",
-            "-0",
-            "0",
-            "inf",
-            "-inf",
-            "NaN",
-            "2.2250738585072011e-308",
-            "4.9406564584124654e-324",
-            "2.4703282292062327e-324",
-            "1.7976931348623158e308",
-            "0.1",
-            "0.30000000000000004",
-            "9007199254740993",
-            "+1",
-            "1.",
-            ".5",
-            "1e+5",
-            "1E5",
-        ]
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+        let mut values: Vec<String> = EDGES.iter().map(ToString::to_string).collect();
         for _ in 0..20_000 {
             state = state
                 .wrapping_mul(6_364_136_223_846_793_005)
@@ -416,6 +451,9 @@ mod tests {
             values.push(format!("{x}"));
             values.push(format!("{x:e}"));
             values.push(format!("{:.6}", (state >> 11) as f64 / 1e9));
+            values.push(format!("{x:.25e}"));
+            values.push(format!("{:.17}", (state >> 11) as f64 / 9e15));
+            values.push(format!("{}{:0>40}", state % 1000, state));
         }
         for v in &values {
             let std = v.parse::<f64>().ok().filter(|x| x.is_finite());
