@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use rayon::prelude::*;
 use stressor_tabular::{Column, Table};
 
 use crate::{Bins, Correction, DriftError, SortedSample};
@@ -80,33 +81,38 @@ impl Reference {
     /// # Errors
     /// [`CompareError::Statistic`] for a numeric column with no values.
     pub fn new(table: &Table) -> Result<Reference, CompareError> {
-        let mut columns = Vec::with_capacity(table.columns.len());
-        for (name, column) in &table.columns {
-            let wrap =
-                |source: DriftError| CompareError::Statistic { column: name.clone(), source };
-            let sketch = match column {
-                Column::Numeric(values) => {
-                    let present = present(values);
-                    let sorted = SortedSample::new(&present, "reference").map_err(wrap)?;
-                    let bins = Bins::from_sorted(&sorted, 10).map_err(wrap)?;
-                    let reference_counts = bins.counts(&present);
-                    ColumnSketch::Numeric {
-                        sorted,
-                        bins,
-                        reference_counts,
-                        missing: column.missing_share(),
+        // Columns sketched on rayon's threads; the first error in column order wins.
+        let sketched: Vec<Result<(String, ColumnSketch), CompareError>> = table
+            .columns
+            .par_iter()
+            .map(|(name, column)| {
+                let wrap =
+                    |source: DriftError| CompareError::Statistic { column: name.clone(), source };
+                let sketch = match column {
+                    Column::Numeric(values) => {
+                        let present = present(values);
+                        let sorted = SortedSample::new(&present, "reference").map_err(wrap)?;
+                        let bins = Bins::from_sorted(&sorted, 10).map_err(wrap)?;
+                        let reference_counts = bins.counts(&present);
+                        ColumnSketch::Numeric {
+                            sorted,
+                            bins,
+                            reference_counts,
+                            missing: column.missing_share(),
+                        }
                     }
-                }
-                Column::Categorical(values) => {
-                    let mut counts = BTreeMap::new();
-                    for v in values {
-                        *counts.entry(v.clone()).or_insert(0.0) += 1.0;
+                    Column::Categorical(values) => {
+                        let mut counts = BTreeMap::new();
+                        for v in values {
+                            *counts.entry(v.clone()).or_insert(0.0) += 1.0;
+                        }
+                        ColumnSketch::Categorical { counts, missing: column.missing_share() }
                     }
-                    ColumnSketch::Categorical { counts, missing: column.missing_share() }
-                }
-            };
-            columns.push((name.clone(), sketch));
-        }
+                };
+                Ok((name.clone(), sketch))
+            })
+            .collect();
+        let columns = sketched.into_iter().collect::<Result<Vec<_>, _>>()?;
         Ok(Reference { path: table.path.clone(), rows: table.rows, columns })
     }
 
@@ -150,83 +156,91 @@ impl Reference {
         if !problems.is_empty() {
             return Err(CompareError::Mismatch(problems.join("; ")));
         }
+        // Columns compared on rayon's threads; the first error in column order wins.
+        let compared: Vec<Result<Option<FeatureDrift>, CompareError>> = self
+            .columns
+            .par_iter()
+            .map(|(name, sketch)| {
+                let Some(other) = current.column(name) else { return Ok(None) };
+                let wrap =
+                    |source: DriftError| CompareError::Statistic { column: name.clone(), source };
+                let drift = match (sketch, other) {
+                    (
+                        ColumnSketch::Numeric { sorted, bins, reference_counts, missing },
+                        Column::Numeric(b),
+                    ) => {
+                        let current_missing = other.missing_share();
+                        let b = present(b);
+                        // Missingness as a 2×2 table (present, missing) × (reference, current).
+                        let missing_test = (*missing > 0.0 || current_missing > 0.0).then(|| {
+                            missingness_pvalue(
+                                (self.rows as f64, *missing),
+                                (other.len() as f64, current_missing),
+                            )
+                        });
+                        if b.is_empty() {
+                            // Nothing left to compare but the missingness itself.
+                            FeatureDrift {
+                                column: name.clone(),
+                                kind: "numeric",
+                                test: "missing",
+                                statistic: (current_missing - missing).abs(),
+                                pvalue: missing_test.unwrap_or(1.0),
+                                pvalue_adjusted: missing_test.unwrap_or(1.0),
+                                psi: f64::NAN,
+                                jensen_shannon: f64::NAN,
+                                hellinger: f64::NAN,
+                                wasserstein: None,
+                                missing: (*missing, current_missing),
+                                drifted: false,
+                            }
+                        } else {
+                            let sb = SortedSample::new(&b, "current").map_err(wrap)?;
+                            let ks = crate::ks_sorted(sorted, &sb);
+                            let cb = bins.counts(&b);
+                            // With missing values, the KS test on the present values and the χ²
+                            // test on missingness, Bonferroni-combined.
+                            let (test, pvalue) = match missing_test {
+                                None => ("ks", ks.pvalue),
+                                Some(p) => ("ks+missing", (2.0 * ks.pvalue.min(p)).min(1.0)),
+                            };
+                            FeatureDrift {
+                                column: name.clone(),
+                                kind: "numeric",
+                                test,
+                                statistic: ks.statistic,
+                                pvalue,
+                                pvalue_adjusted: pvalue,
+                                psi: crate::psi(reference_counts, &cb).map_err(wrap)?,
+                                jensen_shannon: crate::jensen_shannon(reference_counts, &cb, None)
+                                    .map_err(wrap)?,
+                                hellinger: crate::hellinger(reference_counts, &cb).map_err(wrap)?,
+                                wasserstein: Some(crate::wasserstein_sorted(sorted, &sb)),
+                                missing: (*missing, current_missing),
+                                drifted: false,
+                            }
+                        }
+                    }
+                    (ColumnSketch::Categorical { counts, missing }, Column::Categorical(b)) => {
+                        let mut current_counts: BTreeMap<&str, f64> = BTreeMap::new();
+                        for v in b {
+                            *current_counts.entry(v.as_str()).or_insert(0.0) += 1.0;
+                        }
+                        categorical_drift(
+                            name,
+                            counts,
+                            &current_counts,
+                            (*missing, other.missing_share()),
+                        )?
+                    }
+                    _ => return Ok(None),
+                };
+                Ok(Some(drift))
+            })
+            .collect();
         let mut out = Vec::with_capacity(self.columns.len());
-        for (name, sketch) in &self.columns {
-            let Some(other) = current.column(name) else { continue };
-            let wrap =
-                |source: DriftError| CompareError::Statistic { column: name.clone(), source };
-            let drift = match (sketch, other) {
-                (
-                    ColumnSketch::Numeric { sorted, bins, reference_counts, missing },
-                    Column::Numeric(b),
-                ) => {
-                    let current_missing = other.missing_share();
-                    let b = present(b);
-                    // Missingness as a 2×2 table (present, missing) × (reference, current).
-                    let missing_test = (*missing > 0.0 || current_missing > 0.0).then(|| {
-                        missingness_pvalue(
-                            (self.rows as f64, *missing),
-                            (other.len() as f64, current_missing),
-                        )
-                    });
-                    if b.is_empty() {
-                        // Nothing left to compare but the missingness itself.
-                        FeatureDrift {
-                            column: name.clone(),
-                            kind: "numeric",
-                            test: "missing",
-                            statistic: (current_missing - missing).abs(),
-                            pvalue: missing_test.unwrap_or(1.0),
-                            pvalue_adjusted: missing_test.unwrap_or(1.0),
-                            psi: f64::NAN,
-                            jensen_shannon: f64::NAN,
-                            hellinger: f64::NAN,
-                            wasserstein: None,
-                            missing: (*missing, current_missing),
-                            drifted: false,
-                        }
-                    } else {
-                        let sb = SortedSample::new(&b, "current").map_err(wrap)?;
-                        let ks = crate::ks_sorted(sorted, &sb);
-                        let cb = bins.counts(&b);
-                        // With missing values, the KS test on the present values and the χ²
-                        // test on missingness, Bonferroni-combined.
-                        let (test, pvalue) = match missing_test {
-                            None => ("ks", ks.pvalue),
-                            Some(p) => ("ks+missing", (2.0 * ks.pvalue.min(p)).min(1.0)),
-                        };
-                        FeatureDrift {
-                            column: name.clone(),
-                            kind: "numeric",
-                            test,
-                            statistic: ks.statistic,
-                            pvalue,
-                            pvalue_adjusted: pvalue,
-                            psi: crate::psi(reference_counts, &cb).map_err(wrap)?,
-                            jensen_shannon: crate::jensen_shannon(reference_counts, &cb, None)
-                                .map_err(wrap)?,
-                            hellinger: crate::hellinger(reference_counts, &cb).map_err(wrap)?,
-                            wasserstein: Some(crate::wasserstein_sorted(sorted, &sb)),
-                            missing: (*missing, current_missing),
-                            drifted: false,
-                        }
-                    }
-                }
-                (ColumnSketch::Categorical { counts, missing }, Column::Categorical(b)) => {
-                    let mut current_counts: BTreeMap<&str, f64> = BTreeMap::new();
-                    for v in b {
-                        *current_counts.entry(v.as_str()).or_insert(0.0) += 1.0;
-                    }
-                    categorical_drift(
-                        name,
-                        counts,
-                        &current_counts,
-                        (*missing, other.missing_share()),
-                    )?
-                }
-                _ => continue,
-            };
-            out.push(drift);
+        for drift in compared {
+            out.extend(drift?);
         }
         correct(&mut out, correction, alpha)?;
         Ok(out)

@@ -9,6 +9,7 @@
 //!   [`fraud`]'s [`FraudStream`], card transactions from a known fraud process.
 
 mod boost;
+mod csv_parallel;
 mod encode;
 pub mod fraud;
 mod german;

@@ -33,8 +33,9 @@ use std::path::Path;
 use parquet::basic::{ConvertedType, LogicalType, Repetition, TimeUnit, Type as Physical};
 use parquet::column::reader::{ColumnReader, ColumnReaderImpl};
 use parquet::data_type::DataType;
-use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::file::reader::{ChunkReader, FileReader, SerializedFileReader};
 use parquet::schema::types::{SchemaDescriptor, Type};
+use rayon::prelude::*;
 
 use crate::{Column, Table, TableError};
 
@@ -52,7 +53,11 @@ const BATCH_ROWS: usize = 64 * 1024;
 /// text-like, or when the file has no rows.
 pub fn read(path: &Path) -> Result<Table, TableError> {
     let error = |message: String| TableError::Read { path: path.to_path_buf(), message };
-    let reader = open(path)?;
+    // The file whole in memory, so each column chunk is decoded on its own rayon thread from
+    // one shared buffer (a `File` would share one offset between the threads' handles).
+    let bytes = std::fs::read(path).map_err(|e| error(e.to_string()))?;
+    let reader = SerializedFileReader::new(bytes::Bytes::from(bytes))
+        .map_err(|e| error(format!("not a Parquet file: {e}")))?;
     let schema = reader.metadata().file_metadata().schema_descr();
     let mut wanted = Vec::new();
     for (field, leaf, hint) in top_level(&reader) {
@@ -64,16 +69,66 @@ pub fn read(path: &Path) -> Result<Table, TableError> {
         })?;
         wanted.push(Wanted::new(field.name(), leaf, decode, schema));
     }
-    let mut columns = Vec::new();
-    let rows = stream(path, &reader, &wanted, usize::MAX, |chunk, _| {
-        columns = chunk;
-        Ok(())
-    })?;
+    let file_rows = usize::try_from(reader.metadata().file_metadata().num_rows()).unwrap_or(0);
+    let mut columns: Vec<Column> = wanted.iter().map(|w| empty(w, file_rows)).collect();
+    let mut rows = 0;
+    for g in 0..reader.num_row_groups() {
+        let group = reader.get_row_group(g).map_err(|e| error(format!("row group {g}: {e}")))?;
+        let group_rows = usize::try_from(group.metadata().num_rows())
+            .map_err(|_| error(format!("row group {g} has a negative row count")))?;
+        // The group's columns decoded in parallel; the first error in column order wins.
+        let decoded: Vec<Result<Column, TableError>> = wanted
+            .par_iter()
+            .map(|w| {
+                let group =
+                    reader.get_row_group(g).map_err(|e| error(format!("row group {g}: {e}")))?;
+                let mut column_reader = group
+                    .get_column_reader(w.leaf)
+                    .map_err(|e| error(format!("column `{}`, row group {g}: {e}", w.name)))?;
+                let mut column = empty(w, group_rows);
+                let mut done = 0;
+                while done < group_rows {
+                    let take = (group_rows - done).min(BATCH_ROWS);
+                    let read =
+                        read_rows(&mut column_reader, w, take, &mut column).map_err(|e| {
+                            error(format!("column `{}` after row {}: {e}", w.name, rows + done))
+                        })?;
+                    if read != take {
+                        return Err(error(format!(
+                            "column `{}` ends after row {}, but row group {g} has {} more",
+                            w.name,
+                            rows + done + read,
+                            group_rows - done - read
+                        )));
+                    }
+                    done += take;
+                }
+                Ok(column)
+            })
+            .collect();
+        for (column, part) in columns.iter_mut().zip(decoded) {
+            match (column, part?) {
+                (Column::Numeric(all), Column::Numeric(part)) => all.extend_from_slice(&part),
+                (Column::Categorical(all), Column::Categorical(part)) => all.extend(part),
+                _ => return Err(error("a column changed kind between row groups".into())),
+            }
+        }
+        rows += group_rows;
+    }
     if rows == 0 {
         return Err(error("no data rows".into()));
     }
     let named = wanted.into_iter().map(|w| w.name).zip(columns).collect();
     Table::new(path.to_path_buf(), named)
+}
+
+/// An empty column of `wanted`'s kind with room for `rows` rows.
+fn empty(wanted: &Wanted, rows: usize) -> Column {
+    if wanted.decode.numeric() {
+        Column::Numeric(Vec::with_capacity(rows))
+    } else {
+        Column::Categorical(Vec::with_capacity(rows))
+    }
 }
 
 /// Reads the Parquet file at `path` in chunks of at most `rows` rows, each column named in
@@ -188,8 +243,8 @@ impl Wanted {
 /// The file's top-level fields, each with its first leaf column (none for an empty group) and
 /// its field in the Arrow schema stored in the file, if there is one that matches (the same
 /// number of fields, named alike, as the Arrow reader required).
-fn top_level(
-    reader: &SerializedFileReader<File>,
+fn top_level<R: ChunkReader + 'static>(
+    reader: &SerializedFileReader<R>,
 ) -> Vec<(&Type, Option<usize>, Option<hint::Field>)> {
     let metadata = reader.metadata().file_metadata();
     let schema = metadata.schema_descr();

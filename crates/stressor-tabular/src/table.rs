@@ -69,7 +69,7 @@ pub struct Table {
 }
 
 /// Cells that read as a missing value in a numeric column.
-const MISSING: [&str; 5] = ["", "NA", "NaN", "nan", "null"];
+pub(crate) const MISSING: [&str; 5] = ["", "NA", "NaN", "nan", "null"];
 
 impl Table {
     /// Reads a Parquet file (`.parquet`, `.pq`) or else a CSV file.
@@ -88,58 +88,25 @@ impl Table {
     /// # Errors
     /// [`TableError::Read`] naming the file and line.
     pub fn from_csv(path: &Path) -> Result<Table, TableError> {
-        let file = std::fs::File::open(path)
+        let bytes = std::fs::read(path)
             .map_err(|e| TableError::Read { path: path.to_path_buf(), message: e.to_string() })?;
-        Table::from_csv_reader(file, path)
+        crate::csv_parallel::read(&bytes, path)
     }
 
     /// Reads CSV with a header row from `reader`; `path` names it in errors. A column whose
     /// every value parses as a finite number or is missing (`""`, `NA`, `NaN`, `nan`, `null`),
     /// with at least one number, is numeric and its missing values are NaN; any other column
-    /// is categorical.
+    /// is categorical. The text is read whole, then parsed in chunks on rayon's threads.
     ///
     /// # Errors
     /// [`TableError::Read`] naming the file and line: unreadable, no header, duplicate column
-    /// names, no rows, ragged rows.
-    pub fn from_csv_reader(reader: impl Read, path: &Path) -> Result<Table, TableError> {
-        let error = |message: String| TableError::Read { path: path.to_path_buf(), message };
-        let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(reader);
-        let names: Vec<String> = reader
-            .headers()
-            .map_err(|e| error(e.to_string()))?
-            .iter()
-            .map(|h| h.trim().to_string())
-            .collect();
-        if names.is_empty() || names.iter().all(String::is_empty) {
-            return Err(error("no header row".into()));
-        }
-        for (i, name) in names.iter().enumerate() {
-            if names[..i].contains(name) {
-                return Err(error(format!("line 1: column `{name}` appears twice")));
-            }
-        }
-        let mut cells: Vec<Vec<String>> = vec![Vec::new(); names.len()];
-        for (i, record) in reader.records().enumerate() {
-            let record = record.map_err(|e| error(format!("line {}: {e}", i + 2)))?;
-            if record.len() != names.len() {
-                return Err(error(format!(
-                    "line {}: {} fields, the header has {}",
-                    i + 2,
-                    record.len(),
-                    names.len()
-                )));
-            }
-            for (column, field) in cells.iter_mut().zip(record.iter()) {
-                column.push(field.trim().to_string());
-            }
-        }
-        let rows = cells.first().map_or(0, Vec::len);
-        if rows == 0 {
-            return Err(error("no data rows".into()));
-        }
-        let columns =
-            names.into_iter().zip(cells).map(|(name, values)| (name, infer(values))).collect();
-        Ok(Table { path: path.to_path_buf(), columns, rows })
+    /// names, no rows, ragged rows, text that is not UTF-8.
+    pub fn from_csv_reader(mut reader: impl Read, path: &Path) -> Result<Table, TableError> {
+        let mut bytes = Vec::new();
+        reader
+            .read_to_end(&mut bytes)
+            .map_err(|e| TableError::Read { path: path.to_path_buf(), message: e.to_string() })?;
+        crate::csv_parallel::read(&bytes, path)
     }
 
     /// A table from named columns.
@@ -324,23 +291,4 @@ pub fn for_each_chunk(
         return Err(error("no data rows".into()));
     }
     Ok(total)
-}
-
-fn infer(values: Vec<String>) -> Column {
-    let mut any_number = false;
-    let numbers: Option<Vec<f64>> = values
-        .iter()
-        .map(|v| {
-            if MISSING.contains(&v.as_str()) {
-                Some(f64::NAN)
-            } else {
-                any_number = true;
-                v.parse::<f64>().ok().filter(|x| x.is_finite())
-            }
-        })
-        .collect();
-    match numbers {
-        Some(numbers) if any_number => Column::Numeric(numbers),
-        _ => Column::Categorical(values),
-    }
 }

@@ -28,7 +28,17 @@ pub(crate) fn run(args: &DriftArgs) -> i32 {
         say!("error: --alpha must lie strictly between 0 and 1");
         return exit_code::USAGE;
     }
-    let reference = match Table::read(&args.reference) {
+    // Both files at once: the current one read on its own thread while the reference is read
+    // and its statistics computed (in chunks, the current file is read afterwards).
+    let (reference, sketch, current) = std::thread::scope(|scope| {
+        let current = args.chunk_rows.is_none().then(|| scope.spawn(|| Table::read(&args.current)));
+        let reference = Table::read(&args.reference);
+        let sketch = reference.as_ref().ok().map(stressor_drift::compare::Reference::new);
+        let current = current
+            .map(|thread| thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+        (reference, sketch, current)
+    });
+    let reference = match reference {
         Ok(table) => table,
         Err(error) => {
             print_error_chain(&error);
@@ -36,7 +46,8 @@ pub(crate) fn run(args: &DriftArgs) -> i32 {
         }
     };
     // The reference's statistics once; the current file whole, or in chunks when asked.
-    let compared = stressor_drift::compare::Reference::new(&reference)
+    let compared = sketch
+        .unwrap_or_else(|| stressor_drift::compare::Reference::new(&reference))
         .map_err(|e| e.to_string())
         .and_then(|sketch| match args.chunk_rows {
             Some(rows) => {
@@ -50,7 +61,9 @@ pub(crate) fn run(args: &DriftArgs) -> i32 {
                 Ok((drifts, acc.rows(), None))
             }
             None => {
-                let current = Table::read(&args.current).map_err(|e| e.to_string())?;
+                let current = current
+                    .unwrap_or_else(|| Table::read(&args.current))
+                    .map_err(|e| e.to_string())?;
                 let drifts =
                     sketch.compare(&current, correction, args.alpha).map_err(|e| e.to_string())?;
                 Ok((drifts, current.rows, Some(current)))

@@ -166,6 +166,17 @@ fn parquet_reads_numbers_text_dictionaries_and_nulls() {
         assert_eq!(t.column("dict").unwrap(), &Column::Categorical(dict));
         let flags = strings(&["true", "false", "true", "true", "true", "false", "true", "true"]);
         assert_eq!(t.column("flags").unwrap(), &Column::Categorical(flags));
+        // The streaming reader, one column after another, in one chunk: the table that `read`
+        // decoded column by column in parallel (Debug, so that NaN equals NaN).
+        let all: Vec<(String, &'static str)> =
+            t.columns.iter().map(|(n, c)| (n.clone(), c.kind())).collect();
+        let mut whole = None;
+        stressor_tabular::for_each_chunk(&path, usize::MAX, &all, |chunk| {
+            whole = Some(chunk);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(format!("{:?}", whole.unwrap().columns), format!("{:?}", t.columns), "{name}");
         // In chunks of 3 rows, only the named columns, as the given kinds: the same values, the
         // chunks running on across row groups as Arrow's record batches did.
         let kinds = [("floats".to_string(), "numeric"), ("dict".to_string(), "categorical")];
