@@ -5,38 +5,13 @@
 //! The gradient passes where the clamped value `alpha·x + beta` is inside `[lo, hi]`, ends
 //! included, as the composed form's did.
 
-use candle_core::backend::BackendStorage as _;
-use candle_core::{CpuStorage, CustomOp1, DType, Layout, Shape, Storage, Tensor, WithDType, bail};
+use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor};
 use rayon::prelude::*;
+
+use crate::slice_op::{self, Float, SliceOp};
 
 /// Values per rayon task.
 const CHUNK: usize = 1 << 14;
-
-/// The float types, with the functions the ops need.
-trait Float: WithDType {
-    fn maximum(self, other: Self) -> Self;
-    fn minimum(self, other: Self) -> Self;
-    fn exp(self) -> Self;
-}
-
-macro_rules! float {
-    ($t:ty) => {
-        impl Float for $t {
-            fn maximum(self, other: Self) -> Self {
-                <$t>::max(self, other)
-            }
-            fn minimum(self, other: Self) -> Self {
-                <$t>::min(self, other)
-            }
-            fn exp(self) -> Self {
-                <$t>::exp(self)
-            }
-        }
-    };
-}
-
-float!(f32);
-float!(f64);
 
 /// `y = clamp(alpha·x + beta, lo, hi)`, times `x` when `times_input` (`HardSwish`).
 #[derive(Debug, Clone, Copy)]
@@ -57,6 +32,10 @@ impl Clamp {
     pub(crate) fn apply(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         x.contiguous()?.apply_op1(*self)
     }
+}
+
+impl SliceOp for Clamp {
+    const LABEL: &'static str = "clamp";
 
     fn forward<T: Float>(&self, x: &[T]) -> Vec<T> {
         let (alpha, beta) = (T::from_f64(self.alpha), T::from_f64(self.beta));
@@ -109,45 +88,16 @@ impl CustomOp1 for Clamp {
         storage: &CpuStorage,
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            bail!("clamp: the input is not contiguous");
-        };
-        let out = match storage.dtype() {
-            DType::F32 => CpuStorage::F32(self.forward(&storage.as_slice::<f32>()?[start..end])),
-            DType::F64 => CpuStorage::F64(self.forward(&storage.as_slice::<f64>()?[start..end])),
-            other => bail!("clamp: unsupported dtype {other:?}"),
-        };
-        Ok((out, layout.shape().clone()))
+        slice_op::cpu_fwd(self, storage, layout)
     }
 
     fn bwd(
         &self,
         arg: &Tensor,
-        _res: &Tensor,
+        res: &Tensor,
         grad_res: &Tensor,
     ) -> candle_core::Result<Option<Tensor>> {
-        let arg_c = arg.contiguous()?;
-        let grad_res = grad_res.contiguous()?;
-        let (x_storage, x_layout) = arg_c.storage_and_layout();
-        let (g_storage, g_layout) = grad_res.storage_and_layout();
-        let (Storage::Cpu(x), Storage::Cpu(g)) = (&*x_storage, &*g_storage) else {
-            bail!("clamp: runs on the CPU only");
-        };
-        let (Some((xs, xe)), Some((gs, ge))) =
-            (x_layout.contiguous_offsets(), g_layout.contiguous_offsets())
-        else {
-            bail!("clamp: the gradient is not contiguous");
-        };
-        let grad = match (x, g) {
-            (CpuStorage::F32(x), CpuStorage::F32(g)) => {
-                Tensor::from_vec(self.backward(&x[xs..xe], &g[gs..ge]), arg.shape(), arg.device())?
-            }
-            (CpuStorage::F64(x), CpuStorage::F64(g)) => {
-                Tensor::from_vec(self.backward(&x[xs..xe], &g[gs..ge]), arg.shape(), arg.device())?
-            }
-            _ => bail!("clamp: unsupported dtypes {:?} and {:?}", x.dtype(), g.dtype()),
-        };
-        Ok(Some(grad))
+        slice_op::bwd(self, arg, res, grad_res)
     }
 }
 
@@ -164,26 +114,32 @@ impl Sigmoid {
     }
 }
 
-fn sigmoid_forward<T: Float>(x: &[T]) -> Vec<T> {
-    let mut out = vec![T::zero(); x.len()];
-    out.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(out, x)| {
-        for (o, &v) in out.iter_mut().zip(x) {
-            *o = T::one() / (T::one() + (T::zero() - v).exp());
-        }
-    });
-    out
-}
+impl SliceOp for Sigmoid {
+    const LABEL: &'static str = "sigmoid";
+    const BACKWARD_FROM_OUTPUT: bool = true;
 
-fn sigmoid_backward<T: WithDType + Send + Sync>(y: &[T], grad: &[T]) -> Vec<T> {
-    let mut out = vec![T::zero(); y.len()];
-    out.par_chunks_mut(CHUNK).zip(y.par_chunks(CHUNK)).zip(grad.par_chunks(CHUNK)).for_each(
-        |((out, y), grad)| {
-            for ((o, &s), &g) in out.iter_mut().zip(y).zip(grad) {
-                *o = g * s * (T::one() - s);
+    fn forward<T: Float>(&self, x: &[T]) -> Vec<T> {
+        let mut out = vec![T::zero(); x.len()];
+        out.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(out, x)| {
+            for (o, &v) in out.iter_mut().zip(x) {
+                *o = T::one() / (T::one() + (T::zero() - v).exp());
             }
-        },
-    );
-    out
+        });
+        out
+    }
+
+    /// From the output `y = σ(x)`: `σ' = y·(1 − y)`.
+    fn backward<T: Float>(&self, y: &[T], grad: &[T]) -> Vec<T> {
+        let mut out = vec![T::zero(); y.len()];
+        out.par_chunks_mut(CHUNK).zip(y.par_chunks(CHUNK)).zip(grad.par_chunks(CHUNK)).for_each(
+            |((out, y), grad)| {
+                for ((o, &s), &g) in out.iter_mut().zip(y).zip(grad) {
+                    *o = g * s * (T::one() - s);
+                }
+            },
+        );
+        out
+    }
 }
 
 impl CustomOp1 for Sigmoid {
@@ -196,15 +152,7 @@ impl CustomOp1 for Sigmoid {
         storage: &CpuStorage,
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            bail!("sigmoid: the input is not contiguous");
-        };
-        let out = match storage.dtype() {
-            DType::F32 => CpuStorage::F32(sigmoid_forward(&storage.as_slice::<f32>()?[start..end])),
-            DType::F64 => CpuStorage::F64(sigmoid_forward(&storage.as_slice::<f64>()?[start..end])),
-            other => bail!("sigmoid: unsupported dtype {other:?}"),
-        };
-        Ok((out, layout.shape().clone()))
+        slice_op::cpu_fwd(self, storage, layout)
     }
 
     fn bwd(
@@ -213,31 +161,6 @@ impl CustomOp1 for Sigmoid {
         res: &Tensor,
         grad_res: &Tensor,
     ) -> candle_core::Result<Option<Tensor>> {
-        let res = res.contiguous()?;
-        let grad_res = grad_res.contiguous()?;
-        let (y_storage, y_layout) = res.storage_and_layout();
-        let (g_storage, g_layout) = grad_res.storage_and_layout();
-        let (Storage::Cpu(y), Storage::Cpu(g)) = (&*y_storage, &*g_storage) else {
-            bail!("sigmoid: runs on the CPU only");
-        };
-        let (Some((ys, ye)), Some((gs, ge))) =
-            (y_layout.contiguous_offsets(), g_layout.contiguous_offsets())
-        else {
-            bail!("sigmoid: the gradient is not contiguous");
-        };
-        let grad = match (y, g) {
-            (CpuStorage::F32(y), CpuStorage::F32(g)) => Tensor::from_vec(
-                sigmoid_backward(&y[ys..ye], &g[gs..ge]),
-                arg.shape(),
-                arg.device(),
-            )?,
-            (CpuStorage::F64(y), CpuStorage::F64(g)) => Tensor::from_vec(
-                sigmoid_backward(&y[ys..ye], &g[gs..ge]),
-                arg.shape(),
-                arg.device(),
-            )?,
-            _ => bail!("sigmoid: unsupported dtypes {:?} and {:?}", y.dtype(), g.dtype()),
-        };
-        Ok(Some(grad))
+        slice_op::bwd(self, arg, res, grad_res)
     }
 }

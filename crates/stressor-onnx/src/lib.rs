@@ -74,6 +74,7 @@ mod norm;
 mod pool;
 mod profile;
 mod proto;
+mod slice_op;
 
 #[cfg(test)]
 mod tests;

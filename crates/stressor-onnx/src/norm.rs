@@ -8,9 +8,10 @@
 
 use std::sync::Arc;
 
-use candle_core::backend::BackendStorage as _;
-use candle_core::{CpuStorage, CustomOp1, DType, Layout, Shape, Storage, Tensor, WithDType, bail};
+use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor, bail};
 use rayon::prelude::*;
+
+use crate::slice_op::{self, Float, SliceOp};
 
 /// A layer normalisation over rows of `scale.len()` values.
 #[derive(Debug, Clone)]
@@ -23,25 +24,8 @@ pub(crate) struct LayerNorm {
 /// Rows per rayon task at least.
 const MIN_ROWS: usize = 16;
 
-/// The float types with a square root.
-pub(crate) trait Sqrt: WithDType {
-    fn sqrt(self) -> Self;
-}
-
-impl Sqrt for f32 {
-    fn sqrt(self) -> Self {
-        f32::sqrt(self)
-    }
-}
-
-impl Sqrt for f64 {
-    fn sqrt(self) -> Self {
-        f64::sqrt(self)
-    }
-}
-
 /// The mean and `1 / √(var + ε)` of one row.
-fn moments<T: Sqrt>(row: &[T], epsilon: T) -> (T, T) {
+fn moments<T: Float>(row: &[T], epsilon: T) -> (T, T) {
     let d = T::from_f64(row.len() as f64);
     let mean = row.iter().fold(T::zero(), |acc, &v| acc + v) / d;
     let var = row.iter().fold(T::zero(), |acc, &v| acc + (v - mean) * (v - mean)) / d;
@@ -54,7 +38,22 @@ impl LayerNorm {
         x.contiguous()?.apply_op1(self.clone())
     }
 
-    fn forward<T: Sqrt>(&self, x: &[T]) -> Vec<T> {
+    fn check(&self, shape: &Shape) -> candle_core::Result<()> {
+        let d = self.scale.len();
+        if d == 0 || !shape.elem_count().is_multiple_of(d) {
+            bail!("layer norm: rows of {d} do not fit shape {shape:?}");
+        }
+        if self.bias.len() != d {
+            bail!("layer norm: {} bias values for rows of {d}", self.bias.len());
+        }
+        Ok(())
+    }
+}
+
+impl SliceOp for LayerNorm {
+    const LABEL: &'static str = "layer norm";
+
+    fn forward<T: Float>(&self, x: &[T]) -> Vec<T> {
         let d = self.scale.len();
         let scale: Vec<T> = self.scale.iter().map(|&v| T::from_f64(v)).collect();
         let bias: Vec<T> = self.bias.iter().map(|&v| T::from_f64(v)).collect();
@@ -69,7 +68,7 @@ impl LayerNorm {
         out
     }
 
-    fn backward<T: Sqrt>(&self, x: &[T], grad: &[T]) -> Vec<T> {
+    fn backward<T: Float>(&self, x: &[T], grad: &[T]) -> Vec<T> {
         let d = self.scale.len();
         let scale: Vec<T> = self.scale.iter().map(|&v| T::from_f64(v)).collect();
         let epsilon = T::from_f64(self.epsilon);
@@ -95,17 +94,6 @@ impl LayerNorm {
             });
         out
     }
-
-    fn check(&self, shape: &Shape) -> candle_core::Result<()> {
-        let d = self.scale.len();
-        if d == 0 || !shape.elem_count().is_multiple_of(d) {
-            bail!("layer norm: rows of {d} do not fit shape {shape:?}");
-        }
-        if self.bias.len() != d {
-            bail!("layer norm: {} bias values for rows of {d}", self.bias.len());
-        }
-        Ok(())
-    }
 }
 
 impl CustomOp1 for LayerNorm {
@@ -119,44 +107,15 @@ impl CustomOp1 for LayerNorm {
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         self.check(layout.shape())?;
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            bail!("layer norm: the input is not contiguous");
-        };
-        let out = match storage.dtype() {
-            DType::F32 => CpuStorage::F32(self.forward(&storage.as_slice::<f32>()?[start..end])),
-            DType::F64 => CpuStorage::F64(self.forward(&storage.as_slice::<f64>()?[start..end])),
-            other => bail!("layer norm: unsupported dtype {other:?}"),
-        };
-        Ok((out, layout.shape().clone()))
+        slice_op::cpu_fwd(self, storage, layout)
     }
 
     fn bwd(
         &self,
         arg: &Tensor,
-        _res: &Tensor,
+        res: &Tensor,
         grad_res: &Tensor,
     ) -> candle_core::Result<Option<Tensor>> {
-        let arg_c = arg.contiguous()?;
-        let grad_res = grad_res.contiguous()?;
-        let (x_storage, x_layout) = arg_c.storage_and_layout();
-        let (g_storage, g_layout) = grad_res.storage_and_layout();
-        let (Storage::Cpu(x), Storage::Cpu(g)) = (&*x_storage, &*g_storage) else {
-            bail!("layer norm: runs on the CPU only");
-        };
-        let (Some((xs, xe)), Some((gs, ge))) =
-            (x_layout.contiguous_offsets(), g_layout.contiguous_offsets())
-        else {
-            bail!("layer norm: the gradient is not contiguous");
-        };
-        let grad = match (x, g) {
-            (CpuStorage::F32(x), CpuStorage::F32(g)) => {
-                Tensor::from_vec(self.backward(&x[xs..xe], &g[gs..ge]), arg.shape(), arg.device())?
-            }
-            (CpuStorage::F64(x), CpuStorage::F64(g)) => {
-                Tensor::from_vec(self.backward(&x[xs..xe], &g[gs..ge]), arg.shape(), arg.device())?
-            }
-            _ => bail!("layer norm: unsupported dtypes {:?} and {:?}", x.dtype(), g.dtype()),
-        };
-        Ok(Some(grad))
+        slice_op::bwd(self, arg, res, grad_res)
     }
 }
