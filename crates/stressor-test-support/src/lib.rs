@@ -4,7 +4,8 @@
 //! `tanh` hidden layer), both implementing [`Model`](stressor_model::Model) and
 //! [`Differentiable`](stressor_model::Differentiable) with exact analytic gradients, so attack
 //! tests can check results against closed forms. [`gradient_error`] compares a model's gradient
-//! with central finite differences.
+//! with central finite differences. [`any_json`] is arbitrary JSON for the property tests of
+//! parsers of outside input.
 //!
 //! Non-goals: speed, real data, anything a release build needs.
 //!
@@ -19,9 +20,11 @@
 //! ```
 
 mod gradient_check;
+mod json;
 mod linear;
 mod mlp;
 
 pub use gradient_check::gradient_error;
+pub use json::any_json;
 pub use linear::LinearModel;
 pub use mlp::MlpModel;

@@ -452,39 +452,7 @@ mod tests {
         assert_eq!(answer_json(&nan)["confidence"], json!(0.0));
     }
 
-    /// Any JSON value, nested a few levels, with the keys the parsers look for among others.
-    fn any_json(
-        keys: &'static [&'static str],
-    ) -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
-        use proptest::prelude::*;
-        use serde_json::Value;
-        let keys: &'static [&'static str] = if keys.is_empty() { &["k"] } else { keys };
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(Value::from),
-            any::<u64>().prop_map(Value::from),
-            any::<f64>()
-                .prop_map(|x| serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)),
-            (-3.0f64..3.0).prop_map(Value::from),
-            "[a-zA-Z0-9_ ]{0,8}".prop_map(Value::String),
-            proptest::sample::select(keys).prop_map(|k| Value::String(k.to_string())),
-        ];
-        leaf.prop_recursive(4, 48, 6, move |inner| {
-            prop_oneof![
-                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-                proptest::collection::btree_map(
-                    prop_oneof![
-                        proptest::sample::select(keys).prop_map(str::to_string),
-                        "[a-z]{1,4}"
-                    ],
-                    inner,
-                    0..5,
-                )
-                .prop_map(|m| Value::Object(m.into_iter().collect())),
-            ]
-        })
-    }
+    use stressor_test_support::any_json;
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig { cases: 1024, ..Default::default() })]
