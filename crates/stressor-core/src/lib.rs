@@ -25,6 +25,7 @@ mod estimate;
 mod event;
 mod gate;
 mod seed;
+mod text;
 mod wargame;
 
 pub use batch::{Batch, BatchError, Bounds, Dataset};
@@ -46,6 +47,7 @@ pub use event::{
 };
 pub use gate::{Comparison, Gate, GateBound, Verdict};
 pub use seed::{Rng, Seed};
+pub use text::line_column;
 pub use wargame::{
     AliasMove, EntryKind, ImpactRow, Incident, Side, WargameDetail, WargameEntry, WargameSeries,
 };

@@ -98,7 +98,8 @@ impl Context {
     /// As [`Context::read`].
     pub fn parse(text: &str, path: &Path) -> Result<Context, RiskError> {
         let file: ContextFile = toml::from_str(text).map_err(|error| {
-            let (line, column) = error.span().map_or((1, 1), |span| line_column(text, span.start));
+            let (line, column) =
+                error.span().map_or((1, 1), |span| stressor_core::line_column(text, span.start));
             RiskError::ContextParse {
                 path: path.to_path_buf(),
                 line,
@@ -121,14 +122,6 @@ impl Context {
             .find(|p| p.models.iter().any(|m| m == model))
             .or_else(|| self.processes.iter().find(|p| p.scenarios.iter().any(|s| s == scenario)))
     }
-}
-
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column =
-        before.rfind('\n').map_or(before.chars().count(), |i| before[i + 1..].chars().count()) + 1;
-    (line, column)
 }
 
 #[derive(Debug, Deserialize)]

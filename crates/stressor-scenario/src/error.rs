@@ -87,14 +87,7 @@ impl fmt::Display for Problems<'_> {
     }
 }
 
-/// 1-based line and column of byte `offset` in `text`.
-pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
-    (line, column)
-}
+pub(crate) use stressor_core::line_column;
 
 #[cfg(test)]
 mod tests {
