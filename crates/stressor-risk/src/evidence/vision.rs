@@ -23,17 +23,16 @@ pub(super) fn findings(report: &Cited<'_>, context: &Context) -> Vec<Finding> {
         if mitigations.iter().any(|(_, m)| step.id.starts_with(&format!("{}/", m.id))) {
             continue;
         }
-        let Some(mut finding) = finding(report, si, step, exposure, context) else { continue };
-        let dial = step.points.iter().position(|p| p.dial_value == finding_dial(step, &finding.id));
+        let Some((mut finding, dial_value)) = finding(report, si, step, exposure, context) else {
+            continue;
+        };
         for (_, mitigation) in &mitigations {
             let copy = format!("{}/{}", mitigation.id, step.id);
             let Some((ci, copy_step)) = steps.iter().enumerate().find(|(_, s)| s.id == copy) else {
                 continue;
             };
-            let Some(pi) = dial.and_then(|pi| {
-                let value = step.points[pi].dial_value;
-                copy_step.points.iter().position(|p| p.dial_value == value)
-            }) else {
+            // The mitigated copy at the finding's dial value.
+            let Some(pi) = copy_step.points.iter().position(|p| p.dial_value == dial_value) else {
                 continue;
             };
             if let Some((impact, rate, detection)) = measure(report, ci, pi, step.kind) {
@@ -47,11 +46,6 @@ pub(super) fn findings(report: &Cited<'_>, context: &Context) -> Vec<Finding> {
         out.push(finding);
     }
     out
-}
-
-fn finding_dial(step: &Step, id: &str) -> Option<f64> {
-    let suffix = id.split_once('@').map(|(_, s)| s)?;
-    step.points.iter().filter_map(|p| p.dial_value).find(|&v| key(step, v) == suffix)
 }
 
 fn key(step: &Step, v: f64) -> String {
@@ -102,7 +96,7 @@ fn finding(
     step: &Step,
     exposure: Exposure,
     context: &Context,
-) -> Option<Finding> {
+) -> Option<(Finding, Option<f64>)> {
     let pi = chosen_point(step, context, |pi| {
         measure(report, si, pi, step.kind).map(|(impact, _, _)| impact.value)
     })?;
@@ -144,7 +138,7 @@ fn finding(
     if step.kind == StepKind::Attack {
         f.atlas = atlas(step);
     }
-    Some(f)
+    Some((f, dial_value))
 }
 
 /// MITRE ATLAS ids of a vision attack: crafting adversarial data, white-box (gradients) or
