@@ -117,30 +117,31 @@ fn measure(report: &Cited<'_>, si: usize, detail: &WargameDetail, ii: usize) -> 
         .filter_map(|(k, (_, v))| v.map(|v| (k, v)))
         .collect();
     let point = |k: usize| report.source(format!("/steps/{si}/wargame/series/{wi}/points/{k}"));
-    let series_loss = |v: f64, pre: f64| match kind {
-        Kind::OneMinusMin => (1.0 - v).clamp(0.0, 1.0),
-        Kind::Max => v.clamp(0.0, 1.0),
-        Kind::RelativeDrop => {
-            if pre > 0.0 {
-                (1.0 - v / pre).clamp(0.0, 1.0)
-            } else {
-                0.0
-            }
-        }
-    };
+    // The last value before the inject: what a relative drop is measured against.
     let before = s
         .points
         .iter()
-        .rfind(|(t, v)| *t < incident.start_s && v.is_some())
-        .and_then(|(_, v)| *v)
-        .unwrap_or(1.0);
+        .enumerate()
+        .rfind(|(_, (t, v))| *t < incident.start_s && v.is_some())
+        .and_then(|(pk, (_, v))| v.map(|v| (pk, v)));
+    if matches!(kind, Kind::RelativeDrop) && before.is_none() {
+        return None;
+    }
+    let pre = before.map_or(1.0, |(_, v)| v);
+    // The share of the function lost at one tick whose value is `v`.
+    let loss = |v: f64| match kind {
+        Kind::OneMinusMin => (1.0 - v).clamp(0.0, 1.0),
+        Kind::Max => v.clamp(0.0, 1.0),
+        Kind::RelativeDrop if pre > 0.0 => (1.0 - v / pre).clamp(0.0, 1.0),
+        Kind::RelativeDrop => 0.0,
+    };
     // The share of decisions spoiled, averaged from the inject's start to the end of the game:
     // a team that recovers sooner spoils fewer.
     let after: Vec<f64> = s
         .points
         .iter()
         .filter(|(t, _)| *t >= incident.start_s)
-        .filter_map(|(_, v)| v.map(|v| series_loss(v, before)))
+        .filter_map(|(_, v)| v.map(loss))
         .collect();
     let rate = Measured {
         value: if after.is_empty() { 0.0 } else { after.iter().sum::<f64>() / after.len() as f64 },
@@ -151,35 +152,22 @@ fn measure(report: &Cited<'_>, si: usize, detail: &WargameDetail, ii: usize) -> 
             "mean per-tick loss of {name} from the inject's start to the end of the game"
         ),
     };
-    let (value, sources, formula) = match kind {
-        Kind::OneMinusMin => {
-            let &(k, v) = inside.iter().min_by(|a, b| a.1.total_cmp(&b.1))?;
-            (
-                (1.0 - v).clamp(0.0, 1.0),
-                vec![point(k)],
-                format!("1 − min {name} during the incident"),
-            )
-        }
-        Kind::Max => {
-            let &(k, v) = inside.iter().max_by(|a, b| a.1.total_cmp(&b.1))?;
-            (v.clamp(0.0, 1.0), vec![point(k)], format!("max {name} during the incident"))
-        }
-        Kind::RelativeDrop => {
-            let &(k, v) = inside.iter().min_by(|a, b| a.1.total_cmp(&b.1))?;
-            let (pk, pre) = s
-                .points
-                .iter()
-                .enumerate()
-                .rfind(|(_, (t, v))| *t < incident.start_s && v.is_some())
-                .and_then(|(pk, (_, v))| v.map(|v| (pk, v)))?;
-            let loss = if pre > 0.0 { (1.0 - v / pre).clamp(0.0, 1.0) } else { 0.0 };
-            (
-                loss,
-                vec![point(pk), point(k)],
-                format!("1 − min {name} during the incident / its value before"),
-            )
-        }
+    // The worst tick of the incident.
+    let by_value = |a: &&(usize, f64), b: &&(usize, f64)| a.1.total_cmp(&b.1);
+    let &(k, v) = match kind {
+        Kind::Max => inside.iter().max_by(by_value),
+        Kind::OneMinusMin | Kind::RelativeDrop => inside.iter().min_by(by_value),
+    }?;
+    let (sources, formula) = match (kind, before) {
+        (Kind::OneMinusMin, _) => (vec![point(k)], format!("1 − min {name} during the incident")),
+        (Kind::Max, _) => (vec![point(k)], format!("max {name} during the incident")),
+        (Kind::RelativeDrop, Some((pk, _))) => (
+            vec![point(pk), point(k)],
+            format!("1 − min {name} during the incident / its value before"),
+        ),
+        (Kind::RelativeDrop, None) => return None,
     };
+    let value = loss(v);
     let impact = Measured { value, n: inside.len() as u64, ci: None, sources, formula };
     Some(Measures {
         what: what.into(),
@@ -192,6 +180,7 @@ fn measure(report: &Cited<'_>, si: usize, detail: &WargameDetail, ii: usize) -> 
     })
 }
 
+#[derive(Clone, Copy)]
 enum Kind {
     OneMinusMin,
     RelativeDrop,
