@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 /// Why risk documents could not be made. [`RiskError::exit_code`] maps each to the documented
-/// exit code: a bad context file or contradictory context is a usage error (2), a report that
-/// cannot be used is an unusable input (3).
+/// exit code: a bad context file, contradictory context or an unwritable output is a usage
+/// error (2), a report that cannot be used is an unusable input (3).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RiskError {

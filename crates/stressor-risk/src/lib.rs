@@ -129,44 +129,35 @@ pub fn assess(inputs: &[Input], context: &Context) -> Result<RiskDocument, RiskE
         families,
     });
     let atlas = nist::atlas(&findings);
+    // What the context is silent on, each kind listed once, sorted.
+    let silent = |keep: &dyn Fn(&Finding) -> Option<String>| -> Option<String> {
+        let names: std::collections::BTreeSet<String> = findings.iter().filter_map(keep).collect();
+        (!names.is_empty()).then(|| names.into_iter().collect::<Vec<_>>().join(", "))
+    };
     let mut assumptions = Vec::new();
-    let mut unstated: Vec<&str> = findings
-        .iter()
-        .filter(|f| !context.exposure.contains_key(&f.exposure))
-        .map(|f| f.exposure.key())
-        .collect();
-    unstated.sort_unstable();
-    unstated.dedup();
-    if !unstated.is_empty() {
+    if let Some(kinds) = silent(&|f| {
+        (!context.exposure.contains_key(&f.exposure)).then(|| f.exposure.key().to_string())
+    }) {
         assumptions.push(format!(
-            "exposure not stated for {}: every decision assumed exposed (share 1), which \
-             overstates occurrence",
-            unstated.join(", ")
+            "exposure not stated for {kinds}: every decision assumed exposed (share 1), which \
+             overstates occurrence"
         ));
     }
-    let mut unmapped: Vec<String> = findings
-        .iter()
-        .filter(|f| context.process_for(&f.model, &f.scenario).is_none())
-        .map(|f| format!("`{}` ({})", f.model, f.scenario))
-        .collect();
-    unmapped.sort();
-    unmapped.dedup();
-    if !unmapped.is_empty() {
+    if let Some(models) = silent(&|f| {
+        context
+            .process_for(&f.model, &f.scenario)
+            .is_none()
+            .then(|| format!("`{}` ({})", f.model, f.scenario))
+    }) {
         assumptions.push(format!(
-            "no business process maps to {}: no owner, no BIA row, no tolerable downtime for \
-             detection timeliness",
-            unmapped.join(", ")
+            "no business process maps to {models}: no owner, no BIA row, no tolerable downtime \
+             for detection timeliness"
         ));
     }
-    let mut uncategorised: Vec<&str> = findings
-        .iter()
-        .filter(|f| !context.appetite.contains_key(&f.category))
-        .map(|f| f.category.key())
-        .collect();
-    uncategorised.sort_unstable();
-    uncategorised.dedup();
-    if !uncategorised.is_empty() {
-        assumptions.push(format!("no risk appetite stated for {}", uncategorised.join(", ")));
+    if let Some(categories) = silent(&|f| {
+        (!context.appetite.contains_key(&f.category)).then(|| f.category.key().to_string())
+    }) {
+        assumptions.push(format!("no risk appetite stated for {categories}"));
     }
     Ok(RiskDocument {
         format_version: RISK_FORMAT_VERSION.into(),

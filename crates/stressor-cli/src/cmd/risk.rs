@@ -9,7 +9,7 @@ use crate::args::RiskArgs;
 use crate::output::say;
 
 /// `stressor risk REPORT… [--context FILE] --out DIR`: exit 0 when the documents were
-/// written, 2 for a bad context, 3 for a report that cannot be used.
+/// written, 2 for a bad context or an unwritable `--out`, 3 for a report that cannot be used.
 pub(crate) fn run(args: &RiskArgs) -> i32 {
     match documents(&args.reports, args.context.as_deref()) {
         Ok(document) => match stressor_risk::write_all(&document, &args.out) {

@@ -3,7 +3,7 @@
 
 use stressor_schema::StepKind;
 
-use super::{Blank, Cited, absolute_loss, chosen_point, dial_text, percent, relative_loss};
+use super::{Cited, absolute_loss, chosen_point, dial_text, new_finding, percent, relative_loss};
 use crate::context::Context;
 use crate::finding::{Category, Exposure, Finding, Measured};
 
@@ -16,7 +16,7 @@ pub(super) fn findings(report: &Cited<'_>, context: &Context) -> Vec<Finding> {
             "clean" | "shadow" | "degradation" => {}
             "surge" => {
                 let Some(errors) = report.metric(si, 0, "error_rate.surge") else { continue };
-                let mut f = Blank::finding(
+                let mut f = new_finding(
                     report,
                     "chatbot",
                     step,
@@ -83,7 +83,7 @@ pub(super) fn findings(report: &Cited<'_>, context: &Context) -> Vec<Finding> {
                 } else {
                     format!("accuracy falls by {} of its clean level", percent(impact.value))
                 };
-                let mut f = Blank::finding(
+                let mut f = new_finding(
                     report,
                     "chatbot",
                     step,

@@ -3,7 +3,7 @@
 
 use stressor_schema::{Step, StepKind};
 
-use super::{Blank, Cited, control, percent};
+use super::{Cited, control, new_finding, percent};
 use crate::finding::{Category, Control, Exposure, Finding, Measured};
 
 pub(super) fn findings(report: &Cited<'_>) -> Vec<Finding> {
@@ -27,7 +27,7 @@ pub(super) fn findings(report: &Cited<'_>) -> Vec<Finding> {
         "accuracy falls by {} of its pre-drift level on average after the drift starts",
         percent(impact.value)
     );
-    let mut f = Blank::finding(
+    let mut f = new_finding(
         report,
         "drift",
         step,

@@ -158,50 +158,47 @@ pub(crate) fn control(name: String, kind: &str, impact: Measured, rate: Measured
     }
 }
 
-/// A finding's fields that most families leave empty.
-pub(crate) struct Blank;
-
-impl Blank {
-    #[expect(clippy::too_many_arguments, reason = "a constructor with every required field")]
-    pub(crate) fn finding(
-        report: &Cited<'_>,
-        family: &str,
-        step: &Step,
-        suffix: &str,
-        (category, exposure): (crate::finding::Category, crate::finding::Exposure),
-        (condition, failure_mode, effect): (String, String, String),
-        impact: Measured,
-        rate: Measured,
-    ) -> Finding {
-        let id = if suffix.is_empty() {
-            format!("r{}/{}", report.index, step.id)
-        } else {
-            format!("r{}/{}@{suffix}", report.index, step.id)
-        };
-        Finding {
-            id,
-            report: report.index,
-            family: family.into(),
-            scenario: report.report.run.scenario_name.clone(),
-            model: report.report.target.name.clone(),
-            step: step.id.clone(),
-            category,
-            exposure,
-            condition,
-            failure_mode,
-            effect,
-            impact,
-            rate,
-            detection: None,
-            mttd: None,
-            time_unit: "s".into(),
-            recovery: None,
-            events_lost: None,
-            loss: None,
-            duration_s: None,
-            atlas: Vec::new(),
-            controls: Vec::new(),
-        }
+/// A finding of step `step` (id suffixed with `@suffix` when not empty) with the fields most
+/// families leave empty left empty.
+#[expect(clippy::too_many_arguments, reason = "a constructor with every required field")]
+pub(crate) fn new_finding(
+    report: &Cited<'_>,
+    family: &str,
+    step: &Step,
+    suffix: &str,
+    (category, exposure): (crate::finding::Category, crate::finding::Exposure),
+    (condition, failure_mode, effect): (String, String, String),
+    impact: Measured,
+    rate: Measured,
+) -> Finding {
+    let id = if suffix.is_empty() {
+        format!("r{}/{}", report.index, step.id)
+    } else {
+        format!("r{}/{}@{suffix}", report.index, step.id)
+    };
+    Finding {
+        id,
+        report: report.index,
+        family: family.into(),
+        scenario: report.report.run.scenario_name.clone(),
+        model: report.report.target.name.clone(),
+        step: step.id.clone(),
+        category,
+        exposure,
+        condition,
+        failure_mode,
+        effect,
+        impact,
+        rate,
+        detection: None,
+        mttd: None,
+        time_unit: "s".into(),
+        recovery: None,
+        events_lost: None,
+        loss: None,
+        duration_s: None,
+        atlas: Vec::new(),
+        controls: Vec::new(),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use stressor_schema::{Step, StepKind};
 
-use super::{Blank, Cited, control, percent};
+use super::{Cited, control, new_finding, percent};
 use crate::finding::{Category, Exposure, Finding, Measured};
 
 pub(super) fn findings(report: &Cited<'_>) -> Vec<Finding> {
@@ -40,7 +40,7 @@ pub(super) fn findings(report: &Cited<'_>) -> Vec<Finding> {
             "clicks per request fall by {} of the fault-free baseline while it acts",
             percent(impact.value)
         );
-        let mut f = Blank::finding(
+        let mut f = new_finding(
             report,
             "recommender",
             step,

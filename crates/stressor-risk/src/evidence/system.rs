@@ -2,7 +2,7 @@
 
 use stressor_schema::StepKind;
 
-use super::{Blank, Cited, percent};
+use super::{Cited, new_finding, percent};
 use crate::finding::{Category, Exposure, Finding, Measured};
 
 pub(super) fn findings(report: &Cited<'_>) -> Vec<Finding> {
@@ -53,7 +53,7 @@ pub(super) fn findings(report: &Cited<'_>) -> Vec<Finding> {
                 "{} of requests fail or are answered wrongly while it acts",
                 percent(impact.value)
             );
-            let mut f = Blank::finding(
+            let mut f = new_finding(
                 report,
                 "system",
                 step,

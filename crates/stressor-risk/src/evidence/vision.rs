@@ -3,7 +3,7 @@
 
 use stressor_schema::{Step, StepKind};
 
-use super::{Blank, Cited, chosen_point, control, dial_text, percent, relative_loss};
+use super::{Cited, chosen_point, control, dial_text, new_finding, percent, relative_loss};
 use crate::context::Context;
 use crate::finding::{Category, Exposure, Finding, Measured};
 
@@ -124,7 +124,7 @@ fn finding(
         ),
     };
     let suffix = dial_value.map(|v| key(step, v)).unwrap_or_default();
-    let mut f = Blank::finding(
+    let mut f = new_finding(
         report,
         "vision",
         step,

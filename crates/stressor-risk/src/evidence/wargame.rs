@@ -3,7 +3,7 @@
 
 use stressor_schema::{EntryKind, Incident, Step, StepKind, WargameDetail};
 
-use super::{Blank, Cited, control, percent};
+use super::{Cited, control, new_finding, percent};
 use crate::finding::{Category, Exposure, Finding, Measured};
 
 pub(super) fn findings(report: &Cited<'_>) -> Vec<Finding> {
@@ -32,7 +32,7 @@ pub(super) fn findings(report: &Cited<'_>) -> Vec<Finding> {
             incident.atlas.join(", ")
         );
         let failure_mode = format!("{} ({})", m.what, percent(m.impact.value));
-        let mut f = Blank::finding(
+        let mut f = new_finding(
             report,
             "war-game",
             step,
