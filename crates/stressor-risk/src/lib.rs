@@ -112,7 +112,7 @@ pub fn assess(inputs: &[Input], context: &Context) -> Result<RiskDocument, RiskE
         .collect();
     let findings = evidence::findings(&cited, context);
     let fmea = fmea::rows(&findings, context);
-    let register = register::entries(&findings, context);
+    let register = register::entries(&findings, &fmea, context);
     let retraining_triggers = register::triggers(&findings);
     let bia = bia::rows(&findings, context);
     let postmortems = postmortem::postmortems(&cited, context);

@@ -2,7 +2,7 @@
 //! control, and retraining triggers from drift and poisoning evidence.
 
 use crate::context::Context;
-use crate::document::{ControlEffect, RiskEntry, Trigger};
+use crate::document::{ControlEffect, FmeaRow, RiskEntry, Trigger};
 use crate::finding::{Category, Finding, Source};
 use crate::fmea::{Evidence, score, sources};
 use crate::scale;
@@ -15,12 +15,13 @@ fn status(score: u8, appetite: Option<u8>) -> String {
     }
 }
 
-pub(crate) fn entries(findings: &[Finding], context: &Context) -> Vec<RiskEntry> {
+/// One entry per finding; `fmea` holds the findings' rows, in the same order, whose S and O
+/// are the inherent risk.
+pub(crate) fn entries(findings: &[Finding], fmea: &[FmeaRow], context: &Context) -> Vec<RiskEntry> {
     let mut out = Vec::new();
-    for (i, f) in findings.iter().enumerate() {
+    for (i, (f, row)) in findings.iter().zip(fmea).enumerate() {
         let process = context.process_for(&f.model, &f.scenario);
-        let inherent = score(f, &Evidence::of(f), context, process);
-        let (likelihood, impact) = (scale::likelihood(inherent.o), scale::impact(inherent.s));
+        let (likelihood, impact) = (scale::likelihood(row.occurrence), scale::impact(row.severity));
         let inherent_score = likelihood * impact;
         let appetite = context.appetite.get(&f.category).copied();
         let controls: Vec<ControlEffect> = f
